@@ -1,0 +1,67 @@
+"""The site home: one folder holding a Lantai site's stores, files and settings.
+
+Layout::
+
+    lantai.toml     settings (base IRI, embargo period, limits)
+    working/        the working Oxigraph store (descriptions + management graph)
+    publication/    the publication dataset (what public surfaces read, and nothing else)
+    journal/        changesets being written (replayed after a crash)
+    files/          content-addressed originals and derivatives
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from repo.errors import Invalid, LantaiError
+
+DEFAULT_HOME = "lantai-data"
+CONFIG_FILE = "lantai.toml"
+_BASE_RE = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d+)?(/[A-Za-z0-9._~-]+)*$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What ``lantai init`` writes to ``lantai.toml``."""
+
+    base: str
+    embargo_years: int = 25
+    site_name_zh: str = "兰台档案馆"
+    site_name_en: str = "Lantai Archive"
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("LANTAI_HOME", DEFAULT_HOME))
+
+
+def check_base(base: str) -> str:
+    """A base IRI is absolute http(s), with no query, fragment or trailing slash."""
+    base = base.rstrip("/")
+    if not _BASE_RE.match(base):
+        raise Invalid(f"base IRI {base!r} must look like https://archive.example.edu (no query)")
+    return base
+
+
+def write_settings(home: Path, settings: Settings) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    lines = ["# Lantai site settings (written by `lantai init`)"]
+    for key, value in asdict(settings).items():
+        lines.append(f"{key} = {value!r}" if isinstance(value, int) else f'{key} = "{value}"')
+    tmp = home / (CONFIG_FILE + ".tmp")
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    tmp.replace(home / CONFIG_FILE)
+
+
+def read_settings(home: Path) -> Settings:
+    path = home / CONFIG_FILE
+    if not path.exists():
+        raise LantaiError(f"{home} is not a Lantai home (no {CONFIG_FILE}); run `lantai init` first")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return Settings(**data)
+    except (tomllib.TOMLDecodeError, TypeError) as exc:
+        raise LantaiError(f"{path}: {exc}") from None

@@ -1,0 +1,48 @@
+"""Errors the repository raises. Each carries a one-line message meant for a person.
+
+The CLI prints the message and exits with the error's ``exit_code``; the HTTP layer maps
+``http_status``. Nothing is written when one of these is raised.
+"""
+
+from __future__ import annotations
+
+
+class LantaiError(Exception):
+    exit_code = 1
+    http_status = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(LantaiError):
+    exit_code = 3
+    http_status = 404
+
+
+class Forbidden(LantaiError):
+    exit_code = 4
+    http_status = 403
+
+
+class Invalid(LantaiError):
+    exit_code = 5
+    http_status = 422
+
+
+class Conflict(LantaiError):
+    exit_code = 6
+    http_status = 409
+
+
+class WorkflowError(LantaiError):
+    exit_code = 7
+    http_status = 409
+
+
+class Busy(LantaiError):
+    """Another process holds the store for writing."""
+
+    exit_code = 8
+    http_status = 503

@@ -1,0 +1,199 @@
+"""An archival object as the repository holds it: description graph + management facts.
+
+The description is the RiC-O RDF archivists write (named graph = the object's IRI). The
+management facts live in the management graph with the object as subject: its place in the
+tree, workflow state, access rule, owner, local roles and bookkeeping. Some facts are
+*tracked*: a revision records their changes. The rest (paths, positions, counters) are
+indexes the repository keeps in step and can recompute.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from pyoxigraph import Literal, NamedNode, Quad
+
+from ontology.namespaces import LT, RDF_TYPE, RICO, SCHEMA, XSD
+from ontology.profile import ContentType, load_profile
+from repo.values import display
+
+TRACKED = ("type", "parent", "slug", "state", "access", "openingDate", "personalField", "owner",
+           "localReader", "localContributor", "localEditor", "localReviewer", "localManager")
+UNTRACKED = ("path", "position", "revision", "created", "modified", "changedIn", "deletedIn")
+ROLES = ("Reader", "Contributor", "Editor", "Reviewer", "Manager")
+STATES = ("private", "pending", "published")
+ACCESS_LEVELS = ("open", "restricted", "personal", "embargoed")
+STRUCTURAL = (RDF_TYPE.value, RICO + "hasRecordSetType", RICO + "isDirectlyIncludedIn",
+              RICO + "isOrWasDigitalInstantiationOf", SCHEMA + "isPartOf")
+
+
+def lt_node(local: str) -> NamedNode:
+    return NamedNode(LT + local)
+
+
+def user_iri(name: str) -> NamedNode:
+    return NamedNode(f"urn:lantai:user:{name}")
+
+
+def user_name(node: NamedNode) -> str:
+    return node.value.rsplit(":", 1)[-1]
+
+
+def xsd_datetime(t: dt.datetime) -> Literal:
+    return Literal(t.isoformat(timespec="microseconds"), datatype=NamedNode(XSD + "dateTime"))
+
+
+def xsd_int(n: int) -> Literal:
+    return Literal(str(n), datatype=NamedNode(XSD + "integer"))
+
+
+@dataclass
+class ContentObject:
+    """One object of the content tree. Cheap to copy; the repository edits copies."""
+
+    iri: str
+    mgmt: dict[str, list] = field(default_factory=dict)  # LT local name -> terms
+    description: set[Quad] = field(default_factory=set)
+
+    # -------------------------------------------------------------- management facts
+    def _one(self, key: str):
+        values = self.mgmt.get(key) or []
+        return values[0] if values else None
+
+    def _set(self, key: str, value) -> None:
+        if value is None:
+            self.mgmt.pop(key, None)
+        else:
+            self.mgmt[key] = [value]
+
+    @property
+    def node(self) -> NamedNode:
+        return NamedNode(self.iri)
+
+    @property
+    def type(self) -> ContentType:
+        return load_profile().type(self._one("type").value)
+
+    @property
+    def type_name(self) -> str:
+        return self._one("type").value
+
+    @property
+    def parent(self) -> str | None:
+        p = self._one("parent")
+        return p.value if p is not None else None
+
+    @property
+    def slug(self) -> str:
+        return self._one("slug").value
+
+    @property
+    def path(self) -> str:
+        p = self._one("path")
+        return p.value if p is not None else ""
+
+    @property
+    def position(self) -> int:
+        p = self._one("position")
+        return int(p.value) if p is not None else 0
+
+    @property
+    def state(self) -> str:
+        return self._one("state").value.rsplit("#", 1)[-1]
+
+    @property
+    def access(self) -> str:
+        return self._one("access").value.rsplit("/", 1)[-1]
+
+    @property
+    def opening_date(self) -> dt.date | None:
+        d = self._one("openingDate")
+        return dt.date.fromisoformat(d.value) if d is not None else None
+
+    @property
+    def personal_fields(self) -> frozenset[str]:
+        return frozenset(t.value for t in self.mgmt.get("personalField", []))
+
+    @property
+    def owner(self) -> str | None:
+        o = self._one("owner")
+        return user_name(o) if o is not None else None
+
+    @property
+    def revision(self) -> int:
+        r = self._one("revision")
+        return int(r.value) if r is not None else 0
+
+    @property
+    def created(self) -> str:
+        c = self._one("created")
+        return c.value if c is not None else ""
+
+    @property
+    def modified(self) -> str:
+        m = self._one("modified")
+        return m.value if m is not None else ""
+
+    @property
+    def deleted(self) -> bool:
+        return bool(self.mgmt.get("deletedIn"))
+
+    def local_roles(self) -> dict[str, set[str]]:
+        """``{user: {role, …}}`` granted on this object itself."""
+        out: dict[str, set[str]] = {}
+        for role in ROLES:
+            for u in self.mgmt.get("local" + role, []):
+                out.setdefault(user_name(u), set()).add(role)
+        return out
+
+    # -------------------------------------------------------------- description
+    def fields(self, base: str = "") -> dict[str, list]:
+        """``{field: [values]}``; text values as ``(text, lang)``, others as display strings."""
+        ctype = self.type
+        out: dict[str, list] = {}
+        for q in sorted(self.description, key=str):
+            if q.subject.value != self.iri:
+                continue
+            f = ctype.field_for_path(q.predicate.value)
+            if f is None:
+                continue
+            if f.is_text:
+                out.setdefault(f.name, []).append((q.object.value, q.object.language))
+            else:
+                out.setdefault(f.name, []).append(display(q.object, base))
+        return out
+
+    def title(self, lang: str = "zh") -> str:
+        """The title (or name) in ``lang``, else in any language, else the slug."""
+        values = []
+        for name in ("title", "name"):
+            values = self.fields().get(name) or []
+            if values:
+                break
+        for text, tag in values:
+            if tag.split("-")[0] == lang:
+                return text
+        return values[0][0] if values else self.slug
+
+    # -------------------------------------------------------------- quads
+    def mgmt_quads(self, graph: NamedNode, keys: tuple[str, ...] | None = None) -> set[Quad]:
+        out = set()
+        for key, values in self.mgmt.items():
+            if keys is not None and key not in keys:
+                continue
+            pred = lt_node(key)
+            for v in values:
+                out.add(Quad(self.node, pred, v, graph))
+        return out
+
+    def tracked_quads(self, graph: NamedNode) -> set[Quad]:
+        """What a revision records: the description and the tracked management facts."""
+        return set(self.description) | self.mgmt_quads(graph, TRACKED)
+
+    def all_quads(self, graph: NamedNode) -> set[Quad]:
+        return set(self.description) | self.mgmt_quads(graph)
+
+    def copy(self) -> ContentObject:
+        return ContentObject(self.iri, {k: list(v) for k, v in self.mgmt.items()},
+                             set(self.description))

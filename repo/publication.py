@@ -1,0 +1,42 @@
+"""The public view of an object, and the publication dataset built from those views.
+
+An object is public when it is published, its own access rule is open, and no container
+above it is closed (restricted, personal or still embargoed). Its public view is its
+description minus personal fields (those the profile marks personal and those the archivist
+marked on this object) and minus links to objects that are not public, so that not even the
+IRI of a closed record reaches the public. The view is a pure function of the working
+store: ``lantai publish --rebuild`` recomputes every view and must give the same dataset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pyoxigraph import NamedNode, Quad
+
+from repo.objects import ContentObject
+
+NEVER_PUBLIC_TYPES = frozenset({"folder"})
+
+
+def public_view(
+    obj: ContentObject,
+    *,
+    is_public: Callable[[str], bool],
+    is_repository_object: Callable[[str], bool],
+) -> set[Quad]:
+    """What the publication dataset holds for ``obj`` (empty when it is not public)."""
+    if obj.deleted or not is_public(obj.iri):
+        return set()
+    ctype = obj.type
+    personal_paths = {f.path for f in ctype.fields.values()
+                      if f.personal or f.name in obj.personal_fields}
+    out = set()
+    for q in obj.description:
+        if q.predicate.value in personal_paths and q.subject.value == obj.iri:
+            continue
+        o = q.object
+        if isinstance(o, NamedNode) and is_repository_object(o.value) and not is_public(o.value):
+            continue
+        out.add(q)
+    return out

@@ -1,0 +1,1057 @@
+"""The Repository: the one door for every read by staff and every write.
+
+Each operation resolves its target (a path like ``/xjtu/oral-history`` or an IRI), checks the
+user's permission (global role + local roles inherited down the tree + Owner, against the
+object's workflow state), builds the new state of each object it touches, validates it
+against the profile, and commits one changeset: the working store in one transaction, then
+the publication dataset and the listeners (the catalog), with a journal in between so that a
+crash is finished or forgotten on the next open, never half-applied.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyoxigraph import DefaultGraph, Literal, NamedNode, Quad, RdfFormat, Store, serialize
+
+from ontology.namespaces import LT, RDF_TYPE, RICO, SCHEMA, XSD, shorten
+from ontology.profile import ContentType, load_profile
+from repo import access as access_rules
+from repo import refcodes
+from repo.config import Settings, check_base, read_settings, write_settings
+from repo.errors import Conflict, Forbidden, Invalid, LantaiError, NotFound, WorkflowError
+from repo.objects import (
+    ACCESS_LEVELS,
+    ContentObject,
+    lt_node,
+    user_iri,
+    user_name,
+    xsd_datetime,
+    xsd_int,
+)
+from repo.publication import NEVER_PUBLIC_TYPES, public_view
+from repo.revisions import (
+    Changeset,
+    Revision,
+    changeset_iri,
+    encode_patch,
+    new_changeset_id,
+    undo,
+)
+from repo.security import (
+    SYSTEM,
+    User,
+    allowed,
+    check_role,
+    check_username,
+    hash_password,
+    new_token,
+    token_hash,
+    verify_password,
+)
+from repo.store import Journal, apply_update, open_store
+from repo.validation import check as validate
+from repo.values import Assignment, assignments_from_mapping, to_term
+from repo.workflow import INITIAL_STATE, TRANSITIONS
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_KEY_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
+IDENTIFIER = NamedNode(RICO + "identifier")
+
+
+@dataclass(frozen=True)
+class DiffLine:
+    sign: str  # "+" or "-"
+    what: str  # field name (with @lang) or management fact
+    value: str
+
+    def __str__(self) -> str:
+        return f"{self.sign} {self.what}: {self.value}"
+
+
+Listener = Callable[["Repository", set[str]], None]
+
+
+class Repository:
+    """A Lantai site opened for work. Use :meth:`open` or :meth:`init`."""
+
+    def __init__(self, home: Path, settings: Settings, *,
+                 clock: Callable[[], dt.datetime] | None = None, wait: float = 10.0) -> None:
+        self.home = home
+        self.settings = settings
+        self.base = settings.base
+        self.root_iri = self.base + "/"
+        self.mgmt = NamedNode(self.base + "/graph/management")
+        self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self.profile = load_profile()
+        self.working = open_store(home / "working", wait=wait)
+        self.public = open_store(home / "publication", wait=wait)
+        self.journal = Journal(home / "journal")
+        self.listeners: list[Listener] = []
+        self._lock = threading.RLock()
+        self.recover()
+
+    # ------------------------------------------------------------------ opening
+    @classmethod
+    def open(cls, home: Path | str, **kw) -> Repository:
+        home = Path(home)
+        return cls(home, read_settings(home), **kw)
+
+    @classmethod
+    def init(cls, home: Path | str, base: str, *, embargo_years: int = 25,
+             admin: str = "admin", admin_password: str | None = None, **kw) -> tuple[Repository, str]:
+        """Create a site: settings, empty stores, a Manager account. Returns its API token."""
+        home = Path(home)
+        settings = Settings(base=check_base(base), embargo_years=embargo_years)
+        if (home / "lantai.toml").exists():
+            existing = read_settings(home)
+            if existing.base != settings.base:
+                raise Conflict(f"{home} is already a site with base {existing.base}")
+            repo = cls(home, existing, **kw)
+            return repo, ""
+        write_settings(home, settings)
+        repo = cls(home, settings, **kw)
+        token = repo._save_user(User(check_username(admin), {"Manager"}, "Administrator"),
+                                password=admin_password, new_api_token=True)
+        return repo, token or ""
+
+    def close(self) -> None:
+        self.working.flush()
+        self.public.flush()
+
+    # ------------------------------------------------------------------ reading
+    def iri_for(self, kind: str, key: str) -> str:
+        return f"{self.base}/id/{kind}/{key}"
+
+    def load(self, iri: str) -> ContentObject | None:
+        """The object as stored (tombstones included), or None. No permission check."""
+        node = NamedNode(iri)
+        mgmt: dict[str, list] = {}
+        for q in self.working.quads_for_pattern(node, None, None, self.mgmt):
+            if q.predicate.value.startswith(LT):
+                mgmt.setdefault(q.predicate.value[len(LT):], []).append(q.object)
+        if "type" not in mgmt:
+            return None
+        desc = set(self.working.quads_for_pattern(None, None, None, node))
+        return ContentObject(iri, mgmt, desc)
+
+    def resolve(self, ref: str) -> str:
+        """A path (``/a/b``) or an IRI to the IRI of a live object (or the root)."""
+        ref = ref.strip()
+        if ref in ("", "/"):
+            return self.root_iri
+        if ref.startswith(("http://", "https://")):
+            obj = self.load(ref)
+            if obj is None or obj.deleted:
+                raise NotFound(f"no object {ref}")
+            return ref
+        path = "/" + ref.strip("/")
+        hits = list(self.working.quads_for_pattern(None, lt_node("path"), Literal(path), self.mgmt))
+        if not hits:
+            raise NotFound(f"no object at {path}")
+        return hits[0].subject.value
+
+    def ancestors(self, obj: ContentObject) -> list[ContentObject]:
+        """Containers above ``obj``, nearest first (the site root is not an object)."""
+        out = []
+        parent = obj.parent
+        while parent and parent != self.root_iri:
+            p = self.load(parent)
+            if p is None:
+                break
+            out.append(p)
+            parent = p.parent
+        return out
+
+    def child_iris(self, iri: str) -> list[str]:
+        """Children in their order."""
+        kids = []
+        for q in self.working.quads_for_pattern(None, lt_node("parent"), NamedNode(iri), self.mgmt):
+            pos = next(self.working.quads_for_pattern(q.subject, lt_node("position"), None,
+                                                      self.mgmt), None)
+            kids.append((int(pos.object.value) if pos else 0, q.subject.value))
+        return [iri for _, iri in sorted(kids)]
+
+    def descendant_iris(self, iri: str) -> list[str]:
+        out, todo = [], [iri]
+        while todo:
+            kids = self.child_iris(todo.pop())
+            out.extend(kids)
+            todo.extend(kids)
+        return out
+
+    def roles_on(self, user: User, obj: ContentObject | None) -> set[str]:
+        """Global roles, local roles on ``obj`` and its containers, and Owner."""
+        roles = set(user.roles)
+        if obj is None:
+            return roles
+        for o in [obj, *self.ancestors(obj)]:
+            roles |= o.local_roles().get(user.name, set())
+        if obj.owner == user.name:
+            roles.add("Owner")
+        return roles
+
+    def can_view(self, user: User, obj: ContentObject) -> bool:
+        if allowed("view", obj.state, self.roles_on(user, obj)):
+            return True
+        # personal data: the person described may read their own record
+        if user.agent and obj.access == "personal":
+            return any(q.object.value == user.agent for q in obj.description
+                       if isinstance(q.object, NamedNode))
+        return False
+
+    def get(self, user: User, ref: str) -> ContentObject:
+        iri = self.resolve(ref)
+        obj = self.load(iri)
+        if obj is None:
+            raise NotFound(f"{ref} is the site root, not an object")
+        if not self.can_view(user, obj):
+            raise NotFound(f"no object at {ref}")  # do not confirm that it exists
+        return obj
+
+    def children(self, user: User, ref: str = "/") -> list[ContentObject]:
+        out = []
+        for iri in self.child_iris(self.resolve(ref)):
+            obj = self.load(iri)
+            if obj is not None and self.can_view(user, obj):
+                out.append(obj)
+        return out
+
+    def walk(self, user: User, ref: str = "/", depth: int | None = None
+             ) -> Iterator[tuple[int, ContentObject]]:
+        """Depth-first walk of what ``user`` may see, in tree order."""
+        def visit(iri: str, level: int) -> Iterator[tuple[int, ContentObject]]:
+            if depth is not None and level > depth:
+                return
+            for kid in self.child_iris(iri):
+                obj = self.load(kid)
+                if obj is None or not self.can_view(user, obj):
+                    continue
+                yield level, obj
+                yield from visit(kid, level + 1)
+        start = self.resolve(ref)
+        if start != self.root_iri:
+            obj = self.get(user, ref)
+            yield 0, obj
+            yield from visit(start, 1)
+        else:
+            yield from visit(start, 0)
+
+    def class_of(self, iri: str) -> str | None:
+        """The RiC-O class of a live repository object (for checking links)."""
+        t = next(self.working.quads_for_pattern(NamedNode(iri), lt_node("type"), None, self.mgmt),
+                 None)
+        if t is None or next(self.working.quads_for_pattern(
+                NamedNode(iri), lt_node("deletedIn"), None, self.mgmt), None):
+            return None
+        return self.profile.types[t.object.value].rdf_class
+
+    def is_public(self, iri: str) -> bool:
+        """Published, open, and inside no closed container."""
+        obj = self.load(iri)
+        if obj is None or obj.deleted or obj.type_name in NEVER_PUBLIC_TYPES:
+            return False
+        if obj.state != "published" or not access_rules.is_open(obj):
+            return False
+        return all(access_rules.is_open(a) for a in self.ancestors(obj))
+
+    def is_repository_object(self, iri: str) -> bool:
+        return iri.startswith(self.base + "/id/")
+
+    # ------------------------------------------------------------------ users
+    def _save_user(self, user: User, *, password: str | None = None,
+                   new_api_token: bool = False) -> str | None:
+        node = user_iri(user.name)
+        old = list(self.working.quads_for_pattern(node, None, None, self.mgmt))
+        token = None
+        if password is not None:
+            if len(password) < 8:
+                raise Invalid("a password needs at least 8 characters")
+            user.password_hash = hash_password(password)
+        if new_api_token:
+            token, digest = new_token()
+            user.token_hashes.add(digest)
+        g = self.mgmt
+        new = [Quad(node, RDF_TYPE, lt_node("User"), g),
+               Quad(node, lt_node("name"), Literal(user.name), g)]
+        new += [Quad(node, lt_node("role"), Literal(r), g) for r in sorted(user.roles)]
+        if user.fullname:
+            new.append(Quad(node, lt_node("fullname"), Literal(user.fullname), g))
+        if user.agent:
+            new.append(Quad(node, lt_node("agent"), NamedNode(user.agent), g))
+        if user.password_hash:
+            new.append(Quad(node, lt_node("passwordHash"), Literal(user.password_hash), g))
+        new += [Quad(node, lt_node("tokenHash"), Literal(h), g) for h in sorted(user.token_hashes)]
+        with self._lock:
+            apply_update(self.working, set(old) - set(new), set(new) - set(old))
+        return token
+
+    def user(self, name: str) -> User:
+        if name == "system":
+            return SYSTEM
+        node = user_iri(name)
+        quads = list(self.working.quads_for_pattern(node, None, None, self.mgmt))
+        if not quads:
+            raise NotFound(f"no user {name!r}")
+        u = User(name)
+        for q in quads:
+            key = q.predicate.value[len(LT):] if q.predicate.value.startswith(LT) else ""
+            if key == "role":
+                u.roles.add(q.object.value)
+            elif key == "fullname":
+                u.fullname = q.object.value
+            elif key == "agent":
+                u.agent = q.object.value
+            elif key == "passwordHash":
+                u.password_hash = q.object.value
+            elif key == "tokenHash":
+                u.token_hashes.add(q.object.value)
+        return u
+
+    def users(self) -> list[User]:
+        names = sorted(q.subject.value for q in self.working.quads_for_pattern(
+            None, RDF_TYPE, lt_node("User"), self.mgmt))
+        return [self.user(user_name(NamedNode(n))) for n in names]
+
+    def add_user(self, actor: User, name: str, *, roles: Iterable[str] = (),
+                 password: str | None = None, fullname: str = "", agent: str | None = None,
+                 token: bool = False) -> str | None:
+        """Create an account (Managers only). Returns a new API token if asked for."""
+        self._require_manager(actor)
+        check_username(name)
+        if any(u.name == name for u in self.users()):
+            raise Conflict(f"user {name!r} exists already")
+        agent_iri = self.resolve(agent) if agent else None
+        return self._save_user(User(name, {check_role(r) for r in roles}, fullname, agent_iri),
+                               password=password, new_api_token=token)
+
+    def grant(self, actor: User, name: str, role: str, *, on: str | None = None) -> None:
+        """Give a site-wide role, or a local role on a container and everything inside."""
+        role = check_role(role)
+        target = self.user(name)
+        if on is None:
+            self._require_manager(actor)
+            target.roles.add(role)
+            self._save_user(target)
+            return
+        obj = self.get(actor, on)
+        if not allowed("manage", obj.state, self.roles_on(actor, obj)):
+            raise Forbidden(f"{actor.name} may not grant roles on {obj.path}")
+        new = obj.copy()
+        new.mgmt.setdefault("local" + role, [])
+        if user_iri(name) not in new.mgmt["local" + role]:
+            new.mgmt["local" + role].append(user_iri(name))
+        self._commit(actor, "grant", f"grant {role} to {name}", {obj.iri: (obj, new)})
+
+    def authenticate(self, name: str, *, password: str | None = None,
+                     token: str | None = None) -> User:
+        """The user, if the password or token is right; Forbidden otherwise."""
+        try:
+            u = self.user(name)
+        except NotFound:
+            raise Forbidden("wrong user name or credentials") from None
+        if token is not None and token_hash(token) in u.token_hashes:
+            return u
+        if password is not None and u.password_hash and verify_password(password,
+                                                                         u.password_hash):
+            return u
+        raise Forbidden("wrong user name or credentials")
+
+    def user_for_token(self, token: str) -> User:
+        hits = list(self.working.quads_for_pattern(None, lt_node("tokenHash"),
+                                                   Literal(token_hash(token)), self.mgmt))
+        if not hits:
+            raise Forbidden("unknown token")
+        return self.user(user_name(hits[0].subject))
+
+    def _require_manager(self, actor: User) -> None:
+        if "Manager" not in actor.roles:
+            raise Forbidden(f"{actor.name} is not a Manager")
+
+    # ------------------------------------------------------------------ building objects
+    def _new_key(self) -> str:
+        while True:
+            key = "".join(secrets.choice(_KEY_ALPHABET) for _ in range(10))
+            if not any(self.load(self.iri_for(k, key)) for k in ("recordset", "record")):
+                return key
+
+    def _structural(self, obj: ContentObject, parent: ContentObject | None) -> set[Quad]:
+        """Statements the tree implies: type, record set type, inclusion in the parent."""
+        ctype, node, g = obj.type, obj.node, obj.node
+        out = {Quad(node, RDF_TYPE, NamedNode(ctype.rdf_class), g)}
+        if ctype.record_set_type:
+            out.add(Quad(node, NamedNode(RICO + "hasRecordSetType"),
+                         NamedNode(ctype.record_set_type), g))
+        if parent is not None:
+            pclass = parent.type.rdf_class
+            if ctype.rdf_class in (RICO + "RecordSet", RICO + "Record") and pclass == RICO + "RecordSet":
+                out.add(Quad(node, NamedNode(RICO + "isDirectlyIncludedIn"), parent.node, g))
+            elif ctype.name == "instantiation":
+                out.add(Quad(node, NamedNode(RICO + "isOrWasDigitalInstantiationOf"), parent.node, g))
+            elif ctype.name == "section":
+                out.add(Quad(node, NamedNode(SCHEMA + "isPartOf"), parent.node, g))
+        return out
+
+    def _with_structure(self, obj: ContentObject, parent: ContentObject | None) -> None:
+        keep = {q for q in obj.description if not (
+            q.subject == obj.node and q.predicate.value in _STRUCTURAL_PREDICATES)}
+        obj.description = keep | self._structural(obj, parent)
+
+    def _apply_assignments(self, obj: ContentObject, assignments: list[Assignment], *,
+                           replace: bool) -> None:
+        """Set (replace=True) or add values; for text fields only the given language."""
+        ctype = obj.type
+        terms: list[tuple] = []
+        for a in assignments:
+            f, term = to_term(ctype, a, base=self.base, resolve=self.resolve)
+            terms.append((f, a.lang, term))
+        if replace:
+            for f, lang, _ in terms:
+                obj.description = {q for q in obj.description if not (
+                    q.subject == obj.node and q.predicate.value == f.path
+                    and (lang is None or getattr(q.object, "language", None) == lang.lower()))}
+        for f, _, term in terms:
+            obj.description.add(Quad(obj.node, NamedNode(f.path), term, obj.node))
+
+    def _unset(self, obj: ContentObject, names: list[str]) -> None:
+        ctype = obj.type
+        for spec in names:
+            name, _, lang = spec.partition("@")
+            f = ctype.fields.get(name)
+            if f is None:
+                raise Invalid(f"{ctype.name} has no field {name!r}")
+            before = len(obj.description)
+            obj.description = {q for q in obj.description if not (
+                q.subject == obj.node and q.predicate.value == f.path
+                and (not lang or getattr(q.object, "language", None) == lang.lower()))}
+            if len(obj.description) == before:
+                raise Invalid(f"{obj.path}: {spec} has no value to remove")
+
+    def _field_value(self, obj: ContentObject, name: str, *, inherit: bool = False) -> str | None:
+        """A single-valued field's display value, optionally from the nearest container."""
+        for o in [obj, *(self.ancestors(obj) if inherit else [])]:
+            values = o.fields(self.base).get(name) if name in o.type.fields else None
+            if values:
+                v = values[0]
+                return v[0] if isinstance(v, tuple) else v
+        return None
+
+    def _refcode_context(self, obj: ContentObject) -> dict:
+        fonds = next((a for a in self.ancestors(obj) if a.type_name == "fonds"), None)
+        return {
+            "fonds": self._field_value(fonds, "refcode") if fonds else None,
+            "category": self._field_value(obj, "category", inherit=True),
+            "retention": self._field_value(obj, "retention", inherit=True),
+        }
+
+    def _check_refcode(self, obj: ContentObject, parent: ContentObject | None,
+                       taken: set[str] | None = None) -> None:
+        """Validate a given reference code, or number a new file or item."""
+        if "refcode" not in obj.type.fields:
+            return
+        ctx = self._refcode_context(obj)
+        code = self._field_value(obj, "refcode")
+        if code is None:
+            if obj.type_name not in ("file", "item") or not ctx["fonds"]:
+                return
+            year = (self._field_value(obj, "begin") or self._field_value(obj, "date") or "")[:4]
+            if not (ctx["category"] and ctx["retention"] and re.fullmatch(r"\d{4}", year)):
+                return
+            parent_code = None
+            if parent is not None and parent.type_name == "file":
+                pc = self._field_value(parent, "refcode")
+                parent_code = refcodes.parse(pc) if pc else None
+            if taken is None:
+                taken = {c for c in (self._field_value(self.load(k), "refcode")
+                                     for k in self.child_iris(obj.parent or self.root_iri)) if c}
+            code = refcodes.next_code(parent_code=parent_code, fonds=ctx["fonds"],
+                                      category=ctx["category"], year=year,
+                                      retention=ctx["retention"], taken=taken,
+                                      in_file=parent_code is not None)
+            obj.description.add(Quad(obj.node, IDENTIFIER, Literal(code), obj.node))
+            if taken is not None:
+                taken.add(code)
+            return
+        rc = refcodes.check(code, type_name=obj.type_name, **ctx)
+        normalised = str(rc)
+        if normalised != code:
+            obj.description.discard(Quad(obj.node, IDENTIFIER, Literal(code), obj.node))
+            obj.description.add(Quad(obj.node, IDENTIFIER, Literal(normalised), obj.node))
+        for q in self.working.quads_for_pattern(None, IDENTIFIER, Literal(normalised), None):
+            if q.subject.value != obj.iri:
+                raise Conflict(f"reference code {normalised} is already used by {q.subject.value}")
+
+    # ------------------------------------------------------------------ operations
+    def create(self, user: User, parent: str, type_name: str,
+               fields: dict | list[Assignment] | None = None, *, slug: str | None = None,
+               key: str | None = None, access: str | None = None, until: str | None = None,
+               personal_fields: Iterable[str] = (), message: str = "") -> ContentObject:
+        """Create an object in ``parent`` (a path, an IRI or ``/``)."""
+        with self._lock:
+            obj = self._build_new(user, parent, type_name, fields, slug=slug, key=key,
+                                  access=access, until=until, personal_fields=personal_fields)
+            self._commit(user, "create", message or f"create {obj.path}", {obj.iri: (None, obj)})
+            return self.load(obj.iri)
+
+    def _build_new(self, user: User, parent_ref: str, type_name: str,
+                   fields: dict | list[Assignment] | None, *, slug: str | None,
+                   key: str | None, access: str | None, until: str | None,
+                   personal_fields: Iterable[str] = (), position: int | None = None,
+                   taken_paths: set[str] | None = None) -> ContentObject:
+        ctype = self._type(type_name)
+        parent_iri = self.resolve(parent_ref)
+        parent = self.load(parent_iri) if parent_iri != self.root_iri else None
+        container = parent.type_name if parent else "root"
+        if container not in ctype.allowed_in:
+            raise Invalid(f"a {type_name} cannot be placed in a {container} "
+                          f"(allowed in: {', '.join(sorted(ctype.allowed_in))})")
+        if parent is not None and parent.deleted:
+            raise NotFound(f"no object at {parent_ref}")
+        if not allowed("add", parent.state if parent else "private", self.roles_on(user, parent)):
+            raise Forbidden(f"{user.name} may not add to {parent.path if parent else '/'}")
+        if key is not None and not KEY.match(key):
+            raise Invalid(f"key {key!r}: lowercase letters, digits, '-' or '_'")
+        key = key or self._new_key()
+        iri = self.iri_for(ctype.kind, key)
+        if self.load(iri) is not None:
+            raise Conflict(f"{iri} exists or existed: IRIs are never reused")
+        obj = ContentObject(iri)
+        obj.mgmt["type"] = [Literal(type_name)]
+        assignments = (assignments_from_mapping(fields) if isinstance(fields, dict)
+                       else list(fields or []))
+        self._with_structure(obj, parent)
+        self._apply_assignments(obj, assignments, replace=True)
+        slug = slug or self._slug_for(obj, key)
+        if not SLUG.match(slug):
+            raise Invalid(f"name {slug!r}: lowercase letters, digits, '.', '-' or '_' (≤ 64)")
+        path = (parent.path if parent else "") + "/" + slug
+        if (taken_paths is not None and path in taken_paths) or next(
+                self.working.quads_for_pattern(None, lt_node("path"), Literal(path), self.mgmt),
+                None):
+            raise Conflict(f"{path} exists already")
+        if taken_paths is not None:
+            taken_paths.add(path)
+        obj.mgmt.update({
+            "parent": [NamedNode(parent_iri)], "slug": [Literal(slug)], "path": [Literal(path)],
+            "state": [lt_node(INITIAL_STATE)], "owner": [user_iri(user.name)],
+            "position": [xsd_int(position if position is not None
+                                 else self._next_position(parent_iri))],
+        })
+        self._set_access_facts(obj, access, until, default=True)
+        for name in personal_fields:
+            self._mark_personal(obj, name)
+        return obj
+
+    def _slug_for(self, obj: ContentObject, key: str) -> str:
+        code = self._field_value(obj, "refcode")
+        if code:
+            return re.sub(r"[^a-z0-9]+", "-", code.lower()).strip("-")[:64] or key
+        for name in ("title", "name"):
+            for text, lang in obj.fields().get(name, []):
+                if lang == "en":
+                    s = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:48].strip("-")
+                    if s:
+                        return s
+        return key
+
+    def _next_position(self, parent_iri: str) -> int:
+        best = -1
+        for q in self.working.quads_for_pattern(None, lt_node("parent"), NamedNode(parent_iri),
+                                                self.mgmt):
+            pos = next(self.working.quads_for_pattern(q.subject, lt_node("position"), None,
+                                                      self.mgmt), None)
+            if pos is not None:
+                best = max(best, int(pos.object.value))
+        return best + 1
+
+    def _type(self, name: str) -> ContentType:
+        try:
+            return self.profile.type(name)
+        except KeyError as exc:
+            raise Invalid(str(exc.args[0])) from None
+
+    def _set_access_facts(self, obj: ContentObject, level: str | None, until: str | None,
+                          *, default: bool = False) -> None:
+        today = self.clock().date()
+        opening: dt.date | None = None
+        if level is None and default:
+            level, opening = access_rules.default_rule(obj, today, self.settings.embargo_years)
+        if level not in ACCESS_LEVELS:
+            raise Invalid(f"access {level!r}: one of {', '.join(ACCESS_LEVELS)}")
+        if until is not None:
+            if level != "embargoed":
+                raise Invalid("--until goes with embargoed")
+            try:
+                opening = dt.date.fromisoformat(until)
+            except ValueError:
+                raise Invalid(f"--until {until!r} is not a date (YYYY-MM-DD)") from None
+        elif level == "embargoed" and opening is None:
+            formed = access_rules.latest_date(obj) or today
+            opening = access_rules.add_years(formed, self.settings.embargo_years)
+        obj.mgmt["access"] = [NamedNode(f"{self.base}/vocab/access/{level}")]
+        if opening is not None and level == "embargoed":
+            obj.mgmt["openingDate"] = [Literal(opening.isoformat(),
+                                               datatype=NamedNode(XSD + "date"))]
+        else:
+            obj.mgmt.pop("openingDate", None)
+
+    def _mark_personal(self, obj: ContentObject, name: str) -> None:
+        if name not in obj.type.fields:
+            raise Invalid(f"{obj.type_name} has no field {name!r} to mark personal")
+        values = obj.mgmt.setdefault("personalField", [])
+        if Literal(name) not in values:
+            values.append(Literal(name))
+
+    def _editable(self, user: User, ref: str, permission: str = "modify") -> ContentObject:
+        obj = self.get(user, ref)
+        if not allowed(permission, obj.state, self.roles_on(user, obj)):
+            raise Forbidden(f"{user.name} may not {permission} {obj.path} ({obj.state})")
+        return obj
+
+    def edit(self, user: User, ref: str, *, set: list[Assignment] | dict | None = None,
+             add: list[Assignment] | None = None, unset: list[str] | None = None,
+             expected_revision: int | None = None, message: str = "") -> ContentObject:
+        """Change the description. With ``expected_revision``, a stale edit is a Conflict."""
+        with self._lock:
+            obj = self._editable(user, ref)
+            if expected_revision is not None and obj.revision != expected_revision:
+                raise Conflict(f"{obj.path} changed since revision {expected_revision} "
+                               f"(now {obj.revision}); reload and edit again")
+            new = obj.copy()
+            sets = assignments_from_mapping(set) if isinstance(set, dict) else list(set or [])
+            if unset:
+                self._unset(new, unset)
+            self._apply_assignments(new, sets, replace=True)
+            self._apply_assignments(new, list(add or []), replace=False)
+            if new.description == obj.description:
+                raise Invalid(f"{obj.path}: nothing to change")
+            self._commit(user, "edit", message or f"edit {obj.path}", {obj.iri: (obj, new)})
+            return self.load(obj.iri)
+
+    def move(self, user: User, ref: str, target: str, *, slug: str | None = None,
+             position: int | None = None, message: str = "") -> ContentObject:
+        """Move (and/or rename) an object; its IRI does not change, its path does."""
+        with self._lock:
+            obj = self._editable(user, ref, "delete")
+            target_iri = self.resolve(target)
+            parent = self.load(target_iri) if target_iri != self.root_iri else None
+            if target_iri == obj.iri or target_iri in self.descendant_iris(obj.iri):
+                raise Invalid(f"cannot move {obj.path} into itself")
+            container = parent.type_name if parent else "root"
+            if container not in obj.type.allowed_in:
+                raise Invalid(f"a {obj.type_name} cannot be placed in a {container}")
+            if not allowed("add", parent.state if parent else "private",
+                           self.roles_on(user, parent)):
+                raise Forbidden(f"{user.name} may not add to {parent.path if parent else '/'}")
+            slug = slug or obj.slug
+            if not SLUG.match(slug):
+                raise Invalid(f"name {slug!r}: lowercase letters, digits, '.', '-' or '_'")
+            new_path = (parent.path if parent else "") + "/" + slug
+            if new_path != obj.path and next(self.working.quads_for_pattern(
+                    None, lt_node("path"), Literal(new_path), self.mgmt), None):
+                raise Conflict(f"{new_path} exists already")
+            new = obj.copy()
+            new.mgmt["parent"] = [NamedNode(target_iri)]
+            new.mgmt["slug"] = [Literal(slug)]
+            new.mgmt["path"] = [Literal(new_path)]
+            if target_iri != obj.parent:
+                new.mgmt["position"] = [xsd_int(self._next_position(target_iri))]
+            if position is not None:
+                new.mgmt["position"] = [xsd_int(position)]
+            self._with_structure(new, parent)
+            changes = {obj.iri: (obj, new)}
+            for d in self.descendant_iris(obj.iri):  # paths are an index: keep it in step
+                dobj = self.load(d)
+                dnew = dobj.copy()
+                dnew.mgmt["path"] = [Literal(new_path + dobj.path[len(obj.path):])]
+                changes[d] = (dobj, dnew)
+            self._commit(user, "move", message or f"move {obj.path} to {new_path}", changes,
+                         bookkeeping=[obj.iri])
+            return self.load(obj.iri)
+
+    def delete(self, user: User, ref: str, *, recursive: bool = False,
+               message: str = "") -> list[str]:
+        """Delete (leaving a tombstone: the IRI is never reused and answers 410 later)."""
+        with self._lock:
+            obj = self._editable(user, ref, "delete")
+            kids = self.descendant_iris(obj.iri)
+            if kids and not recursive:
+                raise Invalid(f"{obj.path} has {len(kids)} object(s) inside; use --recursive")
+            changes = {}
+            for iri in [obj.iri, *kids]:
+                o = self.load(iri)
+                if iri != obj.iri and not allowed("delete", o.state, self.roles_on(user, o)):
+                    raise Forbidden(f"{user.name} may not delete {o.path} ({o.state})")
+                gone = ContentObject(iri, {k: list(v) for k, v in o.mgmt.items()
+                                           if k in ("type", "owner", "created", "revision",
+                                                    "changedIn", "slug", "parent")})
+                gone.mgmt["deletedIn"] = [Literal("pending")]  # replaced by the changeset IRI
+                changes[iri] = (o, gone)
+            self._commit(user, "delete", message or f"delete {obj.path}", changes)
+            return list(changes)
+
+    def transition(self, user: User, ref: str, action: str, *, comment: str = "",
+                   recursive: bool = False) -> list[ContentObject]:
+        """Take a workflow transition on an object (and, recursively, those inside)."""
+        t = TRANSITIONS.get(action)
+        if t is None:
+            raise WorkflowError(f"no transition {action!r} (transitions: {', '.join(TRANSITIONS)})")
+        with self._lock:
+            obj = self.get(user, ref)
+            targets = [obj] + ([self.load(i) for i in self.descendant_iris(obj.iri)]
+                               if recursive else [])
+            changes = {}
+            for o in targets:
+                if o.state not in t.source:
+                    if o is obj and not recursive:
+                        raise WorkflowError(f"{o.path} is {o.state}: cannot {action} "
+                                            f"(only from {', '.join(t.source)})")
+                    continue
+                if not (self.roles_on(user, o) & t.roles):
+                    if o is obj:
+                        raise Forbidden(f"{user.name} may not {action} {o.path}")
+                    continue
+                new = o.copy()
+                new.mgmt["state"] = [lt_node(t.target)]
+                changes[o.iri] = (o, new)
+            if not changes:
+                raise WorkflowError(f"nothing under {obj.path} can be {action}ed")
+            self._commit(user, action, comment or f"{action} {obj.path}", changes)
+            return [self.load(i) for i in changes]
+
+    def set_access(self, user: User, ref: str, level: str | None = None, *,
+                   until: str | None = None, personal: Iterable[str] = (),
+                   not_personal: Iterable[str] = (), message: str = "") -> ContentObject:
+        """Change the access rule and/or the fields marked personal."""
+        with self._lock:
+            obj = self.get(user, ref)
+            new = obj.copy()
+            if level is not None:
+                self._set_access_facts(new, level, until)
+            for name in personal:
+                self._mark_personal(new, name)
+            for name in not_personal:
+                new.mgmt["personalField"] = [v for v in new.mgmt.get("personalField", [])
+                                             if v.value != name]
+            if new.mgmt == obj.mgmt:
+                raise Invalid(f"{obj.path}: access is already so")
+            permission = "open" if self._opens(obj, new) else "restrict"
+            if not allowed(permission, obj.state, self.roles_on(user, obj)):
+                raise Forbidden(f"{user.name} may not {permission} access to {obj.path}")
+            what = level or "personal fields"
+            self._commit(user, "access", message or f"access {what} {obj.path}",
+                         {obj.iri: (obj, new)})
+            return self.load(obj.iri)
+
+    @staticmethod
+    def _opens(old: ContentObject, new: ContentObject) -> bool:
+        """Does the change let the public see more than before?"""
+        rank = {"open": 0, "embargoed": 1, "personal": 2, "restricted": 2}
+        if rank[new.access] < rank[old.access]:
+            return True
+        if new.access == old.access == "embargoed" and (new.opening_date or dt.date.max) < (
+                old.opening_date or dt.date.max):
+            return True
+        return bool(old.personal_fields - new.personal_fields)
+
+    def release_due(self, *, today: dt.date | None = None) -> list[str]:
+        """Open every embargoed object whose opening date has come (one changeset)."""
+        today = today or self.clock().date()
+        embargoed = NamedNode(f"{self.base}/vocab/access/embargoed")
+        due = []
+        for q in self.working.quads_for_pattern(None, lt_node("access"), embargoed, self.mgmt):
+            obj = self.load(q.subject.value)
+            if obj and not obj.deleted and obj.opening_date and obj.opening_date <= today:
+                due.append(obj)
+        if not due:
+            return []
+        with self._lock:
+            changes = {}
+            for obj in due:
+                new = obj.copy()
+                self._set_access_facts(new, "open", None)
+                changes[obj.iri] = (obj, new)
+            self._commit(SYSTEM, "release",
+                         f"automatic release: embargo ended on or before {today}", changes)
+        return [o.iri for o in due]
+
+    # ------------------------------------------------------------------ versions
+    def history(self, user: User, ref: str) -> list[Revision]:
+        obj = self._load_any(user, ref)
+        return self._history(obj)
+
+    def _load_any(self, user: User, ref: str) -> ContentObject:
+        """Like get, but deleted objects are found by IRI (to see their history, revert)."""
+        if ref.startswith(("http://", "https://")):
+            obj = self.load(ref)
+            if obj is None:
+                raise NotFound(f"no object {ref}")
+            if obj.deleted:
+                if not (self.roles_on(user, obj) & {"Editor", "Manager", "Owner"}):
+                    raise NotFound(f"no object {ref}")
+                return obj
+        return self.get(user, ref)
+
+    def _history(self, obj: ContentObject) -> list[Revision]:
+        ids = sorted(q.value.rsplit(":", 1)[-1] for q in obj.mgmt.get("changedIn", []))
+        revs = []
+        for n, cs_id in enumerate(ids, start=1):
+            quads = list(self.working.quads_for_pattern(changeset_iri(cs_id), None, None,
+                                                        self.mgmt))
+            revs.append(Revision(n, Changeset.from_quads(cs_id, quads)))
+        return revs
+
+    def state_at(self, obj: ContentObject, number: int) -> set[Quad]:
+        """The object's tracked statements as they were after revision ``number``."""
+        history = self._history(obj)
+        if not 0 <= number <= len(history):
+            raise NotFound(f"{obj.path or obj.iri} has revisions 1–{len(history)}, not {number}")
+        if number == 0:
+            return set()
+        state = obj.tracked_quads(self.mgmt)
+        for rev in reversed(history[number:]):
+            state = undo(state, rev.changeset, obj.iri, self.mgmt.value)
+        return state
+
+    def diff(self, user: User, ref: str, a: int, b: int | None = None) -> list[DiffLine]:
+        """What changed from revision ``a`` to ``b`` (default: the current one)."""
+        obj = self._load_any(user, ref)
+        b = obj.revision if b is None else b
+        before, after = self.state_at(obj, a), self.state_at(obj, b)
+        lines = [DiffLine("-", *self._describe(obj, q)) for q in before - after]
+        lines += [DiffLine("+", *self._describe(obj, q)) for q in after - before]
+        return sorted(lines, key=lambda d: (d.what, d.sign))
+
+    def _describe(self, obj: ContentObject, q: Quad) -> tuple[str, str]:
+        p, o = q.predicate.value, q.object
+        value = o.value if isinstance(o, Literal) else o.value
+        if p.startswith(LT):
+            return p[len(LT):], value.rsplit("#", 1)[-1] if isinstance(o, NamedNode) else value
+        f = obj.type.field_for_path(p) if q.subject == obj.node else None
+        name = f.name if f else shorten(p)
+        if isinstance(o, Literal) and o.language:
+            name += f"@{o.language}"
+        return name, value
+
+    def revert(self, user: User, ref: str, number: int, *, message: str = "") -> ContentObject:
+        """Make the description (and personal-field marks) what they were at ``number``.
+
+        Workflow state, access rule and place in the tree are not reverted: each has its own
+        command, guarded by its own permission. A deleted object is restored, as private.
+        """
+        with self._lock:
+            obj = self._load_any(user, ref)
+            target = self.state_at(obj, number)
+            new = obj.copy()
+            desc = {q for q in target if q.graph_name == obj.node}
+            new.description = desc
+            marks = [q.object for q in target if q.predicate == lt_node("personalField")]
+            new.mgmt["personalField"] = marks
+            if obj.deleted:
+                for q in target:
+                    if q.graph_name == self.mgmt and q.predicate.value.startswith(LT):
+                        key = q.predicate.value[len(LT):]
+                        if key not in ("state", "personalField"):
+                            new.mgmt.setdefault(key, [])
+                            if q.object not in new.mgmt[key]:
+                                new.mgmt[key].append(q.object)
+                new.mgmt.pop("deletedIn", None)
+                new.mgmt["state"] = [lt_node(INITIAL_STATE)]
+                parent_iri = new.parent or self.root_iri
+                parent = self.load(parent_iri) if parent_iri != self.root_iri else None
+                if parent is not None and parent.deleted:
+                    raise Conflict(f"restore {parent.iri} first: it held this object")
+                path = (parent.path if parent else "") + "/" + new.slug
+                if next(self.working.quads_for_pattern(None, lt_node("path"), Literal(path),
+                                                       self.mgmt), None):
+                    raise Conflict(f"{path} is taken; move that object first")
+                new.mgmt["path"] = [Literal(path)]
+                new.mgmt["position"] = [xsd_int(self._next_position(parent_iri))]
+                if not (self.roles_on(user, parent) & {"Editor", "Manager"}) and \
+                        obj.owner != user.name:
+                    raise Forbidden(f"{user.name} may not restore {obj.iri}")
+            elif not allowed("modify", obj.state, self.roles_on(user, obj)):
+                raise Forbidden(f"{user.name} may not modify {obj.path} ({obj.state})")
+            if new.description == obj.description and new.mgmt == obj.mgmt:
+                raise Invalid(f"{obj.path or obj.iri} is already as at revision {number}")
+            self._commit(user, "revert", message or f"revert to revision {number}",
+                         {obj.iri: (obj, new)})
+            return self.load(obj.iri)
+
+    # ------------------------------------------------------------------ committing
+    def _commit(self, user: User, action: str, message: str,
+                changes: dict[str, tuple[ContentObject | None, ContentObject]],
+                *, bookkeeping: list[str] | None = None) -> Changeset:
+        """Validate, record and apply one changeset; then project it for the public.
+
+        ``bookkeeping`` limits which objects get a revision (a move re-indexes the paths
+        of everything inside, which is not a change of those objects).
+        """
+        now = self.clock()
+        cs_id = new_changeset_id(now)
+        cs_node = changeset_iri(cs_id)
+        revised = set(changes) if bookkeeping is None else set(bookkeeping)
+        for iri, (before, after) in changes.items():
+            if iri not in revised:
+                continue
+            after.mgmt["revision"] = [xsd_int((before.revision if before else 0) + 1)]
+            after.mgmt["changedIn"] = [*(before.mgmt.get("changedIn", []) if before else []),
+                                       cs_node]
+            after.mgmt["modified"] = [xsd_datetime(now)]
+            if before is None:
+                after.mgmt["created"] = [xsd_datetime(now)]
+            if after.mgmt.get("deletedIn"):
+                after.mgmt["deletedIn"] = [cs_node]
+        for iri, (before, after) in changes.items():
+            if after.deleted or iri not in revised:
+                continue
+            validate(after, self._class_in(changes), vocab_base=self.base)
+            parent = self.load(after.parent) if after.parent and after.parent != self.root_iri \
+                else None
+            self._check_refcode(after, parent)
+        removed: set[Quad] = set()
+        added: set[Quad] = set()
+        patch_removed: set[Quad] = set()
+        patch_added: set[Quad] = set()
+        for iri, (before, after) in changes.items():
+            old = before.all_quads(self.mgmt) if before else set()
+            new = after.all_quads(self.mgmt)
+            removed |= old - new
+            added |= new - old
+            if before is not None and iri in revised:
+                t_old, t_new = before.tracked_quads(self.mgmt), after.tracked_quads(self.mgmt)
+                patch_removed |= t_old - t_new
+                patch_added |= t_new - t_old
+        cs = Changeset(cs_id, user.name, now.isoformat(timespec="microseconds"), message, action,
+                       encode_patch(patch_removed, patch_added))
+        added |= set(cs.quads(self.mgmt))
+        was_public = {iri: self._in_publication(iri) for iri in changes}
+        entry = self.journal.begin(cs_id, {"changeset": cs_id, "objects": list(changes)})
+        apply_update(self.working, removed, added)
+        self._publish_affected(changes, was_public)
+        for listener in self.listeners:
+            listener(self, set(changes))
+        self.journal.end(entry)
+        return cs
+
+    def _class_in(self, changes: dict) -> Callable[[str], str | None]:
+        def class_of(iri: str) -> str | None:
+            if iri in changes:
+                after = changes[iri][1]
+                return None if after.deleted else after.type.rdf_class
+            return self.class_of(iri)
+        return class_of
+
+    def _in_publication(self, iri: str) -> bool:
+        return self.public.contains_named_graph(NamedNode(iri))
+
+    def _publish_affected(self, changes: dict, was_public: dict[str, bool]) -> None:
+        """Re-project touched objects, what is inside changed containers, and referrers."""
+        todo = list(changes)
+        seen: set[str] = set()
+        while todo:
+            iri = todo.pop()
+            if iri in seen:
+                continue
+            seen.add(iri)
+            before = was_public.get(iri, self._in_publication(iri))
+            now = self.project(iri)
+            if before != now:
+                todo.extend(self.descendant_iris(iri))
+                todo.extend(self._referrers(iri))
+            elif iri in changes:
+                old, new = changes[iri]
+                if old is not None and (old.access != new.access or old.parent != new.parent
+                                        or new.deleted):
+                    todo.extend(self.descendant_iris(iri))
+
+    def _referrers(self, iri: str) -> list[str]:
+        out = set()
+        for q in self.working.quads_for_pattern(None, None, NamedNode(iri), None):
+            g = q.graph_name
+            if isinstance(g, NamedNode) and g != self.mgmt and g.value != iri:
+                out.add(g.value)
+        return sorted(out)
+
+    def project(self, iri: str) -> bool:
+        """Bring ``iri``'s graph in the publication dataset in line; True if it is public."""
+        node = NamedNode(iri)
+        obj = self.load(iri)
+        view = public_view(obj, is_public=self.is_public,
+                           is_repository_object=self.is_repository_object) if obj else set()
+        old = set(self.public.quads_for_pattern(None, None, None, node))
+        if not view:
+            if old or self.public.contains_named_graph(node):
+                self.public.remove_graph(node)
+            return False
+        apply_update(self.public, old - view, view - old)
+        return True
+
+    def recover(self) -> list[str]:
+        """Finish what a crash interrupted: re-project objects of journalled changesets."""
+        done = []
+        for path, entry in self.journal.pending():
+            applied = next(self.working.quads_for_pattern(
+                changeset_iri(entry["changeset"]), None, None, self.mgmt), None) is not None
+            if applied:
+                for iri in entry["objects"]:
+                    self._publish_affected({}, {})
+                    self.project(iri)
+                    for d in self.descendant_iris(iri):
+                        self.project(d)
+                    for r in self._referrers(iri):
+                        self.project(r)
+                for listener in self.listeners:
+                    listener(self, set(entry["objects"]))
+                done.append(entry["changeset"])
+            self.journal.end(path)
+        return done
+
+    def rebuild_publication(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Recompute the whole publication dataset from the working store."""
+        with self._lock:
+            self.public.clear()
+            iris = [q.subject.value for q in self.working.quads_for_pattern(
+                None, lt_node("type"), None, self.mgmt)]
+            count = 0
+            for n, iri in enumerate(iris, start=1):
+                count += self.project(iri)
+                if progress:
+                    progress(n, len(iris))
+            return count
+
+    # ------------------------------------------------------------------ export
+    def export_rdf(self, user: User, *, public: bool, fmt: str) -> bytes:
+        """Descriptions as Turtle, N-Quads or JSON-LD (the working store needs a Manager)."""
+        formats = {"ttl": RdfFormat.TURTLE, "nq": RdfFormat.N_QUADS, "jsonld": RdfFormat.JSON_LD,
+                   "trig": RdfFormat.TRIG, "nt": RdfFormat.N_TRIPLES}
+        if fmt not in formats:
+            raise Invalid(f"format {fmt!r}: one of {', '.join(formats)}")
+        if public:
+            store = self.public
+            quads = list(store)
+        else:
+            self._require_manager(user)
+            quads = [q for q in self.working if q.graph_name != self.mgmt]
+        if formats[fmt].supports_datasets:
+            return serialize(sorted(quads, key=str), format=formats[fmt]) or b""
+        tmp = Store()
+        tmp.extend(Quad(q.subject, q.predicate, q.object) for q in quads)
+        prefixes = {"rico": RICO, "schema": SCHEMA, "xsd": XSD}
+        return tmp.dump(format=formats[fmt], from_graph=DefaultGraph(),
+                        prefixes=prefixes if fmt == "ttl" else None) or b""
+
+
+_STRUCTURAL_PREDICATES = frozenset({
+    RDF_TYPE.value, RICO + "hasRecordSetType", RICO + "isDirectlyIncludedIn",
+    RICO + "isOrWasDigitalInstantiationOf", SCHEMA + "isPartOf",
+})
+
+__all__ = ["DiffLine", "LantaiError", "Repository"]

@@ -1,0 +1,112 @@
+"""The two Oxigraph stores of a site, and the journal that makes a write all-or-nothing.
+
+The working store holds one named graph per object (its description, graph name = the
+object's IRI) and the management graph (workflow state, access rules, tree, revisions,
+users). The publication store is a separate Oxigraph database holding only the public view
+of published, open objects: public surfaces open that one and nothing else (DESIGN.md §2).
+
+A write is a changeset. It is applied to the working store in one Oxigraph transaction (a
+single SPARQL Update), then projected to the publication store. Between the two a journal
+entry names the objects touched, so a crash after the first step is finished on the next
+open (projection is a pure function of the working store); a crash before it leaves no trace.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from pyoxigraph import DefaultGraph, Literal, NamedNode, Quad, RdfFormat, Store
+
+from repo.errors import Busy
+
+MANAGEMENT_GRAPH_SUFFIX = "/graph/management"
+
+
+def term_nt(term: NamedNode | Literal) -> str:
+    """A term in N-Triples/SPARQL syntax (pyoxigraph's ``str`` is exactly that)."""
+    return str(term)
+
+
+def quad_nq(q: Quad) -> str:
+    g = "" if isinstance(q.graph_name, DefaultGraph) else f" {q.graph_name}"
+    return f"{q.subject} {q.predicate} {q.object}{g} ."
+
+
+def sparql_data_block(quads: Iterable[Quad]) -> str:
+    """``GRAPH <g> { s p o . … }`` blocks for INSERT DATA / DELETE DATA."""
+    by_graph: dict[str, list[str]] = {}
+    for q in quads:
+        by_graph.setdefault(str(q.graph_name), []).append(f"{q.subject} {q.predicate} {q.object} .")
+    return " ".join(f"GRAPH {g} {{ {' '.join(lines)} }}" for g, lines in by_graph.items())
+
+
+def open_store(path: Path, *, wait: float = 10.0) -> Store:
+    """Open an on-disk store for writing, waiting a little if another process holds it."""
+    path.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return Store(str(path))
+        except OSError as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise Busy(f"the store {path} is in use by another process ({exc})") from None
+            time.sleep(0.05)
+
+
+class Journal:
+    """Write-ahead notes for changesets that touch more than one store."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def begin(self, changeset_id: str, entry: dict) -> Path:
+        path = self.folder / f"{changeset_id}.json"
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(entry, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        tmp.replace(path)
+        return path
+
+    def end(self, path: Path) -> None:
+        path.unlink(missing_ok=True)
+
+    def pending(self) -> list[tuple[Path, dict]]:
+        for tmp in self.folder.glob("*.tmp"):  # never completed its own write: nothing happened
+            tmp.unlink(missing_ok=True)
+        out = []
+        for path in sorted(self.folder.glob("*.json")):
+            out.append((path, json.loads(path.read_text(encoding="utf-8"))))
+        return out
+
+
+def apply_update(store: Store, removed: Iterable[Quad], added: Iterable[Quad]) -> None:
+    """Remove then add quads in one Oxigraph transaction."""
+    removed, added = list(removed), list(added)
+    parts = []
+    if removed:
+        parts.append(f"DELETE DATA {{ {sparql_data_block(removed)} }}")
+    if added:
+        parts.append(f"INSERT DATA {{ {sparql_data_block(added)} }}")
+    if parts:
+        store.update(" ;\n".join(parts))
+
+
+def bulk_add(store: Store, quads_nq: str) -> None:
+    """Fast, non-transactional load of N-Quads text (the journal makes it recoverable)."""
+    if quads_nq:
+        store.bulk_load(input=quads_nq.encode("utf-8"), format=RdfFormat.N_QUADS)
+
+
+def replace_graph(store: Store, graph: NamedNode, quads: Iterable[Quad]) -> None:
+    """Make ``graph`` hold exactly ``quads`` (one transaction)."""
+    existing = list(store.quads_for_pattern(None, None, None, graph))
+    new = set(quads)
+    old = set(existing)
+    apply_update(store, old - new, new - old)

@@ -1,0 +1,164 @@
+"""From what an archivist types to RDF terms, and back.
+
+``title@zh=西迁`` becomes ``"西迁"@zh``; ``begin=1956-08`` an ``xsd:gYearMonth``;
+``category=XS`` the concept ``{base}/vocab/category/XS``; ``creator=/agents/xjtu`` the IRI of
+that object. Every rejection says which field, which value and what is expected.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from pyoxigraph import Literal, NamedNode
+
+from ontology.namespaces import ISO639, RDF_LANGSTRING, XSD
+from ontology.profile import ContentType, Field, vocabulary_codes
+from repo.errors import Invalid
+
+LANG_TAG = re.compile(r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$")
+CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
+LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
+CJK_LANGS = {"zh", "ja", "ko"}
+LATIN_LANGS = {"en", "fr", "de", "es", "it", "la", "pt", "nl"}
+ISO639_1_TO_2 = {"zh": "chi", "en": "eng", "ja": "jpn", "ko": "kor", "fr": "fre", "de": "ger",
+                 "ru": "rus", "es": "spa", "la": "lat", "it": "ita"}
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One ``field[@lang]=value`` from the command line or the API."""
+
+    field: str
+    lang: str | None
+    value: str
+
+    @classmethod
+    def parse(cls, text: str) -> Assignment:
+        name, sep, value = text.partition("=")
+        if not sep:
+            raise Invalid(f"{text!r}: expected FIELD=VALUE or FIELD@LANG=VALUE")
+        name, _, lang = name.strip().partition("@")
+        return cls(name, lang or None, value)
+
+
+def assignments_from_mapping(fields: Mapping[str, object]) -> list[Assignment]:
+    """``{"title": {"zh": …, "en": …}, "creator": ["/agents/a"], "begin": "1956"}`` → assignments."""
+    out: list[Assignment] = []
+    for name, value in fields.items():
+        name, _, lang = name.partition("@")
+        if isinstance(value, Mapping):
+            out.extend(Assignment(name, str(k), str(v)) for k, v in value.items())
+        elif isinstance(value, list | tuple):
+            out.extend(Assignment(name, lang or None, str(v)) for v in value)
+        elif value is not None:
+            out.append(Assignment(name, lang or None, str(value)))
+    return out
+
+
+def parse_date(text: str, what: str) -> Literal:
+    """YYYY, YYYY-MM or YYYY-MM-DD as xsd:gYear, xsd:gYearMonth or xsd:date."""
+    text = text.strip()
+    try:
+        if re.fullmatch(r"\d{4}", text):
+            return Literal(text, datatype=NamedNode(XSD + "gYear"))
+        if re.fullmatch(r"\d{4}-\d{2}", text):
+            dt.date(int(text[:4]), int(text[5:7]), 1)
+            return Literal(text, datatype=NamedNode(XSD + "gYearMonth"))
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            dt.date.fromisoformat(text)
+            return Literal(text, datatype=NamedNode(XSD + "date"))
+    except ValueError:
+        pass
+    raise Invalid(f"{what}: {text!r} is not a date (use YYYY, YYYY-MM or YYYY-MM-DD)")
+
+
+def check_script(what: str, text: str, lang: str) -> None:
+    """A value tagged Chinese must be in CJK script; one tagged English must be in Latin."""
+    primary = lang.split("-")[0].lower()
+    if primary in CJK_LANGS and not CJK.search(text):
+        raise Invalid(f"{what}@{lang}: {text!r} has no CJK characters; is it @en?")
+    if primary in LATIN_LANGS:
+        cjk, latin = len(CJK.findall(text)), len(LATIN.findall(text))
+        if latin == 0 or cjk > latin:
+            raise Invalid(f"{what}@{lang}: {text!r} looks like Chinese text; use @zh")
+
+
+def to_term(
+    ctype: ContentType,
+    a: Assignment,
+    *,
+    base: str,
+    resolve: Callable[[str], str],
+) -> tuple[Field, Literal | NamedNode]:
+    """Turn an assignment into the field it sets and the RDF term it stores."""
+    f = ctype.fields.get(a.field)
+    if f is None:
+        known = ", ".join(sorted(ctype.fields))
+        raise Invalid(f"{ctype.name} has no field {a.field!r} (fields: {known})")
+    what = a.field
+    value = a.value.strip()
+    if not value:
+        raise Invalid(f"{what}: empty value")
+    if f.is_text:
+        if a.lang is None:
+            raise Invalid(f"{what} needs a language: {what}@zh=… or {what}@en=…")
+        if not LANG_TAG.match(a.lang):
+            raise Invalid(f"{what}@{a.lang}: {a.lang!r} is not a language tag")
+        check_script(what, value, a.lang)
+        return f, Literal(value, language=a.lang.lower())
+    if a.lang is not None:
+        raise Invalid(f"{what} takes no language tag (got @{a.lang})")
+    if f.scheme:
+        codes = vocabulary_codes().get(f.scheme, {})
+        code = value.upper() if f.scheme != "access" else value
+        if code not in codes:
+            raise Invalid(f"{what}: {value!r} is not in the {f.scheme} scheme ({', '.join(codes)})")
+        return f, NamedNode(f"{base}/vocab/{f.scheme}/{code}")
+    if f.path.endswith("hasOrHadLanguage"):
+        code = ISO639_1_TO_2.get(value.lower(), value.lower())
+        if not re.fullmatch(r"[a-z]{3}", code):
+            raise Invalid(f"{what}: {value!r} is not an ISO 639 language code")
+        return f, NamedNode(ISO639 + code)
+    if f.is_reference:
+        return f, NamedNode(resolve(value))
+    if f.is_iri:
+        return f, NamedNode(value)
+    if set(f.datatypes) & {XSD + "date", XSD + "gYear"}:
+        return f, parse_date(value, what)
+    if f.datatypes == (XSD + "integer",):
+        if not re.fullmatch(r"[0-9]{1,9}", value):
+            raise Invalid(f"{what}: {value!r} is not a whole number")
+        return f, Literal(value, datatype=NamedNode(XSD + "integer"))
+    if f.pattern is not None and not f.pattern.search(value):
+        raise Invalid(f"{what}: {value!r} does not match {f.pattern.pattern}")
+    return f, Literal(value)
+
+
+def display(term: Literal | NamedNode, base: str = "") -> str:
+    """A term as an archivist reads it: the text, a vocabulary code, or the IRI."""
+    if isinstance(term, Literal):
+        return term.value
+    iri = term.value
+    if base and iri.startswith(base + "/vocab/"):
+        return iri.rsplit("/", 1)[-1]
+    if iri.startswith(ISO639):
+        return iri[len(ISO639):]
+    return iri
+
+
+def language_of(term: object) -> str | None:
+    return term.language if isinstance(term, Literal) and term.language else None
+
+
+def is_lang_literal(term: object) -> bool:
+    return isinstance(term, Literal) and term.datatype.value == RDF_LANGSTRING
+
+
+def group(values: Iterable[tuple[str, object]]) -> dict[str, list]:
+    out: dict[str, list] = {}
+    for k, v in values:
+        out.setdefault(k, []).append(v)
+    return out
