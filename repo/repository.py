@@ -55,7 +55,7 @@ from repo.security import (
     token_hash,
     verify_password,
 )
-from repo.store import Journal, apply_update, open_store
+from repo.store import Journal, apply_update, bulk_add, open_store, quad_nq
 from repo.validation import check as validate
 from repo.values import Assignment, assignments_from_mapping, to_term
 from repo.workflow import INITIAL_STATE, TRANSITIONS
@@ -96,6 +96,8 @@ class Repository:
         self.journal = Journal(home / "journal")
         self.listeners: list[Listener] = []
         self._lock = threading.RLock()
+        self._cache: dict[str, ContentObject] | None = None  # set during a bulk ingest
+        self._paths: dict[str, str] = {}
         self.recover()
 
     # ------------------------------------------------------------------ opening
@@ -132,6 +134,8 @@ class Repository:
 
     def load(self, iri: str) -> ContentObject | None:
         """The object as stored (tombstones included), or None. No permission check."""
+        if self._cache is not None and iri in self._cache:
+            return self._cache[iri]
         node = NamedNode(iri)
         mgmt: dict[str, list] = {}
         for q in self.working.quads_for_pattern(node, None, None, self.mgmt):
@@ -140,7 +144,10 @@ class Repository:
         if "type" not in mgmt:
             return None
         desc = set(self.working.quads_for_pattern(None, None, None, node))
-        return ContentObject(iri, mgmt, desc)
+        obj = ContentObject(iri, mgmt, desc)
+        if self._cache is not None:
+            self._cache[iri] = obj
+        return obj
 
     def resolve(self, ref: str) -> str:
         """A path (``/a/b``) or an IRI to the IRI of a live object (or the root)."""
@@ -153,6 +160,8 @@ class Repository:
                 raise NotFound(f"no object {ref}")
             return ref
         path = "/" + ref.strip("/")
+        if self._cache is not None and path in self._paths:
+            return self._paths[path]
         hits = list(self.working.quads_for_pattern(None, lt_node("path"), Literal(path), self.mgmt))
         if not hits:
             raise NotFound(f"no object at {path}")
@@ -885,6 +894,104 @@ class Repository:
                          {obj.iri: (obj, new)})
             return self.load(obj.iri)
 
+    # ------------------------------------------------------------------ bulk ingest
+    def ingest(self, user: User, objects: Iterable[NewObject], *, message: str,
+               batch_size: int = 5000, progress: Callable[[int], None] | None = None
+               ) -> list[str]:
+        """Create many objects fast: one changeset per batch, written with Oxigraph's bulk
+        loader. Each batch is all-or-nothing: its journal entry lists what it creates, and
+        a crash before the changeset is recorded rolls the batch back on the next open.
+        """
+        created: list[str] = []
+        with self._lock:
+            self._cache, self._paths = {}, {}
+            try:
+                batch: list[NewObject] = []
+                for spec in objects:
+                    batch.append(spec)
+                    if len(batch) >= batch_size:
+                        created += self._ingest_batch(user, batch, message)
+                        if progress:
+                            progress(len(batch))
+                        batch = []
+                if batch:
+                    created += self._ingest_batch(user, batch, message)
+                    if progress:
+                        progress(len(batch))
+            finally:
+                self._cache, self._paths = None, {}
+        return created
+
+    def _ingest_batch(self, user: User, specs: list[NewObject], message: str) -> list[str]:
+        now = self.clock()
+        cs_id = new_changeset_id(now)
+        cs_node = changeset_iri(cs_id)
+        stamp = xsd_datetime(now)
+        positions: dict[str, int] = {}
+        taken_paths: set[str] = set()
+        objs: list[ContentObject] = []
+        try:
+            for spec in specs:
+                parent_iri = self.resolve(spec.parent)
+                if parent_iri not in positions:
+                    positions[parent_iri] = self._next_position(parent_iri)
+                obj = self._build_new(user, spec.parent, spec.type, spec.fields, slug=spec.slug,
+                                      key=spec.key, access=spec.access, until=spec.until,
+                                      personal_fields=spec.personal_fields,
+                                      position=positions[parent_iri], taken_paths=taken_paths)
+                positions[parent_iri] += 1
+                if spec.state != INITIAL_STATE:
+                    if spec.state not in ("pending", "published"):
+                        raise Invalid(f"state {spec.state!r}: private, pending or published")
+                    needed = {"Reviewer", "Manager"} if spec.state == "published" else \
+                        {"Owner", "Contributor", "Editor", "Manager"}
+                    if not (self.roles_on(user, obj) & needed):
+                        raise Forbidden(f"{user.name} may not import objects as {spec.state}")
+                    obj.mgmt["state"] = [lt_node(spec.state)]
+                obj.mgmt["revision"] = [xsd_int(1)]
+                obj.mgmt["changedIn"] = [cs_node]
+                obj.mgmt["created"] = [stamp]
+                obj.mgmt["modified"] = [stamp]
+                self._cache[obj.iri] = obj
+                self._paths[obj.path] = obj.iri
+                objs.append(obj)
+            class_of = self._class_in({o.iri: (None, o) for o in objs})
+            for obj in objs:
+                validate(obj, class_of, vocab_base=self.base)
+                parent = self.load(obj.parent) if obj.parent != self.root_iri else None
+                self._check_refcode(obj, parent)
+        except LantaiError:
+            for obj in objs:  # forget the batch: nothing of it was written
+                self._cache.pop(obj.iri, None)
+                self._paths.pop(obj.path, None)
+            raise
+        iris = [o.iri for o in objs]
+        entry = self.journal.begin(cs_id, {"changeset": cs_id, "objects": iris, "bulk": True})
+        lines = [quad_nq(q) for o in objs for q in o.all_quads(self.mgmt)]
+        bulk_add(self.working, "\n".join(lines))
+        cs = Changeset(cs_id, user.name, now.isoformat(timespec="microseconds"), message, "create")
+        self.working.extend(cs.quads(self.mgmt))  # the commit mark, written last
+        public_lines = []
+        for obj in objs:
+            view = public_view(obj, is_public=self.is_public,
+                               is_repository_object=self.is_repository_object)
+            public_lines += [quad_nq(q) for q in view]
+        bulk_add(self.public, "\n".join(public_lines))
+        for listener in self.listeners:
+            listener(self, set(iris))
+        self.journal.end(entry)
+        return iris
+
+    def _roll_back(self, iris: list[str]) -> None:
+        """Remove every trace of objects whose creating batch never completed."""
+        for iri in iris:
+            node = NamedNode(iri)
+            self.working.remove_graph(node) if self.working.contains_named_graph(node) else None
+            for q in list(self.working.quads_for_pattern(node, None, None, self.mgmt)):
+                self.working.remove(q)
+            if self.public.contains_named_graph(node):
+                self.public.remove_graph(node)
+
     # ------------------------------------------------------------------ committing
     def _commit(self, user: User, action: str, message: str,
                 changes: dict[str, tuple[ContentObject | None, ContentObject]],
@@ -1002,7 +1109,6 @@ class Repository:
                 changeset_iri(entry["changeset"]), None, None, self.mgmt), None) is not None
             if applied:
                 for iri in entry["objects"]:
-                    self._publish_affected({}, {})
                     self.project(iri)
                     for d in self.descendant_iris(iri):
                         self.project(d)
@@ -1011,6 +1117,8 @@ class Repository:
                 for listener in self.listeners:
                     listener(self, set(entry["objects"]))
                 done.append(entry["changeset"])
+            elif entry.get("bulk"):
+                self._roll_back(entry["objects"])
             self.journal.end(path)
         return done
 
@@ -1055,3 +1163,18 @@ _STRUCTURAL_PREDICATES = frozenset({
 })
 
 __all__ = ["DiffLine", "LantaiError", "Repository"]
+
+
+@dataclass
+class NewObject:
+    """One object for :meth:`Repository.ingest` (importers and the demo build these)."""
+
+    parent: str  # path or IRI; may be an object created earlier in the same ingest
+    type: str
+    fields: dict
+    slug: str | None = None
+    key: str | None = None
+    access: str | None = None
+    until: str | None = None
+    state: str = "private"
+    personal_fields: tuple[str, ...] = ()

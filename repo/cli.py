@@ -1,0 +1,463 @@
+"""The ``lantai`` command: the repository from a terminal.
+
+Every command acts as a user (``--user``, ``LANTAI_USER``, default ``admin``) and goes through
+the same :class:`~repo.repository.Repository` checks as the web API. Who can run ``lantai`` on
+the server can read the store's files anyway; the user name says whose permissions apply and
+who is recorded in the history. Errors print one line and exit non-zero:
+1 general, 2 usage, 3 not found, 4 forbidden, 5 invalid, 6 conflict, 7 workflow, 8 busy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from repo.config import default_home
+from repo.errors import LantaiError
+from repo.objects import ContentObject
+from repo.repository import Repository
+from repo.values import Assignment
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class Context:
+    def __init__(self, home: Path, user: str) -> None:
+        self.home = home
+        self.user_name = user
+        self._repo: Repository | None = None
+
+    @property
+    def repo(self) -> Repository:
+        if self._repo is None:
+            self._repo = Repository.open(self.home)
+        return self._repo
+
+    @property
+    def user(self):
+        return self.repo.user(self.user_name)
+
+
+def command(fn: Callable) -> Callable:
+    """Run a command with the repository; turn our errors into one line and an exit code."""
+    @wraps(fn)
+    @click.pass_obj
+    def wrapper(ctx: Context, *args, **kwargs):
+        try:
+            return fn(ctx, *args, **kwargs)
+        except LantaiError as exc:
+            err.print(f"lantai: error: {exc.message}", markup=False)
+            sys.exit(exc.exit_code)
+        finally:
+            if ctx._repo is not None:
+                ctx._repo.close()
+    return wrapper
+
+
+def progress_bar(description: str) -> Progress:
+    return Progress(TextColumn(description), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=err, transient=False)
+
+
+def _assignments(values: tuple[str, ...]) -> list[Assignment]:
+    return [Assignment.parse(v) for v in values]
+
+
+def _summary(obj: ContentObject, base: str) -> dict:
+    return {
+        "iri": obj.iri, "path": obj.path, "type": obj.type_name, "state": obj.state,
+        "access": obj.access,
+        "openingDate": obj.opening_date.isoformat() if obj.opening_date else None,
+        "revision": obj.revision, "owner": obj.owner,
+        "personalFields": sorted(obj.personal_fields),
+        "fields": {k: [list(v) if isinstance(v, tuple) else v for v in vs]
+                   for k, vs in obj.fields(base).items()},
+    }
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--home", type=click.Path(path_type=Path), default=None,
+              help="Site home folder (env LANTAI_HOME; default ./lantai-data).")
+@click.option("--user", "user", default=None,
+              help="Act as this user (env LANTAI_USER; default admin).")
+@click.version_option(package_name="lantai")
+@click.pass_context
+def main(click_ctx: click.Context, home: Path | None, user: str | None) -> None:
+    """Lantai (兰台): an archival repository publishing RiC-O linked data.
+
+    Objects are named by their path (/xjtu/students) or their IRI. Fields are set as
+    FIELD=VALUE or, for text, FIELD@LANG=VALUE (title@zh=西迁, title@en="Westward move").
+    `lantai types` lists the content types and their fields.
+    """
+    click_ctx.obj = Context(home or default_home(), user or os.environ.get("LANTAI_USER", "admin"))
+
+
+# ---------------------------------------------------------------------- site
+@main.command()
+@click.option("--base", required=True, help="Base IRI, e.g. https://archive.example.edu")
+@click.option("--embargo-years", default=25, show_default=True,
+              help="Default closure period from a record's date.")
+@click.option("--admin", default="admin", show_default=True, help="Name of the first Manager.")
+@click.option("--password-stdin", is_flag=True, help="Read the Manager's password from stdin.")
+@click.pass_obj
+def init(ctx: Context, base: str, embargo_years: int, admin: str, password_stdin: bool) -> None:
+    """Create a site: settings, empty stores and a Manager account."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    try:
+        repo, token = Repository.init(ctx.home, base, embargo_years=embargo_years, admin=admin,
+                                      admin_password=password)
+    except LantaiError as exc:
+        err.print(f"lantai: error: {exc.message}", markup=False)
+        sys.exit(exc.exit_code)
+    repo.close()
+    out.print(f"Site {repo.base} in {ctx.home}", markup=False)
+    if token:
+        out.print(f"API token for {admin} (shown once): {token}", markup=False)
+
+
+@main.command()
+@command
+def demo(ctx: Context) -> None:
+    """Load the demo archive (idempotent: objects already there are left alone)."""
+    from repo.demo import load_demo
+
+    with progress_bar("Loading demo archive") as bar:
+        task = bar.add_task("demo", total=None)
+        created = load_demo(ctx.repo, ctx.user,
+                            progress=lambda n, total: bar.update(task, completed=n, total=total))
+    out.print(f"{created} object(s) created; the demo archive is in {ctx.home}")
+
+
+@main.command()
+@command
+def types(ctx: Context) -> None:
+    """List the content types and their fields."""
+    from ontology.profile import load_profile
+
+    for t in sorted(load_profile().types.values(), key=lambda t: t.name):
+        table = Table(title=f"{t.name} — {t.label_zh} {t.label_en} "
+                            f"(in: {', '.join(sorted(t.allowed_in))})", title_justify="left")
+        for col in ("field", "required", "values", "about"):
+            table.add_column(col)
+        for f in t.fields.values():
+            kind = ("text@lang" if f.is_text else f"code ({f.scheme})" if f.scheme
+                    else "link" if f.is_reference else "IRI" if f.is_iri
+                    else "/".join(d.rsplit("#", 1)[-1] for d in f.datatypes))
+            many = "one" if f.single else "many"
+            table.add_row(f.name, "yes" if f.min_count else "", f"{kind}, {many}",
+                          f.description + (" [personal]" if f.personal else ""))
+        out.print(table)
+
+
+# ---------------------------------------------------------------------- reading
+@main.command()
+@click.argument("path", default="/")
+@click.option("--depth", type=int, default=None, help="Only so many levels.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@command
+def tree(ctx: Context, path: str, depth: int | None, as_json: bool) -> None:
+    """Show the content tree: paths, titles, state and access."""
+    repo = ctx.repo
+    for level, obj in repo.walk(ctx.user, path, depth):
+        if as_json:
+            out.print(json.dumps({"path": obj.path, "type": obj.type_name, "title": obj.title("zh"),
+                                  "state": obj.state, "access": obj.access}, ensure_ascii=False),
+                      markup=False)
+        else:
+            out.print(f"{'  ' * level}{obj.path}  {obj.title('zh')} / {obj.title('en')}  "
+                      f"[{obj.type_name}, {obj.state}, {obj.access}]", markup=False)
+
+
+@main.command()
+@click.argument("ref")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable.")
+@click.option("--rdf", "rdf_format", type=click.Choice(["ttl", "nt", "jsonld"]), default=None,
+              help="Print the description graph instead.")
+@command
+def show(ctx: Context, ref: str, as_json: bool, rdf_format: str | None) -> None:
+    """Show one object (PATH or IRI)."""
+    repo = ctx.repo
+    obj = repo.get(ctx.user, ref)
+    if rdf_format:
+        from pyoxigraph import DefaultGraph, Quad, RdfFormat, Store
+
+        tmp = Store()
+        tmp.extend(Quad(q.subject, q.predicate, q.object) for q in obj.description)
+        fmt = {"ttl": RdfFormat.TURTLE, "nt": RdfFormat.N_TRIPLES, "jsonld": RdfFormat.JSON_LD}
+        sys.stdout.write((tmp.dump(format=fmt[rdf_format], from_graph=DefaultGraph())
+                          or b"").decode())
+        return
+    data = _summary(obj, repo.base)
+    if as_json:
+        out.print(json.dumps(data, ensure_ascii=False, indent=2), markup=False)
+        return
+    table = Table(show_header=False, box=None)
+    for key in ("iri", "path", "type", "state", "access", "openingDate", "revision", "owner"):
+        if data[key] is not None:
+            table.add_row(key, str(data[key]))
+    for name, values in data["fields"].items():
+        for v in values:
+            table.add_row(name + (f"@{v[1]}" if isinstance(v, list) else ""),
+                          v[0] if isinstance(v, list) else str(v))
+    if data["personalFields"]:
+        table.add_row("personal", ", ".join(data["personalFields"]))
+    out.print(table)
+
+
+# ---------------------------------------------------------------------- writing
+@main.command()
+@click.argument("parent")
+@click.argument("type_name", metavar="TYPE")
+@click.option("--set", "sets", multiple=True, metavar="FIELD[@LANG]=VALUE", help="A field value.")
+@click.option("--name", "slug", default=None, help="Path segment (default: from refcode or title).")
+@click.option("--key", default=None, help="IRI key (default: random, never reused).")
+@click.option("--access", "level", default=None,
+              type=click.Choice(["open", "restricted", "personal", "embargoed"]),
+              help="Access rule (default: records embargoed until their date + the period).")
+@click.option("--until", default=None, help="Opening date for embargoed (YYYY-MM-DD).")
+@click.option("--personal", multiple=True, metavar="FIELD", help="Mark a field personal.")
+@click.option("-m", "--message", default="", help="Revision message.")
+@click.option("--json", "as_json", is_flag=True)
+@command
+def add(ctx: Context, parent: str, type_name: str, sets: tuple[str, ...], slug: str | None,
+        key: str | None, level: str | None, until: str | None, personal: tuple[str, ...],
+        message: str, as_json: bool) -> None:
+    """Create an object of TYPE inside PARENT (a path, an IRI or /)."""
+    obj = ctx.repo.create(ctx.user, parent, type_name, _assignments(sets), slug=slug, key=key,
+                          access=level, until=until, personal_fields=personal, message=message)
+    if as_json:
+        out.print(json.dumps(_summary(obj, ctx.repo.base), ensure_ascii=False), markup=False)
+    else:
+        out.print(f"created {obj.path}  {obj.iri}", markup=False)
+
+
+@main.command()
+@click.argument("ref")
+@click.option("--set", "sets", multiple=True, metavar="FIELD[@LANG]=VALUE",
+              help="Replace a field's values (for text: in that language).")
+@click.option("--add", "adds", multiple=True, metavar="FIELD=VALUE", help="Add a value.")
+@click.option("--unset", multiple=True, metavar="FIELD[@LANG]", help="Remove a field's values.")
+@click.option("--revision", type=int, default=None,
+              help="Only if the object is still at this revision (else: conflict, exit 6).")
+@click.option("-m", "--message", default="", help="Revision message.")
+@command
+def edit(ctx: Context, ref: str, sets: tuple[str, ...], adds: tuple[str, ...],
+         unset: tuple[str, ...], revision: int | None, message: str) -> None:
+    """Change an object's description."""
+    obj = ctx.repo.edit(ctx.user, ref, set=_assignments(sets), add=_assignments(adds),
+                        unset=list(unset), expected_revision=revision, message=message)
+    out.print(f"{obj.path} is now at revision {obj.revision}", markup=False)
+
+
+@main.command()
+@click.argument("ref")
+@click.argument("target")
+@click.option("--name", "slug", default=None, help="New path segment.")
+@click.option("--position", type=int, default=None, help="Place among the new siblings.")
+@click.option("-m", "--message", default="")
+@command
+def move(ctx: Context, ref: str, target: str, slug: str | None, position: int | None,
+         message: str) -> None:
+    """Move an object into TARGET (its IRI stays the same)."""
+    obj = ctx.repo.move(ctx.user, ref, target, slug=slug, position=position, message=message)
+    out.print(f"moved to {obj.path}", markup=False)
+
+
+@main.command()
+@click.argument("ref")
+@click.option("--recursive", is_flag=True, help="Also everything inside.")
+@click.option("-m", "--message", default="")
+@command
+def delete(ctx: Context, ref: str, recursive: bool, message: str) -> None:
+    """Delete an object (its IRI is kept as a tombstone and never reused)."""
+    gone = ctx.repo.delete(ctx.user, ref, recursive=recursive, message=message)
+    out.print(f"deleted {len(gone)} object(s)")
+
+
+@main.command()
+@click.argument("ref")
+@click.option("--json", "as_json", is_flag=True)
+@command
+def history(ctx: Context, ref: str, as_json: bool) -> None:
+    """List an object's revisions."""
+    revs = ctx.repo.history(ctx.user, ref)
+    if as_json:
+        out.print(json.dumps([{"revision": r.number, "time": r.time, "author": r.author,
+                               "action": r.action, "message": r.message} for r in revs],
+                             ensure_ascii=False), markup=False)
+        return
+    table = Table("rev", "time", "author", "action", "message")
+    for r in revs:
+        table.add_row(str(r.number), r.time[:19], r.author, r.action, r.message)
+    out.print(table)
+
+
+@main.command()
+@click.argument("ref")
+@click.argument("rev_a", type=int)
+@click.argument("rev_b", type=int, required=False)
+@command
+def diff(ctx: Context, ref: str, rev_a: int, rev_b: int | None) -> None:
+    """Statements added (+) and removed (-) from REV_A to REV_B (default: current)."""
+    lines = ctx.repo.diff(ctx.user, ref, rev_a, rev_b)
+    for line in lines:
+        out.print(str(line), style="green" if line.sign == "+" else "red", markup=False)
+    if not lines:
+        out.print("no differences")
+
+
+@main.command()
+@click.argument("ref")
+@click.argument("revision", type=int)
+@click.option("-m", "--message", default="")
+@command
+def revert(ctx: Context, ref: str, revision: int, message: str) -> None:
+    """Make the description what it was at REVISION (a new revision; nothing is lost)."""
+    obj = ctx.repo.revert(ctx.user, ref, revision, message=message)
+    out.print(f"{obj.path} reverted to revision {revision}; now at {obj.revision}", markup=False)
+
+
+@main.command()
+@click.argument("ref")
+@click.argument("action", type=click.Choice(["submit", "retract", "publish", "reject",
+                                             "withdraw"]))
+@click.option("-m", "--comment", default="", help="Recorded in the history.")
+@click.option("--recursive", is_flag=True, help="Also everything inside (where allowed).")
+@command
+def transition(ctx: Context, ref: str, action: str, comment: str, recursive: bool) -> None:
+    """Move an object through the workflow: private → pending → published."""
+    changed = ctx.repo.transition(ctx.user, ref, action, comment=comment, recursive=recursive)
+    out.print(f"{action}: {len(changed)} object(s) now {changed[0].state}")
+
+
+@main.command()
+@click.argument("ref", required=False)
+@click.option("--recursive", is_flag=True, help="Also everything inside.")
+@click.option("--rebuild", is_flag=True, help="Rebuild the publication dataset from scratch.")
+@click.option("-m", "--comment", default="")
+@command
+def publish(ctx: Context, ref: str | None, recursive: bool, rebuild: bool, comment: str) -> None:
+    """Publish an object (needs Reviewer), or rebuild the whole publication dataset."""
+    if rebuild:
+        if ref:
+            raise click.UsageError("--rebuild takes no PATH")
+        if "Manager" not in ctx.user.roles:
+            raise LantaiError(f"{ctx.user_name} is not a Manager")
+        with progress_bar("Rebuilding publication dataset") as bar:
+            task = bar.add_task("rebuild", total=None)
+            n = ctx.repo.rebuild_publication(
+                progress=lambda i, total: bar.update(task, completed=i, total=total))
+        out.print(f"publication dataset rebuilt: {n} public object(s)")
+        return
+    if not ref:
+        raise click.UsageError("give a PATH, or --rebuild")
+    changed = ctx.repo.transition(ctx.user, ref, "publish", comment=comment, recursive=recursive)
+    out.print(f"published {len(changed)} object(s)")
+
+
+@main.command(name="access")
+@click.argument("ref")
+@click.argument("level", required=False,
+                type=click.Choice(["open", "restricted", "personal", "embargoed"]))
+@click.option("--until", default=None, help="Opening date for embargoed (YYYY-MM-DD).")
+@click.option("--personal", multiple=True, metavar="FIELD", help="Mark a field personal.")
+@click.option("--not-personal", multiple=True, metavar="FIELD", help="Unmark a field.")
+@click.option("-m", "--message", default="")
+@command
+def access_cmd(ctx: Context, ref: str, level: str | None, until: str | None,
+               personal: tuple[str, ...], not_personal: tuple[str, ...], message: str) -> None:
+    """Set who may see an object: open, restricted, personal or embargoed [--until DATE]."""
+    obj = ctx.repo.set_access(ctx.user, ref, level, until=until, personal=personal,
+                              not_personal=not_personal, message=message)
+    until_text = f" until {obj.opening_date}" if obj.opening_date else ""
+    out.print(f"{obj.path}: {obj.access}{until_text}", markup=False)
+
+
+@main.command()
+@command
+def release(ctx: Context) -> None:
+    """Open every embargoed record whose opening date has come (run daily)."""
+    opened = ctx.repo.release_due()
+    out.print(f"{len(opened)} object(s) released")
+
+
+@main.group()
+def export() -> None:
+    """Export descriptions."""
+
+
+@export.command(name="rdf")
+@click.option("--public", is_flag=True, help="The publication dataset (else the working store).")
+@click.option("--format", "fmt", type=click.Choice(["ttl", "nq", "jsonld", "trig", "nt"]),
+              default="ttl", show_default=True)
+@click.option("--output", "-o", type=click.Path(path_type=Path), default=None,
+              help="Write to FILE (default: standard output).")
+@command
+def export_rdf(ctx: Context, public: bool, fmt: str, output: Path | None) -> None:
+    """Export RDF as Turtle, N-Quads, JSON-LD, TriG or N-Triples."""
+    data = ctx.repo.export_rdf(ctx.user, public=public, fmt=fmt)
+    if output:
+        tmp = output.with_name(output.name + ".part")
+        tmp.write_bytes(data)
+        tmp.replace(output)
+        err.print(f"wrote {len(data)} bytes to {output}", markup=False)
+    else:
+        sys.stdout.buffer.write(data)
+
+
+# ---------------------------------------------------------------------- users
+@main.group()
+def users() -> None:
+    """Manage user accounts and roles."""
+
+
+@users.command(name="add")
+@click.argument("name")
+@click.option("--role", "roles", multiple=True,
+              help="Reader, Contributor, Editor, Reviewer or Manager (repeatable).")
+@click.option("--fullname", default="")
+@click.option("--agent", default=None, help="The Person this user is (sees own personal records).")
+@click.option("--password-stdin", is_flag=True, help="Read a password from stdin.")
+@click.option("--token", is_flag=True, help="Create and print an API token.")
+@command
+def users_add(ctx: Context, name: str, roles: tuple[str, ...], fullname: str, agent: str | None,
+              password_stdin: bool, token: bool) -> None:
+    """Create a user (Managers only)."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    new_token = ctx.repo.add_user(ctx.user, name, roles=roles, password=password,
+                                  fullname=fullname, agent=agent, token=token)
+    out.print(f"user {name} created" + (f"; API token (shown once): {new_token}"
+                                        if new_token else ""), markup=False)
+
+
+@users.command(name="grant")
+@click.argument("name")
+@click.argument("role")
+@click.option("--on", "on", default=None, help="A container: a local role there and inside.")
+@command
+def users_grant(ctx: Context, name: str, role: str, on: str | None) -> None:
+    """Give NAME a ROLE, site-wide or (with --on) as a local role."""
+    ctx.repo.grant(ctx.user, name, role, on=on)
+    out.print(f"{name} is {role}" + (f" on {on}" if on else ""), markup=False)
+
+
+@users.command(name="list")
+@command
+def users_list(ctx: Context) -> None:
+    """List the accounts and their site-wide roles."""
+    for u in ctx.repo.users():
+        out.print(f"{u.name}  {', '.join(sorted(u.roles)) or '-'}  {u.fullname}", markup=False)
+
+
+if __name__ == "__main__":
+    main()
