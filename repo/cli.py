@@ -415,6 +415,27 @@ def export_rdf(ctx: Context, public: bool, fmt: str, output: Path | None) -> Non
         sys.stdout.buffer.write(data)
 
 
+# ---------------------------------------------------------------------- web
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+@click.pass_obj
+def serve(ctx: Context, host: str, port: int, threads: int) -> None:
+    """Serve the public site (publication dataset only) with waitress."""
+    import waitress
+
+    from publisher.app import create_app
+
+    try:
+        app = create_app(ctx.home)
+    except LantaiError as exc:
+        err.print(f"lantai: error: {exc.message}", markup=False)
+        sys.exit(exc.exit_code)
+    err.print(f"Serving {ctx.home} at http://{host}:{port}/ (Ctrl-C stops)", markup=False)
+    waitress.serve(app, host=host, port=port, threads=threads, ident="lantai")
+
+
 # ---------------------------------------------------------------------- users
 @main.group()
 def users() -> None:

@@ -55,7 +55,7 @@ from repo.security import (
     token_hash,
     verify_password,
 )
-from repo.store import Journal, apply_update, bulk_add, open_store, quad_nq
+from repo.store import Journal, apply_update, bulk_add, bump_generation, open_store, quad_nq
 from repo.validation import check as validate
 from repo.values import Assignment, assignments_from_mapping, to_term
 from repo.workflow import INITIAL_STATE, TRANSITIONS
@@ -977,6 +977,7 @@ class Repository:
                                is_repository_object=self.is_repository_object)
             public_lines += [quad_nq(q) for q in view]
         bulk_add(self.public, "\n".join(public_lines))
+        bump_generation(self.home, cs_id)
         for listener in self.listeners:
             listener(self, set(iris))
         self.journal.end(entry)
@@ -1043,6 +1044,7 @@ class Repository:
         entry = self.journal.begin(cs_id, {"changeset": cs_id, "objects": list(changes)})
         apply_update(self.working, removed, added)
         self._publish_affected(changes, was_public)
+        bump_generation(self.home, cs_id)
         for listener in self.listeners:
             listener(self, set(changes))
         self.journal.end(entry)
@@ -1119,6 +1121,7 @@ class Repository:
                 done.append(entry["changeset"])
             elif entry.get("bulk"):
                 self._roll_back(entry["objects"])
+            bump_generation(self.home, f"recovered-{entry['changeset']}")
             self.journal.end(path)
         return done
 
@@ -1133,6 +1136,7 @@ class Repository:
                 count += self.project(iri)
                 if progress:
                     progress(n, len(iris))
+            bump_generation(self.home, f"rebuild-{self.clock().isoformat()}")
             return count
 
     # ------------------------------------------------------------------ export

@@ -110,3 +110,13 @@ def replace_graph(store: Store, graph: NamedNode, quads: Iterable[Quad]) -> None
     new = set(quads)
     old = set(existing)
     apply_update(store, old - new, new - old)
+
+
+GENERATION_FILE = "publication.generation"
+
+
+def bump_generation(home: Path, value: str) -> None:
+    """Tell readers of the publication dataset (the web server) that it changed."""
+    tmp = home / (GENERATION_FILE + ".tmp")
+    tmp.write_text(value, encoding="utf-8")
+    tmp.replace(home / GENERATION_FILE)
