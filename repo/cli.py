@@ -41,6 +41,7 @@ class Context:
     def repo(self) -> Repository:
         if self._repo is None:
             self._repo = Repository.open(self.home)
+            self._repo.release_due()  # embargoes that ended open by themselves
         return self._repo
 
     @property

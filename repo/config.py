@@ -59,7 +59,8 @@ def write_settings(home: Path, settings: Settings) -> None:
 def read_settings(home: Path) -> Settings:
     path = home / CONFIG_FILE
     if not path.exists():
-        raise LantaiError(f"{home} is not a Lantai home (no {CONFIG_FILE}); run `lantai init` first")
+        raise LantaiError(f"{home} is not a Lantai home (no {CONFIG_FILE}); "
+                          "run `lantai init` first")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
         return Settings(**data)

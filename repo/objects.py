@@ -100,11 +100,14 @@ class ContentObject:
 
     @property
     def state(self) -> str:
-        return self._one("state").value.rsplit("#", 1)[-1]
+        s = self._one("state")
+        return s.value.rsplit("#", 1)[-1] if s is not None else "private"
 
     @property
     def access(self) -> str:
-        return self._one("access").value.rsplit("/", 1)[-1]
+        """The access rule; an object without one (a tombstone) counts as closed."""
+        a = self._one("access")
+        return a.value.rsplit("/", 1)[-1] if a is not None else "restricted"
 
     @property
     def opening_date(self) -> dt.date | None:

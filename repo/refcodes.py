@@ -91,7 +91,8 @@ def check(code: str, *, type_name: str, fonds: str | None, category: str | None,
     if fonds and rc.fonds != fonds:
         raise Invalid(f"reference code {code!r} names fonds {rc.fonds}, but it is in fonds {fonds}")
     if category and rc.category and rc.category != category:
-        raise Invalid(f"reference code {code!r} has category {rc.category}, the record's is {category}")
+        raise Invalid(f"reference code {code!r} has category {rc.category}, "
+                      f"the record's is {category}")
     if retention and rc.retention and rc.retention != retention:
         raise Invalid(f"reference code {code!r} has retention {rc.retention}, "
                       f"the record's is {retention}")

@@ -108,7 +108,8 @@ class Repository:
 
     @classmethod
     def init(cls, home: Path | str, base: str, *, embargo_years: int = 25,
-             admin: str = "admin", admin_password: str | None = None, **kw) -> tuple[Repository, str]:
+             admin: str = "admin", admin_password: str | None = None,
+             **kw) -> tuple[Repository, str]:
         """Create a site: settings, empty stores, a Manager account. Returns its API token."""
         home = Path(home)
         settings = Settings(base=check_base(base), embargo_years=embargo_years)
@@ -210,10 +211,12 @@ class Repository:
     def can_view(self, user: User, obj: ContentObject) -> bool:
         if allowed("view", obj.state, self.roles_on(user, obj)):
             return True
-        # personal data: the person described may read their own record
-        if user.agent and obj.access == "personal":
-            return any(q.object.value == user.agent for q in obj.description
-                       if isinstance(q.object, NamedNode))
+        # personal data: the person described may read their own record (and its scans)
+        if user.agent:
+            for o in [obj, *self.ancestors(obj)]:
+                if o.access == "personal":
+                    return any(q.object.value == user.agent for q in o.description
+                               if isinstance(q.object, NamedNode))
         return False
 
     def get(self, user: User, ref: str) -> ContentObject:
@@ -400,10 +403,12 @@ class Repository:
                          NamedNode(ctype.record_set_type), g))
         if parent is not None:
             pclass = parent.type.rdf_class
-            if ctype.rdf_class in (RICO + "RecordSet", RICO + "Record") and pclass == RICO + "RecordSet":
+            record_like = ctype.rdf_class in (RICO + "RecordSet", RICO + "Record")
+            if record_like and pclass == RICO + "RecordSet":
                 out.add(Quad(node, NamedNode(RICO + "isDirectlyIncludedIn"), parent.node, g))
             elif ctype.name == "instantiation":
-                out.add(Quad(node, NamedNode(RICO + "isOrWasDigitalInstantiationOf"), parent.node, g))
+                out.add(Quad(node, NamedNode(RICO + "isOrWasDigitalInstantiationOf"),
+                             parent.node, g))
             elif ctype.name == "section":
                 out.add(Quad(node, NamedNode(SCHEMA + "isPartOf"), parent.node, g))
         return out
@@ -700,7 +705,7 @@ class Repository:
                     raise Forbidden(f"{user.name} may not delete {o.path} ({o.state})")
                 gone = ContentObject(iri, {k: list(v) for k, v in o.mgmt.items()
                                            if k in ("type", "owner", "created", "revision",
-                                                    "changedIn", "slug", "parent")})
+                                                    "changedIn")})
                 gone.mgmt["deletedIn"] = [Literal("pending")]  # replaced by the changeset IRI
                 changes[iri] = (o, gone)
             self._commit(user, "delete", message or f"delete {obj.path}", changes)
@@ -773,12 +778,11 @@ class Repository:
     def release_due(self, *, today: dt.date | None = None) -> list[str]:
         """Open every embargoed object whose opening date has come (one changeset)."""
         today = today or self.clock().date()
-        embargoed = NamedNode(f"{self.base}/vocab/access/embargoed")
-        due = []
-        for q in self.working.quads_for_pattern(None, lt_node("access"), embargoed, self.mgmt):
-            obj = self.load(q.subject.value)
-            if obj and not obj.deleted and obj.opening_date and obj.opening_date <= today:
-                due.append(obj)
+        query = f"""SELECT ?o WHERE {{ GRAPH {self.mgmt} {{
+            ?o <{LT}access> <{self.base}/vocab/access/embargoed> ; <{LT}openingDate> ?d .
+            FILTER(?d <= "{today.isoformat()}"^^<{XSD}date>) }} }}"""
+        due = [obj for row in self.working.query(query)
+               if (obj := self.load(row["o"].value)) is not None and not obj.deleted]
         if not due:
             return []
         with self._lock:
@@ -840,7 +844,7 @@ class Repository:
 
     def _describe(self, obj: ContentObject, q: Quad) -> tuple[str, str]:
         p, o = q.predicate.value, q.object
-        value = o.value if isinstance(o, Literal) else o.value
+        value = o.value
         if p.startswith(LT):
             return p[len(LT):], value.rsplit("#", 1)[-1] if isinstance(o, NamedNode) else value
         f = obj.type.field_for_path(p) if q.subject == obj.node else None
@@ -1017,7 +1021,7 @@ class Repository:
                 after.mgmt["created"] = [xsd_datetime(now)]
             if after.mgmt.get("deletedIn"):
                 after.mgmt["deletedIn"] = [cs_node]
-        for iri, (before, after) in changes.items():
+        for iri, (_, after) in changes.items():
             if after.deleted or iri not in revised:
                 continue
             validate(after, self._class_in(changes), vocab_base=self.base)

@@ -67,8 +67,9 @@ def problems(
                     if cls is None:
                         found.append(f"{f.name}: {v.value} is not an object of this repository")
                     elif cls not in f.classes:
+                        wanted = " or ".join(c.rsplit("#", 1)[-1] for c in f.classes)
                         found.append(f"{f.name}: {v.value} is a {cls.rsplit('#', 1)[-1]}, "
-                                     f"expected {' or '.join(c.rsplit('#', 1)[-1] for c in f.classes)}")
+                                     f"expected {wanted}")
                 continue
             if not isinstance(v, Literal):
                 found.append(f"{f.name}: {v} must be a literal")

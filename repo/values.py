@@ -45,7 +45,7 @@ class Assignment:
 
 
 def assignments_from_mapping(fields: Mapping[str, object]) -> list[Assignment]:
-    """``{"title": {"zh": …, "en": …}, "creator": ["/agents/a"], "begin": "1956"}`` → assignments."""
+    """``{"title": {"zh": …, "en": …}, "creator": ["/agents/a"]}`` → assignments."""
     out: list[Assignment] = []
     for name, value in fields.items():
         name, _, lang = name.partition("@")

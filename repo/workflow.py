@@ -23,7 +23,8 @@ class Transition:
 
 TRANSITIONS: dict[str, Transition] = {t.name: t for t in (
     Transition("submit", ("private",), "pending",
-               frozenset({"Owner", "Contributor", "Editor", "Manager"}), "提交审核", "Submit for review"),
+               frozenset({"Owner", "Contributor", "Editor", "Manager"}),
+               "提交审核", "Submit for review"),
     Transition("retract", ("pending",), "private",
                frozenset({"Owner", "Editor", "Manager"}), "撤回", "Retract"),
     Transition("publish", ("pending", "private"), "published",
