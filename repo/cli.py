@@ -27,7 +27,7 @@ from repo.objects import ContentObject
 from repo.repository import Repository
 from repo.values import Assignment
 
-out = Console(highlight=False)
+out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -72,6 +72,11 @@ def progress_bar(description: str) -> Progress:
 
 def _assignments(values: tuple[str, ...]) -> list[Assignment]:
     return [Assignment.parse(v) for v in values]
+
+
+def _echo_json(data: object, indent: int | None = None) -> None:
+    """JSON for programs: plain stdout, never wrapped or styled."""
+    click.echo(json.dumps(data, ensure_ascii=False, indent=indent))
 
 
 def _summary(obj: ContentObject, base: str) -> dict:
@@ -171,9 +176,8 @@ def tree(ctx: Context, path: str, depth: int | None, as_json: bool) -> None:
     repo = ctx.repo
     for level, obj in repo.walk(ctx.user, path, depth):
         if as_json:
-            out.print(json.dumps({"path": obj.path, "type": obj.type_name, "title": obj.title("zh"),
-                                  "state": obj.state, "access": obj.access}, ensure_ascii=False),
-                      markup=False)
+            _echo_json({"path": obj.path, "type": obj.type_name, "title": obj.title("zh"),
+                        "state": obj.state, "access": obj.access})
         else:
             out.print(f"{'  ' * level}{obj.path}  {obj.title('zh')} / {obj.title('en')}  "
                       f"[{obj.type_name}, {obj.state}, {obj.access}]", markup=False)
@@ -200,7 +204,7 @@ def show(ctx: Context, ref: str, as_json: bool, rdf_format: str | None) -> None:
         return
     data = _summary(obj, repo.base)
     if as_json:
-        out.print(json.dumps(data, ensure_ascii=False, indent=2), markup=False)
+        _echo_json(data, indent=2)
         return
     table = Table(show_header=False, box=None)
     for key in ("iri", "path", "type", "state", "access", "openingDate", "revision", "owner"):
@@ -237,7 +241,7 @@ def add(ctx: Context, parent: str, type_name: str, sets: tuple[str, ...], slug: 
     obj = ctx.repo.create(ctx.user, parent, type_name, _assignments(sets), slug=slug, key=key,
                           access=level, until=until, personal_fields=personal, message=message)
     if as_json:
-        out.print(json.dumps(_summary(obj, ctx.repo.base), ensure_ascii=False), markup=False)
+        _echo_json(_summary(obj, ctx.repo.base))
     else:
         out.print(f"created {obj.path}  {obj.iri}", markup=False)
 
@@ -293,9 +297,8 @@ def history(ctx: Context, ref: str, as_json: bool) -> None:
     """List an object's revisions."""
     revs = ctx.repo.history(ctx.user, ref)
     if as_json:
-        out.print(json.dumps([{"revision": r.number, "time": r.time, "author": r.author,
-                               "action": r.action, "message": r.message} for r in revs],
-                             ensure_ascii=False), markup=False)
+        _echo_json([{"revision": r.number, "time": r.time, "author": r.author,
+                     "action": r.action, "message": r.message} for r in revs])
         return
     table = Table("rev", "time", "author", "action", "message")
     for r in revs:
@@ -471,6 +474,24 @@ def users_grant(ctx: Context, name: str, role: str, on: str | None) -> None:
     """Give NAME a ROLE, site-wide or (with --on) as a local role."""
     ctx.repo.grant(ctx.user, name, role, on=on)
     out.print(f"{name} is {role}" + (f" on {on}" if on else ""), markup=False)
+
+
+@users.command(name="passwd")
+@click.argument("name")
+@command
+def users_passwd(ctx: Context, name: str) -> None:
+    """Set NAME's password, read from stdin (Managers, or the user themself)."""
+    ctx.repo.set_password(ctx.user, name, sys.stdin.readline().rstrip("\n"))
+    out.print(f"password of {name} set", markup=False)
+
+
+@users.command(name="token")
+@click.argument("name")
+@command
+def users_token(ctx: Context, name: str) -> None:
+    """Create a new API token for NAME and print it (shown once)."""
+    token = ctx.repo.new_token(ctx.user, name)
+    click.echo(token)
 
 
 @users.command(name="list")

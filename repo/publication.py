@@ -1,7 +1,7 @@
 """The public view of an object, and the publication dataset built from those views.
 
-An object is public when it is published, its own access rule is open, and no container
-above it is closed (restricted, personal or still embargoed). Its public view is its
+An object is public when it is published and open, and so is every container above it
+(folders, which are never published, need only be open). Its public view is its
 description minus personal fields (those the profile marks personal and those the archivist
 marked on this object) and minus links to objects that are not public, so that not even the
 IRI of a closed record reaches the public. The view is a pure function of the working

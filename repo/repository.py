@@ -98,6 +98,8 @@ class Repository:
         self._lock = threading.RLock()
         self._cache: dict[str, ContentObject] | None = None  # set during a bulk ingest
         self._paths: dict[str, str] = {}
+        self._new_codes: dict[str, str] = {}  # reference codes given out in this operation
+        self._code_hints: dict[str, int] = {}  # next free number per code prefix
         self.recover()
 
     # ------------------------------------------------------------------ opening
@@ -266,13 +268,16 @@ class Repository:
         return self.profile.types[t.object.value].rdf_class
 
     def is_public(self, iri: str) -> bool:
-        """Published, open, and inside no closed container."""
+        """Published and open, and so is every container above it (folders only need to
+        be open: they organise, they are not published themselves)."""
         obj = self.load(iri)
         if obj is None or obj.deleted or obj.type_name in NEVER_PUBLIC_TYPES:
             return False
         if obj.state != "published" or not access_rules.is_open(obj):
             return False
-        return all(access_rules.is_open(a) for a in self.ancestors(obj))
+        return all(access_rules.is_open(a) and (a.state == "published"
+                                                or a.type_name in NEVER_PUBLIC_TYPES)
+                   for a in self.ancestors(obj))
 
     def is_repository_object(self, iri: str) -> bool:
         return iri.startswith(self.base + "/id/")
@@ -361,6 +366,16 @@ class Repository:
         if user_iri(name) not in new.mgmt["local" + role]:
             new.mgmt["local" + role].append(user_iri(name))
         self._commit(actor, "grant", f"grant {role} to {name}", {obj.iri: (obj, new)})
+
+    def set_password(self, actor: User, name: str, password: str) -> None:
+        if actor.name != name:
+            self._require_manager(actor)
+        self._save_user(self.user(name), password=password)
+
+    def new_token(self, actor: User, name: str) -> str:
+        if actor.name != name:
+            self._require_manager(actor)
+        return self._save_user(self.user(name), new_api_token=True) or ""
 
     def authenticate(self, name: str, *, password: str | None = None,
                      token: str | None = None) -> User:
@@ -465,8 +480,15 @@ class Repository:
             "retention": self._field_value(obj, "retention", inherit=True),
         }
 
-    def _check_refcode(self, obj: ContentObject, parent: ContentObject | None,
-                       taken: set[str] | None = None) -> None:
+    def _code_taken(self, code: str, iri: str) -> bool:
+        """Is the reference code used by another object (stored, or earlier in this ingest)?"""
+        owner = self._new_codes.get(code)
+        if owner is not None and owner != iri:
+            return True
+        return any(q.subject.value != iri for q in
+                   self.working.quads_for_pattern(None, IDENTIFIER, Literal(code), None))
+
+    def _check_refcode(self, obj: ContentObject, parent: ContentObject | None) -> None:
         """Validate a given reference code, or number a new file or item."""
         if "refcode" not in obj.type.fields:
             return
@@ -482,25 +504,22 @@ class Repository:
             if parent is not None and parent.type_name == "file":
                 pc = self._field_value(parent, "refcode")
                 parent_code = refcodes.parse(pc) if pc else None
-            if taken is None:
-                taken = {c for c in (self._field_value(self.load(k), "refcode")
-                                     for k in self.child_iris(obj.parent or self.root_iri)) if c}
             code = refcodes.next_code(parent_code=parent_code, fonds=ctx["fonds"],
                                       category=ctx["category"], year=year,
-                                      retention=ctx["retention"], taken=taken,
-                                      in_file=parent_code is not None)
+                                      retention=ctx["retention"],
+                                      taken=lambda c: self._code_taken(c, obj.iri),
+                                      in_file=parent_code is not None, hints=self._code_hints)
             obj.description.add(Quad(obj.node, IDENTIFIER, Literal(code), obj.node))
-            if taken is not None:
-                taken.add(code)
+            self._new_codes[code] = obj.iri
             return
         rc = refcodes.check(code, type_name=obj.type_name, **ctx)
         normalised = str(rc)
         if normalised != code:
             obj.description.discard(Quad(obj.node, IDENTIFIER, Literal(code), obj.node))
             obj.description.add(Quad(obj.node, IDENTIFIER, Literal(normalised), obj.node))
-        for q in self.working.quads_for_pattern(None, IDENTIFIER, Literal(normalised), None):
-            if q.subject.value != obj.iri:
-                raise Conflict(f"reference code {normalised} is already used by {q.subject.value}")
+        if self._code_taken(normalised, obj.iri):
+            raise Conflict(f"reference code {normalised} is already used by another object")
+        self._new_codes[normalised] = obj.iri
 
     # ------------------------------------------------------------------ operations
     def create(self, user: User, parent: str, type_name: str,
@@ -908,7 +927,7 @@ class Repository:
         """
         created: list[str] = []
         with self._lock:
-            self._cache, self._paths = {}, {}
+            self._cache, self._paths, self._new_codes, self._code_hints = {}, {}, {}, {}
             try:
                 batch: list[NewObject] = []
                 for spec in objects:
@@ -923,7 +942,7 @@ class Repository:
                     if progress:
                         progress(len(batch))
             finally:
-                self._cache, self._paths = None, {}
+                self._cache, self._paths, self._new_codes, self._code_hints = None, {}, {}, {}
         return created
 
     def _ingest_batch(self, user: User, specs: list[NewObject], message: str) -> list[str]:
@@ -1021,6 +1040,7 @@ class Repository:
                 after.mgmt["created"] = [xsd_datetime(now)]
             if after.mgmt.get("deletedIn"):
                 after.mgmt["deletedIn"] = [cs_node]
+        self._new_codes = {}
         for iri, (_, after) in changes.items():
             if after.deleted or iri not in revised:
                 continue
@@ -1082,7 +1102,7 @@ class Repository:
             elif iri in changes:
                 old, new = changes[iri]
                 if old is not None and (old.access != new.access or old.parent != new.parent
-                                        or new.deleted):
+                                        or old.state != new.state or new.deleted):
                     todo.extend(self.descendant_iris(iri))
 
     def _referrers(self, iri: str) -> list[str]:
