@@ -502,5 +502,6 @@ def users_list(ctx: Context) -> None:
         out.print(f"{u.name}  {', '.join(sorted(u.roles)) or '-'}  {u.fullname}", markup=False)
 
 
-if __name__ == "__main__":
-    main()
+# ---------------------------------------------------------------------- commands from other modules
+# Importers, exporters and the catalog define their click commands in their own modules and
+# register them here, one line each.

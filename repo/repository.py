@@ -100,6 +100,9 @@ class Repository:
         self._paths: dict[str, str] = {}
         self._new_codes: dict[str, str] = {}  # reference codes given out in this operation
         self._code_hints: dict[str, int] = {}  # next free number per code prefix
+        from repo import catalog
+
+        catalog.attach(self)
         self.recover()
 
     # ------------------------------------------------------------------ opening
@@ -1067,10 +1070,10 @@ class Repository:
         was_public = {iri: self._in_publication(iri) for iri in changes}
         entry = self.journal.begin(cs_id, {"changeset": cs_id, "objects": list(changes)})
         apply_update(self.working, removed, added)
-        self._publish_affected(changes, was_public)
+        projected = self._publish_affected(changes, was_public)
         bump_generation(self.home, cs_id)
         for listener in self.listeners:
-            listener(self, set(changes))
+            listener(self, set(changes) | projected)
         self.journal.end(entry)
         return cs
 
@@ -1085,8 +1088,10 @@ class Repository:
     def _in_publication(self, iri: str) -> bool:
         return self.public.contains_named_graph(NamedNode(iri))
 
-    def _publish_affected(self, changes: dict, was_public: dict[str, bool]) -> None:
-        """Re-project touched objects, what is inside changed containers, and referrers."""
+    def _publish_affected(self, changes: dict, was_public: dict[str, bool]) -> set[str]:
+        """Re-project touched objects, what is inside changed containers, and referrers.
+
+        Returns every IRI re-projected (listeners re-index them all)."""
         todo = list(changes)
         seen: set[str] = set()
         while todo:
@@ -1104,6 +1109,7 @@ class Repository:
                 if old is not None and (old.access != new.access or old.parent != new.parent
                                         or old.state != new.state or new.deleted):
                     todo.extend(self.descendant_iris(iri))
+        return seen
 
     def _referrers(self, iri: str) -> list[str]:
         out = set()
