@@ -7,5 +7,5 @@ it registers a listener that keeps the catalog in step with each changeset.
 from __future__ import annotations
 
 
-def attach(repository) -> None:  # noqa: ANN001 - filled in by the catalog implementation
+def attach(repository) -> None:
     """Keep the catalog in step with ``repository`` (no catalog yet: nothing to do)."""
