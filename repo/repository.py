@@ -11,6 +11,7 @@ crash is finished or forgotten on the next open, never half-applied.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import secrets
 import threading
@@ -924,28 +925,53 @@ class Repository:
     def ingest(self, user: User, objects: Iterable[NewObject], *, message: str,
                batch_size: int = 5000, progress: Callable[[int], None] | None = None
                ) -> list[str]:
-        """Create many objects fast: one changeset per batch, written with Oxigraph's bulk
-        loader. Each batch is all-or-nothing: its journal entry lists what it creates, and
-        a crash before the changeset is recorded rolls the batch back on the next open.
+        """Create many objects fast, all or nothing.
+
+        Objects are validated and written in batches with Oxigraph's bulk loader, one
+        changeset per batch (the history shows who imported what). The whole ingest is
+        atomic: its journal entry logs every object written so far, an error rolls all of
+        them back, and so does the next open after a crash, unless the ingest's own
+        completion mark (a changeset written last) is in the store.
         """
         created: list[str] = []
+        ingest_id = new_changeset_id(self.clock())
         with self._lock:
+            entry = self.journal.begin(ingest_id, {"changeset": ingest_id, "bulk": True,
+                                                   "objects_log": f"{ingest_id}.objects"})
+            log_path = self.journal.folder / f"{ingest_id}.objects"
             self._cache, self._paths, self._new_codes, self._code_hints = {}, {}, {}, {}
             try:
-                batch: list[NewObject] = []
-                for spec in objects:
-                    batch.append(spec)
-                    if len(batch) >= batch_size:
-                        created += self._ingest_batch(user, batch, message)
+                with open(log_path, "a", encoding="utf-8") as log:
+                    def write(batch: list[NewObject]) -> None:
+                        iris = self._ingest_batch(user, batch, message)
+                        log.write("".join(i + "\n" for i in iris))
+                        log.flush()
+                        os.fsync(log.fileno())
+                        created.extend(iris)
                         if progress:
                             progress(len(batch))
-                        batch = []
-                if batch:
-                    created += self._ingest_batch(user, batch, message)
-                    if progress:
-                        progress(len(batch))
+
+                    batch: list[NewObject] = []
+                    for spec in objects:
+                        batch.append(spec)
+                        if len(batch) >= batch_size:
+                            write(batch)
+                            batch = []
+                    if batch:
+                        write(batch)
+                finished = self.clock().isoformat(timespec="microseconds")
+                done = Changeset(ingest_id, user.name, finished, message, "ingest")
+                self.working.extend(done.quads(self.mgmt))  # the completion mark
+            except BaseException:
+                self._roll_back(created)
+                for listener in self.listeners:
+                    listener(self, set(created))
+                bump_generation(self.home, f"rolled-back-{ingest_id}")
+                raise
             finally:
                 self._cache, self._paths, self._new_codes, self._code_hints = None, {}, {}, {}
+                self.journal.end(entry)
+                log_path.unlink(missing_ok=True)
         return created
 
     def _ingest_batch(self, user: User, specs: list[NewObject], message: str) -> list[str]:
@@ -1010,14 +1036,20 @@ class Repository:
         return iris
 
     def _roll_back(self, iris: list[str]) -> None:
-        """Remove every trace of objects whose creating batch never completed."""
+        """Remove every trace of objects whose creating ingest never completed."""
+        changesets = set()
         for iri in iris:
             node = NamedNode(iri)
+            changesets |= {q.object for q in self.working.quads_for_pattern(
+                node, lt_node("changedIn"), None, self.mgmt)}
             self.working.remove_graph(node) if self.working.contains_named_graph(node) else None
             for q in list(self.working.quads_for_pattern(node, None, None, self.mgmt)):
                 self.working.remove(q)
             if self.public.contains_named_graph(node):
                 self.public.remove_graph(node)
+        for cs in changesets:
+            for q in list(self.working.quads_for_pattern(cs, None, None, self.mgmt)):
+                self.working.remove(q)
 
     # ------------------------------------------------------------------ committing
     def _commit(self, user: User, action: str, message: str,
@@ -1140,17 +1172,27 @@ class Repository:
             applied = next(self.working.quads_for_pattern(
                 changeset_iri(entry["changeset"]), None, None, self.mgmt), None) is not None
             if applied:
-                for iri in entry["objects"]:
+                if entry.get("objects_log"):
+                    (self.journal.folder / entry["objects_log"]).unlink(missing_ok=True)
+                for iri in entry.get("objects", []):
                     self.project(iri)
                     for d in self.descendant_iris(iri):
                         self.project(d)
                     for r in self._referrers(iri):
                         self.project(r)
                 for listener in self.listeners:
-                    listener(self, set(entry["objects"]))
+                    listener(self, set(entry.get("objects", [])))
                 done.append(entry["changeset"])
             elif entry.get("bulk"):
-                self._roll_back(entry["objects"])
+                objects = list(entry.get("objects", []))
+                if entry.get("objects_log"):
+                    log = self.journal.folder / entry["objects_log"]
+                    if log.exists():
+                        objects += log.read_text(encoding="utf-8").split()
+                    log.unlink(missing_ok=True)
+                self._roll_back(objects)
+                for listener in self.listeners:
+                    listener(self, set(objects))
             bump_generation(self.home, f"recovered-{entry['changeset']}")
             self.journal.end(path)
         return done
