@@ -20,7 +20,7 @@ from repo.values import display
 
 TRACKED = ("type", "parent", "slug", "state", "access", "openingDate", "personalField", "owner",
            "localReader", "localContributor", "localEditor", "localReviewer", "localManager")
-UNTRACKED = ("path", "position", "revision", "created", "modified", "changedIn", "deletedIn")
+UNTRACKED = ("path", "position", "changedIn", "deletedIn")
 ROLES = ("Reader", "Contributor", "Editor", "Reviewer", "Manager")
 STATES = ("private", "pending", "published")
 ACCESS_LEVELS = ("open", "restricted", "personal", "embargoed")
@@ -42,6 +42,11 @@ def user_name(node: NamedNode) -> str:
 
 def xsd_datetime(t: dt.datetime) -> Literal:
     return Literal(t.isoformat(timespec="microseconds"), datatype=NamedNode(XSD + "dateTime"))
+
+
+def _id_time(cs_id: str) -> str:
+    t = cs_id.split("-", 1)[0]  # 20261125T210501123456
+    return f"{t[:4]}-{t[4:6]}-{t[6:8]}T{t[9:11]}:{t[11:13]}:{t[13:15]}.{t[15:21]}"
 
 
 def xsd_int(n: int) -> Literal:
@@ -123,20 +128,25 @@ class ContentObject:
         o = self._one("owner")
         return user_name(o) if o is not None else None
 
+    def _changesets(self) -> list[str]:
+        """Ids of the changesets that touched this object, oldest first (ids sort by time)."""
+        return sorted(t.value.rsplit(":", 1)[-1] for t in self.mgmt.get("changedIn", []))
+
     @property
     def revision(self) -> int:
-        r = self._one("revision")
-        return int(r.value) if r is not None else 0
+        """The number of the current revision: how many changesets touched the object."""
+        return len(self.mgmt.get("changedIn", []))
 
     @property
     def created(self) -> str:
-        c = self._one("created")
-        return c.value if c is not None else ""
+        """ISO time of the first revision (from its changeset id, which starts with it)."""
+        ids = self._changesets()
+        return _id_time(ids[0]) if ids else ""
 
     @property
     def modified(self) -> str:
-        m = self._one("modified")
-        return m.value if m is not None else ""
+        ids = self._changesets()
+        return _id_time(ids[-1]) if ids else ""
 
     @property
     def deleted(self) -> bool:

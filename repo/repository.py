@@ -33,7 +33,6 @@ from repo.objects import (
     lt_node,
     user_iri,
     user_name,
-    xsd_datetime,
     xsd_int,
 )
 from repo.publication import NEVER_PUBLIC_TYPES, public_view
@@ -58,7 +57,7 @@ from repo.security import (
 )
 from repo.store import Journal, apply_update, bulk_add, bump_generation, open_store, quad_nq
 from repo.validation import check as validate
-from repo.values import Assignment, assignments_from_mapping, to_term
+from repo.values import Assignment, assignments_from_mapping, display, to_term
 from repo.workflow import INITIAL_STATE, TRANSITIONS
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -101,6 +100,9 @@ class Repository:
         self._paths: dict[str, str] = {}
         self._new_codes: dict[str, str] = {}  # reference codes given out in this operation
         self._code_hints: dict[str, int] = {}  # next free number per code prefix
+        self._contexts: dict[str, dict] = {}  # ingest caches, per container
+        self._inside: dict[str, bool] = {}
+        self._roles: dict[tuple[str, str], set[str]] = {}
         from repo import catalog
 
         catalog.attach(self)
@@ -132,6 +134,10 @@ class Repository:
         return repo, token or ""
 
     def close(self) -> None:
+        for listener in self.listeners:  # listeners that buffer (the catalog) finish here
+            close = getattr(listener, "close", None)
+            if close is not None:
+                close()
         self.working.flush()
         self.public.flush()
 
@@ -208,6 +214,13 @@ class Repository:
         roles = set(user.roles)
         if obj is None:
             return roles
+        if self._cache is not None and obj.parent:  # an ingest: containers do not change
+            key = (user.name, obj.parent)
+            if key not in self._roles:
+                parent = self.load(obj.parent)
+                self._roles[key] = self.roles_on(user, parent) - {"Owner"} if parent else roles
+            inherited = self._roles[key] | obj.local_roles().get(user.name, set())
+            return inherited | ({"Owner"} if obj.owner == user.name else set())
         for o in [obj, *self.ancestors(obj)]:
             roles |= o.local_roles().get(user.name, set())
         if obj.owner == user.name:
@@ -271,17 +284,31 @@ class Repository:
             return None
         return self.profile.types[t.object.value].rdf_class
 
+    def _inside_public(self, container_iri: str | None) -> bool:
+        """Is every container from ``container_iri`` up open (and published, unless a
+        folder)? Cached during an ingest, when containers do not change."""
+        if container_iri is None or container_iri == self.root_iri:
+            return True
+        if self._cache is not None and container_iri in self._inside:
+            return self._inside[container_iri]
+        c = self.load(container_iri)
+        ok = (c is not None and not c.deleted and access_rules.is_open(c)
+              and (c.state == "published" or c.type_name in NEVER_PUBLIC_TYPES)
+              and self._inside_public(c.parent))
+        if self._cache is not None:
+            self._inside[container_iri] = ok
+        return ok
+
     def is_public(self, iri: str) -> bool:
         """Published and open, and so is every container above it (folders only need to
-        be open: they organise, they are not published themselves)."""
-        obj = self.load(iri)
+        be open: they organise, they are not published themselves). A node of an object's
+        own graph (``{iri}#fragment``, e.g. an imported instantiation) goes with the object."""
+        obj = self.load(iri.split("#", 1)[0])
         if obj is None or obj.deleted or obj.type_name in NEVER_PUBLIC_TYPES:
             return False
         if obj.state != "published" or not access_rules.is_open(obj):
             return False
-        return all(access_rules.is_open(a) and (a.state == "published"
-                                                or a.type_name in NEVER_PUBLIC_TYPES)
-                   for a in self.ancestors(obj))
+        return self._inside_public(obj.parent)
 
     def is_repository_object(self, iri: str) -> bool:
         return iri.startswith(self.base + "/id/")
@@ -422,8 +449,9 @@ class Repository:
                          NamedNode(ctype.record_set_type), g))
         if parent is not None:
             pclass = parent.type.rdf_class
-            record_like = ctype.rdf_class in (RICO + "RecordSet", RICO + "Record")
-            if record_like and pclass == RICO + "RecordSet":
+            record_like = ctype.rdf_class in (RICO + "RecordSet", RICO + "Record",
+                                              RICO + "RecordResource")  # EAD otherlevel
+            if record_like and pclass in (RICO + "RecordSet", RICO + "RecordResource"):
                 out.add(Quad(node, NamedNode(RICO + "isDirectlyIncludedIn"), parent.node, g))
             elif ctype.name == "instantiation":
                 out.add(Quad(node, NamedNode(RICO + "isOrWasDigitalInstantiationOf"),
@@ -445,11 +473,13 @@ class Repository:
         for a in assignments:
             f, term = to_term(ctype, a, base=self.base, resolve=self.resolve)
             terms.append((f, a.lang, term))
-        if replace:
-            for f, lang, _ in terms:
-                obj.description = {q for q in obj.description if not (
-                    q.subject == obj.node and q.predicate.value == f.path
-                    and (lang is None or getattr(q.object, "language", None) == lang.lower()))}
+        if replace and terms:
+            replaced = {(f.path, lang.lower() if lang else None) for f, lang, _ in terms}
+            whole = {path for path, lang in replaced if lang is None}
+            obj.description = {q for q in obj.description if not (
+                q.subject == obj.node and (
+                    q.predicate.value in whole
+                    or (q.predicate.value, getattr(q.object, "language", None)) in replaced))}
         for f, _, term in terms:
             obj.description.add(Quad(obj.node, NamedNode(f.path), term, obj.node))
 
@@ -467,21 +497,41 @@ class Repository:
             if len(obj.description) == before:
                 raise Invalid(f"{obj.path}: {spec} has no value to remove")
 
-    def _field_value(self, obj: ContentObject, name: str, *, inherit: bool = False) -> str | None:
-        """A single-valued field's display value, optionally from the nearest container."""
-        for o in [obj, *(self.ancestors(obj) if inherit else [])]:
-            values = o.fields(self.base).get(name) if name in o.type.fields else None
-            if values:
-                v = values[0]
-                return v[0] if isinstance(v, tuple) else v
+    def _field_value(self, obj: ContentObject, name: str) -> str | None:
+        """A single-valued field's display value (a vocabulary code, a text, a date)."""
+        f = obj.type.fields.get(name)
+        if f is None:
+            return None
+        for q in obj.description:
+            if q.predicate.value == f.path and q.subject.value == obj.iri:
+                return display(q.object, self.base)
         return None
 
+    def _context_of(self, container_iri: str | None) -> dict:
+        """What a new object inherits from its container: the fonds code, the category and
+        retention of the nearest container that has one (cached during an ingest)."""
+        if container_iri is None or container_iri == self.root_iri:
+            return {"fonds": None, "category": None, "retention": None}
+        if self._cache is not None and container_iri in self._contexts:
+            return self._contexts[container_iri]
+        c = self.load(container_iri)
+        up = self._context_of(c.parent) if c is not None else self._context_of(None)
+        ctx = dict(up)
+        if c is not None:
+            if c.type_name == "fonds":
+                ctx["fonds"] = self._field_value(c, "refcode")
+            ctx["category"] = self._field_value(c, "category") or up["category"]
+            ctx["retention"] = self._field_value(c, "retention") or up["retention"]
+        if self._cache is not None:
+            self._contexts[container_iri] = ctx
+        return ctx
+
     def _refcode_context(self, obj: ContentObject) -> dict:
-        fonds = next((a for a in self.ancestors(obj) if a.type_name == "fonds"), None)
+        up = self._context_of(obj.parent)
         return {
-            "fonds": self._field_value(fonds, "refcode") if fonds else None,
-            "category": self._field_value(obj, "category", inherit=True),
-            "retention": self._field_value(obj, "retention", inherit=True),
+            "fonds": up["fonds"],
+            "category": self._field_value(obj, "category") or up["category"],
+            "retention": self._field_value(obj, "retention") or up["retention"],
         }
 
     def _code_taken(self, code: str, iri: str) -> bool:
@@ -541,7 +591,8 @@ class Repository:
                    fields: dict | list[Assignment] | None, *, slug: str | None,
                    key: str | None, access: str | None, until: str | None,
                    personal_fields: Iterable[str] = (), position: int | None = None,
-                   taken_paths: set[str] | None = None) -> ContentObject:
+                   taken_paths: set[str] | None = None,
+                   statements: Iterable[tuple] = ()) -> ContentObject:
         ctype = self._type(type_name)
         parent_iri = self.resolve(parent_ref)
         parent = self.load(parent_iri) if parent_iri != self.root_iri else None
@@ -565,6 +616,7 @@ class Repository:
                        else list(fields or []))
         self._with_structure(obj, parent)
         self._apply_assignments(obj, assignments, replace=True)
+        obj.description.update(Quad(s, p, o, obj.node) for s, p, o in statements)
         slug = slug or self._slug_for(obj, key)
         if not SLUG.match(slug):
             raise Invalid(f"name {slug!r}: lowercase letters, digits, '.', '-' or '_' (≤ 64)")
@@ -654,8 +706,11 @@ class Repository:
 
     def edit(self, user: User, ref: str, *, set: list[Assignment] | dict | None = None,
              add: list[Assignment] | None = None, unset: list[str] | None = None,
-             expected_revision: int | None = None, message: str = "") -> ContentObject:
-        """Change the description. With ``expected_revision``, a stale edit is a Conflict."""
+             expected_revision: int | None = None, message: str = "",
+             statements: Iterable[tuple] = ()) -> ContentObject:
+        """Change the description. With ``expected_revision``, a stale edit is a Conflict.
+
+        ``statements`` are added as they are (see :class:`NewObject`; importers use them)."""
         with self._lock:
             obj = self._editable(user, ref)
             if expected_revision is not None and obj.revision != expected_revision:
@@ -667,6 +722,7 @@ class Repository:
                 self._unset(new, unset)
             self._apply_assignments(new, sets, replace=True)
             self._apply_assignments(new, list(add or []), replace=False)
+            new.description.update(Quad(s, p, o, new.node) for s, p, o in statements)
             if new.description == obj.description:
                 raise Invalid(f"{obj.path}: nothing to change")
             self._commit(user, "edit", message or f"edit {obj.path}", {obj.iri: (obj, new)})
@@ -727,8 +783,7 @@ class Repository:
                 if iri != obj.iri and not allowed("delete", o.state, self.roles_on(user, o)):
                     raise Forbidden(f"{user.name} may not delete {o.path} ({o.state})")
                 gone = ContentObject(iri, {k: list(v) for k, v in o.mgmt.items()
-                                           if k in ("type", "owner", "created", "revision",
-                                                    "changedIn")})
+                                           if k in ("type", "owner", "changedIn")})
                 gone.mgmt["deletedIn"] = [Literal("pending")]  # replaced by the changeset IRI
                 changes[iri] = (o, gone)
             self._commit(user, "delete", message or f"delete {obj.path}", changes)
@@ -940,10 +995,16 @@ class Repository:
                                                    "objects_log": f"{ingest_id}.objects"})
             log_path = self.journal.folder / f"{ingest_id}.objects"
             self._cache, self._paths, self._new_codes, self._code_hints = {}, {}, {}, {}
+            self._contexts, self._inside, self._roles = {}, {}, {}
             try:
                 with open(log_path, "a", encoding="utf-8") as log:
+                    previous: list[str] = []
+
                     def write(batch: list[NewObject]) -> None:
+                        nonlocal previous
                         iris = self._ingest_batch(user, batch, message)
+                        self._forget(previous)  # bounded memory: keep two batches' leaves
+                        previous = iris
                         log.write("".join(i + "\n" for i in iris))
                         log.flush()
                         os.fsync(log.fileno())
@@ -970,15 +1031,27 @@ class Repository:
                 raise
             finally:
                 self._cache, self._paths, self._new_codes, self._code_hints = None, {}, {}, {}
+                self._contexts, self._inside, self._roles = {}, {}, {}
                 self.journal.end(entry)
                 log_path.unlink(missing_ok=True)
         return created
+
+    def _forget(self, iris: list[str]) -> None:
+        """Drop objects of an earlier batch from the ingest caches, except big containers
+        (fonds, series, collections, folders), which later batches keep filling."""
+        for iri in iris:
+            obj = self._cache.get(iri)
+            if obj is None or obj.type_name in _LASTING_CONTAINERS:
+                continue
+            del self._cache[iri]
+            self._paths.pop(obj.path, None)
+            self._contexts.pop(iri, None)
+            self._inside.pop(iri, None)
 
     def _ingest_batch(self, user: User, specs: list[NewObject], message: str) -> list[str]:
         now = self.clock()
         cs_id = new_changeset_id(now)
         cs_node = changeset_iri(cs_id)
-        stamp = xsd_datetime(now)
         positions: dict[str, int] = {}
         taken_paths: set[str] = set()
         objs: list[ContentObject] = []
@@ -990,7 +1063,8 @@ class Repository:
                 obj = self._build_new(user, spec.parent, spec.type, spec.fields, slug=spec.slug,
                                       key=spec.key, access=spec.access, until=spec.until,
                                       personal_fields=spec.personal_fields,
-                                      position=positions[parent_iri], taken_paths=taken_paths)
+                                      position=positions[parent_iri], taken_paths=taken_paths,
+                                      statements=spec.statements)
                 positions[parent_iri] += 1
                 if spec.state != INITIAL_STATE:
                     if spec.state not in ("pending", "published"):
@@ -1000,10 +1074,7 @@ class Repository:
                     if not (self.roles_on(user, obj) & needed):
                         raise Forbidden(f"{user.name} may not import objects as {spec.state}")
                     obj.mgmt["state"] = [lt_node(spec.state)]
-                obj.mgmt["revision"] = [xsd_int(1)]
                 obj.mgmt["changedIn"] = [cs_node]
-                obj.mgmt["created"] = [stamp]
-                obj.mgmt["modified"] = [stamp]
                 self._cache[obj.iri] = obj
                 self._paths[obj.path] = obj.iri
                 objs.append(obj)
@@ -1040,6 +1111,8 @@ class Repository:
         changesets = set()
         for iri in iris:
             node = NamedNode(iri)
+            if self._cache is not None:  # listeners called next must not see it either
+                self._cache.pop(iri, None)
             changesets |= {q.object for q in self.working.quads_for_pattern(
                 node, lt_node("changedIn"), None, self.mgmt)}
             self.working.remove_graph(node) if self.working.contains_named_graph(node) else None
@@ -1067,12 +1140,8 @@ class Repository:
         for iri, (before, after) in changes.items():
             if iri not in revised:
                 continue
-            after.mgmt["revision"] = [xsd_int((before.revision if before else 0) + 1)]
             after.mgmt["changedIn"] = [*(before.mgmt.get("changedIn", []) if before else []),
                                        cs_node]
-            after.mgmt["modified"] = [xsd_datetime(now)]
-            if before is None:
-                after.mgmt["created"] = [xsd_datetime(now)]
             if after.mgmt.get("deletedIn"):
                 after.mgmt["deletedIn"] = [cs_node]
         self._new_codes = {}
@@ -1233,6 +1302,9 @@ class Repository:
                         prefixes=prefixes if fmt == "ttl" else None) or b""
 
 
+_LASTING_CONTAINERS = frozenset({"fonds", "collection", "series", "folder", "exhibit",
+                                 "subfonds", "subseries", "recordgrp"})
+
 _STRUCTURAL_PREDICATES = frozenset({
     RDF_TYPE.value, RICO + "hasRecordSetType", RICO + "isDirectlyIncludedIn",
     RICO + "isOrWasDigitalInstantiationOf", SCHEMA + "isPartOf",
@@ -1254,3 +1326,7 @@ class NewObject:
     until: str | None = None
     state: str = "private"
     personal_fields: tuple[str, ...] = ()
+    # RDF terms (subject, predicate, object) added to the description as they are, before
+    # validation: statements about the object (checked by the profile) or about nodes of its
+    # own graph, {iri}#fragment (an importer's instantiations, notes; key must then be given)
+    statements: tuple = ()

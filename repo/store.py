@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from pyoxigraph import DefaultGraph, Literal, NamedNode, Quad, RdfFormat, Store
+from pyoxigraph import Literal, NamedNode, Quad, RdfFormat, Store
 
 from repo.errors import Busy
 
@@ -32,8 +32,8 @@ def term_nt(term: NamedNode | Literal) -> str:
 
 
 def quad_nq(q: Quad) -> str:
-    g = "" if isinstance(q.graph_name, DefaultGraph) else f" {q.graph_name}"
-    return f"{q.subject} {q.predicate} {q.object}{g} ."
+    """One N-Quads line (pyoxigraph's ``str`` of a quad is its N-Quads form, sans dot)."""
+    return f"{q} ."
 
 
 def sparql_data_block(quads: Iterable[Quad]) -> str:
