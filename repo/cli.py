@@ -505,3 +505,12 @@ def users_list(ctx: Context) -> None:
 # ---------------------------------------------------------------------- commands from other modules
 # Importers, exporters and the catalog define their click commands in their own modules and
 # register them here, one line each.
+from repo.catalog.cli import reindex, search  # noqa: E402
+
+main.add_command(search)
+main.add_command(reindex)
+from repo.exporters.cli import ead_export  # noqa: E402
+from repo.importers.cli import import_group  # noqa: E402
+
+main.add_command(import_group)
+export.add_command(ead_export)

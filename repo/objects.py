@@ -18,7 +18,8 @@ from ontology.namespaces import LT, RDF_TYPE, RICO, SCHEMA, XSD
 from ontology.profile import ContentType, load_profile
 from repo.values import display
 
-TRACKED = ("type", "parent", "slug", "state", "access", "openingDate", "personalField", "owner",
+TRACKED = ("type", "parent", "slug", "state", "access", "openingDate", "accessByDefault",
+           "personalField", "owner",
            "localReader", "localContributor", "localEditor", "localReviewer", "localManager")
 UNTRACKED = ("path", "position", "changedIn", "deletedIn")
 ROLES = ("Reader", "Contributor", "Editor", "Reviewer", "Manager")

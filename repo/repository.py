@@ -232,7 +232,10 @@ class Repository:
             return True
         # personal data: the person described may read their own record (and its scans)
         if user.agent:
-            for o in [obj, *self.ancestors(obj)]:
+            chain = [obj, *self.ancestors(obj)]
+            for o in chain:
+                if o.access in ("restricted", "embargoed"):
+                    return False  # staff only, even for the person described
                 if o.access == "personal":
                     return any(q.object.value == user.agent for q in o.description
                                if isinstance(q.object, NamedNode))
@@ -600,7 +603,7 @@ class Repository:
         if container not in ctype.allowed_in:
             raise Invalid(f"a {type_name} cannot be placed in a {container} "
                           f"(allowed in: {', '.join(sorted(ctype.allowed_in))})")
-        if parent is not None and parent.deleted:
+        if parent is not None and (parent.deleted or not self.can_view(user, parent)):
             raise NotFound(f"no object at {parent_ref}")
         if not allowed("add", parent.state if parent else "private", self.roles_on(user, parent)):
             raise Forbidden(f"{user.name} may not add to {parent.path if parent else '/'}")
@@ -670,8 +673,12 @@ class Repository:
                           *, default: bool = False) -> None:
         today = self.clock().date()
         opening: dt.date | None = None
+        obj.mgmt.pop("accessByDefault", None)
         if level is None and default:
             level, opening = access_rules.default_rule(obj, today, self.settings.embargo_years)
+            if obj.type_name in access_rules.EMBARGO_BY_DEFAULT:
+                obj.mgmt["accessByDefault"] = [Literal("true",
+                                                       datatype=NamedNode(XSD + "boolean"))]
         if level not in ACCESS_LEVELS:
             raise Invalid(f"access {level!r}: one of {', '.join(ACCESS_LEVELS)}")
         if until is not None:
@@ -722,6 +729,8 @@ class Repository:
                 self._unset(new, unset)
             self._apply_assignments(new, sets, replace=True)
             self._apply_assignments(new, list(add or []), replace=False)
+            if new.mgmt.get("accessByDefault"):  # the default rule follows the record's dates
+                self._set_access_facts(new, None, None, default=True)
             new.description.update(Quad(s, p, o, new.node) for s, p, o in statements)
             if new.description == obj.description:
                 raise Invalid(f"{obj.path}: nothing to change")
@@ -777,6 +786,14 @@ class Repository:
             kids = self.descendant_iris(obj.iri)
             if kids and not recursive:
                 raise Invalid(f"{obj.path} has {len(kids)} object(s) inside; use --recursive")
+            doomed = {obj.iri, *kids}
+            for iri in doomed:
+                citing = [r for r in self._referrers(iri) if r.split("#", 1)[0] not in doomed]
+                if citing:
+                    cited = self.load(iri)
+                    raise Conflict(f"{cited.path} is linked from {len(citing)} object(s), "
+                                   f"e.g. {self.load(citing[0].split('#', 1)[0]).path}; "
+                                   "remove those links first")
             changes = {}
             for iri in [obj.iri, *kids]:
                 o = self.load(iri)
@@ -944,7 +961,10 @@ class Repository:
             desc = {q for q in target if q.graph_name == obj.node}
             new.description = desc
             marks = [q.object for q in target if q.predicate == lt_node("personalField")]
-            new.mgmt["personalField"] = marks
+            if marks:
+                new.mgmt["personalField"] = marks
+            else:
+                new.mgmt.pop("personalField", None)
             if obj.deleted:
                 for q in target:
                     if q.graph_name == self.mgmt and q.predicate.value.startswith(LT):

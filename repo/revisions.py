@@ -24,8 +24,9 @@ _counter = itertools.count()
 
 
 def new_changeset_id(now: dt.datetime) -> str:
-    """Sortable by time: ``20261125T210501123456-<pid>-<n>``."""
-    return f"{now.strftime('%Y%m%dT%H%M%S%f')}-{os.getpid():x}-{next(_counter):x}"
+    """Sortable by time, then by order within a process: ``20261125T210501123456-<pid>-<n>``
+    (fixed-width hex, so a clock that stands still still sorts correctly)."""
+    return f"{now.strftime('%Y%m%dT%H%M%S%f')}-{os.getpid():08x}-{next(_counter):08x}"
 
 
 def changeset_iri(cs_id: str) -> NamedNode:

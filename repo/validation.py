@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pyoxigraph import Literal, NamedNode
 
 from ontology.namespaces import XSD
-from ontology.profile import ContentType
+from ontology.profile import ContentType, vocabulary_codes
 from repo.errors import Invalid
 from repo.objects import STRUCTURAL, ContentObject
 from repo.values import LANG_TAG, check_script
@@ -60,7 +60,9 @@ def problems(
                     continue
                 if f.pattern is not None and not f.pattern.search(v.value):
                     found.append(f"{f.name}: {v.value} does not match {f.pattern.pattern}")
-                if f.scheme and not v.value.startswith(f"{vocab_base}/vocab/{f.scheme}/"):
+                prefix = f"{vocab_base}/vocab/{f.scheme}/"
+                if f.scheme and (not v.value.startswith(prefix)
+                                 or v.value[len(prefix):] not in vocabulary_codes()[f.scheme]):
                     found.append(f"{f.name}: {v.value} is not in the {f.scheme} scheme")
                 elif f.is_reference:
                     cls = class_of(v.value)

@@ -102,7 +102,7 @@ def to_term(
     value = a.value.strip()
     if not value:
         raise Invalid(f"{what}: empty value")
-    if f.is_text:
+    if f.is_text or (a.lang is not None and RDF_LANGSTRING in f.datatypes):
         if a.lang is None:
             raise Invalid(f"{what} needs a language: {what}@zh=… or {what}@en=…")
         if not LANG_TAG.match(a.lang):
@@ -117,7 +117,10 @@ def to_term(
         if code not in codes:
             raise Invalid(f"{what}: {value!r} is not in the {f.scheme} scheme ({', '.join(codes)})")
         return f, NamedNode(f"{base}/vocab/{f.scheme}/{code}")
-    if f.path.endswith("hasOrHadLanguage"):
+    if XSD + "string" in f.datatypes and len(f.datatypes) > 1:
+        # free text as typed (`date` also takes text@lang, and typed dates from importers)
+        return f, Literal(value)
+    if f.path.endswith(("hasOrHadLanguage", "hasOrHadAllMembersWithLanguage")):
         code = ISO639_1_TO_2.get(value.lower(), value.lower())
         if not re.fullmatch(r"[a-z]{3}", code):
             raise Invalid(f"{what}: {value!r} is not an ISO 639 language code")

@@ -1,0 +1,353 @@
+"""What the catalog indexes about one object, built the same way for both catalogs.
+
+A :class:`Document` is made by :class:`Builder` from a :class:`Source`. There are two
+sources and one builder (Plone's one catalog tool, twice):
+
+- :class:`StaffSource` reads the working store: every live object, its description and its
+  management facts (workflow state, access rule, path, owner);
+- :class:`PublicSource` reads the publication dataset and nothing else: an object whose
+  graph is not there has no public document, and every value, down to the names of linked
+  agents and the category inherited from a containing series, comes from public graphs.
+  That is what makes it impossible for public search to find a closed record: its words
+  never reach the public index.
+
+Texts are kept as written (for snippets); the index analyses them (``analysis.py``).
+Linked agents, places and subjects contribute their names, so 张三 finds the records he
+created or that are about him. ``TEXT_SOURCES`` is the hook for text that is not in the
+description (OCR of a scan, a transcript): a function registered there is asked for the
+extra text of each object.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import cache
+
+from pyoxigraph import Literal, NamedNode, Quad
+
+from ontology.namespaces import ISO639, RDF_TYPE, RDFS, RICO, SCHEMA
+from ontology.profile import load_profile
+
+TITLE_PREDICATES = frozenset({RICO + "title", RICO + "name", RDFS + "label", SCHEMA + "name"})
+# text fields → the catalog's text groups (scope and content vs. notes)
+TEXT_PREDICATES = {
+    RICO + "scopeAndContent": "scope", SCHEMA + "description": "scope", SCHEMA + "text": "scope",
+    RICO + "generalDescription": "note", RICO + "history": "note",
+    RICO + "conditionsOfAccess": "note", RICO + "conditionsOfUse": "note",
+    RICO + "recordResourceExtent": "note", RICO + "date": "note",
+}
+AGENT_LINKS = frozenset({RICO + "hasCreator", RICO + "hasOrganicProvenance",
+                         RICO + "hasOrHadParticipant"})
+SUBJECT_LINKS = frozenset({RICO + "hasOrHadSubject", RICO + "isAssociatedWithEvent",
+                           SCHEMA + "about"})
+PLACE_LINKS = frozenset({RICO + "isAssociatedWithPlace", RICO + "isAgentAssociatedWithPlace"})
+AGENT_CLASSES = frozenset({RICO + "Person", RICO + "CorporateBody", RICO + "Family"})
+PLACE_CLASSES = frozenset({RICO + "Place"})
+CATEGORY = RICO + "hasOrHadType"
+LANGUAGE = RICO + "hasOrHadLanguage"
+IDENTIFIER = RICO + "identifier"
+DATE_PREDICATES = (RICO + "beginningDate", RICO + "date", RICO + "endDate")
+# links from an object to the object containing it, as the description states them
+STRUCTURAL_PARENT = (RICO + "isDirectlyIncludedIn", RICO + "isOrWasDigitalInstantiationOf",
+                     SCHEMA + "isPartOf")
+HAS_RECORD_SET_TYPE = RICO + "hasRecordSetType"
+_YEAR = re.compile(r"(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?")
+
+# Extra text for an object (OCR, transcripts): fn(repository, iri, public) -> texts.
+# For public=True return only what may be shown to the public (the object is public).
+TextSource = Callable[[object, str, bool], Iterable[str]]
+TEXT_SOURCES: list[TextSource] = []
+
+
+def register_text_source(fn: TextSource) -> TextSource:
+    """Add a source of extra text (usable as a decorator). Reindex to apply it to old objects."""
+    TEXT_SOURCES.append(fn)
+    return fn
+
+
+@dataclass
+class Facts:
+    """What the catalog needs besides the description."""
+
+    type: str
+    state: str
+    access: str
+    path: str = ""
+    owner: str = ""
+    parent: str | None = None
+
+
+@dataclass
+class Document:
+    """One object as the catalog sees it (engine-neutral)."""
+
+    iri: str
+    type: str
+    state: str
+    access: str
+    path: str = ""
+    owner: str = ""
+    titles: list[tuple[str, str]] = field(default_factory=list)  # (text, language)
+    refcode: str = ""
+    texts: dict[str, list[str]] = field(default_factory=dict)  # scope, note
+    agents: list[str] = field(default_factory=list)
+    places: list[str] = field(default_factory=list)
+    subjects: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
+    category: str = ""
+    year: int | None = None
+    date: int | None = None  # YYYYMMDD (00 for an unknown month or day), for sorting
+    languages: list[str] = field(default_factory=list)  # ISO 639-2 codes
+    ancestors: list[str] = field(default_factory=list)  # IRIs of the containers, nearest first
+
+    def title(self, lang: str) -> str:
+        for text, tag in self.titles:
+            if tag.split("-")[0] == lang:
+                return text
+        return ""
+
+    @property
+    def names(self) -> list[str]:
+        return [t for t, _ in self.titles]
+
+    def data(self) -> dict:
+        """Everything about the document, as stored with it in the index (JSON-ready)."""
+        return {
+            "iri": self.iri, "path": self.path, "type": self.type, "state": self.state,
+            "access": self.access, "titles": self.titles, "refcode": self.refcode,
+            "texts": self.texts, "agents": self.agents, "places": self.places,
+            "subjects": self.subjects, "extra": self.extra, "category": self.category,
+            "year": self.year, "date": self.date, "languages": self.languages,
+            "ancestors": self.ancestors, "owner": self.owner,
+        }
+
+    def encoded(self) -> bytes:
+        return json.dumps(self.data(), ensure_ascii=False, separators=(",", ":")).encode()
+
+    def digest(self) -> str:
+        """Changes whenever anything indexed changes: an unchanged object is not rewritten."""
+        return digest_of(self.encoded())
+
+
+def digest_of(encoded: bytes) -> str:
+    return hashlib.sha1(encoded).hexdigest()
+
+
+@cache
+def _type_by_class() -> dict[tuple[str, str | None], str]:
+    return {(t.rdf_class, t.record_set_type): t.name for t in load_profile().types.values()}
+
+
+def type_from_graph(quads: Iterable[Quad], iri: str) -> str:
+    """The content type an object's description implies (its class, record set type)."""
+    cls = rst = None
+    for q in quads:
+        if q.subject.value != iri:
+            continue
+        if q.predicate == RDF_TYPE:
+            cls = q.object.value
+        elif q.predicate.value == HAS_RECORD_SET_TYPE:
+            rst = q.object.value
+    return _type_by_class().get((cls, rst)) or _type_by_class().get((cls, None)) or "object"
+
+
+def parse_date(text: str) -> tuple[int, int] | None:
+    """(year, YYYYMMDD) from xsd:date/gYearMonth/gYear or a text date such as 1956年8月."""
+    m = _YEAR.search(text)
+    if not m:
+        return None
+    year = int(m.group(1))
+    month = int(m.group(2) or 0)
+    day = int(m.group(3) or 0)
+    return year, year * 10000 + month * 100 + day
+
+
+class Source:
+    """Where a builder reads descriptions and facts."""
+
+    public = False
+
+    def graph(self, iri: str) -> list[Quad] | None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def facts(self, iri: str, graph: list[Quad]) -> Facts | None:  # pragma: no cover
+        raise NotImplementedError
+
+
+class StaffSource(Source):
+    """The working store, through the repository (every live object)."""
+
+    def __init__(self, repository) -> None:
+        self.repo = repository
+
+    def graph(self, iri: str) -> list[Quad] | None:
+        obj = self.repo.load(iri)
+        if obj is None or obj.deleted:
+            return None
+        return list(obj.description)
+
+    def facts(self, iri: str, graph: list[Quad]) -> Facts | None:
+        obj = self.repo.load(iri)
+        if obj is None or obj.deleted:
+            return None
+        parent = obj.parent if obj.parent and obj.parent != self.repo.root_iri else None
+        return Facts(obj.type_name, obj.state, obj.access, obj.path, obj.owner or "", parent)
+
+    def exists(self, iri: str) -> bool:
+        obj = self.repo.load(iri)
+        return obj is not None and not obj.deleted
+
+
+class PublicSource(Source):
+    """The publication dataset only: an object is there, public, or it is nothing."""
+
+    public = True
+
+    def __init__(self, repository) -> None:
+        self.repo = repository
+
+    def graph(self, iri: str) -> list[Quad] | None:
+        quads = list(self.repo.public.quads_for_pattern(None, None, None, NamedNode(iri)))
+        return quads or None
+
+    def facts(self, iri: str, graph: list[Quad]) -> Facts | None:
+        parent = next((q.object.value for q in graph if q.subject.value == iri
+                       and q.predicate.value in STRUCTURAL_PARENT), None)
+        return Facts(type_from_graph(graph, iri), "published", "open", "", "", parent)
+
+
+class Builder:
+    """Documents from a source. Caches the names and inherited values it looks up, so
+    build one Builder per batch of changes (values may change between batches)."""
+
+    def __init__(self, source: Source, *, base: str) -> None:
+        self.source = source
+        self.base = base
+        self._graphs: dict[str, list[Quad] | None] = {}
+        self._names: dict[str, tuple[list[str], str]] = {}
+        self._inherited: dict[str, tuple[str, int | None, int | None, list[str]]] = {}
+
+    def _graph(self, iri: str) -> list[Quad] | None:
+        if iri not in self._graphs:
+            if len(self._graphs) > 20_000:
+                self._graphs.clear()
+            self._graphs[iri] = self.source.graph(iri)
+        return self._graphs[iri]
+
+    def _linked(self, iri: str) -> tuple[list[str], str]:
+        """Names of a linked object (all languages) and its class."""
+        if iri not in self._names:
+            if len(self._names) > 50_000:
+                self._names.clear()
+            graph = self._graph(iri) or []
+            names = [q.object.value for q in graph if q.subject.value == iri
+                     and q.predicate.value in TITLE_PREDICATES and isinstance(q.object, Literal)]
+            cls = next((q.object.value for q in graph
+                        if q.subject.value == iri and q.predicate == RDF_TYPE), "")
+            self._names[iri] = (sorted(names), cls)
+        return self._names[iri]
+
+    def _own(self, iri: str, graph: list[Quad]) -> tuple[str, int | None, int | None]:
+        """Category code, year and sort date stated by the object itself."""
+        category = ""
+        dates: dict[str, tuple[int, int]] = {}
+        for q in graph:
+            if q.subject.value != iri:
+                continue
+            p = q.predicate.value
+            if p == CATEGORY:
+                category = q.object.value.rsplit("/", 1)[-1]
+            elif p in DATE_PREDICATES and isinstance(q.object, Literal):
+                d = parse_date(q.object.value)
+                if d:
+                    dates[p] = d
+        for p in DATE_PREDICATES:
+            if p in dates:
+                return category, dates[p][0], dates[p][1]
+        return category, None, None
+
+    def _chain(self, iri: str, parent: str | None) -> tuple[str, int | None, int | None,
+                                                           list[str]]:
+        """(category, year, date, ancestors) inherited from the containers above ``iri``."""
+        if parent is None:
+            return "", None, None, []
+        if parent not in self._inherited:
+            graph = self._graph(parent)
+            facts = self.source.facts(parent, graph) if graph is not None else None
+            if facts is None:
+                self._inherited[parent] = ("", None, None, [])
+            else:
+                cat, year, date = self._own(parent, graph)
+                up_cat, up_year, up_date, up_anc = self._chain(parent, facts.parent)
+                self._inherited[parent] = (cat or up_cat, year if year is not None else up_year,
+                                           date if date is not None else up_date,
+                                           [parent, *up_anc])
+            if len(self._inherited) > 100_000:
+                keep = self._inherited[parent]
+                self._inherited.clear()
+                self._inherited[parent] = keep
+        return self._inherited[parent]
+
+    def build(self, iri: str) -> Document | None:
+        graph = self._graph(iri)
+        if graph is None:
+            return None
+        facts = self.source.facts(iri, graph)
+        if facts is None:
+            return None
+        doc = Document(iri=iri, type=facts.type, state=facts.state, access=facts.access,
+                       path=facts.path, owner=facts.owner)
+        langs: set[str] = set()
+        # a stable order (stores return a set): the same object gives the same document
+        own = sorted((q for q in graph if q.subject.value == iri),
+                     key=lambda q: (q.predicate.value, q.object.value))
+        for q in own:
+            p, o = q.predicate.value, q.object
+            if isinstance(o, Literal):
+                if p in TITLE_PREDICATES:
+                    doc.titles.append((o.value, o.language or ""))
+                elif p in TEXT_PREDICATES:
+                    doc.texts.setdefault(TEXT_PREDICATES[p], []).append(o.value)
+                elif p == IDENTIFIER and not o.value.startswith("sha256:"):
+                    doc.refcode = o.value
+                continue
+            if not isinstance(o, NamedNode):
+                continue
+            if p == LANGUAGE and o.value.startswith(ISO639):
+                langs.add(o.value[len(ISO639):])
+            elif p in AGENT_LINKS or p in SUBJECT_LINKS or p in PLACE_LINKS:
+                names, cls = self._linked(o.value)
+                if not names:
+                    continue
+                if p in PLACE_LINKS or (p in SUBJECT_LINKS and cls in PLACE_CLASSES):
+                    doc.places.extend(names)
+                if p in AGENT_LINKS or (p in SUBJECT_LINKS and cls in AGENT_CLASSES):
+                    doc.agents.extend(names)
+                if p in SUBJECT_LINKS:
+                    doc.subjects.extend(names)
+        doc.titles.sort(key=lambda t: (t[1] != "zh", t[1] != "en", t[1], t[0]))
+        doc.languages = sorted(langs)
+        category, year, date = self._own(iri, graph)
+        up_cat, up_year, up_date, ancestors = self._chain(iri, facts.parent)
+        doc.category = category or up_cat
+        doc.year = year if year is not None else up_year
+        doc.date = date if date is not None else up_date
+        doc.ancestors = ancestors
+        for fn in TEXT_SOURCES:
+            doc.extra.extend(t for t in fn(getattr(self.source, "repo", None), iri,
+                                           self.source.public) if t)
+        return doc
+
+
+def container_signature(doc: Document | None) -> tuple:
+    """What objects inside inherit (category, year, date, place in the tree)."""
+    if doc is None:
+        return ()
+    return (doc.category, doc.year, doc.date, doc.path, tuple(doc.ancestors))
+
+
+__all__ = ["Builder", "Document", "PublicSource", "StaffSource", "register_text_source"]
