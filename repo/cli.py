@@ -514,3 +514,19 @@ from repo.importers.cli import import_group  # noqa: E402
 
 main.add_command(import_group)
 export.add_command(ead_export)
+
+
+def run() -> None:
+    """The console script: like ``main()``, but a usage error is one line too (exit 2)."""
+    try:
+        main(standalone_mode=False)
+    except click.UsageError as exc:
+        hint = f" (see: {exc.ctx.command_path} --help)" if exc.ctx else ""
+        err.print(f"lantai: error: {exc.format_message()}{hint}", markup=False)
+        sys.exit(2)
+    except click.ClickException as exc:
+        err.print(f"lantai: error: {exc.format_message()}", markup=False)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        err.print("lantai: error: aborted", markup=False)
+        sys.exit(1)

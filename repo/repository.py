@@ -1022,7 +1022,7 @@ class Repository:
 
                     def write(batch: list[NewObject]) -> None:
                         nonlocal previous
-                        iris = self._ingest_batch(user, batch, message)
+                        iris = self._ingest_batch(user, batch, message, part_of=ingest_id)
                         self._forget(previous)  # bounded memory: keep two batches' leaves
                         previous = iris
                         log.write("".join(i + "\n" for i in iris))
@@ -1068,7 +1068,8 @@ class Repository:
             self._contexts.pop(iri, None)
             self._inside.pop(iri, None)
 
-    def _ingest_batch(self, user: User, specs: list[NewObject], message: str) -> list[str]:
+    def _ingest_batch(self, user: User, specs: list[NewObject], message: str,
+                      part_of: str | None = None) -> list[str]:
         now = self.clock()
         cs_id = new_changeset_id(now)
         cs_node = changeset_iri(cs_id)
@@ -1109,7 +1110,8 @@ class Repository:
                 self._paths.pop(obj.path, None)
             raise
         iris = [o.iri for o in objs]
-        entry = self.journal.begin(cs_id, {"changeset": cs_id, "objects": iris, "bulk": True})
+        entry = self.journal.begin(cs_id, {"changeset": cs_id, "objects": iris, "bulk": True,
+                                           "part_of": part_of})
         lines = [quad_nq(q) for o in objs for q in o.all_quads(self.mgmt)]
         bulk_add(self.working, "\n".join(lines))
         cs = Changeset(cs_id, user.name, now.isoformat(timespec="microseconds"), message, "create")
@@ -1257,9 +1259,14 @@ class Repository:
     def recover(self) -> list[str]:
         """Finish what a crash interrupted: re-project objects of journalled changesets."""
         done = []
+        def marked(cs_id: str) -> bool:
+            return next(self.working.quads_for_pattern(changeset_iri(cs_id), None, None,
+                                                       self.mgmt), None) is not None
+
         for path, entry in self.journal.pending():
-            applied = next(self.working.quads_for_pattern(
-                changeset_iri(entry["changeset"]), None, None, self.mgmt), None) is not None
+            # a batch of an ingest counts only if the whole ingest completed
+            applied = marked(entry["changeset"]) and (
+                not entry.get("part_of") or marked(entry["part_of"]))
             if applied:
                 if entry.get("objects_log"):
                     (self.journal.folder / entry["objects_log"]).unlink(missing_ok=True)

@@ -74,7 +74,7 @@ def _print(results: Results, public: bool) -> None:
             out.print(f"[bold]{name}[/bold]: {shown_values}{more}", highlight=False)
 
 
-@click.command()
+@click.command(context_settings={"ignore_unknown_options": True})  # -照片 is a query word
 @click.argument("query", nargs=-1)
 @click.option("--public", is_flag=True,
               help="Search the public catalog (publication dataset only), as the public would.")
@@ -93,8 +93,11 @@ def search(ctx: Context, query: tuple[str, ...], public: bool, filters: tuple[st
     """Search the catalog: words (西迁, letters), "phrases", reference codes, field:word.
 
     Chinese words are found inside longer text and in traditional or simplified form;
-    English words by their stem; 0421-XS·1957-Y-0012 (or 0421-XS.1957-Y-0012) exactly.
-    Staff search shows what --user may view; --public searches only what is published.
+    English words by their stem; 0421-XS·1957-Y-0012 (or 0421-XS.1957-Y-0012) exactly, and
+    0421-XS·1957 or a code with * finds everything below it. Words are all required;
+    a OR b, -word (not), reloc* (prefix) and fields title:, agent:, place:, subject:,
+    text:, refcode:, ocr: are understood. Staff search shows what --user may view;
+    --public searches only what is published, as the public site does.
     """
     text = " ".join(query)
     if public:

@@ -1,0 +1,55 @@
+"""Fixtures: a fresh site on disk, a controllable clock, users for each role, a small tree.
+
+The site (``site`` fixture) is a real Lantai home in ``tmp_path`` with base
+``https://archive.example.edu``, users ``reader``, ``contributor``, ``editor``, ``reviewer``,
+``manager`` (each with that site-wide role), ``nobody`` (no role) and the ``admin`` Manager,
+and this tree (all private, created by admin)::
+
+    /agents                          folder
+    /agents/zhang-san                person (birthDate is personal data by the profile)
+    /agents/xian                     place
+    /xjtu                            fonds    0421
+    /xjtu/students                   series   0421-XS (category XS, retention Y)
+    /xjtu/admin                      series   0421-XZ
+    /xjtu/students/register-1957     file     0421-XS·1957-Y-0001 (numbered by the repository)
+    /xjtu/students/register-1957/page-1   item  about zhang-san
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from support import REFERENCE, Clock, Site, new_site
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def site(tmp_path: Path, clock: Clock) -> Site:
+    s = new_site(tmp_path / "site", clock)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def empty_site(tmp_path: Path, clock: Clock) -> Site:
+    """A site with the users but no content."""
+    s = new_site(tmp_path / "site", clock, tree=False)
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="session")
+def reference() -> Path:
+    if not (REFERENCE / "RiC-O_1-1.ttl").exists():
+        pytest.skip(f"shared reference data not found at {REFERENCE} "
+                    "(CI always has ../shared/reference; a bare clone does not)")
+    return REFERENCE
