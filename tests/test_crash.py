@@ -10,7 +10,6 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-import pytest
 from pyoxigraph import NamedNode
 from support import FILE, FONDS, ITEM, dump, read_only_snapshot, run_python
 
