@@ -1,0 +1,1 @@
+"""Benchmarks for Lantai (``python -m bench.ingest --help``)."""
