@@ -11,7 +11,6 @@ crash is finished or forgotten on the next open, never half-applied.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import secrets
 import threading
@@ -25,14 +24,15 @@ from ontology.namespaces import LT, RDF_TYPE, RICO, SCHEMA, XSD, shorten
 from ontology.profile import ContentType, load_profile
 from repo import access as access_rules
 from repo import refcodes
+from repo.accounts import Accounts
 from repo.config import Settings, check_base, read_settings, write_settings
 from repo.errors import Conflict, Forbidden, Invalid, LantaiError, NotFound, WorkflowError
+from repo.ingest import BulkIngest, NewObject
 from repo.objects import (
     ACCESS_LEVELS,
     ContentObject,
     lt_node,
     user_iri,
-    user_name,
     xsd_int,
 )
 from repo.publication import NEVER_PUBLIC_TYPES, public_view
@@ -48,14 +48,9 @@ from repo.security import (
     SYSTEM,
     User,
     allowed,
-    check_role,
     check_username,
-    hash_password,
-    new_token,
-    token_hash,
-    verify_password,
 )
-from repo.store import Journal, apply_update, bulk_add, bump_generation, open_store, quad_nq
+from repo.store import Journal, apply_update, bump_generation, open_store
 from repo.validation import check as validate
 from repo.values import Assignment, assignments_from_mapping, display, to_term
 from repo.workflow import INITIAL_STATE, TRANSITIONS
@@ -79,7 +74,7 @@ class DiffLine:
 Listener = Callable[["Repository", set[str]], None]
 
 
-class Repository:
+class Repository(Accounts, BulkIngest):
     """A Lantai site opened for work. Use :meth:`open` or :meth:`init`."""
 
     def __init__(self, home: Path, settings: Settings, *,
@@ -315,126 +310,6 @@ class Repository:
 
     def is_repository_object(self, iri: str) -> bool:
         return iri.startswith(self.base + "/id/")
-
-    # ------------------------------------------------------------------ users
-    def _save_user(self, user: User, *, password: str | None = None,
-                   new_api_token: bool = False) -> str | None:
-        node = user_iri(user.name)
-        old = list(self.working.quads_for_pattern(node, None, None, self.mgmt))
-        token = None
-        if password is not None:
-            if len(password) < 8:
-                raise Invalid("a password needs at least 8 characters")
-            user.password_hash = hash_password(password)
-        if new_api_token:
-            token, digest = new_token()
-            user.token_hashes.add(digest)
-        g = self.mgmt
-        new = [Quad(node, RDF_TYPE, lt_node("User"), g),
-               Quad(node, lt_node("name"), Literal(user.name), g)]
-        new += [Quad(node, lt_node("role"), Literal(r), g) for r in sorted(user.roles)]
-        if user.fullname:
-            new.append(Quad(node, lt_node("fullname"), Literal(user.fullname), g))
-        if user.agent:
-            new.append(Quad(node, lt_node("agent"), NamedNode(user.agent), g))
-        if user.password_hash:
-            new.append(Quad(node, lt_node("passwordHash"), Literal(user.password_hash), g))
-        new += [Quad(node, lt_node("tokenHash"), Literal(h), g) for h in sorted(user.token_hashes)]
-        with self._lock:
-            apply_update(self.working, set(old) - set(new), set(new) - set(old))
-        return token
-
-    def user(self, name: str) -> User:
-        if name == "system":
-            return SYSTEM
-        node = user_iri(name)
-        quads = list(self.working.quads_for_pattern(node, None, None, self.mgmt))
-        if not quads:
-            raise NotFound(f"no user {name!r}")
-        u = User(name)
-        for q in quads:
-            key = q.predicate.value[len(LT):] if q.predicate.value.startswith(LT) else ""
-            if key == "role":
-                u.roles.add(q.object.value)
-            elif key == "fullname":
-                u.fullname = q.object.value
-            elif key == "agent":
-                u.agent = q.object.value
-            elif key == "passwordHash":
-                u.password_hash = q.object.value
-            elif key == "tokenHash":
-                u.token_hashes.add(q.object.value)
-        return u
-
-    def users(self) -> list[User]:
-        names = sorted(q.subject.value for q in self.working.quads_for_pattern(
-            None, RDF_TYPE, lt_node("User"), self.mgmt))
-        return [self.user(user_name(NamedNode(n))) for n in names]
-
-    def add_user(self, actor: User, name: str, *, roles: Iterable[str] = (),
-                 password: str | None = None, fullname: str = "", agent: str | None = None,
-                 token: bool = False) -> str | None:
-        """Create an account (Managers only). Returns a new API token if asked for."""
-        self._require_manager(actor)
-        check_username(name)
-        if any(u.name == name for u in self.users()):
-            raise Conflict(f"user {name!r} exists already")
-        agent_iri = self.resolve(agent) if agent else None
-        return self._save_user(User(name, {check_role(r) for r in roles}, fullname, agent_iri),
-                               password=password, new_api_token=token)
-
-    def grant(self, actor: User, name: str, role: str, *, on: str | None = None) -> None:
-        """Give a site-wide role, or a local role on a container and everything inside."""
-        role = check_role(role)
-        target = self.user(name)
-        if on is None:
-            self._require_manager(actor)
-            target.roles.add(role)
-            self._save_user(target)
-            return
-        obj = self.get(actor, on)
-        if not allowed("manage", obj.state, self.roles_on(actor, obj)):
-            raise Forbidden(f"{actor.name} may not grant roles on {obj.path}")
-        new = obj.copy()
-        new.mgmt.setdefault("local" + role, [])
-        if user_iri(name) not in new.mgmt["local" + role]:
-            new.mgmt["local" + role].append(user_iri(name))
-        self._commit(actor, "grant", f"grant {role} to {name}", {obj.iri: (obj, new)})
-
-    def set_password(self, actor: User, name: str, password: str) -> None:
-        if actor.name != name:
-            self._require_manager(actor)
-        self._save_user(self.user(name), password=password)
-
-    def new_token(self, actor: User, name: str) -> str:
-        if actor.name != name:
-            self._require_manager(actor)
-        return self._save_user(self.user(name), new_api_token=True) or ""
-
-    def authenticate(self, name: str, *, password: str | None = None,
-                     token: str | None = None) -> User:
-        """The user, if the password or token is right; Forbidden otherwise."""
-        try:
-            u = self.user(name)
-        except NotFound:
-            raise Forbidden("wrong user name or credentials") from None
-        if token is not None and token_hash(token) in u.token_hashes:
-            return u
-        if password is not None and u.password_hash and verify_password(password,
-                                                                         u.password_hash):
-            return u
-        raise Forbidden("wrong user name or credentials")
-
-    def user_for_token(self, token: str) -> User:
-        hits = list(self.working.quads_for_pattern(None, lt_node("tokenHash"),
-                                                   Literal(token_hash(token)), self.mgmt))
-        if not hits:
-            raise Forbidden("unknown token")
-        return self.user(user_name(hits[0].subject))
-
-    def _require_manager(self, actor: User) -> None:
-        if "Manager" not in actor.roles:
-            raise Forbidden(f"{actor.name} is not a Manager")
 
     # ------------------------------------------------------------------ building objects
     def _new_key(self) -> str:
@@ -996,156 +871,6 @@ class Repository:
                          {obj.iri: (obj, new)})
             return self.load(obj.iri)
 
-    # ------------------------------------------------------------------ bulk ingest
-    def ingest(self, user: User, objects: Iterable[NewObject], *, message: str,
-               batch_size: int = 5000, progress: Callable[[int], None] | None = None
-               ) -> list[str]:
-        """Create many objects fast, all or nothing.
-
-        Objects are validated and written in batches with Oxigraph's bulk loader, one
-        changeset per batch (the history shows who imported what). The whole ingest is
-        atomic: its journal entry logs every object written so far, an error rolls all of
-        them back, and so does the next open after a crash, unless the ingest's own
-        completion mark (a changeset written last) is in the store.
-        """
-        created: list[str] = []
-        ingest_id = new_changeset_id(self.clock())
-        with self._lock:
-            entry = self.journal.begin(ingest_id, {"changeset": ingest_id, "bulk": True,
-                                                   "objects_log": f"{ingest_id}.objects"})
-            log_path = self.journal.folder / f"{ingest_id}.objects"
-            self._cache, self._paths, self._new_codes, self._code_hints = {}, {}, {}, {}
-            self._contexts, self._inside, self._roles = {}, {}, {}
-            try:
-                with open(log_path, "a", encoding="utf-8") as log:
-                    previous: list[str] = []
-
-                    def write(batch: list[NewObject]) -> None:
-                        nonlocal previous
-                        iris = self._ingest_batch(user, batch, message, part_of=ingest_id)
-                        self._forget(previous)  # bounded memory: keep two batches' leaves
-                        previous = iris
-                        log.write("".join(i + "\n" for i in iris))
-                        log.flush()
-                        os.fsync(log.fileno())
-                        created.extend(iris)
-                        if progress:
-                            progress(len(batch))
-
-                    batch: list[NewObject] = []
-                    for spec in objects:
-                        batch.append(spec)
-                        if len(batch) >= batch_size:
-                            write(batch)
-                            batch = []
-                    if batch:
-                        write(batch)
-                finished = self.clock().isoformat(timespec="microseconds")
-                done = Changeset(ingest_id, user.name, finished, message, "ingest")
-                self.working.extend(done.quads(self.mgmt))  # the completion mark
-            except BaseException:
-                self._roll_back(created)
-                for listener in self.listeners:
-                    listener(self, set(created))
-                bump_generation(self.home, f"rolled-back-{ingest_id}")
-                raise
-            finally:
-                self._cache, self._paths, self._new_codes, self._code_hints = None, {}, {}, {}
-                self._contexts, self._inside, self._roles = {}, {}, {}
-                self.journal.end(entry)
-                log_path.unlink(missing_ok=True)
-        return created
-
-    def _forget(self, iris: list[str]) -> None:
-        """Drop objects of an earlier batch from the ingest caches, except big containers
-        (fonds, series, collections, folders), which later batches keep filling."""
-        for iri in iris:
-            obj = self._cache.get(iri)
-            if obj is None or obj.type_name in _LASTING_CONTAINERS:
-                continue
-            del self._cache[iri]
-            self._paths.pop(obj.path, None)
-            self._contexts.pop(iri, None)
-            self._inside.pop(iri, None)
-
-    def _ingest_batch(self, user: User, specs: list[NewObject], message: str,
-                      part_of: str | None = None) -> list[str]:
-        now = self.clock()
-        cs_id = new_changeset_id(now)
-        cs_node = changeset_iri(cs_id)
-        positions: dict[str, int] = {}
-        taken_paths: set[str] = set()
-        objs: list[ContentObject] = []
-        try:
-            for spec in specs:
-                parent_iri = self.resolve(spec.parent)
-                if parent_iri not in positions:
-                    positions[parent_iri] = self._next_position(parent_iri)
-                obj = self._build_new(user, spec.parent, spec.type, spec.fields, slug=spec.slug,
-                                      key=spec.key, access=spec.access, until=spec.until,
-                                      personal_fields=spec.personal_fields,
-                                      position=positions[parent_iri], taken_paths=taken_paths,
-                                      statements=spec.statements)
-                positions[parent_iri] += 1
-                if spec.state != INITIAL_STATE:
-                    if spec.state not in ("pending", "published"):
-                        raise Invalid(f"state {spec.state!r}: private, pending or published")
-                    needed = {"Reviewer", "Manager"} if spec.state == "published" else \
-                        {"Owner", "Contributor", "Editor", "Manager"}
-                    if not (self.roles_on(user, obj) & needed):
-                        raise Forbidden(f"{user.name} may not import objects as {spec.state}")
-                    obj.mgmt["state"] = [lt_node(spec.state)]
-                obj.mgmt["changedIn"] = [cs_node]
-                self._cache[obj.iri] = obj
-                self._paths[obj.path] = obj.iri
-                objs.append(obj)
-            class_of = self._class_in({o.iri: (None, o) for o in objs})
-            for obj in objs:
-                validate(obj, class_of, vocab_base=self.base)
-                parent = self.load(obj.parent) if obj.parent != self.root_iri else None
-                self._check_refcode(obj, parent)
-        except LantaiError:
-            for obj in objs:  # forget the batch: nothing of it was written
-                self._cache.pop(obj.iri, None)
-                self._paths.pop(obj.path, None)
-            raise
-        iris = [o.iri for o in objs]
-        entry = self.journal.begin(cs_id, {"changeset": cs_id, "objects": iris, "bulk": True,
-                                           "part_of": part_of})
-        lines = [quad_nq(q) for o in objs for q in o.all_quads(self.mgmt)]
-        bulk_add(self.working, "\n".join(lines))
-        cs = Changeset(cs_id, user.name, now.isoformat(timespec="microseconds"), message, "create")
-        self.working.extend(cs.quads(self.mgmt))  # the commit mark, written last
-        public_lines = []
-        for obj in objs:
-            view = public_view(obj, is_public=self.is_public,
-                               is_repository_object=self.is_repository_object)
-            public_lines += [quad_nq(q) for q in view]
-        bulk_add(self.public, "\n".join(public_lines))
-        bump_generation(self.home, cs_id)
-        for listener in self.listeners:
-            listener(self, set(iris))
-        self.journal.end(entry)
-        return iris
-
-    def _roll_back(self, iris: list[str]) -> None:
-        """Remove every trace of objects whose creating ingest never completed."""
-        changesets = set()
-        for iri in iris:
-            node = NamedNode(iri)
-            if self._cache is not None:  # listeners called next must not see it either
-                self._cache.pop(iri, None)
-            changesets |= {q.object for q in self.working.quads_for_pattern(
-                node, lt_node("changedIn"), None, self.mgmt)}
-            self.working.remove_graph(node) if self.working.contains_named_graph(node) else None
-            for q in list(self.working.quads_for_pattern(node, None, None, self.mgmt)):
-                self.working.remove(q)
-            if self.public.contains_named_graph(node):
-                self.public.remove_graph(node)
-        for cs in changesets:
-            for q in list(self.working.quads_for_pattern(cs, None, None, self.mgmt)):
-                self.working.remove(q)
-
     # ------------------------------------------------------------------ committing
     def _commit(self, user: User, action: str, message: str,
                 changes: dict[str, tuple[ContentObject | None, ContentObject]],
@@ -1329,31 +1054,9 @@ class Repository:
                         prefixes=prefixes if fmt == "ttl" else None) or b""
 
 
-_LASTING_CONTAINERS = frozenset({"fonds", "collection", "series", "folder", "exhibit",
-                                 "subfonds", "subseries", "recordgrp"})
-
 _STRUCTURAL_PREDICATES = frozenset({
     RDF_TYPE.value, RICO + "hasRecordSetType", RICO + "isDirectlyIncludedIn",
     RICO + "isOrWasDigitalInstantiationOf", SCHEMA + "isPartOf",
 })
 
-__all__ = ["DiffLine", "LantaiError", "Repository"]
-
-
-@dataclass
-class NewObject:
-    """One object for :meth:`Repository.ingest` (importers and the demo build these)."""
-
-    parent: str  # path or IRI; may be an object created earlier in the same ingest
-    type: str
-    fields: dict
-    slug: str | None = None
-    key: str | None = None
-    access: str | None = None
-    until: str | None = None
-    state: str = "private"
-    personal_fields: tuple[str, ...] = ()
-    # RDF terms (subject, predicate, object) added to the description as they are, before
-    # validation: statements about the object (checked by the profile) or about nodes of its
-    # own graph, {iri}#fragment (an importer's instantiations, notes; key must then be given)
-    statements: tuple = ()
+__all__ = ["DiffLine", "LantaiError", "NewObject", "Repository"]

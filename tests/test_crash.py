@@ -52,7 +52,8 @@ Repository.project = project
 """
 
 PATCH_BULK = """
-real_bulk = R.bulk_add
+import repo.ingest as ingest_module  # the bulk path lives there
+real_bulk = ingest_module.bulk_add
 bulk_calls = []
 def bulk_add(store, text):
     bulk_calls.append(store)
@@ -62,7 +63,7 @@ def bulk_add(store, text):
         store.flush()
         crash("in the middle of a bulk write")
     return real_bulk(store, text)
-R.bulk_add = bulk_add
+ingest_module.bulk_add = bulk_add
 """
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from support import lantai_executable, read_only_snapshot
 
+from repo import ingest as ingest_module
 from repo import repository as repository_module
 from repo.errors import Invalid
 from repo.importers import ead
@@ -89,6 +90,7 @@ def test_a_failing_component_rolls_back_every_batch(site, tmp_path, monkeypatch)
         return real(obj, class_of, vocab_base=vocab_base)
 
     monkeypatch.setattr(repository_module, "validate", validate)
+    monkeypatch.setattr(ingest_module, "validate", validate)  # the bulk path checks there
     before = site.snapshot()
     with pytest.raises(Invalid) as err:
         import_ead(site.repo, site.admin, path, batch_size=10)
@@ -101,6 +103,7 @@ def test_a_failing_component_rolls_back_every_batch(site, tmp_path, monkeypatch)
     site.reopen()  # and nothing comes back after a restart (no journal left behind)
     assert site.snapshot() == before
     monkeypatch.setattr(repository_module, "validate", real)
+    monkeypatch.setattr(ingest_module, "validate", real)
     report = import_ead(site.repo, site.admin, path, batch_size=10)
     assert report.components == 31
 
