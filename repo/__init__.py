@@ -14,5 +14,11 @@ Modules, in the order data flows through them:
 - ``revisions``    changesets, RDF Patch, history, diff, revert
 - ``publication``  the public view of an object and the publication dataset
 - ``repository``   the Repository: every operation, checked, validated, recorded, published
+- ``accounts``     user accounts (a part of the Repository)
+- ``ingest``       bulk ingest, all or nothing (a part of the Repository)
+- ``importers``, ``exporters``  EAD 2002 and EAC-CPF in and out
+- ``catalog``      full-text and faceted search, staff and public, kept in step by a listener
+- ``files``        the content-addressed file store
+- ``demo``         the demo archive
 - ``cli``          the ``lantai`` command
 """
