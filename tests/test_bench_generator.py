@@ -97,3 +97,17 @@ def test_ingests_into_a_site(tmp_path, objects):
         assert repo.mgmt not in set(raw.named_graphs())
     finally:
         repo.close()
+
+
+def test_generated_codes_ingest(tmp_path):
+    """With ``codes="generated"`` the repository numbers files and items, all distinct."""
+    archive = SyntheticArchive(SCALE, codes="generated")
+    assert not any("refcode" in o.fields for o in archive if o.type in ("file", "item"))
+    repo, _ = Repository.init(tmp_path / "site", BASE)
+    try:
+        repo.ingest(repo.user("admin"), archive, message="bench")
+        codes = [q.object.value for q in repo.working.quads_for_pattern(
+            None, RICO_IDENTIFIER, None, None) if not q.object.value.startswith("sha256:")]
+        assert len(codes) == len(set(codes)) == archive.counts.units + 1 + len(CATEGORIES)
+    finally:
+        repo.close()
