@@ -21,12 +21,12 @@ from repo.values import display
 TRACKED = ("type", "parent", "slug", "state", "access", "openingDate", "accessByDefault",
            "personalField", "owner",
            "localReader", "localContributor", "localEditor", "localReviewer", "localManager")
-UNTRACKED = ("path", "position", "changedIn", "deletedIn")
 ROLES = ("Reader", "Contributor", "Editor", "Reviewer", "Manager")
 STATES = ("private", "pending", "published")
 ACCESS_LEVELS = ("open", "restricted", "personal", "embargoed")
-STRUCTURAL = (RDF_TYPE.value, RICO + "hasRecordSetType", RICO + "isDirectlyIncludedIn",
-              RICO + "isOrWasDigitalInstantiationOf", SCHEMA + "isPartOf")
+# Statements the content tree implies (written by the repository, not by archivists).
+STRUCTURAL = frozenset((RDF_TYPE.value, RICO + "hasRecordSetType", RICO + "isDirectlyIncludedIn",
+                        RICO + "isOrWasDigitalInstantiationOf", SCHEMA + "isPartOf"))
 
 
 def lt_node(local: str) -> NamedNode:

@@ -30,6 +30,7 @@ from repo.errors import Conflict, Forbidden, Invalid, LantaiError, NotFound, Wor
 from repo.ingest import BulkIngest, NewObject
 from repo.objects import (
     ACCESS_LEVELS,
+    STRUCTURAL,
     ContentObject,
     lt_node,
     user_iri,
@@ -340,7 +341,7 @@ class Repository(Accounts, BulkIngest):
 
     def _with_structure(self, obj: ContentObject, parent: ContentObject | None) -> None:
         keep = {q for q in obj.description if not (
-            q.subject == obj.node and q.predicate.value in _STRUCTURAL_PREDICATES)}
+            q.subject == obj.node and q.predicate.value in STRUCTURAL)}
         obj.description = keep | self._structural(obj, parent)
 
     def _apply_assignments(self, obj: ContentObject, assignments: list[Assignment], *,
@@ -947,7 +948,7 @@ class Repository(Accounts, BulkIngest):
             if iri in seen:
                 continue
             seen.add(iri)
-            before = was_public.get(iri, self._in_publication(iri))
+            before = was_public[iri] if iri in was_public else self._in_publication(iri)
             now = self.project(iri)
             if before != now:
                 todo.extend(self.descendant_iris(iri))
@@ -1053,10 +1054,5 @@ class Repository(Accounts, BulkIngest):
         return tmp.dump(format=formats[fmt], from_graph=DefaultGraph(),
                         prefixes=prefixes if fmt == "ttl" else None) or b""
 
-
-_STRUCTURAL_PREDICATES = frozenset({
-    RDF_TYPE.value, RICO + "hasRecordSetType", RICO + "isDirectlyIncludedIn",
-    RICO + "isOrWasDigitalInstantiationOf", SCHEMA + "isPartOf",
-})
 
 __all__ = ["DiffLine", "LantaiError", "NewObject", "Repository"]
