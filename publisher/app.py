@@ -1,95 +1,68 @@
-"""Application factory and the first public pages (home, record pages, health).
+"""The application factory: one Flask app per site home, made of blueprints.
 
-Pages are bilingual: ``?lang=zh|en`` chooses, a cookie remembers, Chinese is the default.
+Every public blueprint reads the publication dataset only (DESIGN.md, decision 2), through
+``app.extensions["lantai.dataset"]`` (a :class:`~publisher.dataset.PublicDataset`). The REST
+API is the exception: it goes through the repository, as staff do, with a user's token.
+
+Blueprints, one job each:
+
+- ``pages``       home, record and agent pages
+- ``linkeddata``  content negotiation on ``/id/…``, VoID, dumps, sitemap, robots.txt
+- ``sparql``      the SPARQL 1.1 Protocol endpoint and its query page
+- ``exhibits``    the exhibits of the special collections
+- ``search``      the public search page over the public catalog
+- ``api``         the REST API for archivists and programs (``/api/…``)
+- ``iiif``        IIIF Image, Presentation and Content Search (package :mod:`iiif`)
+
+Record pages are extended through two hooks other parts register on the app (the way the IIIF
+part adds a viewer and a manifest link without the pages knowing about IIIF):
+
+- ``app.extensions["lantai.record_links"]``: callables ``(iri) -> [(rel, type, href)]``,
+  rendered as ``<link>`` elements and HTTP ``Link`` headers;
+- ``app.extensions["lantai.record_panels"]``: callables ``(iri, lang) -> Markup | None``,
+  rendered in the record page's media area.
 """
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
-from flask import Flask, abort, make_response, render_template, request
-from pyoxigraph import Literal, NamedNode
+from flask import Flask
 
-from ontology.namespaces import RDF, RICO, RST, SCHEMA
 from publisher.dataset import PublicDataset
 from repo.config import read_settings
 
-LANGS = ("zh", "en")
+BLUEPRINTS = (
+    "publisher.pages",
+    "publisher.linkeddata",
+    "publisher.sparql",
+    "publisher.exhibits",
+    "publisher.search",
+    "publisher.api",
+    "iiif.web",
+)
 
 
-def create_app(home: Path | str) -> Flask:
+def create_app(home: Path | str, **config) -> Flask:
+    """The site at ``home`` as a WSGI application; ``config`` overrides Flask settings."""
     home = Path(home)
     settings = read_settings(home)
     app = Flask(__name__)
-    app.config["LANTAI_HOME"] = home
-    app.config["BASE"] = settings.base
-    dataset = PublicDataset(home)
-
-    def lang() -> str:
-        chosen = request.args.get("lang") or request.cookies.get("lang") or "zh"
-        return chosen if chosen in LANGS else "zh"
-
-    def label(store, node: NamedNode, want: str) -> str:
-        texts = {}
-        for pred in (RICO + "title", RICO + "name", SCHEMA + "name"):
-            for q in store.quads_for_pattern(node, NamedNode(pred), None, None):
-                if isinstance(q.object, Literal):
-                    texts.setdefault(q.object.language or "", q.object.value)
-        return texts.get(want) or next(iter(texts.values()), node.value)
-
-    def render(template: str, **kw):
-        resp = make_response(render_template(template, lang=lang(), site=settings, **kw))
-        if request.args.get("lang") in LANGS:
-            resp.set_cookie("lang", request.args["lang"], max_age=365 * 24 * 3600,
-                            samesite="Lax")
-        return resp
+    app.config.update(LANTAI_HOME=home, BASE=settings.base, SETTINGS=settings,
+                      JSON_AS_ASCII=False, **config)
+    app.json.ensure_ascii = False
+    app.extensions["lantai.dataset"] = PublicDataset(home)
+    app.extensions["lantai.record_links"] = []
+    app.extensions["lantai.record_panels"] = []
+    for name in BLUEPRINTS:
+        module = importlib.import_module(name)
+        app.register_blueprint(module.bp)
+        if hasattr(module, "init_app"):
+            module.init_app(app)
 
     @app.get("/healthz")
     def healthz():
         return {"status": "ok"}
-
-    @app.get("/")
-    def home_page():
-        store = dataset.store
-        want = lang()
-        groups = []
-        for rst, title_zh, title_en in ((RST + "Fonds", "全宗", "Fonds"),
-                                        (RST + "Collection", "专题", "Collections")):
-            items = sorted(
-                (label(store, q.subject, want), q.subject.value)
-                for q in store.quads_for_pattern(None, NamedNode(RICO + "hasRecordSetType"),
-                                                 NamedNode(rst), None))
-            groups.append((title_zh if want == "zh" else title_en, items))
-        exhibits = sorted(
-            (label(store, q.subject, want), q.subject.value)
-            for q in store.quads_for_pattern(None, NamedNode(RDF + "type"),
-                                             NamedNode(SCHEMA + "ExhibitionEvent"), None))
-        groups.append(("展览" if want == "zh" else "Exhibits", exhibits))
-        return render("home.html", groups=groups)
-
-    @app.get("/id/<kind>/<key>")
-    def record_page(kind: str, key: str):
-        store = dataset.store
-        node = NamedNode(f"{settings.base}/id/{kind}/{key}")
-        if not store.contains_named_graph(node):
-            abort(404)
-        want = lang()
-        rows = []
-        for q in sorted(store.quads_for_pattern(node, None, None, node), key=str):
-            pred = q.predicate.value.rsplit("#", 1)[-1].rsplit("/", 1)[-1]
-            if isinstance(q.object, Literal):
-                if q.object.language and q.object.language != want:
-                    continue
-                rows.append((pred, q.object.value, None))
-            else:
-                target = q.object
-                inside = target.value.startswith(settings.base + "/id/")
-                rows.append((pred, label(store, target, want) if inside else target.value,
-                             target.value if inside else None))
-        return render("record.html", title=label(store, node, want), iri=node.value, rows=rows)
-
-    @app.errorhandler(404)
-    def not_found(_exc):
-        return render("404.html"), 404
 
     return app

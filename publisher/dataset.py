@@ -39,3 +39,10 @@ class PublicDataset:
                 self._store = Store.read_only(str(self.home / "publication"))
                 self._generation = generation
             return self._store
+
+
+def public_store() -> Store:
+    """The publication dataset as the current request should see it (inside a request)."""
+    from flask import current_app
+
+    return current_app.extensions["lantai.dataset"].store

@@ -32,6 +32,12 @@ class Settings:
     embargo_years: int = 25
     site_name_zh: str = "兰台档案馆"
     site_name_en: str = "Lantai Archive"
+    # Public surfaces (publisher, IIIF): bounds that keep one request from taking the server.
+    sparql_timeout: float = 10.0  # seconds a SPARQL query may run
+    sparql_max_rows: int = 100_000  # solutions or triples one answer may hold
+    image_max_width: int = 10_000  # IIIF Image API maxWidth / maxHeight / maxArea
+    image_max_height: int = 10_000
+    image_max_area: int = 40_000_000
 
 
 def default_home() -> Path:
@@ -50,7 +56,7 @@ def write_settings(home: Path, settings: Settings) -> None:
     home.mkdir(parents=True, exist_ok=True)
     lines = ["# Lantai site settings (written by `lantai init`)"]
     for key, value in asdict(settings).items():
-        lines.append(f"{key} = {value!r}" if isinstance(value, int) else f'{key} = "{value}"')
+        lines.append(f'{key} = "{value}"' if isinstance(value, str) else f"{key} = {value!r}")
     tmp = home / (CONFIG_FILE + ".tmp")
     tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     tmp.replace(home / CONFIG_FILE)

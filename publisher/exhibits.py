@@ -1,0 +1,5 @@
+"""(being built: see publisher/app.py for what this blueprint is for)"""
+
+from flask import Blueprint
+
+bp = Blueprint("exhibits", __name__)
