@@ -53,3 +53,47 @@ def reference() -> Path:
         pytest.skip(f"shared reference data not found at {REFERENCE} "
                     "(CI always has ../shared/reference; a bare clone does not)")
     return REFERENCE
+
+
+@pytest.fixture(scope="session")
+def demo_server(tmp_path_factory) -> str:
+    """The demo archive served over real HTTP by waitress, as ``lantai serve`` does.
+
+    Yields the server's URL, which is also the site's base IRI, so every ``/id/…`` IRI of the
+    demo dereferences on this server. One server for the whole session: tests must not write
+    to it (they make their own site for that). ``demo_server_home`` gives its home.
+    """
+    import socket
+    import threading
+
+    from waitress.server import create_server
+
+    from publisher.app import create_app
+    from repo.demo import load_demo
+    from repo.repository import Repository
+
+    home = tmp_path_factory.mktemp("demo-server") / "home"
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    url = f"http://127.0.0.1:{port}"
+    repo, _token = Repository.init(home, url)
+    try:
+        load_demo(repo, repo.user("admin"))
+    finally:
+        repo.close()
+    server = create_server(create_app(home), host="127.0.0.1", port=port, threads=8)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    _DEMO_HOMES[url] = home
+    yield url
+    server.close()
+
+
+_DEMO_HOMES: dict[str, Path] = {}
+
+
+@pytest.fixture(scope="session")
+def demo_server_home(demo_server: str) -> Path:
+    return _DEMO_HOMES[demo_server]
