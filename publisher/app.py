@@ -12,7 +12,8 @@ Blueprints, one job each:
 - ``exhibits``    the exhibits of the special collections
 - ``search``      the public search page over the public catalog
 - ``api``         the REST API for archivists and programs (``/api/…``)
-- ``iiif``        IIIF Image, Presentation and Content Search (package :mod:`iiif`)
+- ``iiif.image_api``, ``iiif.presentation_api``, ``iiif.search_api``: IIIF Image 3,
+  Presentation 3 and Content Search 2 (package :mod:`iiif`)
 
 Record pages are extended through two hooks other parts register on the app (the way the IIIF
 part adds a viewer and a manifest link without the pages knowing about IIIF):
@@ -40,7 +41,9 @@ BLUEPRINTS = (
     "publisher.exhibits",
     "publisher.search",
     "publisher.api",
-    "iiif.web",
+    "iiif.image_api",
+    "iiif.presentation_api",
+    "iiif.search_api",
 )
 
 

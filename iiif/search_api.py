@@ -1,0 +1,5 @@
+"""(being built: see iiif/__init__.py for the URL layout)"""
+
+from flask import Blueprint
+
+bp = Blueprint("iiif_search_api", __name__)
