@@ -31,6 +31,7 @@ from pathlib import Path
 
 from flask import Flask
 
+from publisher import requestlog
 from publisher.dataset import PublicDataset
 from repo.config import read_settings
 
@@ -48,7 +49,8 @@ BLUEPRINTS = (
 
 
 def create_app(home: Path | str, **config) -> Flask:
-    """The site at ``home`` as a WSGI application; ``config`` overrides Flask settings."""
+    """The site at ``home`` as a WSGI application; ``config`` overrides Flask settings
+    (``REQUEST_LOG=True`` writes one JSON line per request to standard error)."""
     home = Path(home)
     settings = read_settings(home)
     app = Flask(__name__)
@@ -63,6 +65,10 @@ def create_app(home: Path | str, **config) -> Flask:
         app.register_blueprint(module.bp)
         if hasattr(module, "init_app"):
             module.init_app(app)
+
+    if app.config.get("REQUEST_LOG"):
+        requestlog.configure()
+        app.wsgi_app = requestlog.RequestLog(app.wsgi_app)
 
     @app.get("/healthz")
     def healthz():
