@@ -1,0 +1,90 @@
+"""``lantai serve`` as a user runs it: a real process, and ``lantai`` commands beside it.
+
+The server never holds the working store, so commands keep working while it runs; what they
+publish is visible to the server's next request, without a restart. Every request leaves one
+JSON line in the log.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import socket
+import subprocess
+import time
+
+import pytest
+import requests
+from support import lantai_executable
+
+LANTAI = lantai_executable()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def lantai(home, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("LANTAI_HOME", "LANTAI_USER")}
+    proc = subprocess.run([LANTAI, "--home", str(home), *args], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert proc.returncode == 0, f"{args}: {proc.stderr}"
+    return proc
+
+
+@pytest.fixture
+def served(tmp_path):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    home = tmp_path / "site"
+    lantai(home, "init", "--base", base)
+    log = (tmp_path / "requests.log").open("w+")
+    server = subprocess.Popen([LANTAI, "--home", str(home), "serve", "--port", str(port)],
+                              stderr=log, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            requests.get(base + "/healthz", timeout=2)
+            break
+        except requests.ConnectionError:
+            assert server.poll() is None, "the server stopped"
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.1)
+    yield home, base, log
+    server.terminate()
+    server.wait(timeout=10)
+    log.close()
+
+
+def test_commands_work_while_the_server_runs(served):
+    home, base, _log = served
+    added = json.loads(lantai(home, "add", "/", "fonds", "--name", "xjtu", "--set",
+                              "title@zh=西安交通大学档案", "--set", "title@en=XJTU Archives",
+                              "--set", "refcode=0421", "--json").stdout)
+    page = added["iri"]
+    assert page.startswith(base + "/id/")
+    assert requests.get(page, timeout=10).status_code == 404  # private: not public yet
+    lantai(home, "publish", "/xjtu")
+    resp = requests.get(page, timeout=10)
+    assert resp.status_code == 200 and "西安交通大学档案" in resp.text
+    lantai(home, "edit", "/xjtu", "--set", "title@en=Xi'an Jiaotong University Archives")
+    english = html.unescape(requests.get(page + "?lang=en", timeout=10).text)
+    assert "Xi'an Jiaotong University Archives" in english
+    lantai(home, "transition", "/xjtu", "withdraw")
+    assert requests.get(page, timeout=10).status_code in (404, 410)
+
+
+def test_one_json_line_per_request(served):
+    _home, base, log = served
+    requests.get(base + "/healthz", timeout=10)
+    requests.get(base + "/no/such/page", timeout=10)
+    time.sleep(0.3)
+    log.seek(0)
+    lines = [json.loads(line) for line in log.read().splitlines() if line.startswith("{")]
+    by_path = {entry["path"]: entry for entry in lines}
+    assert by_path["/healthz"]["status"] == 200 and by_path["/healthz"]["method"] == "GET"
+    assert by_path["/no/such/page"]["status"] == 404
+    assert all(isinstance(entry["ms"], float | int) for entry in lines)
