@@ -1,5 +1,300 @@
-"""(being built: see publisher/app.py for what this blueprint is for)"""
+"""The SPARQL 1.1 Protocol endpoint at ``/sparql`` over the publication dataset, and its page.
 
-from flask import Blueprint
+Queries see the union of the publication's graphs (one named graph per public object) as
+their default graph; ``default-graph-uri`` and ``named-graph-uri`` narrow the dataset as the
+protocol says. Queries run in worker processes (:mod:`publisher.sparql_pool`) so that the
+time limit can really stop one; answers are written by :mod:`publisher.sparql_formats`.
+
+Refused, each with a one-line text message: SPARQL Update in any form (405), ``SERVICE``
+(400: the server must not be made to fetch from the network), malformed queries (400, with
+the parser's message), unknown formats (406, listing the supported ones), queries over the
+time or memory limit (503) or answers over the size limit (413).
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import re
+import threading
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, current_app, request
+from werkzeug.datastructures import MultiDict
+
+from ontology.namespaces import PREFIXES
+from publisher import sparql_formats as fmt
+from publisher.i18n import lang, render
+from publisher.sparql_examples import examples
+from publisher.sparql_pool import Job, QueryPool, QueryRefused
 
 bp = Blueprint("sparql", __name__)
+
+MAX_QUERY_CHARS = 100_000  # a longer query is a mistake or an attack
+MAX_BODY_BYTES = 1_000_000
+DEFAULT_WORKERS = 4
+DEFAULT_MEMORY_MB = 2048
+ALLOW = "GET, POST, OPTIONS"
+OUTPUT_PREFIXES = tuple((k, v) for k, v in PREFIXES.items() if k != "lt")
+
+# Strings, IRIs and comments, so keywords are looked for only where they are keywords.
+_NOISE = re.compile("|".join((
+    r'"""(?:[^"\\]|\\.|"(?!""))*"""', r"'''(?:[^'\\]|\\.|'(?!''))*'''",
+    r'"(?:[^"\\\n]|\\.)*"', r"'(?:[^'\\\n]|\\.)*'",
+    r'<[^<>"{}|^`\\\s]*>', r"#[^\n]*")))
+_SERVICE = re.compile(r"(?<![\w?$:-])SERVICE(?![\w:-])", re.IGNORECASE)
+_PROLOGUE = re.compile(r"^\s*(?:(?:PREFIX\s+[\w.-]*:\s*|BASE\s*)<>\s*)*", re.IGNORECASE)
+_UPDATE = re.compile(r"(?:INSERT|DELETE|LOAD|CLEAR|CREATE|DROP|COPY|MOVE|ADD|WITH)\b",
+                     re.IGNORECASE)
+
+
+class Refused(Exception):
+    def __init__(self, status: int, message: str, headers: dict | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers or {}
+
+
+def init_app(app) -> None:
+    """One pool of query workers per app, started on the first query."""
+    settings = app.config["SETTINGS"]
+    size = getattr(settings, "sparql_workers", 0) or DEFAULT_WORKERS
+    pool = QueryPool(app.config["LANTAI_HOME"], size,
+                     int(getattr(settings, "sparql_memory_mb", DEFAULT_MEMORY_MB)))
+    app.extensions["lantai.sparql_pool"] = pool
+    atexit.register(pool.close)
+
+
+def _text(status: int, message: str, headers: dict | None = None) -> Response:
+    resp = Response(message.rstrip("\n") + "\n", status, mimetype="text/plain")
+    resp.headers.update(headers or {})
+    return resp
+
+
+@bp.after_request
+def _cors(resp: Response) -> Response:
+    resp.headers["Access-Control-Allow-Origin"] = "*"
+    resp.headers["Access-Control-Expose-Headers"] = "Content-Type, Content-Disposition"
+    resp.vary.add("Accept")
+    return resp
+
+
+# ------------------------------------------------------------------ reading a request
+
+def _params() -> tuple[MultiDict, str | None]:
+    """The protocol's parameters and the query text, from GET or either kind of POST."""
+    if request.method == "GET":
+        return request.args, _single(request.args, "query")
+    if request.content_length and request.content_length > MAX_BODY_BYTES:
+        raise Refused(413, f"request body over {MAX_BODY_BYTES} bytes")
+    mimetype = request.mimetype
+    if mimetype == "application/x-www-form-urlencoded":
+        params = MultiDict(request.args)
+        for key, values in request.form.lists():
+            params.setlist(key, params.getlist(key) + values)
+        return params, _single(params, "query")
+    if mimetype == "application/sparql-query":
+        if "query" in request.args:
+            raise Refused(400, "a query in both the body and the URL: send it once")
+        return request.args, request.get_data(as_text=True)
+    if mimetype == "application/sparql-update":
+        raise _update_refused()
+    raise Refused(415, "POST a query as application/x-www-form-urlencoded (query=…) or as "
+                       f"application/sparql-query, not {mimetype or 'an empty body'}")
+
+
+def _single(params: MultiDict, key: str) -> str | None:
+    values = params.getlist(key)
+    if len(values) > 1:
+        raise Refused(400, f"{len(values)} '{key}' parameters: send exactly one")
+    return values[0] if values else None
+
+
+def _update_refused() -> Refused:
+    return Refused(405, "SPARQL Update is not allowed: this endpoint serves the publication "
+                        "dataset read-only", {"Allow": ALLOW})
+
+
+def _check_query(query: str) -> None:
+    if len(query) > MAX_QUERY_CHARS:
+        raise Refused(413, f"query over {MAX_QUERY_CHARS} characters")
+    if not query.strip():
+        raise Refused(400, "empty query")
+    bare = _NOISE.sub(lambda m: " " if m.group(0).startswith(("#", '"', "'")) else "<>", query)
+    if _UPDATE.match(bare, _PROLOGUE.match(bare).end()):
+        raise _update_refused()
+    if _SERVICE.search(bare):
+        raise Refused(400, "SERVICE (federated query) is not allowed: this endpoint does not "
+                           "fetch from other servers")
+
+
+def _graph_list(params: MultiDict, key: str) -> tuple[str, ...] | None:
+    values = params.getlist(key)
+    if not values:
+        return None
+    for iri in values:
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*:[^<>\"{}|^`\\\s]*", iri):
+            raise Refused(400, f"{key}: {iri!r} is not an absolute IRI")
+    return tuple(values)
+
+
+def _job(params: MultiDict, query: str, choice: fmt.Choice) -> Job:
+    default_graphs = _graph_list(params, "default-graph-uri")
+    named_graphs = _graph_list(params, "named-graph-uri")
+    if named_graphs is not None and default_graphs is None:
+        default_graphs = ()  # the protocol: only named graphs given, so an empty default graph
+    settings = current_app.config["SETTINGS"]
+    return Job(query=query, results_format=choice.results, graph_format=choice.graph,
+               default_graphs=default_graphs, named_graphs=named_graphs,
+               max_rows=int(settings.sparql_max_rows), prefixes=OUTPUT_PREFIXES)
+
+
+def _run(job: Job):
+    settings = current_app.config["SETTINGS"]
+    pool: QueryPool = current_app.extensions["lantai.sparql_pool"]
+    try:
+        return pool.run(job, float(settings.sparql_timeout))
+    except QueryRefused as exc:
+        headers = {"Retry-After": "10"} if exc.busy else {}
+        raise Refused(exc.status, exc.message, headers) from None
+
+
+def _wants_page(params: MultiDict) -> bool:
+    if (params.get("format") or params.get("output") or "").lower() in ("html", "table"):
+        return True
+    if params.get("format") or params.get("output"):
+        return False
+    offers = [f.media_type for f in fmt.RESULT_FORMATS + fmt.GRAPH_FORMATS] + ["text/html"]
+    return request.accept_mimetypes.best_match(offers) == "text/html"
+
+
+# ------------------------------------------------------------------ the endpoint
+
+@bp.route("/sparql", methods=["GET", "POST", "OPTIONS"])
+def endpoint():
+    if request.method == "OPTIONS":
+        resp = Response(status=204)
+        resp.headers["Allow"] = ALLOW
+        resp.headers["Access-Control-Allow-Methods"] = ALLOW
+        resp.headers["Access-Control-Allow-Headers"] = (
+            request.headers.get("Access-Control-Request-Headers") or "Accept, Content-Type")
+        resp.headers["Access-Control-Max-Age"] = "86400"
+        return resp
+    try:
+        params, query = _params()
+        if "update" in params:
+            raise _update_refused()
+        if request.method == "GET" and _wants_page(params):
+            return _page(params, query)
+        if query is None:
+            if request.method == "GET":
+                return _service_description(params)
+            raise Refused(400, "missing 'query' parameter (the SPARQL query to run)")
+        _check_query(query)
+        try:
+            choice = fmt.choose(params.get("format") or params.get("output"),
+                                request.accept_mimetypes if request.headers.get("Accept")
+                                else None)
+        except fmt.NotAcceptable as exc:
+            raise Refused(406, str(exc)) from None
+        answer = _run(_job(params, query, choice))
+        if answer.status == 406:
+            raise Refused(406, fmt.not_acceptable(choice, answer.body.decode()))
+        if answer.status != 200:
+            raise Refused(answer.status, answer.body.decode())
+    except Refused as exc:
+        return _text(exc.status, exc.message, exc.headers)
+    resp = Response(answer.body, 200, content_type=f"{answer.content_type}; charset=utf-8")
+    if params.get("download"):
+        chosen = next(f for f in fmt.RESULT_FORMATS + fmt.GRAPH_FORMATS
+                      if f.media_type == answer.content_type)
+        resp.headers["Content-Disposition"] = f'attachment; filename="query.{chosen.extension}"'
+    return resp
+
+
+# ------------------------------------------------------------------ the service description
+
+SD = "http://www.w3.org/ns/sparql-service-description#"
+W3C_FORMATS = "http://www.w3.org/ns/formats/"
+FORMAT_IRIS = ("SPARQL_Results_JSON", "SPARQL_Results_XML", "SPARQL_Results_CSV",
+               "SPARQL_Results_TSV", "Turtle", "N-Triples", "JSON-LD", "RDF_XML", "N-Quads",
+               "TriG")
+
+
+def _service_description(params: MultiDict) -> Response:
+    """GET without a query: what this endpoint is (SPARQL 1.1 Service Description)."""
+    from pyoxigraph import BlankNode, Literal, NamedNode, Triple
+
+    try:
+        choice = fmt.choose(params.get("format") or params.get("output"),
+                            request.accept_mimetypes if request.headers.get("Accept") else None)
+    except fmt.NotAcceptable as exc:
+        raise Refused(406, str(exc)) from None
+    if choice.graph is None:  # a client that wants results but sent no query
+        raise Refused(400, "missing 'query' parameter (the SPARQL query to run)")
+    settings = current_app.config["SETTINGS"]
+    base = current_app.config["BASE"]
+    service, dataset, graph = NamedNode(base + "/sparql"), BlankNode(), BlankNode()
+    a = NamedNode(PREFIXES["rdf"] + "type")
+
+    def sd(name: str) -> NamedNode:
+        return NamedNode(SD + name)
+
+    triples = [
+        Triple(service, a, sd("Service")),
+        Triple(service, sd("endpoint"), service),
+        Triple(service, sd("supportedLanguage"), sd("SPARQL11Query")),
+        Triple(service, sd("feature"), sd("UnionDefaultGraph")),
+        Triple(service, NamedNode(PREFIXES["dcterms"] + "title"),
+               Literal(f"{settings.site_name_zh} SPARQL 查询服务", language="zh")),
+        Triple(service, NamedNode(PREFIXES["dcterms"] + "title"),
+               Literal(f"{settings.site_name_en} SPARQL endpoint", language="en")),
+        Triple(service, sd("defaultDataset"), dataset),
+        Triple(dataset, a, sd("Dataset")),
+        Triple(dataset, sd("defaultGraph"), graph),
+        Triple(graph, a, sd("Graph")),
+        Triple(dataset, NamedNode("http://rdfs.org/ns/void#sparqlEndpoint"), service),
+        *(Triple(service, sd("resultFormat"), NamedNode(W3C_FORMATS + f)) for f in FORMAT_IRIS),
+    ]
+    chosen = fmt.BY_NAME[choice.graph]
+    body = fmt.write_graph(choice.graph, triples, {"sd": SD, "dcterms": PREFIXES["dcterms"]})
+    return Response(body, 200, content_type=f"{chosen.media_type}; charset=utf-8")
+
+
+# ------------------------------------------------------------------ the query page
+
+def _lang_url(code: str) -> str:
+    """This page in another language, keeping the query."""
+    args = MultiDict(request.args)
+    args["lang"] = code
+    return "/sparql?" + urlencode(list(args.items(multi=True)))
+
+
+def _page(params: MultiDict, query: str | None) -> Response:
+    """The query page; with a query, its answer rendered as a table (works without script)."""
+    want = lang()
+    base = current_app.config["BASE"]
+    shown = examples(base, want)
+    pool: QueryPool = current_app.extensions["lantai.sparql_pool"]
+    if not pool.started:  # a visitor will run a query soon: have the workers ready by then
+        threading.Thread(target=pool.start, name="lantai-sparql-start", daemon=True).start()
+    table = error = graph_text = None
+    if query:
+        try:
+            _check_query(query)
+            answer = _run(_job(params, query, fmt.Choice("json", "ttl", "html")))
+            if answer.status != 200:
+                raise Refused(answer.status, answer.body.decode())
+            if answer.kind == "graph":
+                graph_text = answer.body.decode()
+            else:
+                table = json.loads(answer.body)
+        except Refused as exc:
+            error = f"{exc.status}: {exc.message}"
+    download = {f.name: "/sparql?" + urlencode({"query": query, "format": f.name,
+                                                "download": "1"})
+                for f in fmt.RESULT_FORMATS + fmt.GRAPH_FORMATS} if query else {}
+    return render("sparql.html", lang_url=_lang_url, query=query or shown[0]["query"],
+                  examples=shown, base=base,
+                  table=table, graph_text=graph_text, error=error, download=download,
+                  result_formats=fmt.RESULT_FORMATS, graph_formats=fmt.GRAPH_FORMATS,
+                  status=200 if error is None else 400)

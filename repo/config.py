@@ -35,9 +35,14 @@ class Settings:
     # Public surfaces (publisher, IIIF): bounds that keep one request from taking the server.
     sparql_timeout: float = 10.0  # seconds a SPARQL query may run
     sparql_max_rows: int = 100_000  # solutions or triples one answer may hold
+    sparql_workers: int = 4  # query processes (each can be killed at the time limit)
+    sparql_memory_mb: int = 2048  # memory one query process may use (0: no limit)
     image_max_width: int = 10_000  # IIIF Image API maxWidth / maxHeight / maxArea
     image_max_height: int = 10_000
     image_max_area: int = 40_000_000
+    # IIIF Presentation: the rights statement of manifests (a Creative Commons or
+    # RightsStatements.org URI; default "Copyright Not Evaluated")
+    iiif_rights: str = "http://rightsstatements.org/vocab/CNE/1.0/"
 
 
 def default_home() -> Path:
