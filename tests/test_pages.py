@@ -1,0 +1,226 @@
+"""Home, record and agent pages of the live demo server: the fields a reader expects, in both
+languages, the hierarchy, paging, the extension hooks, schema.org, and escaping."""
+
+from __future__ import annotations
+
+import gc
+import json
+
+import pytest
+import requests
+from lxml import html as lxml_html
+from markupsafe import Markup
+from support import FILE, FONDS, SERIES
+
+from publisher import pages
+from publisher.app import create_app
+from repo.demo import canaries
+
+RECORD = "record/admission-letter-1956"
+
+
+def get(url: str, **params) -> requests.Response:
+    r = requests.get(url, params=params, timeout=10)
+    assert r.status_code == 200, (url, r.status_code)
+    assert r.headers["Content-Type"].startswith("text/html")
+    return r
+
+
+def doc(r: requests.Response):
+    return lxml_html.fromstring(r.content)
+
+
+def texts(tree, xpath: str) -> list[str]:
+    return [" ".join(e.text_content().split()) for e in tree.xpath(xpath)]
+
+
+def schema_org(tree) -> dict:
+    scripts = tree.xpath('//script[@type="application/ld+json"]')
+    assert len(scripts) == 1
+    return json.loads(scripts[0].text)
+
+
+def test_record_page_shows_every_field_in_the_chosen_language(demo_server):
+    iri = f"{demo_server}/id/{RECORD}"
+    zh = doc(get(iri, lang="zh"))
+    assert texts(zh, "//h1") == ["张明华的录取通知书"]
+    assert texts(zh, '//p[@class="other-title"]') == ["Zhang Minghua's letter of admission"]
+    assert texts(zh, '//dd[@class="refcode"]') == ["0421-XS·1956-Y-TC-0001"]
+    assert "1956-08-05" in texts(zh, '//dd[@class="dates"]')[0]
+    assert "1956年8月5日" in texts(zh, '//dd[@class="dates"]')[0]
+    assert "1件1页" in texts(zh, "//dl")[0]
+    assert "西安新校址报到" in texts(zh, '//section[@class="scope"]')[0]
+    creators = zh.xpath('//dd[@class="rel-hasCreator"]//a')
+    assert [(a.text, a.get("href")) for a in creators] == [
+        ("教务处", f"{demo_server}/id/agent/academic-affairs")]
+    subjects = {a.get("href") for a in zh.xpath('//dd[@class="rel-hasOrHadSubject"]//a')}
+    assert subjects == {f"{demo_server}/id/agent/zhang-minghua",
+                        f"{demo_server}/id/event/westward-relocation"}
+    assert [a.text for a in zh.xpath('//dd[@class="rel-isAssociatedWithPlace"]//a')] == ["西安"]
+    crumbs = zh.xpath('//nav[@class="breadcrumbs"]//a')
+    assert [a.get("href") for a in crumbs] == [f"{demo_server}/id/recordset/xjtu",
+                                               f"{demo_server}/id/recordset/student-memories"]
+    media = zh.xpath('//section[@class="media"]//ul[@class="instantiations"]//a')
+    assert [a.get("href") for a in media] == [
+        f"{demo_server}/id/instantiation/admission-letter-1956-jpg"]
+    assert iri in texts(zh, '//section[@class="cite"]')[0]
+    assert zh.xpath('//html/@lang') == ["zh-Hans"]
+
+    en = doc(get(iri, lang="en"))
+    assert texts(en, "//h1") == ["Zhang Minghua's letter of admission"]
+    assert texts(en, '//p[@class="other-title"]') == ["张明华的录取通知书"]
+    assert "Reference code" in texts(en, "//dt")
+    assert "1 item, 1 page" in texts(en, "//dl")[0]
+    assert [a.text for a in en.xpath('//dd[@class="rel-hasCreator"]//a')] == [
+        "Office of Academic Affairs"]
+
+
+def test_language_choice_is_remembered(demo_server):
+    iri = f"{demo_server}/id/{RECORD}"
+    with requests.Session() as s:
+        assert "Zhang Minghua" in s.get(iri, params={"lang": "en"}, timeout=10).text
+        again = lxml_html.fromstring(s.get(iri, timeout=10).content)
+        assert texts(again, "//h1") == ["Zhang Minghua's letter of admission"]
+
+
+def test_schema_org_json_ld_describes_the_record(demo_server):
+    data = schema_org(doc(get(f"{demo_server}/id/{RECORD}")))
+    assert data["@context"] == "https://schema.org"
+    assert data["@type"] == "ArchiveComponent"
+    assert data["@id"] == f"{demo_server}/id/{RECORD}"
+    assert data["identifier"] == "0421-XS·1956-Y-TC-0001"
+    names = {n["@language"]: n["@value"] for n in data["name"]}
+    assert names == {"zh": "张明华的录取通知书", "en": "Zhang Minghua's letter of admission"}
+    assert data["holdingArchive"]["@type"] == "ArchiveOrganization"
+    assert data["creator"][0]["@id"] == f"{demo_server}/id/agent/academic-affairs"
+    assert data["creator"][0]["@type"] == "Organization"
+    assert data["isPartOf"]["@id"] == f"{demo_server}/id/recordset/student-memories"
+    agent = schema_org(doc(get(f"{demo_server}/id/agent/chen-yuanshan")))
+    assert agent["@type"] == "Person"
+
+
+def test_agent_pages_list_what_they_created_and_appear_in(demo_server):
+    chen = doc(get(f"{demo_server}/id/agent/chen-yuanshan", lang="en"))
+    assert texts(chen, "//h1") == ["Chen Yuanshan"]
+    interviews = chen.xpath('//section[@class="interviews"]//a/@href')
+    assert f"{demo_server}/id/record/oh-01" in interviews
+    took_part = chen.xpath('//section[contains(@class, "inv-hasOrHadParticipant")]//a/@href')
+    assert f"{demo_server}/id/event/interview-oh-01" in took_part
+    assert "Born in Wuxi" in texts(chen, '//section[@class="description"]')[0]
+
+    office = doc(get(f"{demo_server}/id/agent/academic-affairs", lang="en"))
+    created = office.xpath('//section[contains(@class, "inv-hasCreator")]//a/@href')
+    assert f"{demo_server}/id/{RECORD}" in created
+    # no closed record is named, not even by its IRI
+    page = requests.get(f"{demo_server}/id/agent/academic-affairs", timeout=10).text
+    assert "transcript-2019001" not in page
+    for word in canaries():
+        assert word not in page
+
+
+def test_places_and_events_have_pages(demo_server):
+    xian = doc(get(f"{demo_server}/id/place/xian", lang="en"))
+    assert texts(xian, "//h1") == ["Xi'an"]
+    linked = xian.xpath('//section[contains(@class, "inv-isAssociatedWithPlace")]//a/@href')
+    assert f"{demo_server}/id/{RECORD}" in linked
+    event = doc(get(f"{demo_server}/id/event/interview-oh-01", lang="en"))
+    participants = event.xpath('//dd[@class="rel-hasOrHadParticipant"]//a/@href')
+    assert participants == [f"{demo_server}/id/agent/chen-yuanshan"]
+
+
+def test_children_are_paged(demo_server, monkeypatch):
+    monkeypatch.setattr(pages, "PER_PAGE", 1)  # the demo has no container of 50 records
+    url = f"{demo_server}/id/recordset/oral-history"
+    seen = []
+    for n in (1, 2, 3):
+        tree = doc(get(url, page=str(n)))
+        seen += tree.xpath('//section[@class="children"]//li/a/@href')
+        assert tree.xpath('//section[@class="children"]//ol/@start') == [str(n)]
+    assert seen == [f"{demo_server}/id/record/oh-0{i}" for i in (1, 2, 3)]
+    first = doc(get(url, page="1"))
+    assert first.xpath('//a[@rel="next"]/@href') == ["?page=2"]
+    assert not first.xpath('//a[@rel="prev"]')
+    # out of range or nonsense: the nearest page, never an error
+    assert doc(get(url, page="99")).xpath('//section[@class="children"]//li/a/@href') == [
+        f"{demo_server}/id/record/oh-03"]
+    assert doc(get(url, page="-1x")).xpath('//section[@class="children"]//li/a/@href') == [
+        f"{demo_server}/id/record/oh-01"]
+    # a closed child (the consent forms) is never listed nor counted
+    whole = requests.get(url, timeout=10).text
+    assert "consent-01" not in whole
+
+
+def test_home_page_lists_fonds_collections_exhibits_and_tools(demo_server):
+    for lang, fonds in (("zh", "西安交通大学全宗"), ("en", "Fonds of Xi'an Jiaotong University")):
+        tree = doc(get(f"{demo_server}/", lang=lang))
+        assert fonds in texts(tree, '//section[@class="fonds"]//a')
+        assert len(tree.xpath('//section[@class="collections"]//a')) == 3
+        exhibits = tree.xpath('//section[@class="exhibits"]//a/@href')
+        assert f"{demo_server}/id/exhibit/covid-memories" in exhibits
+        assert "/sparql" in tree.xpath("//a/@href") and "/search" in tree.xpath("//a/@href")
+        for href in tree.xpath('//div[@class="groups"]//a/@href'):
+            assert requests.head(href, timeout=10).status_code == 200
+
+
+def test_hooks_add_links_and_panels(demo_server_home):
+    app = create_app(demo_server_home)
+    app.extensions["lantai.record_links"].append(
+        lambda iri: [("manifest", "application/ld+json", iri.replace("/id/", "/iiif/") + "/m")])
+    app.extensions["lantai.record_panels"].append(
+        lambda iri, lang: Markup(f'<div id="viewer" data-lang="{lang}">{iri}</div>'))
+    app.extensions["lantai.record_panels"].append(lambda iri, lang: None)
+
+    def broken(iri, lang):
+        raise RuntimeError("a broken extension")
+
+    app.extensions["lantai.record_panels"].append(broken)
+    client = app.test_client()
+    r = client.get(f"/id/{RECORD}?lang=en")
+    assert r.status_code == 200
+    body = r.get_data(as_text=True)
+    base = app.config["BASE"]
+    href = f"{base}/iiif/{RECORD}/m"
+    assert f'<link rel="manifest" type="application/ld+json" href="{href}">' in body
+    assert f'<{href}>; rel="manifest"; type="application/ld+json"' in r.headers["Link"]
+    tree = lxml_html.fromstring(r.data)
+    panel = tree.xpath('//section[@class="media"]//div[@id="viewer"]')
+    assert panel and panel[0].get("data-lang") == "en"
+    rdf = client.get(f"/id/{RECORD}", headers={"Accept": "text/turtle"})
+    assert 'rel="manifest"' in rdf.headers["Link"]
+    del client, app
+    gc.collect()
+
+
+def test_html_in_titles_is_escaped_everywhere(site):
+    repo, admin = site.repo, site.admin
+    evil = '</script><script>alert("x")</script><b>bold</b>'
+    repo.edit(admin, FILE, set={"title@en": evil, "title@zh": "名册<img src=x onerror=alert(1)>"})
+    for ref in (FONDS, SERIES, FILE):
+        repo.transition(admin, ref, "publish")
+    client = create_app(site.home).test_client()
+    iri = site.iris[FILE]
+    body = client.get("/id/" + iri.split("/id/", 1)[1],
+                      query_string={"lang": "en"}).get_data(as_text=True)
+    assert "<script>alert" not in body and "<img src=x" not in body and "<b>bold" not in body
+    tree = lxml_html.fromstring(body)
+    assert texts(tree, "//h1") == [evil]
+    data = schema_org(tree)
+    assert {n["@value"] for n in data["name"]} >= {evil}
+    assert len(tree.xpath("//script")) == 1
+    # the parent's page lists it, escaped
+    series = client.get("/id/" + site.iris[SERIES].split("/id/", 1)[1]).get_data(as_text=True)
+    assert "<img src=x" not in series
+    children = lxml_html.fromstring(series).xpath('//section[@class="children"]//a')
+    assert [a.text_content() for a in children] == [evil]  # English, as the cookie says
+    zh = client.get("/id/" + site.iris[SERIES].split("/id/", 1)[1] + "?lang=zh").data
+    children = lxml_html.fromstring(zh).xpath('//section[@class="children"]//a')
+    assert [a.text_content() for a in children] == ["名册<img src=x onerror=alert(1)>"]
+    del client
+    gc.collect()
+
+
+@pytest.mark.parametrize("path", ["/id/record/zz9-never", "/id/folder/agents", "/nowhere"])
+def test_not_found_pages_say_nothing_more(demo_server, path):
+    r = requests.get(demo_server + path, timeout=10)
+    assert r.status_code == 404
+    assert path.rsplit("/", 1)[-1] not in r.text
