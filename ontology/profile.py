@@ -43,6 +43,7 @@ class Field:
     unique_lang: bool = False
     personal: bool = False
     refcode: bool = False
+    ordered: bool = False  # values keep the order they were given in (repo/ordering.py)
     description: str = ""
 
     @property
@@ -127,6 +128,7 @@ def _compile_field(g: rdflib.Graph, ps: rdflib.term.Node) -> Field:
         unique_lang=bool(one(_SH.uniqueLang)),
         personal=bool(one(_LT.personal)),
         refcode=bool(one(_LT.refcode)),
+        ordered=bool(one(_LT.ordered)),
         description=str(one(_SH.description) or ""),
     )
 

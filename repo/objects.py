@@ -16,6 +16,7 @@ from pyoxigraph import Literal, NamedNode, Quad
 
 from ontology.namespaces import LT, RDF_TYPE, RICO, SCHEMA, XSD
 from ontology.profile import ContentType, load_profile
+from repo.ordering import stored_order
 from repo.values import display
 
 TRACKED = ("type", "parent", "slug", "state", "access", "openingDate", "accessByDefault",
@@ -25,8 +26,11 @@ ROLES = ("Reader", "Contributor", "Editor", "Reviewer", "Manager")
 STATES = ("private", "pending", "published")
 ACCESS_LEVELS = ("open", "restricted", "personal", "embargoed")
 # Statements the content tree implies (written by the repository, not by archivists).
+# schema:position: an exhibit's or section's place among its siblings, published so that
+# public pages, which see no management facts, show them in the archivist's order.
 STRUCTURAL = frozenset((RDF_TYPE.value, RICO + "hasRecordSetType", RICO + "isDirectlyIncludedIn",
-                        RICO + "isOrWasDigitalInstantiationOf", SCHEMA + "isPartOf"))
+                        RICO + "isOrWasDigitalInstantiationOf", SCHEMA + "isPartOf",
+                        SCHEMA + "position"))
 
 
 def lt_node(local: str) -> NamedNode:
@@ -75,7 +79,10 @@ class ContentObject:
 
     @property
     def node(self) -> NamedNode:
-        return NamedNode(self.iri)
+        cached = self.__dict__.get("_node")  # built once: a bulk ingest asks millions of times
+        if cached is None or cached[0] is not self.iri:
+            cached = self.__dict__["_node"] = (self.iri, NamedNode(self.iri))
+        return cached[1]
 
     @property
     def type(self) -> ContentType:
@@ -176,6 +183,11 @@ class ContentObject:
                 out.setdefault(f.name, []).append((q.object.value, q.object.language))
             else:
                 out.setdefault(f.name, []).append(display(q.object, base))
+        for f in ctype.fields.values():  # ordered fields: in their stored order
+            if f.ordered and len(out.get(f.name, ())) > 1:
+                rank = {display(t, base): n for n, t in
+                        enumerate(stored_order(self.description, self.iri, f.name))}
+                out[f.name].sort(key=lambda v: rank.get(v, len(rank)))
         return out
 
     def title(self, lang: str = "zh") -> str:

@@ -27,6 +27,7 @@ from repo import refcodes
 from repo.accounts import Accounts
 from repo.config import Settings, check_base, read_settings, write_settings
 from repo.errors import Conflict, Forbidden, Invalid, LantaiError, NotFound, WorkflowError
+from repo.gone import GoneRegister
 from repo.ingest import BulkIngest, NewObject
 from repo.objects import (
     ACCESS_LEVELS,
@@ -36,6 +37,7 @@ from repo.objects import (
     user_iri,
     xsd_int,
 )
+from repo.ordering import keep_order
 from repo.publication import NEVER_PUBLIC_TYPES, public_view
 from repo.revisions import (
     Changeset,
@@ -90,6 +92,7 @@ class Repository(Accounts, BulkIngest):
         self.working = open_store(home / "working", wait=wait)
         self.public = open_store(home / "publication", wait=wait)
         self.journal = Journal(home / "journal")
+        self.gone = GoneRegister(home)  # withdrawn IRIs, for 410 Gone
         self.listeners: list[Listener] = []
         self._lock = threading.RLock()
         self._cache: dict[str, ContentObject] | None = None  # set during a bulk ingest
@@ -337,6 +340,10 @@ class Repository(Accounts, BulkIngest):
                              parent.node, g))
             elif ctype.name == "section":
                 out.add(Quad(node, NamedNode(SCHEMA + "isPartOf"), parent.node, g))
+        if ctype.name in ("exhibit", "section", "instantiation") and obj.mgmt.get("position"):
+            # their order among siblings, for the public pages (which see no management facts)
+            # and, for instantiations, the order of the pages in a IIIF manifest
+            out.add(Quad(node, NamedNode(SCHEMA + "position"), obj.mgmt["position"][0], g))
         return out
 
     def _with_structure(self, obj: ContentObject, parent: ContentObject | None) -> None:
@@ -361,6 +368,8 @@ class Repository(Accounts, BulkIngest):
                     or (q.predicate.value, getattr(q.object, "language", None)) in replaced))}
         for f, _, term in terms:
             obj.description.add(Quad(obj.node, NamedNode(f.path), term, obj.node))
+        for f in {f for f, _, _ in terms if f.ordered}:  # repo/ordering.py
+            keep_order(obj, f, [t for g, _, t in terms if g is f], replace=replace)
 
     def _unset(self, obj: ContentObject, names: list[str]) -> None:
         ctype = obj.type
@@ -375,6 +384,8 @@ class Repository(Accounts, BulkIngest):
                 and (not lang or getattr(q.object, "language", None) == lang.lower()))}
             if len(obj.description) == before:
                 raise Invalid(f"{obj.path}: {spec} has no value to remove")
+            if f.ordered:
+                keep_order(obj, f, [], replace=False)
 
     def _field_value(self, obj: ContentObject, name: str) -> str | None:
         """A single-valued field's display value (a vocabulary code, a text, a date)."""
@@ -512,6 +523,7 @@ class Repository(Accounts, BulkIngest):
             "position": [xsd_int(position if position is not None
                                  else self._next_position(parent_iri))],
         })
+        self._with_structure(obj, parent)  # again: now with its position
         self._set_access_facts(obj, access, until, default=True)
         for name in personal_fields:
             self._mark_personal(obj, name)
@@ -977,8 +989,10 @@ class Repository(Accounts, BulkIngest):
         old = set(self.public.quads_for_pattern(None, None, None, node))
         if not view:
             if old or self.public.contains_named_graph(node):
+                self.gone.withdrawn(iri)
                 self.public.remove_graph(node)
             return False
+        self.gone.published(iri)
         apply_update(self.public, old - view, view - old)
         return True
 
@@ -1022,6 +1036,7 @@ class Repository(Accounts, BulkIngest):
     def rebuild_publication(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Recompute the whole publication dataset from the working store."""
         with self._lock:
+            before = [g.value for g in self.public.named_graphs() if isinstance(g, NamedNode)]
             self.public.clear()
             iris = [q.subject.value for q in self.working.quads_for_pattern(
                 None, lt_node("type"), None, self.mgmt)]
@@ -1030,6 +1045,8 @@ class Repository(Accounts, BulkIngest):
                 count += self.project(iri)
                 if progress:
                     progress(n, len(iris))
+            self.gone.rewrite(before, {g.value for g in self.public.named_graphs()
+                                       if isinstance(g, NamedNode)})
             bump_generation(self.home, f"rebuild-{self.clock().isoformat()}")
             return count
 

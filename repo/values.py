@@ -81,9 +81,19 @@ def check_script(what: str, text: str, lang: str) -> None:
     if primary in CJK_LANGS and not CJK.search(text):
         raise Invalid(f"{what}@{lang}: {text!r} has no CJK characters; is it @en?")
     if primary in LATIN_LANGS:
-        cjk, latin = len(CJK.findall(text)), len(LATIN.findall(text))
+        if text.isascii():  # no CJK at all: only a letter is needed (the common case, fast)
+            cjk, latin = 0, 1 if LATIN.search(text) else 0
+        else:
+            cjk, latin = len(CJK.findall(text)), len(LATIN.findall(text))
         if latin == 0 or cjk > latin:
             raise Invalid(f"{what}@{lang}: {text!r} looks like Chinese text; use @zh")
+
+
+# Terms of values that repeat across an archive (categories, retention periods, languages,
+# dates, formats…): to_term is a pure function of (type, field, language, value, base) for
+# every field but text (rarely repeated) and links (resolved against the current tree).
+_TERMS: dict[tuple, tuple[ContentType, tuple[Field, Literal | NamedNode]]] = {}
+_TERMS_MAX = 100_000
 
 
 def to_term(
@@ -94,6 +104,26 @@ def to_term(
     resolve: Callable[[str], str],
 ) -> tuple[Field, Literal | NamedNode]:
     """Turn an assignment into the field it sets and the RDF term it stores."""
+    key = (id(ctype), ctype.name, a.field, a.lang, a.value, base)
+    hit = _TERMS.get(key)
+    if hit is not None:
+        return hit[1]
+    out = _to_term(ctype, a, base=base, resolve=resolve)
+    f = out[0]
+    if not (f.is_text or f.is_reference or a.lang is not None):
+        if len(_TERMS) >= _TERMS_MAX:
+            _TERMS.clear()
+        _TERMS[key] = (ctype, out)  # holding the type keeps its id from being reused
+    return out
+
+
+def _to_term(
+    ctype: ContentType,
+    a: Assignment,
+    *,
+    base: str,
+    resolve: Callable[[str], str],
+) -> tuple[Field, Literal | NamedNode]:
     f = ctype.fields.get(a.field)
     if f is None:
         known = ", ".join(sorted(ctype.fields))
