@@ -1,5 +1,0 @@
-"""(being built: see publisher/app.py for what this blueprint is for)"""
-
-from flask import Blueprint
-
-bp = Blueprint("api", __name__)

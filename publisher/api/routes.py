@@ -1,0 +1,710 @@
+"""The REST API's routes: content by path (or IRI) and the ``@`` endpoints on it.
+
+``/api/{path}`` is the object at that path of the content tree (``/api/`` the site root);
+``/api/@iri?iri=…`` the object with that IRI. After the object's path come its endpoints:
+``@children``, ``@workflow[/{action}]``, ``@history[/{n}]``, ``@access``, ``@move``,
+``@search``. Every operation calls the same :class:`~repo.repository.Repository` method as
+the ``lantai`` command does, as the user whose token came with the request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from pyoxigraph import NamedNode
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import PathConverter
+
+from ontology.profile import load_profile
+from publisher.api import jsonld
+from publisher.api.http import (
+    ApiError,
+    bearer_token,
+    body_bool,
+    body_list,
+    body_str,
+    check_if_match,
+    entity_tag,
+    from_repository_error,
+    json_body,
+    not_modified,
+    paging,
+    problem,
+    query_bool,
+    query_int,
+    unauthorized,
+)
+from publisher.api.sessions import ApiSite, is_store_race
+from repo.errors import Forbidden, Invalid, LantaiError, NotFound
+from repo.objects import ContentObject
+from repo.repository import SLUG, Repository
+from repo.security import ALL_ROLES, User
+from repo.workflow import TRANSITIONS, available
+
+bp = Blueprint("api", __name__)
+
+
+class AnyPath(PathConverter):
+    """Like ``path``, but also matching control characters, so that nothing under /api/
+    falls through to the HTML pages (a path segment with a newline is a 404 of ours)."""
+
+    regex = r"[^/][\s\S]*?"
+
+
+@bp.record_once
+def _add_converter(state) -> None:  # runs before the routes below are added
+    state.app.url_map.converters["anypath"] = AnyPath
+
+
+EXTENSION = "lantai.api"
+T = TypeVar("T")
+
+
+def init_app(app: Flask) -> None:
+    """Give the app its API handles, and JSON errors under /api for what never reaches the
+    API's own handlers (a method routing refuses, an unexpected failure). Elsewhere the
+    handler registered before (another blueprint's, or Flask's page) still answers."""
+    app.extensions[EXTENSION] = ApiSite(app)
+
+    def json_error(code: int, message: str | None = None) -> None:
+        from werkzeug.exceptions import default_exceptions
+
+        cls = default_exceptions[code]
+        before = app.error_handler_spec.get(None, {}).get(code, {}).get(cls)
+
+        def handler(exc: HTTPException):
+            if request.path == "/api" or request.path.startswith("/api/"):
+                headers = {}
+                if getattr(exc, "valid_methods", None):
+                    headers["Allow"] = ", ".join(exc.valid_methods)
+                return problem(code, message or exc.description or exc.name, headers=headers)
+            return before(exc) if before is not None else exc
+
+        app.register_error_handler(code, handler)
+
+    json_error(405)
+    json_error(500, "the server failed on this request; it is logged")
+
+
+def site() -> ApiSite:
+    return current_app.extensions[EXTENSION]
+
+
+# ---------------------------------------------------------------------- URLs
+def api_root() -> str:
+    return request.url_root.rstrip("/") + "/api"
+
+
+def object_url(obj: ContentObject) -> str:
+    if obj.path and not obj.deleted:
+        return api_root() + obj.path
+    from urllib.parse import quote
+
+    return f"{api_root()}/@iri?iri={quote(obj.iri, safe='')}"
+
+
+def context_url(type_name: str) -> str:
+    return f"{api_root()}/@context/{type_name}"
+
+
+# ---------------------------------------------------------------------- who is asking
+def authenticated(repo: Repository) -> User:
+    token = bearer_token()
+    if token is None:
+        raise unauthorized("this API needs a token: Authorization: Bearer <token> "
+                           "(`lantai users token NAME` makes one)")
+    try:
+        return repo.user_for_token(token)
+    except (Forbidden, NotFound):
+        raise unauthorized("unknown or revoked token", invalid=True) from None
+
+
+def on_reader(fn: Callable[[Repository], T]) -> T:
+    """Run ``fn`` on the read-only view; again on a fresh one if a writer compacted away a
+    table file the view was about to read (RocksDB calls that corruption; it is a race)."""
+    for attempt in range(3):
+        reader = site().reader()
+        try:
+            return fn(reader)
+        except (OSError, RuntimeError) as exc:
+            if not is_store_race(exc) or attempt == 2:
+                raise
+            site().forget_reader()
+    raise AssertionError("unreachable")
+
+
+def reading(fn: Callable[[Repository, User], Response]) -> Response:
+    return on_reader(lambda reader: fn(reader, authenticated(reader)))
+
+
+def writing(fn: Callable[[Repository, User], Response], ref: str | None = None,
+            *, any_state: bool = False) -> Response:
+    """Authenticate on the read-only view (no lock taken for a bad token, nor for an
+    object that is not there), then do the change with the repository opened for this
+    request only, where everything is checked again."""
+    def precheck(reader: Repository) -> str:
+        user = authenticated(reader)
+        if ref is not None and ref.strip() not in ("", "/"):
+            if any_state:
+                reader._load_any(user, ref)
+            else:
+                reader.get(user, ref)
+        return user.name
+
+    name = on_reader(precheck)
+    with site().writer() as repo:
+        return fn(repo, repo.user(name))
+
+
+def require_if_match() -> bool:
+    """Writes without If-Match get 428 when the app config (``LANTAI_API_REQUIRE_IF_MATCH``)
+    or the site's settings (``api_require_if_match``, if the field exists) say so."""
+    settings = current_app.config.get("SETTINGS")
+    default = bool(getattr(settings, "api_require_if_match", False))
+    return bool(current_app.config.get("LANTAI_API_REQUIRE_IF_MATCH", default))
+
+
+# ---------------------------------------------------------------------- bodies
+def has_site_role(user: User) -> bool:
+    return bool(set(user.roles) & set(ALL_ROLES))
+
+
+def child_page(repo: Repository, user: User, iri: str, page: int, size: int
+               ) -> tuple[list[ContentObject], int]:
+    """One page of the children ``user`` may view, in tree order, and how many there are.
+    Anyone with a site-wide role may view everything, so only that page is loaded."""
+    kids = repo.child_iris(iri)
+    if not has_site_role(user):
+        kids = [i for i in kids if (o := repo.load(i)) is not None and repo.can_view(user, o)]
+    start = (page - 1) * size
+    objs = [o for i in kids[start:start + size] if (o := repo.load(i)) is not None]
+    return objs, len(kids)
+
+
+def summary(repo: Repository, obj: ContentObject) -> dict:
+    return {"@id": obj.iri, "api": object_url(obj), "path": obj.path,
+            "contentType": obj.type_name, "title": jsonld.titles(obj), "state": obj.state,
+            "access": obj.access, "revision": obj.revision}
+
+
+def batching(url: str, page: int, size: int, total: int) -> dict:
+    last = max(1, (total + size - 1) // size)
+    sep = "&" if "?" in url else "?"
+
+    def at(n: int) -> str:
+        return f"{url}{sep}page={n}&size={size}"
+
+    out = {"@id": at(page), "first": at(1), "last": at(last), "page": page, "size": size,
+           "pages": last}
+    if page > 1:
+        out["prev"] = at(min(page - 1, last))
+    if page < last:
+        out["next"] = at(page + 1)
+    return out
+
+
+def object_body(repo: Repository, user: User, obj: ContentObject, *,
+                page: int = 1, size: int = 50) -> tuple[dict, str]:
+    """The object as JSON-LD and its entity tag."""
+    url = object_url(obj)
+    body: dict = {"@context": context_url(obj.type_name), "@id": obj.iri,
+                  "@type": jsonld.compact_class(obj.type.rdf_class)}
+    body.update(jsonld.field_values(obj))
+    parent = None
+    if obj.parent and obj.parent != repo.root_iri:
+        p = repo.load(obj.parent)
+        parent = p.iri if p is not None else obj.parent
+    public = repo.public.contains_named_graph(NamedNode(obj.iri))
+    kids, total = child_page(repo, user, obj.iri, page, size)
+    body.update({
+        "api": url, "path": obj.path, "contentType": obj.type_name, "state": obj.state,
+        "access": obj.access,
+        "openingDate": obj.opening_date.isoformat() if obj.opening_date else None,
+        "personalFields": sorted(obj.personal_fields), "revision": obj.revision,
+        "created": obj.created or None, "modified": obj.modified or None, "owner": obj.owner,
+        "parent": parent, "public": public,
+        "items": [summary(repo, k) for k in kids], "items_total": total,
+        "batching": batching(url, page, size, total),
+        "@components": {name: f"{url}/@{name}" for name in
+                        ("children", "workflow", "history", "access", "move", "search")},
+    })
+    volatile = [obj.path, public, total, page, size, [(k.iri, k.revision, k.path) for k in kids]]
+    return body, entity_tag(obj.revision, volatile)
+
+
+def send(body: dict, status: int = 200, *, etag: str | None = None,
+         headers: dict | None = None) -> Response:
+    resp = jsonify(body)
+    resp.status_code = status
+    if etag:
+        resp.headers["ETag"] = etag
+    for k, v in (headers or {}).items():
+        resp.headers[k] = v
+    resp.headers["Cache-Control"] = "private, no-cache"
+    return resp
+
+
+def send_object(repo: Repository, user: User, obj: ContentObject, status: int = 200,
+                *, headers: dict | None = None, conditional: bool = False) -> Response:
+    page, size = paging()
+    body, etag = object_body(repo, user, obj, page=page, size=size)
+    if conditional and not_modified(etag):
+        resp = Response(status=304)
+        resp.headers["ETag"] = etag
+        resp.headers["Cache-Control"] = "private, no-cache"
+        return resp
+    return send(body, status, etag=etag, headers=headers)
+
+
+# ---------------------------------------------------------------------- the object
+def get_object(ref: str) -> Response:
+    def run(repo: Repository, user: User) -> Response:
+        if repo.resolve(ref) == repo.root_iri:
+            return site_root(repo, user)
+        return send_object(repo, user, repo.get(user, ref), conditional=True)
+    return reading(run)
+
+
+def site_root(repo: Repository, user: User) -> Response:
+    page, size = paging()
+    kids, total = child_page(repo, user, repo.root_iri, page, size)
+    url = api_root() + "/"
+    body = {"@context": {"lt": jsonld.LT, "items": {"@id": "lt:child", "@container": "@set"}},
+            "@id": repo.root_iri, "api": url, "path": "/", "user": user.name,
+            "roles": sorted(user.roles),
+            "items": [summary(repo, k) for k in kids], "items_total": total,
+            "batching": batching(url, page, size, total),
+            "@components": {"search": f"{api_root()}/@search", "types": f"{api_root()}/@types",
+                            "openapi": f"{api_root()}/openapi.json"}}
+    etag = entity_tag(0, [total, page, size, [(k.iri, k.revision, k.path) for k in kids]])
+    if not_modified(etag):
+        return Response(status=304, headers={"ETag": etag})
+    return send(body, etag=etag)
+
+
+def create_child(ref: str) -> Response:
+    data = json_body(required=True)
+    type_name = body_str(data, "type", default=data.get("contentType"), required=True, limit=64)
+    profile = load_profile()
+    if type_name not in profile.types:
+        raise Invalid(f"no content type {type_name!r} (types: {', '.join(sorted(profile.types))})")
+    slug = body_str(data, "slug", limit=64)
+    key = body_str(data, "key", limit=64)
+    level = body_str(data, "access", limit=32)
+    until = body_str(data, "until", limit=32)
+    message = body_str(data, "message") or ""
+    personal = body_list(data, "personal")
+
+    def run(repo: Repository, user: User) -> Response:
+        mapping, _ = jsonld.field_input(profile.type(type_name), data.get("fields") or {},
+                                        repo.base)
+        obj = repo.create(user, ref, type_name, mapping, slug=slug, key=key, access=level,
+                          until=until, personal_fields=personal, message=message)
+        return send_object(repo, user, obj, 201, headers={"Location": object_url(obj)})
+    return writing(run, ref)
+
+
+def edit_object(ref: str) -> Response:
+    data = json_body(required=True)
+    message = body_str(data, "message") or ""
+    unset = body_list(data, "unset")
+
+    def run(repo: Repository, user: User) -> Response:
+        obj = repo.get(user, ref)
+        check_if_match(obj.revision, required=require_if_match())
+        sets, nulls = jsonld.field_input(obj.type, data.get("fields") or {}, repo.base,
+                                         allow_null=True)
+        adds, _ = jsonld.field_input(obj.type, data.get("add") or {}, repo.base)
+        from repo.values import assignments_from_mapping
+
+        new = repo.edit(user, obj.iri, set=sets, add=assignments_from_mapping(adds),
+                        unset=[*unset, *nulls], expected_revision=obj.revision,
+                        message=message)
+        return send_object(repo, user, new)
+    return writing(run, ref)
+
+
+def delete_object(ref: str) -> Response:
+    recursive = query_bool("recursive")
+    message = request.args.get("message", "")
+    if len(message) > 1000:
+        raise ApiError(400, "message is longer than 1000 characters")
+
+    def run(repo: Repository, user: User) -> Response:
+        obj = repo.get(user, ref)
+        check_if_match(obj.revision, required=require_if_match())
+        gone = repo.delete(user, obj.iri, recursive=recursive, message=message)
+        return send({"deleted": gone, "count": len(gone)})
+    return writing(run, ref)
+
+
+# ---------------------------------------------------------------------- endpoints
+def children(ref: str) -> Response:
+    def run(repo: Repository, user: User) -> Response:
+        iri = repo.resolve(ref)
+        if iri != repo.root_iri:
+            obj = repo.get(user, ref)
+            url = object_url(obj) + "/@children"
+        else:
+            url = api_root() + "/@children"
+        page, size = paging()
+        kids, total = child_page(repo, user, iri, page, size)
+        etag = entity_tag(0, [iri, total, page, size, [(k.iri, k.revision, k.path) for k in kids]])
+        if not_modified(etag):
+            return Response(status=304, headers={"ETag": etag})
+        return send({"@id": url, "items": [summary(repo, k) for k in kids],
+                     "items_total": total, "batching": batching(url, page, size, total)},
+                    etag=etag)
+    return reading(run)
+
+
+def workflow_info(ref: str) -> Response:
+    def run(repo: Repository, user: User) -> Response:
+        obj = repo.get(user, ref)
+        url = object_url(obj) + "/@workflow"
+        roles = repo.roles_on(user, obj)
+        history = [{"revision": r.number, "action": r.action, "author": r.author,
+                    "time": r.time, "comment": r.message}
+                   for r in repo.history(user, obj.iri)
+                   if r.action in TRANSITIONS or r.action == "create"]
+        body = {"@id": url, "state": obj.state,
+                "transitions": [{"@id": f"{url}/{t.name}", "name": t.name,
+                                 "title": {"zh": t.title_zh, "en": t.title_en},
+                                 "target": t.target} for t in available(obj.state, roles)],
+                "history": history}
+        return send(body, etag=entity_tag(obj.revision))
+    return reading(run)
+
+
+def workflow_transition(ref: str, action: str) -> Response:
+    if action not in TRANSITIONS:
+        raise ApiError(404, f"no transition {action!r} (transitions: {', '.join(TRANSITIONS)})")
+    data = json_body()
+    comment = body_str(data, "comment") or ""
+    recursive = body_bool(data, "recursive")
+
+    def run(repo: Repository, user: User) -> Response:
+        obj = repo.get(user, ref)
+        check_if_match(obj.revision, required=require_if_match())
+        changed = repo.transition(user, obj.iri, action, comment=comment, recursive=recursive)
+        now = repo.load(obj.iri)
+        page, size = paging()
+        body, etag = object_body(repo, user, now, page=page, size=size)
+        body["changed"] = [summary(repo, o) for o in changed]
+        return send(body, etag=etag)
+    return writing(run, ref)
+
+
+def history_list(ref: str) -> Response:
+    def run(repo: Repository, user: User) -> Response:
+        obj = repo._load_any(user, ref)
+        url = object_url(obj) + "/@history"
+        items = [{"@id": f"{url}/{r.number}", "revision": r.number, "time": r.time,
+                  "author": r.author, "action": r.action, "message": r.message}
+                 for r in repo.history(user, obj.iri)]
+        return send({"@id": url, "revision": obj.revision, "items": items},
+                    etag=entity_tag(obj.revision))
+    return reading(run)
+
+
+def history_entry(ref: str, number: int) -> Response:
+    def run(repo: Repository, user: User) -> Response:
+        obj = repo._load_any(user, ref)
+        revs = repo.history(user, obj.iri)
+        if not 1 <= number <= len(revs):
+            raise NotFound(f"{obj.path or obj.iri} has revisions 1–{len(revs)}, not {number}")
+        r = revs[number - 1]
+        diff = repo.diff(user, obj.iri, number - 1, number)
+        url = object_url(obj) + "/@history"
+        body = {"@id": f"{url}/{number}", "revision": number, "time": r.time,
+                "author": r.author, "action": r.action, "message": r.message,
+                "previous": f"{url}/{number - 1}" if number > 1 else None,
+                "diff": [{"op": "add" if d.sign == "+" else "remove", "field": d.what,
+                          "value": d.value} for d in diff]}
+        return send(body, etag=entity_tag(obj.revision))
+    return reading(run)
+
+
+def history_revert(ref: str, number: int) -> Response:
+    data = json_body()
+    message = body_str(data, "message") or ""
+
+    def run(repo: Repository, user: User) -> Response:
+        obj = repo._load_any(user, ref)
+        check_if_match(obj.revision, required=require_if_match())
+        new = repo.revert(user, obj.iri, number, message=message)
+        return send_object(repo, user, new, headers={"Content-Location": object_url(new)})
+    return writing(run, ref, any_state=True)
+
+
+def access_body(obj: ContentObject) -> dict:
+    return {"access": obj.access,
+            "until": obj.opening_date.isoformat() if obj.opening_date else None,
+            "personalFields": sorted(obj.personal_fields),
+            "byDefault": bool(obj.mgmt.get("accessByDefault")),
+            "levels": ["open", "restricted", "personal", "embargoed"]}
+
+
+def access_info(ref: str) -> Response:
+    def run(repo: Repository, user: User) -> Response:
+        obj = repo.get(user, ref)
+        body = {"@id": object_url(obj) + "/@access", **access_body(obj)}
+        return send(body, etag=entity_tag(obj.revision))
+    return reading(run)
+
+
+def access_change(ref: str) -> Response:
+    data = json_body(required=True)
+    level = body_str(data, "level", default=data.get("access"), limit=32)
+    until = body_str(data, "until", limit=32)
+    personal = body_list(data, "personal")
+    not_personal = body_list(data, "notPersonal")
+    message = body_str(data, "message") or ""
+
+    def run(repo: Repository, user: User) -> Response:
+        obj = repo.get(user, ref)
+        check_if_match(obj.revision, required=require_if_match())
+        new = repo.set_access(user, obj.iri, level, until=until, personal=personal,
+                              not_personal=not_personal, message=message)
+        body = {"@id": object_url(new) + "/@access", **access_body(new)}
+        return send(body, etag=entity_tag(new.revision))
+    return writing(run, ref)
+
+
+def move_object(ref: str) -> Response:
+    data = json_body(required=True)
+    target = body_str(data, "target", required=True, limit=2000)
+    slug = body_str(data, "slug", limit=64)
+    position = data.get("position")
+    if position is not None and (not isinstance(position, int) or isinstance(position, bool)
+                                 or not 0 <= position <= 10**9):
+        raise ApiError(400, "'position' must be a whole number ≥ 0")
+    message = body_str(data, "message") or ""
+
+    def run(repo: Repository, user: User) -> Response:
+        obj = repo.get(user, ref)
+        check_if_match(obj.revision, required=require_if_match())
+        new = repo.move(user, obj.iri, target, slug=slug, position=position, message=message)
+        return send_object(repo, user, new, headers={"Content-Location": object_url(new)})
+    return writing(run, ref)
+
+
+def search(ref: str | None) -> Response:
+    from repo.catalog.facets import FACETS, FILTER_ALIASES
+    from repo.catalog.search import Catalog
+
+    query = request.args.get("q", "")
+    if len(query) > 1000:
+        raise ApiError(400, "q is longer than 1000 characters")
+    sort = request.args.get("sort", "relevance")
+    page = query_int("page", 1, 1, 10_000)
+    size = query_int("size", 20, 0, 500)
+    names = set(FACETS) | set(FILTER_ALIASES)
+    filters: dict[str, list[str]] = {}
+    for name in request.args:
+        if name in ("q", "sort", "page", "size"):
+            continue
+        if name not in names:
+            raise Invalid(f"no filter {name!r} (filters: {', '.join([*FACETS, 'within'])})")
+        values = [v for v in request.args.getlist(name) if v]
+        if any(len(v) > 64 for v in values):
+            raise ApiError(400, f"{name}: a filter value is at most 64 characters")
+        if values:
+            filters[name] = values[:50]
+
+    def run(repo: Repository, user: User) -> Response:
+        if ref is not None:
+            obj = repo.get(user, ref)
+            filters.setdefault("within", []).append(obj.iri)
+            url = object_url(obj) + "/@search"
+        else:
+            url = api_root() + "/@search"
+        try:
+            catalog = Catalog.open(repo.home, public=False, repository=repo)
+        except LantaiError as exc:
+            raise ApiError(503, exc.message, headers={"Retry-After": "60"}) from None
+        try:
+            results = catalog.search(query, filters=filters, sort=sort, page=page, size=size,
+                                     user=user)
+        except (ValueError, OverflowError) as exc:
+            raise Invalid(f"cannot search for that: {exc}") from None
+        items = []
+        for h in results.hits:
+            hit = {"@id": h.iri, "api": f"{api_root()}{h.path}" if h.path else None,
+                   "path": h.path, "title": {k: v for k, v in (("zh", h.title_zh),
+                                                               ("en", h.title_en)) if v},
+                   "contentType": h.type, "year": h.year, "refcode": h.refcode or None,
+                   "category": h.category or None, "state": h.state, "access": h.access,
+                   "score": h.score, "snippet": h.snippet_html}
+            items.append(hit)
+        body = {"@id": url, "query": query, "sort": results.sort, "items": items,
+                "items_total": results.total, "complete": results.complete,
+                "batching": batching(request.base_url, page, max(size, 1), results.total),
+                "facets": {k: [{"value": v, "count": c} for v, c in vs]
+                           for k, vs in results.facets.items()}}
+        return send(body)
+    return reading(run)
+
+
+def types_list() -> Response:
+    def run(repo: Repository, user: User) -> Response:
+        out = []
+        for t in load_profile().types.values():
+            out.append({"name": t.name, "title": {"zh": t.label_zh, "en": t.label_en},
+                        "class": t.rdf_class, "allowedIn": sorted(t.allowed_in),
+                        "context": context_url(t.name),
+                        "fields": [{"name": f.name, "property": f.path, "text": f.is_text,
+                                    "reference": f.is_reference, "vocabulary": f.scheme,
+                                    "required": f.min_count > 0, "multiple": not f.single,
+                                    "personal": f.personal, "description": f.description}
+                                   for f in t.fields.values()]})
+        return send({"@id": api_root() + "/@types", "items": out})
+    return reading(run)
+
+
+# ---------------------------------------------------------------------- routing
+@bp.get("/api/openapi.json")
+def openapi_document():
+    from publisher.api.openapi import document
+
+    resp = jsonify(document(api_root()))
+    resp.headers["Access-Control-Allow-Origin"] = "*"
+    return resp
+
+
+@bp.get("/api/@context/<type_name>")
+def type_context(type_name: str):
+    if type_name not in load_profile().types:
+        return problem(404, f"no content type {type_name!r}")
+    resp = jsonify({"@context": jsonld.type_context(type_name)})
+    resp.mimetype = "application/ld+json"
+    resp.headers["Access-Control-Allow-Origin"] = "*"
+    resp.headers["Cache-Control"] = "public, max-age=3600"
+    return resp
+
+
+METHODS = ["GET", "POST", "PATCH", "DELETE"]
+
+
+@bp.route("/api/", methods=METHODS, defaults={"subpath": ""})
+@bp.route("/api/<anypath:subpath>", methods=METHODS)
+def dispatch(subpath: str):
+    try:
+        return route(subpath)
+    except ApiError as exc:
+        return problem(exc.status, exc.message, error=exc.error, headers=exc.headers)
+    except LantaiError as exc:
+        return from_repository_error(exc)
+
+
+def not_allowed(allowed: list[str]) -> ApiError:
+    return ApiError(405, f"{request.method} is not allowed here (allowed: {', '.join(allowed)})",
+                    headers={"Allow": ", ".join(allowed)})
+
+
+PAGING = frozenset({"page", "size"})
+
+
+def allowed_query(rest: list[str], method: str) -> frozenset[str]:
+    """The query parameters an endpoint takes (others are a typo worth a 400)."""
+    name = rest[0] if rest else ""
+    if name == "@search":
+        from repo.catalog.facets import FACETS, FILTER_ALIASES
+
+        return frozenset({"q", "sort", "page", "size", *FACETS, *FILTER_ALIASES})
+    if name == "" and method == "DELETE":
+        return frozenset({"recursive", "message"})
+    if name in ("", "@children") or (name in ("@workflow", "@history", "@move") and
+                                     method == "POST"):
+        return PAGING
+    return frozenset()
+
+
+def check_query(rest: list[str], method: str, extra: frozenset[str] = frozenset()) -> None:
+    allowed = allowed_query(rest, method) | extra
+    unknown = sorted(set(request.args) - allowed)
+    if unknown:
+        raise ApiError(400, f"unknown parameter {unknown[0][:40]!r} here"
+                       + (f" (parameters: {', '.join(sorted(allowed))})" if allowed else ""))
+    if allowed >= PAGING and rest[:1] != ["@search"]:
+        paging()  # a bad page is refused before anything is changed
+
+
+def route(subpath: str) -> Response:
+    on_reader(authenticated)  # 401 before anything else is looked at
+    segments = [s for s in subpath.split("/") if s != ""]
+    if any(s in (".", "..") for s in segments):
+        raise ApiError(400, "'.' and '..' are not path segments here")
+    method = request.method
+    if segments[:1] == ["@iri"]:
+        iri = request.args.get("iri", "")
+        if not iri.startswith(("http://", "https://")) or len(iri) > 2000:
+            raise ApiError(400, "@iri needs ?iri= with an absolute http(s) IRI")
+        ref, rest = iri, segments[1:]
+        check_query(rest, method, frozenset({"iri"}))
+    else:
+        cut = next((i for i, s in enumerate(segments) if s.startswith("@")), len(segments))
+        for s in segments[:cut]:
+            if not SLUG.match(s):
+                raise ApiError(404, f"no object at /{'/'.join(segments[:cut])[:200]}")
+        ref, rest = "/" + "/".join(segments[:cut]), segments[cut:]
+        check_query(rest, method)
+        if ref == "/" and rest[:1] == ["@types"] and len(rest) == 1:
+            if method != "GET":
+                raise not_allowed(["GET"])
+            return types_list()
+    if not rest:
+        if method == "GET":
+            return get_object(ref)
+        if method == "POST":
+            return create_child(ref)
+        if ref == "/":
+            raise not_allowed(["GET", "POST"])
+        if method == "PATCH":
+            return edit_object(ref)
+        return delete_object(ref)
+    name, args = rest[0], rest[1:]
+    root = ref == "/"
+    if name == "@search" and not args:
+        if method != "GET":
+            raise not_allowed(["GET"])
+        return search(None if root else ref)
+    if name == "@children" and not args:
+        if method != "GET":
+            raise not_allowed(["GET"])
+        return children(ref)
+    if root:
+        raise ApiError(404, f"no endpoint {name} on the site root")
+    if name == "@workflow" and len(args) <= 1:
+        if not args:
+            if method != "GET":
+                raise not_allowed(["GET"])
+            return workflow_info(ref)
+        if method != "POST":
+            raise not_allowed(["POST"])
+        return workflow_transition(ref, args[0])
+    if name == "@history" and len(args) <= 1:
+        if not args:
+            if method != "GET":
+                raise not_allowed(["GET"])
+            return history_list(ref)
+        if not args[0].isdigit() or len(args[0]) > 9:
+            raise ApiError(404, f"no revision {args[0][:40]!r}")
+        if method == "GET":
+            return history_entry(ref, int(args[0]))
+        if method == "POST":
+            return history_revert(ref, int(args[0]))
+        raise not_allowed(["GET", "POST"])
+    if name == "@access" and not args:
+        if method == "GET":
+            return access_info(ref)
+        if method == "POST":
+            return access_change(ref)
+        raise not_allowed(["GET", "POST"])
+    if name == "@move" and not args:
+        if method != "POST":
+            raise not_allowed(["POST"])
+        return move_object(ref)
+    raise ApiError(404, f"no endpoint {'/'.join(rest)[:80]}")
