@@ -89,8 +89,8 @@ def test_exhibit_page(page, demo_server):
 
 
 def test_record_page(page, demo_server):
-    files = public_urls(demo_server, "/id/file/")
-    assert files, "the sitemap lists public files"
+    files = public_urls(demo_server, "/id/recordset/")
+    assert files, "the sitemap lists public record sets"
     page.goto(files[0])
     assert page.locator("h1").first.is_visible()
     assert files[0] in page.content()  # cite this: the IRI is on the page
@@ -104,7 +104,7 @@ def test_sparql_page_runs_a_query(page, demo_server):
     editor = page.locator("textarea").first
     editor.fill("PREFIX rico: <https://www.ica.org/standards/RiC/ontology#>\n"
                 "SELECT ?s ?title WHERE { ?s rico:title ?title } LIMIT 5")
-    run = "button[type=submit], button:has-text('Run'), button:has-text('运行')"
+    run = "main button[type=submit], main button:has-text('Run'), main button:has-text('运行')"
     page.locator(run).first.click()
     page.wait_for_selector("table td", timeout=15_000)
     assert page.locator("table tbody tr").count() >= 1
