@@ -5,7 +5,7 @@ LANTAI := $(VENV)/bin/lantai
 LANTAI_HOME ?= $(CURDIR)/lantai-data
 export LANTAI_HOME
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean viewer
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -13,12 +13,20 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install --quiet -e '.[test]'
 	touch $@
 
-demo: $(VENV)/.installed
+# The IIIF viewer of the public pages (Clover, from the npm registry, bundled with esbuild);
+# served by us, no CDN. Skipped with a message where npm is missing.
+VIEWER := publisher/static/viewer/dist/viewer.js
+$(VIEWER): publisher/static/viewer/package.json publisher/static/viewer/package-lock.json \
+           publisher/static/viewer/src/viewer.jsx
+	sh scripts/viewer-setup.sh
+viewer: $(VIEWER)
+
+demo: $(VENV)/.installed viewer
 	test -f $(LANTAI_HOME)/lantai.toml || $(LANTAI) init --base http://127.0.0.1:5000
 	$(LANTAI) demo
 	$(LANTAI) serve --host 127.0.0.1 --port 5000
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed viewer
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest
 
