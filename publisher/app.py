@@ -31,8 +31,8 @@ from pathlib import Path
 
 from flask import Flask
 
-from publisher import requestlog
-from publisher.dataset import PublicDataset
+from publisher import ratelimit, requestlog
+from publisher.dataset import PublicDataset, install_store_retry
 from repo.config import read_settings
 
 BLUEPRINTS = (
@@ -50,7 +50,8 @@ BLUEPRINTS = (
 
 def create_app(home: Path | str, **config) -> Flask:
     """The site at ``home`` as a WSGI application; ``config`` overrides Flask settings
-    (``REQUEST_LOG=True`` writes one JSON line per request to standard error)."""
+    (``REQUEST_LOG=True`` writes one JSON line per request to standard error). A flood from
+    one client gets 429 (``publisher.ratelimit``; settings ``rate_limit``, ``rate_limit_burst``)."""
     home = Path(home)
     settings = read_settings(home)
     app = Flask(__name__)
@@ -58,6 +59,7 @@ def create_app(home: Path | str, **config) -> Flask:
                       JSON_AS_ASCII=False, **config)
     app.json.ensure_ascii = False
     app.extensions["lantai.dataset"] = PublicDataset(home)
+    install_store_retry(app)  # a page that met a writer's compaction is served again, once
     app.extensions["lantai.record_links"] = []
     app.extensions["lantai.record_panels"] = []
     for name in BLUEPRINTS:
@@ -66,6 +68,7 @@ def create_app(home: Path | str, **config) -> Flask:
         if hasattr(module, "init_app"):
             module.init_app(app)
 
+    ratelimit.install(app)  # inside the request log, so refused floods are logged too
     if app.config.get("REQUEST_LOG"):
         requestlog.configure()
         app.wsgi_app = requestlog.RequestLog(app.wsgi_app)

@@ -139,10 +139,11 @@ def _worker_main(home: str, conn, parent: int, memory_mb: int = 0) -> None:
         limit = memory_mb * 2**20
         resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C on the server is the parent's job
-    from pyoxigraph import Store
+    from repo.store import is_store_race, open_read_only, store_stamp
 
     home_path = Path(home)
-    store, generation = None, None
+    folder = home_path / "publication"
+    store, version = None, None
     while True:
         try:
             job = conn.recv()
@@ -156,9 +157,19 @@ def _worker_main(home: str, conn, parent: int, memory_mb: int = 0) -> None:
         except FileNotFoundError:
             now = ""
         try:
-            if store is None or now != generation:
-                store, generation = Store.read_only(str(home_path / "publication")), now
-            answer = _execute(store, job)
+            # a read-only handle is a snapshot: reopen when the writer changed the files, and
+            # once more when a read meets a table the writer compacted away meanwhile
+            for attempt in range(3):
+                current = (now, store_stamp(folder))
+                if store is None or current != version:
+                    store, version = open_read_only(folder), current
+                try:
+                    answer = _execute(store, job)
+                    break
+                except (OSError, RuntimeError) as exc:
+                    if not is_store_race(exc) or attempt == 2:
+                        raise
+                    store = None
         except OSError as exc:  # SERVICE refused upstream; this is the store failing
             answer = Answer(500, "text/plain", f"query failed: {exc}".encode())
         except Exception as exc:  # the worker must answer whatever happens

@@ -133,12 +133,20 @@ class Repository(Accounts, BulkIngest):
         return repo, token or ""
 
     def close(self) -> None:
+        """Finish and let the site go: listeners commit, both stores flush, and the
+        repository drops its stores. pyoxigraph has no ``close()``: a store's lock goes with
+        its last reference, and a closed repository that stayed referenced (a fixture, a
+        script, a traceback) kept the site locked for every other process until the garbage
+        collector met it. A closed repository cannot be used again; closing twice is fine."""
+        if self.working is None:
+            return
         for listener in self.listeners:  # listeners that buffer (the catalog) finish here
             close = getattr(listener, "close", None)
             if close is not None:
                 close()
         self.working.flush()
         self.public.flush()
+        self.working = self.public = None  # the locks go now, not at the next collection
 
     # ------------------------------------------------------------------ reading
     def iri_for(self, kind: str, key: str) -> str:

@@ -15,8 +15,6 @@ while the server runs (issue 4, item 1). So the server never holds the working s
 
 from __future__ import annotations
 
-import os
-import re
 import threading
 import time
 from collections.abc import Iterator
@@ -30,8 +28,7 @@ from ontology.profile import load_profile
 from repo.config import read_settings
 from repo.errors import Busy, LantaiError
 from repo.repository import Repository
-
-_STORE_FILE = re.compile(r"^(\d+\.(sst|log)|MANIFEST-\d+|CURRENT)$")
+from repo.store import is_store_race, store_stamp  # routes import is_store_race from here
 
 
 class ReadOnly(RuntimeError):
@@ -80,29 +77,6 @@ class ReadOnlyRepository(Repository):
         pass
 
 
-def store_stamp(folder: Path) -> tuple:
-    """What changes whenever the store behind ``folder`` changes: its tables, write-ahead log
-    and manifest (names, sizes, modification times). About 0.1 ms to read."""
-    out = []
-    try:
-        with os.scandir(folder) as it:
-            for entry in it:
-                if _STORE_FILE.match(entry.name):
-                    st = entry.stat()
-                    out.append((entry.name, st.st_size, st.st_mtime_ns))
-    except FileNotFoundError:
-        return ()
-    return tuple(sorted(out))
-
-
-def is_store_race(exc: BaseException) -> bool:
-    """Did a read-only open (or read) meet a table file the writer had just compacted away?
-    RocksDB reports it as corruption of the manifest; it is not: a new open succeeds."""
-    text = str(exc)
-    return isinstance(exc, OSError | RuntimeError) and (
-        "No such file" in text or "Corruption" in text or "IO error" in text)
-
-
 def open_reader(home: Path, dataset, *, attempts: int = 20) -> ReadOnlyRepository:
     """Open the read-only view, retrying while a writer replaces table files (compaction
     after each flush: measured to hit about one open in ten under constant writes)."""
@@ -143,13 +117,24 @@ class ApiSite:
             self._reader = None
 
     def _fresh_reader(self) -> ReadOnlyRepository:
+        """Kept under the stamp of the store's files read before the open and checked after
+        it: a view opened while a writer flushed may miss its last change (repo.store,
+        "read-only handles"), so it is opened again until nothing moved meanwhile (a few
+        tries; one still unsettled serves this request only)."""
         stamp = store_stamp(self.home / "working")
         with self._read_lock:
             if self._reader is None or self._reader[0] != stamp:
                 dataset = current_app.extensions["lantai.dataset"]
-                reader = open_reader(self.home, dataset)
+                for _ in range(5):
+                    reader = open_reader(self.home, dataset)
+                    self.stats["reader_opens"] += 1
+                    after = store_stamp(self.home / "working")
+                    if after == stamp:
+                        break
+                    stamp = after
+                else:
+                    stamp = ("unsettled",)  # never equal to a real stamp: reopened next time
                 self._reader = (stamp, reader)
-                self.stats["reader_opens"] += 1
             return self._reader[1]
 
     @contextmanager
