@@ -326,7 +326,8 @@ def exhibit_page(key: str):
     title, summary = r.text(node, TITLES), r.text(node, NamedNode(SCHEMA + "description"))
     jsonld = {  # for search engines: what the page shows, in schema.org terms
         "@context": "https://schema.org", "@type": "ExhibitionEvent", "@id": node.value,
-        "name": title.text, "description": summary.text, "url": request.base_url,
+        "name": title.text, "description": summary.text,
+        "url": current_app.config["BASE"] + request.path,  # never the Host header
         "inLanguage": "zh-Hans" if r.want == "zh" else "en",
         "workFeatured": [{"@id": c.iri, "name": c.title.text}
                          for c in dict((c.iri, c) for cards in all_cards for c in cards).values()],

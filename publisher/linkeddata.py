@@ -27,7 +27,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape as xml_escape
 
 from flask import Blueprint, Response, abort, current_app, request, send_file
-from pyoxigraph import NamedNode, RdfFormat, Store, serialize
+from pyoxigraph import NamedNode, RdfFormat, Store, Triple, serialize
 
 from ontology.namespaces import DCTERMS, LT, PREFIXES, RDF, RICO, SCHEMA, SKOS
 from publisher.dataset import public_store, read_generation
@@ -103,8 +103,8 @@ def negotiate(header: str | None, offers=FORMATS) -> Format | None:
     return best
 
 
-def not_acceptable() -> Response:
-    supported = ", ".join(f.media_type for f in FORMATS)
+def not_acceptable(offers=FORMATS) -> Response:
+    supported = ", ".join(f.media_type for f in offers)
     return Response(f"406 Not Acceptable: supported media types are {supported}\n", 406,
                     content_type="text/plain; charset=utf-8", headers={"Vary": "Accept"})
 
@@ -113,6 +113,22 @@ def not_acceptable() -> Response:
 def object_triples(store: Store, iri: str) -> list:
     node = NamedNode(iri)
     return [q.triple for q in store.quads_for_pattern(None, None, None, node)]
+
+
+def extension_triples(iri: str) -> list:
+    """What ``app.extensions["lantai.record_statements"]`` adds to the served document of
+    ``iri`` (e.g. ``<record> rdfs:seeAlso <IIIF manifest>``): facts that depend on other
+    objects, so they are added where the document is served, not stored in the publication
+    dataset. Each hook gives ``(subject, predicate, object)`` tuples or Triples; a broken hook
+    is logged and skipped, the record's own graph is still served."""
+    out = []
+    for hook in current_app.extensions.get("lantai.record_statements", []):
+        try:
+            for t in hook(iri) or []:
+                out.append(t if isinstance(t, Triple) else Triple(*t))
+        except Exception:
+            current_app.logger.exception("record_statements hook failed for %s", iri)
+    return out
 
 
 @cache
@@ -149,13 +165,21 @@ def alternates(iri: str) -> list[tuple[str, str, str]]:
     return out
 
 
+def quoted_string(value: str) -> str:
+    """An RFC 9110 ``quoted-string``: ``"`` and ``\\`` escaped as quoted-pairs, control
+    characters dropped. A media type with parameters (the IIIF profile,
+    ``application/ld+json;profile="…"``) is only a valid Link ``type`` this way (RFC 8288)."""
+    value = "".join(c for c in value if c == "\t" or (ord(c) >= 0x20 and ord(c) != 0x7F))
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def link_header(links: list[tuple[str, str, str]]) -> str:
     parts = []
     for rel, mtype, href in links:
         href = href.replace(">", "%3E").replace("\r", "").replace("\n", "")
-        part = f'<{href}>; rel="{rel}"'
+        part = f"<{href}>; rel={quoted_string(rel)}"
         if mtype:
-            part += f'; type="{mtype}"'
+            part += f"; type={quoted_string(mtype)}"
         parts.append(part)
     return ", ".join(parts)
 
@@ -210,7 +234,8 @@ def dereference(kind: str, key: str):
 
         resp = object_page(iri, links)
     else:
-        body = serialize_triples(object_triples(store, iri), fmt.ext)
+        triples = object_triples(store, iri) + extension_triples(iri)
+        body = serialize_triples(triples, fmt.ext)
         ctype = fmt.media_type + ("; charset=utf-8" if fmt.ext != "rdf" else "")
         resp = Response(body, 200, content_type=ctype)
         resp.headers["Access-Control-Allow-Origin"] = "*"
@@ -263,7 +288,8 @@ def dataset_stats(home: Path, store: Store) -> dict:
 
 
 def _void_turtle(base: str, stats: dict, settings) -> str:
-    lit = json.dumps  # a JSON string is a valid Turtle string literal
+    def lit(text: str) -> str:  # a JSON string is a valid Turtle string literal
+        return json.dumps(text, ensure_ascii=False)  # 中文 readable, not \\u escapes
     lines = [
         "@prefix void: <http://rdfs.org/ns/void#> .",
         "@prefix dcterms: <http://purl.org/dc/terms/> .",
@@ -311,14 +337,16 @@ def void(ext: str | None = None):
         if ext not in BY_EXT or ext == "html":
             abort(404)
         fmt = BY_EXT[ext]
-    else:
-        fmt = negotiate(request.headers.get("Accept"), offers) if request.headers.get(
-            "Accept") else offers[0]
-        if fmt is None:
-            return not_acceptable()
-        if "text/html" in (request.headers.get("Accept") or "") and fmt.ext != "ttl" and \
-                negotiate(request.headers.get("Accept")) is HTML:
-            fmt = offers[0]  # browsers get Turtle as text
+    as_text = False
+    if not ext:
+        accept = request.headers.get("Accept") or ""
+        if "text/html" in accept and negotiate(accept) is HTML:
+            # a browser (the home page links here): Turtle shown as text, not downloaded
+            fmt, as_text = offers[0], True
+        else:
+            fmt = negotiate(accept, offers) if accept else offers[0]
+            if fmt is None:
+                return not_acceptable(offers)
     ttl = _void_turtle(base, dataset_stats(home, store), current_app.config["SETTINGS"])
     if fmt.ext == "ttl":
         body = ttl.encode("utf-8")
@@ -327,7 +355,8 @@ def void(ext: str | None = None):
 
         triples = list(parse(ttl.encode("utf-8"), format=RdfFormat.TURTLE))
         body = serialize_triples(triples, fmt.ext)
-    resp = Response(body, 200, content_type=fmt.media_type + (
+    media_type = "text/plain" if as_text else fmt.media_type
+    resp = Response(body, 200, content_type=media_type + (
         "; charset=utf-8" if fmt.ext != "rdf" else ""))
     resp.headers["Access-Control-Allow-Origin"] = "*"
     resp.headers["Link"] = link_header(

@@ -78,12 +78,20 @@ def home_page():
                 refs.append(ref)
         return sorted(refs, key=lambda r: (r.label(want), r.iri))
 
+    def exhibit_href(ref: Ref) -> str:
+        # the reader's exhibit page, not the exhibit's IRI (whose HTML is a bare record page)
+        if "exhibits.exhibit_page" in current_app.view_functions:
+            return "/exhibits/" + ref.iri.rsplit("/", 1)[-1]
+        return ref.iri
+
     groups = [
-        ("fonds", tr("全宗", "Fonds"), of_type(RICO + "hasRecordSetType", RST + "Fonds")),
+        ("fonds", tr("全宗", "Fonds"),
+         [(r, r.iri) for r in of_type(RICO + "hasRecordSetType", RST + "Fonds")]),
         ("collections", tr("专题汇集", "Collections"),
-         of_type(RICO + "hasRecordSetType", RST + "Collection")),
+         [(r, r.iri) for r in of_type(RICO + "hasRecordSetType", RST + "Collection")]),
         ("exhibits", tr("展览", "Exhibits"),
-         of_type(RDF + "type", SCHEMA + "ExhibitionEvent", top_only=True)),
+         [(r, exhibit_href(r)) for r in of_type(RDF + "type", SCHEMA + "ExhibitionEvent",
+                                                top_only=True)]),
     ]
     return page("home.html", groups=groups)
 

@@ -46,7 +46,14 @@ _lock = threading.Lock()
 
 
 class BadRequest(Exception):
-    """A search the page cannot run, with a message for the visitor."""
+    """A search the page cannot run, with a message for the visitor in either language."""
+
+    def __init__(self, en: str, zh: str) -> None:
+        super().__init__(en)
+        self.en, self.zh = en, zh
+
+    def message(self, want: str) -> str:
+        return self.zh if want == "zh" else self.en
 
 
 def marked(fragment: str) -> Markup:
@@ -81,20 +88,24 @@ def read_params() -> tuple[str, int, str, dict[str, list[str]]]:
     args = request.args
     q = args.get("q", "").strip()
     if len(q) > MAX_QUERY:
-        raise BadRequest(f"q: at most {MAX_QUERY} characters")
+        raise BadRequest(f"q: at most {MAX_QUERY} characters",
+                         f"检索词（q）最多 {MAX_QUERY} 个字符")
     raw_page = args.get("page", "1").strip() or "1"
     if not raw_page.isdigit() or not 1 <= int(raw_page) <= MAX_PAGE:
-        raise BadRequest(f"page: a whole number from 1 to {MAX_PAGE}")
+        raise BadRequest(f"page: a whole number from 1 to {MAX_PAGE}",
+                         f"页码（page）须为 1 到 {MAX_PAGE} 之间的整数")
     sort = args.get("sort", "relevance") or "relevance"
     if sort not in SORTS:
-        raise BadRequest(f"sort: one of {', '.join(SORTS)}")
+        raise BadRequest(f"sort: one of {', '.join(SORTS)}",
+                         f"排序（sort）须为以下之一：{'、'.join(SORTS)}")
     filters: dict[str, list[str]] = {}
     for name in FACETS:
         values = [v.strip() for v in args.getlist(name) if v.strip()]
         if len(values) > 20 or any(len(v) > 40 for v in values):
-            raise BadRequest(f"{name}: too many or too long values")
+            raise BadRequest(f"{name}: too many or too long values",
+                             f"筛选项（{name}）的值过多或过长")
         if name == "decade" and any(not re.fullmatch(r"\d{4}s?", v) for v in values):
-            raise BadRequest("decade: a year such as 1950")
+            raise BadRequest("decade: a year such as 1950", "年代（decade）须为年份，如 1950")
         if values:
             filters[name] = list(dict.fromkeys(values))
     return q, int(raw_page), sort, filters
@@ -150,8 +161,8 @@ def search_page():
     try:
         q, page, sort, filters = read_params()
     except BadRequest as exc:
-        return render("search.html", status=400, error=str(exc), q=request.args.get("q", "")[
-            :MAX_QUERY], header_query="", results=None)
+        return render("search.html", status=400, error=exc.message(want),
+                      q=request.args.get("q", "")[:MAX_QUERY], header_query="", results=None)
     try:
         results = catalog().search(q, filters=filters, sort=sort, page=page, size=PAGE_SIZE,
                                    snippet_width=160)

@@ -43,6 +43,14 @@ class Settings:
     # IIIF Presentation: the rights statement of manifests (a Creative Commons or
     # RightsStatements.org URI; default "Copyright Not Evaluated")
     iiif_rights: str = "http://rightsstatements.org/vocab/CNE/1.0/"
+    # Floods (publisher.ratelimit): requests per second one client may make on average, and
+    # how many at once above that (0 turns the limit off); addresses of reverse proxies whose
+    # X-Forwarded-For names the real client, and clients never limited (space-separated; the
+    # machine itself by default: benchmarks, tests, monitoring)
+    rate_limit: float = 100.0
+    rate_limit_burst: int = 1000
+    trusted_proxies: str = ""
+    rate_limit_exempt: str = "127.0.0.1 ::1"
 
 
 def default_home() -> Path:

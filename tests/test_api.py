@@ -555,3 +555,23 @@ def test_an_exhibit_is_shaped_through_the_api(api):
     node = rdflib.URIRef(body["@id"])
     assert (node, schema.name, rdflib.Literal("西迁", lang="zh")) in g
     assert (node, schema.about, rdflib.URIRef(api.iris[FONDS])) in g
+
+
+def test_exhibit_features_come_back_in_the_order_the_archivist_gave(api):
+    """``feature`` is an ordered field: the API returns it in stored order, not IRI order,
+    and a PATCH that reorders it is kept."""
+    assert api.post("/", {"type": "exhibit", "slug": "ordered",
+                          "fields": {"title": {"en": "Ordered"}}}).status_code == 201
+    # ITEM's IRI sorts after FILE's and PERSON's: the given order is not the sorted one
+    given = [ITEM, PERSON, FILE]
+    resp = api.post("/ordered", {"type": "section", "slug": "s",
+                                 "fields": {"title": {"en": "S"}, "feature": given}})
+    assert resp.status_code == 201, resp.json
+    want = [api.iris[p] for p in given]
+    assert want != sorted(want)
+    body = api.get("/ordered/s").json
+    assert body["feature"] == want
+    resp = api.patch("/ordered/s", {"fields": {"feature": given[::-1]}},
+                     **{"If-Match": api.get("/ordered/s").headers["ETag"]})
+    assert resp.status_code == 200, resp.json
+    assert api.get("/ordered/s").json["feature"] == want[::-1]

@@ -109,3 +109,86 @@ def test_sparql_page_runs_a_query(page, demo_server):
     page.wait_for_selector("table td", timeout=15_000)
     assert page.locator("table tbody tr").count() >= 1
     shot(page, "sparql")
+
+
+PAGES = ["/", "/exhibits/", "/exhibits/westward-relocation",
+         "/exhibits/westward-relocation/westward-departure", "/id/record/admission-letter-1956",
+         "/id/agent/chen-yuanshan", "/id/recordset/xjtu", "/search?q=西迁", "/sparql",
+         "/id/record/never-existed"]
+
+STRUCTURE = """() => {
+  const levels = [...document.querySelectorAll('h1,h2,h3,h4,h5,h6')].map(h => +h.tagName[1]);
+  const skips = []; let prev = 0;
+  for (const l of levels) { if (l > prev + 1) skips.push(prev + '->' + l); prev = l; }
+  const unlabelled = [...document.querySelectorAll('main input, main select, main textarea,'
+      + ' header input')].filter(e => e.type !== 'hidden' && e.type !== 'submit'
+      && !e.closest('.iiif-viewer') && !e.getAttribute('aria-label')
+      && !(e.id && document.querySelector('label[for="' + e.id + '"]')) && !e.closest('label'))
+    .map(e => e.outerHTML.slice(0, 80));
+  const W = window.innerWidth;
+  const wide = [...document.querySelectorAll('main *')].filter(e => !e.closest('.iiif-viewer')
+      && e.getBoundingClientRect().right > W + 1).map(e => e.tagName + ' ' +
+      (e.textContent || '').trim().slice(0, 40));
+  return {h1: levels.filter(l => l === 1).length, skips, unlabelled, wide,
+          noAlt: [...document.querySelectorAll('main img:not([alt])')].length,
+          header: !!document.querySelector('header.site-header .lang-switch'),
+          footer: !!document.querySelector('footer.site-footer'),
+          lang: document.documentElement.lang};
+}"""
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+def test_every_page_has_one_look_and_sound_structure(browser, demo_server, width):
+    """Every kind of public page extends base.html (header with the language switch, footer),
+    in both languages: one h1, no skipped heading levels, labelled fields, alt text, and on a
+    phone nothing wider than the screen (a long IRI in "cite" once widened exhibit pages)."""
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    problems = []
+    try:
+        for path in PAGES:
+            for lang in ("zh", "en"):
+                sep = "&" if "?" in path else "?"
+                page.goto(f"{demo_server}{path}{sep}lang={lang}")
+                got = page.evaluate(STRUCTURE)
+                want_lang = "zh-Hans" if lang == "zh" else "en"
+                if (got["h1"] != 1 or got["skips"] or got["unlabelled"] or got["noAlt"]
+                        or not got["header"] or not got["footer"] or got["lang"] != want_lang
+                        or got["wide"]):
+                    problems.append(f"{width}px {path} {lang}: {got}")
+        if width == 375:
+            page.goto(demo_server + "/exhibits/westward-relocation?lang=zh")
+            shot(page, "exhibit-phone-zh")
+    finally:
+        context.close()
+    assert not problems, "\n".join(problems)
+
+
+CONTRAST = """(sel) => {
+  const lum = c => { const m = c.match(/[\\d.]+/g).map(Number);
+    const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(m[0]) + 0.7152 * f(m[1]) + 0.0722 * f(m[2]); };
+  const bg = el => { for (; el; el = el.parentElement) { const c = getComputedStyle(el)
+      .backgroundColor; const m = c.match(/[\\d.]+/g); if (m && (m.length < 4 || +m[3] > .5))
+      return c; } return 'rgb(255, 255, 255)'; };
+  return [...document.querySelectorAll(sel)].filter(e => e.textContent.trim()
+      && e.getBoundingClientRect().width > 0).map(e => {
+    const t = [...e.querySelectorAll('*')].reverse().find(x => [...x.childNodes].some(
+        n => n.nodeType === 3 && n.textContent.trim())) || e;  // the element holding the text
+    const a = lum(getComputedStyle(t).color), b = lum(bg(t));
+    return [e.textContent.trim().slice(0, 20), (Math.max(a, b) + .05) / (Math.min(a, b) + .05)];
+  });
+}"""
+
+
+def test_site_styles_do_not_leak_into_the_viewer(page, demo_server):
+    """The site's white-on-red button style once reached the IIIF viewer's transparent tab
+    buttons, leaving "About" and "Search" white on white; every labelled button on a record
+    page (the site's and the viewer's) must be readable (WCAG AA, 4.5:1)."""
+    page.goto(demo_server + "/id/record/admission-letter-1956?lang=en")
+    page.wait_for_selector(".iiif-viewer button", timeout=20_000)
+    page.wait_for_timeout(1000)
+    ratios = page.evaluate(CONTRAST, "button")
+    assert len(ratios) >= 3, ratios
+    unreadable = [(text, round(r, 2)) for text, r in ratios if r < 4.5]
+    assert not unreadable, unreadable

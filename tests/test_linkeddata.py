@@ -69,8 +69,13 @@ def graph_of(store: Store, iri: str) -> rdflib.Graph:
 
 
 def parse(body: bytes, fmt: str, base: str) -> rdflib.Graph:
+    """The served document without what the ``lantai.record_statements`` hooks add where it
+    is served (the IIIF manifest link, tested in tests/test_iiif_manifests.py)."""
     g = rdflib.Graph()
     g.parse(data=body, format=fmt, publicID=base)
+    for t in list(g):
+        if any("/iiif/" in str(term) for term in (t[0], t[2])):
+            g.remove(t)
     return g
 
 
@@ -210,6 +215,19 @@ def test_void_names_the_endpoint_dumps_vocabularies_and_counts(demo_server, publ
         assert isomorphic(parse(other.content, parser, demo_server), g), media
         by_ext = requests.get(f"{demo_server}/.well-known/void.{ext}", timeout=10)
         assert isomorphic(parse(by_ext.content, parser, demo_server), g), ext
+    # a browser following the home page's link reads the Turtle as text; it used to get a
+    # 406 whose list of supported types named text/html
+    for accept in ("text/html", "text/html,application/xhtml+xml,application/xml;q=0.9,"
+                                "*/*;q=0.8"):
+        shown = requests.get(f"{demo_server}/.well-known/void", headers={"Accept": accept},
+                             timeout=10)
+        assert shown.status_code == 200
+        assert shown.headers["Content-Type"] == "text/plain; charset=utf-8"
+        assert isomorphic(parse(shown.content, "turtle", demo_server), g)
+    refused = requests.get(f"{demo_server}/.well-known/void",
+                           headers={"Accept": "application/x-nonsense"}, timeout=10)
+    assert refused.status_code == 406
+    assert "text/turtle" in refused.text and "text/html" not in refused.text
 
 
 # ------------------------------------------------------------------ dumps

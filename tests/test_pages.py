@@ -64,6 +64,11 @@ def test_record_page_shows_every_field_in_the_chosen_language(demo_server):
     assert [a.get("href") for a in media] == [
         f"{demo_server}/id/instantiation/admission-letter-1956-jpg"]
     assert iri in texts(zh, '//section[@class="cite"]')[0]
+    # a citation: title, reference code, archive, IRI, each set apart (the archive's name
+    # once ran straight into the reference code)
+    assert texts(zh, '//section[@class="cite"]/p')[0].startswith(
+        "张明华的录取通知书，0421-XS·1956-Y-TC-0001，兰台档案馆。")
+    assert zh.xpath('//section[@class="cite"]/p/a/@href')[0] == iri
     assert zh.xpath('//html/@lang') == ["zh-Hans"]
 
     en = doc(get(iri, lang="en"))
@@ -71,6 +76,8 @@ def test_record_page_shows_every_field_in_the_chosen_language(demo_server):
     assert texts(en, '//p[@class="other-title"]') == ["张明华的录取通知书"]
     assert "Reference code" in texts(en, "//dt")
     assert "1 item, 1 page" in texts(en, "//dl")[0]
+    assert texts(en, '//section[@class="cite"]/p')[0].startswith(
+        "Zhang Minghua's letter of admission, 0421-XS·1956-Y-TC-0001, Lantai Archive. ")
     assert [a.text for a in en.xpath('//dd[@class="rel-hasCreator"]//a')] == [
         "Office of Academic Affairs"]
 
@@ -156,9 +163,12 @@ def test_home_page_lists_fonds_collections_exhibits_and_tools(demo_server):
         assert fonds in texts(tree, '//section[@class="fonds"]//a')
         assert len(tree.xpath('//section[@class="collections"]//a')) == 3
         exhibits = tree.xpath('//section[@class="exhibits"]//a/@href')
-        assert f"{demo_server}/id/exhibit/covid-memories" in exhibits
+        # exhibits link to the reader's exhibit page, not to the exhibit's bare IRI page
+        assert "/exhibits/covid-memories" in exhibits
+        assert not [h for h in exhibits if "/id/exhibit/" in h]
         assert "/sparql" in tree.xpath("//a/@href") and "/search" in tree.xpath("//a/@href")
         for href in tree.xpath('//div[@class="groups"]//a/@href'):
+            href = href if href.startswith("http") else demo_server + href
             assert requests.head(href, timeout=10).status_code == 200
 
 

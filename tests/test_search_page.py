@@ -115,10 +115,15 @@ def test_facets_combine_and_sort_by_date(demo_server):
     {"page": "abc"}, {"page": "0"}, {"page": "100000"}, {"sort": "bogus"},
     {"decade": "nineteen-fifties"}, {"q": "西" * 501},
 ])
-def test_bad_input_gets_400_with_a_message(demo_server, params):
-    r, doc = search(demo_server, **params)
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_bad_input_gets_400_with_a_message(demo_server, params, lang):
+    """The message is in the reader's language (the detail was English-only on the 中文 page)."""
+    r, doc = search(demo_server, lang=lang, **params)
     assert r.status_code == 400
-    assert doc.xpath("//div[@role='alert']//p")[0].text_content().strip()
+    message = doc.xpath("//div[@role='alert']//p")[0].text_content().strip()
+    assert message
+    has_chinese = any("\u4e00" <= ch <= "\u9fff" for ch in message)
+    assert has_chinese == (lang == "zh"), message
 
 
 @pytest.mark.parametrize("q", ['"西迁', "title:", "(((", ")", "AND OR NOT", "-", "*", "西迁 -",
