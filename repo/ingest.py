@@ -4,12 +4,24 @@ Objects are checked exactly as single creates are, then written in batches with 
 bulk loader. Caches of containers (their roles, inherited context and public status) make
 each object cost the same whatever the size of the archive; leaves are forgotten after the
 next batch, so memory stays bounded.
+
+The writes are pipelined: a writer thread bulk-loads batch *k* (Oxigraph releases the GIL
+while it loads) while this thread checks and builds batch *k+1*, so the two cores work at
+once. At most one batch is in flight. What building reads must therefore not depend on the
+store having batch *k* already: objects of the last two batches are in the ingest cache,
+paths of the last two batches in ``_paths``, the next position of every parent touched in
+the last two batches in ``_positions``, and links are checked against the cache first.
+Listeners that know about ingests (the catalog: ``ingest_batch``, ``ingest_written``,
+``ingest_end``, ``ingest_abort``) are handed each batch as it is built and told when it is
+in the stores; others are called as for any changeset, once the batch is in the stores.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from pyoxigraph import NamedNode
@@ -25,6 +37,10 @@ from repo.workflow import INITIAL_STATE
 
 _LASTING_CONTAINERS = frozenset({"fonds", "collection", "series", "folder", "exhibit",
                                  "subfonds", "subseries", "recordgrp"})
+# What records link to (creators, subjects, places, events): few, and looked up for every
+# record that links to them (its class, whether it is public): kept for the whole ingest.
+_LINK_TARGETS = frozenset({"person", "corporatebody", "family", "place", "event", "activity"})
+_KEPT = _LASTING_CONTAINERS | _LINK_TARGETS
 
 
 @dataclass
@@ -46,6 +62,33 @@ class NewObject:
     statements: tuple = ()
 
 
+class _Taken:
+    """Paths created by this ingest that the store may not hold yet (two batches)."""
+
+    def __init__(self, previous: set[str]) -> None:
+        self.previous = previous
+        self.current: set[str] = set()
+
+    def __contains__(self, path: str) -> bool:
+        return path in self.current or path in self.previous
+
+    def add(self, path: str) -> None:
+        self.current.add(path)
+
+
+@dataclass
+class _Written:
+    """A batch handed to the writer thread."""
+
+    iris: list[str]
+    entry: object  # its journal entry
+    future: Future
+
+
+def _ingest_aware(listener) -> bool:
+    return hasattr(listener, "ingest_batch")
+
+
 class BulkIngest:
     """The bulk-ingest half of :class:`repo.repository.Repository` (a mixin)."""
     def ingest(self, user: User, objects: Iterable[NewObject], *, message: str,
@@ -61,25 +104,57 @@ class BulkIngest:
         """
         created: list[str] = []
         ingest_id = new_changeset_id(self.clock())
+        aware = [x for x in self.listeners if _ingest_aware(x)]
         with self._lock:
             entry = self.journal.begin(ingest_id, {"changeset": ingest_id, "bulk": True,
                                                    "objects_log": f"{ingest_id}.objects"})
             log_path = self.journal.folder / f"{ingest_id}.objects"
             self._cache, self._paths, self._new_codes, self._code_hints = {}, {}, {}, {}
             self._contexts, self._inside, self._roles = {}, {}, {}
+            self._positions: dict[str, list[int]] = {}  # parent -> [next position, batch no.]
+            self._batch_no = 0
+            writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lantai-ingest")
+            in_flight: _Written | None = None
             try:
                 with open(log_path, "a", encoding="utf-8") as log:
                     previous: list[str] = []
+                    previous_paths: set[str] = set()
 
-                    def write(batch: list[NewObject]) -> None:
-                        nonlocal previous
-                        iris = self._ingest_batch(user, batch, message, part_of=ingest_id)
-                        self._forget(previous)  # bounded memory: keep two batches' leaves
-                        previous = iris
-                        log.write("".join(i + "\n" for i in iris))
+                    def settle() -> None:
+                        """Wait for the batch in flight; log it as written."""
+                        nonlocal in_flight
+                        if in_flight is None:
+                            return
+                        done, in_flight = in_flight, None
+                        try:
+                            done.future.result()
+                        except BaseException:
+                            created.extend(done.iris)  # partly written: roll it back too
+                            self.journal.end(done.entry)
+                            raise
+                        log.write("".join(i + "\n" for i in done.iris))
                         log.flush()
                         os.fsync(log.fileno())
-                        created.extend(iris)
+                        created.extend(done.iris)
+                        for listener in self.listeners:
+                            if _ingest_aware(listener):
+                                listener.ingest_written(self, done.iris)
+                            else:
+                                listener(self, set(done.iris))
+                        self.journal.end(done.entry)
+
+                    def write(batch: list[NewObject]) -> None:
+                        nonlocal previous, previous_paths, in_flight
+                        self._batch_no += 1
+                        taken = _Taken(previous_paths)
+                        objs, job = self._ingest_batch(user, batch, message, part_of=ingest_id,
+                                                       taken=taken, aware=aware)
+                        settle()  # batch k-1 is in the store before k goes
+                        in_flight = _Written([o.iri for o in objs], job[0],
+                                             writer.submit(job[1]))
+                        self._forget(previous)  # bounded memory: keep two batches' leaves
+                        previous = in_flight.iris
+                        previous_paths = taken.current
                         if progress:
                             progress(len(batch))
 
@@ -91,53 +166,90 @@ class BulkIngest:
                             batch = []
                     if batch:
                         write(batch)
+                    settle()
+                for listener in aware:  # e.g. the catalog commits what it was handed
+                    listener.ingest_end(self)
                 finished = self.clock().isoformat(timespec="microseconds")
                 done = Changeset(ingest_id, user.name, finished, message, "ingest")
                 self.working.extend(done.quads(self.mgmt))  # the completion mark
             except BaseException:
+                if in_flight is not None:  # let the writer finish before undoing its work
+                    with contextlib.suppress(BaseException):  # the first error is raised
+                        in_flight.future.result()
+                    created.extend(in_flight.iris)
+                    self.journal.end(in_flight.entry)
+                for listener in aware:
+                    listener.ingest_abort(self)
                 self._roll_back(created)
                 for listener in self.listeners:
                     listener(self, set(created))
                 bump_generation(self.home, f"rolled-back-{ingest_id}")
                 raise
             finally:
+                writer.shutdown(wait=True)
                 self._cache, self._paths, self._new_codes, self._code_hints = None, {}, {}, {}
                 self._contexts, self._inside, self._roles = {}, {}, {}
+                self._positions = {}
                 self.journal.end(entry)
                 log_path.unlink(missing_ok=True)
         return created
 
     def _forget(self, iris: list[str]) -> None:
         """Drop objects of an earlier batch from the ingest caches, except big containers
-        (fonds, series, collections, folders), which later batches keep filling."""
+        (fonds, series, collections, folders), which later batches keep filling, and the
+        agents, places and events records link to."""
         for iri in iris:
             obj = self._cache.get(iri)
-            if obj is None or obj.type_name in _LASTING_CONTAINERS:
+            if obj is None or obj.type_name in _KEPT:
                 continue
             del self._cache[iri]
             self._paths.pop(obj.path, None)
             self._contexts.pop(iri, None)
             self._inside.pop(iri, None)
+        # a parent no child of which came in the last two batches: the store has them all
+        stale = self._batch_no - 1
+        for parent in [p for p, (_, seen) in self._positions.items() if seen < stale]:
+            del self._positions[parent]
+
+    def _position_for(self, parent_iri: str) -> int:
+        """The next position in ``parent_iri`` (children of the batch in flight included)."""
+        slot = self._positions.get(parent_iri)
+        if slot is None:
+            slot = self._positions[parent_iri] = [self._next_position(parent_iri), 0]
+        slot[1] = self._batch_no
+        slot[0] += 1
+        return slot[0] - 1
+
+    def _ingest_class_of(self, batch: dict[str, ContentObject]) -> Callable[[str], str | None]:
+        """The class of a linked object: this batch, the ingest cache (the batch in flight
+        may not be in the store yet), else the store."""
+        def class_of(iri: str) -> str | None:
+            obj = batch.get(iri)
+            if obj is None and self._cache is not None:
+                obj = self._cache.get(iri)
+            if obj is not None:
+                return None if obj.deleted else obj.type.rdf_class
+            return self.class_of(iri)
+        return class_of
 
     def _ingest_batch(self, user: User, specs: list[NewObject], message: str,
-                      part_of: str | None = None) -> list[str]:
+                      part_of: str | None = None, *, taken: _Taken | None = None,
+                      aware: list | None = None) -> tuple[list[ContentObject], tuple]:
+        """Check and build one batch; return its objects and (journal entry, write job)."""
         now = self.clock()
         cs_id = new_changeset_id(now)
         cs_node = changeset_iri(cs_id)
-        positions: dict[str, int] = {}
-        taken_paths: set[str] = set()
+        taken = taken if taken is not None else _Taken(set())
         objs: list[ContentObject] = []
         try:
             for spec in specs:
                 parent_iri = self.resolve(spec.parent)
-                if parent_iri not in positions:
-                    positions[parent_iri] = self._next_position(parent_iri)
                 obj = self._build_new(user, spec.parent, spec.type, spec.fields, slug=spec.slug,
                                       key=spec.key, access=spec.access, until=spec.until,
                                       personal_fields=spec.personal_fields,
-                                      position=positions[parent_iri], taken_paths=taken_paths,
-                                      statements=spec.statements)
-                positions[parent_iri] += 1
+                                      position=self._peek_position(parent_iri),
+                                      taken_paths=taken, statements=spec.statements)
+                self._position_for(parent_iri)
                 if spec.state != INITIAL_STATE:
                     if spec.state not in ("pending", "published"):
                         raise Invalid(f"state {spec.state!r}: private, pending or published")
@@ -150,7 +262,7 @@ class BulkIngest:
                 self._cache[obj.iri] = obj
                 self._paths[obj.path] = obj.iri
                 objs.append(obj)
-            class_of = self._class_in({o.iri: (None, o) for o in objs})
+            class_of = self._ingest_class_of({o.iri: o for o in objs})
             for obj in objs:
                 validate(obj, class_of, vocab_base=self.base)
                 parent = self.load(obj.parent) if obj.parent != self.root_iri else None
@@ -161,23 +273,28 @@ class BulkIngest:
                 self._paths.pop(obj.path, None)
             raise
         iris = [o.iri for o in objs]
+        working_text = "\n".join([quad_nq(q) for o in objs for q in o.all_quads(self.mgmt)])
+        public_text = "\n".join([quad_nq(q) for o in objs for q in public_view(
+            o, is_public=self.is_public, is_repository_object=self.is_repository_object)])
+        cs = Changeset(cs_id, user.name, now.isoformat(timespec="microseconds"), message, "create")
+        for listener in aware or ():
+            listener.ingest_batch(self, objs, working_text, public_text)
         entry = self.journal.begin(cs_id, {"changeset": cs_id, "objects": iris, "bulk": True,
                                            "part_of": part_of})
-        lines = [quad_nq(q) for o in objs for q in o.all_quads(self.mgmt)]
-        bulk_add(self.working, "\n".join(lines))
-        cs = Changeset(cs_id, user.name, now.isoformat(timespec="microseconds"), message, "create")
-        self.working.extend(cs.quads(self.mgmt))  # the commit mark, written last
-        public_lines = []
-        for obj in objs:
-            view = public_view(obj, is_public=self.is_public,
-                               is_repository_object=self.is_repository_object)
-            public_lines += [quad_nq(q) for q in view]
-        bulk_add(self.public, "\n".join(public_lines))
-        bump_generation(self.home, cs_id)
-        for listener in self.listeners:
-            listener(self, set(iris))
-        self.journal.end(entry)
-        return iris
+
+        def job() -> None:  # in the writer thread: no caches, only the stores
+            bulk_add(self.working, working_text)
+            self.working.extend(cs.quads(self.mgmt))  # the commit mark, written last
+            bulk_add(self.public, public_text)
+            bump_generation(self.home, cs_id)
+
+        return objs, (entry, job)
+
+    def _peek_position(self, parent_iri: str) -> int:
+        slot = self._positions.get(parent_iri)
+        if slot is None:
+            slot = self._positions[parent_iri] = [self._next_position(parent_iri), 0]
+        return slot[0]
 
     def _roll_back(self, iris: list[str]) -> None:
         """Remove every trace of objects whose creating ingest never completed."""

@@ -20,6 +20,7 @@ Modules: ``analysis`` (Chinese bigrams, simplified/traditional, stemming, refere
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 from repo.catalog.documents import Document, register_text_source
@@ -40,12 +41,16 @@ def attach(repository) -> None:
     objects it is rebuilt at once when the site is small, otherwise marked incomplete
     (searches say so) until ``lantai reindex``.
     """
+    modules = _load_text_sources()
     home = repository.home
     fresh = [not CatalogIndex.usable(catalog_path(home, public)) for public in (False, True)]
     staff = CatalogIndex.open(catalog_path(home, False), create=True)
     public = CatalogIndex.open(catalog_path(home, True), create=True)
     m = Maintainer(repository, staff, public)
     repository.listeners.append(m)
+    for module in modules:  # after the maintainer: they may re-index through it
+        if hasattr(module, "attach"):
+            module.attach(repository)
     n = count_objects(repository, AUTO_REBUILD_LIMIT + 1) if any(fresh) else 0
     if 0 < n <= AUTO_REBUILD_LIMIT:
         m.rebuild(staff=fresh[0], public=fresh[1])
@@ -56,6 +61,17 @@ def attach(repository) -> None:
         print("lantai: the catalog is new and the site is large: run `lantai reindex`",
               file=sys.stderr)
     m.replay()  # what a process that died had changed but not committed
+
+
+# Modules that register text sources (documents.register_text_source) when imported: the
+# OCR of page scans and the transcripts of recordings (iiif.texts). Imported when a catalog
+# is attached, so every process that indexes indexes the same text; a module's
+# ``attach(repository)``, if it has one, is called after the maintainer is attached.
+TEXT_SOURCE_MODULES = ("iiif.texts",)
+
+
+def _load_text_sources() -> list:
+    return [importlib.import_module(name) for name in TEXT_SOURCE_MODULES]
 
 
 def maintainer(repository) -> Maintainer:

@@ -35,6 +35,7 @@ from pathlib import Path
 
 from pyoxigraph import NamedNode
 
+from repo.catalog import ingestion
 from repo.catalog.documents import (
     Builder,
     Document,
@@ -76,6 +77,11 @@ class Pending:
         # catalog name -> IRI -> (new document or None for a removal, was it indexed before)
         self.docs: dict[str, dict[str, tuple[Document | None, bool]]] = {n: {} for n in indexes}
         self._timer: threading.Timer | None = None
+        # Did this process write to the log since its last commit? Only then may it empty
+        # the log: the log is shared by every process that opens the site, and this object
+        # may be flushed again (its finalizer) after the repository let the stores go, when
+        # another process may already have logged its own uncommitted changes there.
+        self._logged = False
         for index in indexes.values():
             _pending_by_path[str(index.path.resolve())] = self
 
@@ -103,6 +109,7 @@ class Pending:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
+        self._logged = True
 
     def logged(self) -> list[str]:
         try:
@@ -133,8 +140,9 @@ class Pending:
                         if doc is not None:
                             w.put(doc, replace=False)
                 docs.clear()
-            if self.log.exists() and self.log.stat().st_size:
+            if self._logged and self.log.exists() and self.log.stat().st_size:
                 self.log.write_text("", encoding="utf-8")
+            self._logged = False
 
     def discard(self, name: str) -> None:
         with self.lock:
@@ -155,6 +163,10 @@ def _container(data: dict | None) -> tuple:
 class Maintainer:
     """The repository listener that keeps ``staff`` and ``public`` in step."""
 
+    # An ingest's documents account for children that came after their parent was indexed
+    # (text sources such as OCR read them): see IngestIndexer._late_children.
+    ingest_indexes_children = True
+
     def __init__(self, repository, staff: CatalogIndex, public: CatalogIndex) -> None:
         # A weak reference: the repository holds its listeners, and a cycle would keep its
         # stores (and their locks) open until the garbage collector ran.
@@ -166,6 +178,8 @@ class Maintainer:
         # commit what waits when the repository goes away or the process ends
         # (weakref.finalize also runs at interpreter exit)
         self._finalizer = weakref.finalize(self, Pending.flush, self.pending)
+        self._ingest = None  # the indexer of the bulk ingest under way
+        self._ingest_queue: list[tuple[str, str]] = []  # batches not yet in the stores
 
     @property
     def repo(self):
@@ -183,6 +197,44 @@ class Maintainer:
 
     def flush(self) -> None:
         self.pending.flush()
+
+    # ------------------------------------------------------------------ bulk ingest
+    def ingest_batch(self, repository, objs: list, working_nq: str, public_nq: str) -> None:
+        """A batch of a bulk ingest, as built (it may not be in the stores yet): index its
+        new objects from the text the ingest loads (see :mod:`repo.catalog.ingestion`)."""
+        if self._ingest is None:
+            self.pending.flush()  # nothing waits while the ingest holds the writers
+            self._ingest = ingestion.start(repository, self.staff, self.public, len(objs))
+            self._ingest_queue = []
+        self.pending.record(o.iri for o in objs)  # re-indexed on the next open if we die
+        if isinstance(self._ingest, ingestion.RemoteIndexer):
+            self._ingest.add(working_nq, public_nq)  # the other process reads older objects
+        else:  # this process reads the stores: once the batch is in them
+            self._ingest_queue.append((working_nq, public_nq))
+
+    def ingest_written(self, repository, iris: list[str]) -> None:
+        """The oldest batch of the ingest not yet written is in the stores now."""
+        if self._ingest is not None and self._ingest_queue:
+            self._ingest.add(*self._ingest_queue.pop(0))
+
+    def ingest_end(self, repository) -> None:
+        """Every batch is in the stores: commit what the ingest indexed."""
+        while self._ingest_queue:  # every batch is written
+            self.ingest_written(repository, [])
+        indexer, self._ingest = self._ingest, None
+        if indexer is not None:
+            if isinstance(indexer, ingestion.RemoteIndexer):  # it re-reads the stores now
+                repository.working.flush()
+                repository.public.flush()
+            indexer.commit()
+            self.pending.flush()  # nothing waits: this empties the log
+
+    def ingest_abort(self, repository) -> None:
+        """The ingest failed and is being rolled back: drop what was indexed."""
+        indexer, self._ingest = self._ingest, None
+        self._ingest_queue = []
+        if indexer is not None:
+            indexer.abort()
 
     # ------------------------------------------------------------------ incremental
     def update(self, iris: Iterable[str]) -> tuple[int, int]:
@@ -273,6 +325,7 @@ class Maintainer:
         """Re-index what the log says a process changed but may not have committed."""
         iris = self.pending.logged()
         if iris:
+            self.pending._logged = True  # ours now (we hold the stores): empty it when done
             self.update(iris)
             self.pending.flush()
         return len(iris)
