@@ -8,6 +8,7 @@ everything else is 404, guessed identifiers and derivative paths included):
 - ``/iiif/manifest/{kind}/{key}``           Presentation 3 manifest of a digitised record
 - ``/iiif/collection/{kind}/{key}``         Presentation 3 collection of a fonds/series/collection
 - ``/iiif/annotations/{id}/ocr``            OCR lines of one page image, an AnnotationPage
+- ``/iiif/annotations/{id}/transcript``     cues of one WebVTT transcript (``#t=`` targets)
 - ``/iiif/search/{kind}/{key}``             Content Search 2 over a record's OCR and transcripts
 - ``/iiif/autocomplete/{kind}/{key}``       its AutoComplete service
 

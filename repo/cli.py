@@ -424,15 +424,20 @@ def export_rdf(ctx: Context, public: bool, fmt: str, output: Path | None) -> Non
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--quiet", is_flag=True, help="No request log (one JSON line per request on stderr).")
 @click.pass_obj
-def serve(ctx: Context, host: str, port: int, threads: int) -> None:
-    """Serve the public site (publication dataset only) with waitress."""
+def serve(ctx: Context, host: str, port: int, threads: int, quiet: bool) -> None:
+    """Serve the public site, SPARQL, IIIF and the REST API with waitress.
+
+    Public surfaces read only the publication dataset; `lantai` commands run while the server
+    is up are seen at once (the server reopens the dataset when it changes).
+    """
     import waitress
 
     from publisher.app import create_app
 
     try:
-        app = create_app(ctx.home)
+        app = create_app(ctx.home, REQUEST_LOG=not quiet)
     except LantaiError as exc:
         err.print(f"lantai: error: {exc.message}", markup=False)
         sys.exit(exc.exit_code)
@@ -514,6 +519,9 @@ from repo.importers.cli import import_group  # noqa: E402
 
 main.add_command(import_group)
 export.add_command(ead_export)
+from iiif.ingest_cli import ingest_group  # noqa: E402
+
+main.add_command(ingest_group)
 
 
 def run() -> None:

@@ -132,10 +132,11 @@ def test_archive_file_is_consistent() -> None:
     assert {"fonds", "series", "file", "item", "collection", "instantiation", "person",
             "corporatebody", "place", "event", "activity", "exhibit", "section",
             "folder"} <= types
-    # every media file of the manifest (but its own notes) is used by the demo
+    # every media file of the manifest (but its own notes) is used by the demo: scans,
+    # recordings, transcripts and the recordings' tables of contents (oh-0N.json)
     used = {o.media_file for o in archive.objects if o.media_file}
     wanted = {n for n, e in manifest().items()
-              if e["mime"].split("/")[0] in ("image", "audio") or n.endswith(".vtt")}
+              if e["mime"].split("/")[0] in ("image", "audio") or n.endswith((".vtt", ".json"))}
     assert used == wanted
 
 
