@@ -24,7 +24,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from support import REFERENCE, Clock, Site, new_site
+from support import REFERENCE, Clock, Site, free_port, new_site, served
 
 
 @pytest.fixture
@@ -63,32 +63,19 @@ def demo_server(tmp_path_factory) -> str:
     demo dereferences on this server. One server for the whole session: tests must not write
     to it (they make their own site for that). ``demo_server_home`` gives its home.
     """
-    import socket
-    import threading
-
-    from waitress.server import create_server
-
-    from publisher.app import create_app
     from repo.demo import load_demo
     from repo.repository import Repository
 
     home = tmp_path_factory.mktemp("demo-server") / "home"
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    url = f"http://127.0.0.1:{port}"
-    repo, _token = Repository.init(home, url)
+    port = free_port()
+    repo, _token = Repository.init(home, f"http://127.0.0.1:{port}")
     try:
         load_demo(repo, repo.user("admin"))
     finally:
         repo.close()
-    server = create_server(create_app(home), host="127.0.0.1", port=port, threads=8)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    _DEMO_HOMES[url] = home
-    yield url
-    server.close()
+    with served(home, port, threads=8) as url:
+        _DEMO_HOMES[url] = home
+        yield url
 
 
 _DEMO_HOMES: dict[str, Path] = {}

@@ -1,19 +1,27 @@
 """Helpers shared by the test modules (imported as ``support``; fixtures are in conftest.py).
 
 Everything here works on real Oxigraph stores on disk: a site is ``Repository.init`` in a
-temporary folder, and a snapshot is every quad of the working and publication stores.
+temporary folder, and a snapshot is every quad of the working and publication stores. Sites
+are served over real HTTP with ``served`` (waitress in a thread) or ``start_lantai_serve``
+(its own process), on a ``free_port`` chosen before the site is made (it is in the base IRI).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gc
 import os
+import socket
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import requests
 from pyoxigraph import Store
 
 from repo.repository import Repository
@@ -180,3 +188,66 @@ def run_python(script: str, *, timeout: float = 60) -> subprocess.CompletedProce
     env = {**os.environ, "PYTHONPATH": str(PROJECT)}
     return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           env=env, timeout=timeout, cwd=PROJECT)
+
+
+# ---------------------------------------------------------------------- servers
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 that nothing listens on (the system picks it). Make a site
+    whose base IRI is ``http://127.0.0.1:PORT`` with it, then serve the site on that port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def served(app_or_home, port: int | None = None, *, threads: int = 4) -> Iterator[str]:
+    """Serve a WSGI app, or the site in a home (``create_app(home)``), with waitress in a
+    daemon thread of this process, as ``lantai serve`` does; yields its URL
+    (``http://127.0.0.1:PORT``, on a free port unless given) and closes the server at the
+    end. The server listens before the URL is yielded."""
+    from waitress.server import create_server
+
+    if isinstance(app_or_home, str | os.PathLike):
+        from publisher.app import create_app
+
+        app_or_home = create_app(app_or_home)
+    port = port or free_port()
+    server = create_server(app_or_home, host="127.0.0.1", port=port, threads=threads)
+
+    def run() -> None:
+        with contextlib.suppress(OSError, ValueError):  # the socket closed by server.close()
+            server.run()
+
+    threading.Thread(target=run, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.close()
+
+
+def start_lantai_serve(home: Path, port: int, log, *args: str,
+                       wait: float = 30) -> subprocess.Popen:
+    """Start ``lantai --home HOME serve --port PORT ARGS…`` as its own process, its stdout and
+    stderr (the request log) to the open file ``log``, and return once ``/healthz`` answers.
+    Raises RuntimeError, with the log, if the process exits or does not answer within
+    ``wait`` seconds (then it is stopped). The caller terminates the process."""
+    env = {k: v for k, v in os.environ.items() if k not in ("LANTAI_HOME", "LANTAI_USER")}
+    proc = subprocess.Popen([lantai_executable(), "--home", str(home), "serve",
+                             "--port", str(port), *args], stdout=log, stderr=log, env=env)
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+            return proc
+        except requests.ConnectionError:
+            if proc.poll() is not None:
+                why = f"exited with code {proc.returncode}"
+            elif time.monotonic() > deadline:
+                proc.kill()
+                proc.wait()
+                why = f"did not answer /healthz within {wait:g} s"
+            else:
+                time.sleep(0.1)
+                continue
+        raise RuntimeError(f"lantai serve on port {port} {why}; its log:\n"
+                           + Path(log.name).read_text(errors="replace"))

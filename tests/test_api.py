@@ -7,7 +7,6 @@ repository first (as a site served by ``lantai serve`` is not held by anyone).""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import threading
 import time
@@ -15,7 +14,7 @@ import urllib.request
 
 import pytest
 import rdflib
-from support import FILE, FONDS, ITEM, PERSON, PROJECT, SERIES, lantai_executable
+from support import FILE, FONDS, ITEM, PERSON, PROJECT, SERIES, lantai_executable, served
 
 from publisher.app import create_app
 from repo.repository import Repository
@@ -418,19 +417,9 @@ def test_503_with_retry_after_while_another_process_holds_the_store(site):
 @pytest.fixture
 def live(site):
     """The site's app on a real waitress server (threads, like `lantai serve`)."""
-    from waitress.server import create_server
-
     api = Api(site)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    server = create_server(api.app, host="127.0.0.1", port=port, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    api.url = f"http://127.0.0.1:{port}"
-    yield api
-    server.close()
+    with served(api.app) as api.url:
+        yield api
 
 
 def http(api: Api, method: str, path: str, body: dict | None = None, user: str = "editor"):

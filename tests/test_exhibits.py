@@ -10,15 +10,14 @@ import itertools
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 import requests
 from lxml import html as lxml_html
+from support import free_port, served
 
 from repo.demo import canaries
 
@@ -259,23 +258,13 @@ def lantai(home: Path, *args: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def own_site(tmp_path_factory):
     """A demo site of our own (writable), served by waitress."""
-    from waitress.server import create_server
-
-    from publisher.app import create_app
-
     home = tmp_path_factory.mktemp("exhibit-order") / "home"
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    url = f"http://127.0.0.1:{port}"
-    for args in (("init", "--base", url), ("demo",)):
+    port = free_port()
+    for args in (("init", "--base", f"http://127.0.0.1:{port}"), ("demo",)):
         done = lantai(home, *args)
         assert done.returncode == 0, done.stderr
-    server = create_server(create_app(home), host="127.0.0.1", port=port, threads=4)
-    threading.Thread(target=server.run, daemon=True).start()
-    yield url, home
-    server.close()
+    with served(home, port) as url:
+        yield url, home
 
 
 def test_archivists_reorder_features_from_the_command_line(own_site):

@@ -8,12 +8,10 @@ are 800×1130 JPEGs), checking the pixels of what comes back with Pillow.
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import io
 import json
 import os
-import socket
 import struct
 import subprocess
 import sys
@@ -25,7 +23,7 @@ from pathlib import Path
 import pytest
 import requests
 from PIL import Image, ImageChops, ImageOps
-from support import PROJECT, REFERENCE
+from support import PROJECT, REFERENCE, free_port, served
 
 from iiif import derivatives
 from iiif.derivatives import DerivativeError, ensure_image_derivatives
@@ -511,7 +509,7 @@ def test_public_image_closed_later_is_404(tmp_path):
 
     home = tmp_path / "img-site"
     source = PROJECT / "repo" / "demo" / "media" / "notes-p1.jpg"
-    with _served(home, {"page": source}) as base:
+    with served(*_image_site(home, {"page": source})) as base:
         assert get(f"{base}/iiif/3/page/full/100,/0/default.jpg").status_code == 200
         repo = Repository.open(home)
         try:
@@ -523,35 +521,14 @@ def test_public_image_closed_later_is_404(tmp_path):
 
 
 # =========================================================================== derivatives
-class _served:
-    """A site of images served by waitress on a free port (real HTTP), as a context."""
+def _image_site(home: Path, images: dict[str, Path]):
+    """A site of images on a free port, its app and the port: ``served(*_image_site(…))``."""
+    from bench.iiif import make_image_site
+    from publisher.app import create_app
 
-    def __init__(self, home: Path, images: dict[str, Path]) -> None:
-        self.home, self.images = home, images
-
-    def __enter__(self) -> str:
-        from waitress.server import create_server
-
-        from bench.iiif import make_image_site
-        from publisher.app import create_app
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        base = f"http://127.0.0.1:{port}"
-        make_image_site(self.home, base, self.images)
-        self.app = create_app(self.home)
-        self.server = create_server(self.app, host="127.0.0.1", port=port, threads=4)
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-        return base
-
-    def _run(self) -> None:
-        with contextlib.suppress(OSError, ValueError):  # the socket closed by __exit__
-            self.server.run()
-
-    def __exit__(self, *exc) -> None:
-        self.server.close()
+    port = free_port()
+    make_image_site(home, f"http://127.0.0.1:{port}", images)
+    return create_app(home), port
 
 
 def _stored(tmp_path: Path, data: bytes) -> tuple[Path, str]:
@@ -664,7 +641,7 @@ def test_corrupt_published_image_is_a_clear_error_and_the_server_stays_up(tmp_pa
     bomb = tmp_path / "bomb.png"
     bomb.write_bytes(_png_claiming(40_000, 20_000))
     home = tmp_path / "site2"
-    with _served(home, {"good": good, "bad": bad, "bomb": bomb}) as base:
+    with served(*_image_site(home, {"good": good, "bad": bad, "bomb": bomb})) as base:
         for _ in range(2):  # the second time from the remembered failure
             for key, reason in (("bad", "corrupt or truncated"), ("bomb", "decompression bomb")):
                 r = get(f"{base}/iiif/3/{key}/info.json")
@@ -726,7 +703,7 @@ def test_deleted_or_damaged_derivatives_are_made_again(tmp_path):
     one rebuild, not an error."""
     source = PROJECT / "repo" / "demo" / "media" / "notes-p2.jpg"
     home = tmp_path / "regen"
-    with _served(home, {"page": source}) as base:
+    with served(*_image_site(home, {"page": source})) as base:
         url = f"{base}/iiif/3/page/10,10,300,300/150,/0/default.png"
         first = get(url).content
         pyramid = next((home / "derivatives").glob("*/pyramid.tif"))
@@ -793,7 +770,7 @@ def test_rendered_answers_are_cached_and_follow_the_derivative(tmp_path):
 
     source = PROJECT / "repo" / "demo" / "media" / "notes-p2.jpg"
     home = tmp_path / "cached"
-    with _served(home, {"page": source}) as base:
+    with served(*_image_site(home, {"page": source})) as base:
         url = f"{base}/iiif/3/page/10,10,300,300/150,/0/default.png"
         first = get(url)
         hits = image_api._rendered.hits
@@ -822,9 +799,9 @@ def test_tile_fast_path_answers_as_flask_would(tmp_path):
     does not match); errors, HEAD and conditional requests still go through Flask."""
     source = PROJECT / "repo" / "demo" / "media" / "notes-p1.jpg"
     home = tmp_path / "fast"
-    served = _served(home, {"page": source})
-    with served as base:
-        fast = served.app.wsgi_app  # inside the site's other middleware (the rate limit)
+    app, port = _image_site(home, {"page": source})
+    with served(app, port) as base:
+        fast = app.wsgi_app  # inside the site's other middleware (the rate limit)
         while type(fast).__name__ != "TileFastPath":
             fast = fast.app
         prefix = f"{base}/iiif/3/page"

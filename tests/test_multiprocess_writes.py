@@ -26,7 +26,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -35,7 +34,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from support import lantai_executable
+from support import free_port, lantai_executable, start_lantai_serve
 
 from repo.catalog import maintainer
 from repo.repository import Repository
@@ -46,12 +45,6 @@ API_THREADS = int(os.environ.get("LANTAI_STRESS_API", "2"))
 CLI_THREADS = int(os.environ.get("LANTAI_STRESS_CLI", "2"))
 API_PARENT = "/exhibits/westward-relocation"
 CLI_PARENT = "/exhibits/student-memories"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def env() -> dict[str, str]:
@@ -84,17 +77,7 @@ def live(demo_template, tmp_path):
     shutil.copytree(template, home)
     base = f"http://127.0.0.1:{port}"
     log = (tmp_path / "server.log").open("w+")
-    server = subprocess.Popen([LANTAI, "--home", str(home), "serve", "--port", str(port),
-                               "--quiet"], stderr=log, stdout=log, env=env())
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            requests.get(base + "/healthz", timeout=2)
-            break
-        except requests.ConnectionError:
-            assert server.poll() is None, "the server stopped"
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.1)
+    server = start_lantai_serve(home, port, log, "--quiet")
     yield home, base, token, server
     if server.poll() is None:
         server.terminate()

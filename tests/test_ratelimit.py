@@ -5,28 +5,15 @@ Real HTTP to a waitress server of a real site."""
 from __future__ import annotations
 
 import dataclasses
-import socket
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from waitress.server import create_server
+from support import served
 
-from publisher.app import create_app
 from publisher.ratelimit import RateLimit
 from repo.config import read_settings, write_settings
-
-
-def serve(home) -> tuple[str, object]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    server = create_server(create_app(home), host="127.0.0.1", port=port, threads=8)
-    threading.Thread(target=server.run, daemon=True).start()
-    return f"http://127.0.0.1:{port}", server
 
 
 @pytest.fixture
@@ -35,9 +22,8 @@ def limited(site):
     settings = read_settings(site.home)
     write_settings(site.home, dataclasses.replace(settings, rate_limit=5.0, rate_limit_burst=10,
                                                   rate_limit_exempt=""))
-    url, server = serve(site.home)
-    yield url
-    server.close()
+    with served(site.home, threads=8) as url:
+        yield url
 
 
 def test_a_flood_gets_429_and_the_server_stays_up(limited):
@@ -96,12 +82,9 @@ def test_the_machine_itself_is_exempt_by_default(site):
     settings = read_settings(site.home)
     assert settings.rate_limit > 0 and "127.0.0.1" in settings.rate_limit_exempt.split()
     write_settings(site.home, dataclasses.replace(settings, rate_limit=1.0, rate_limit_burst=1))
-    url, server = serve(site.home)
-    try:
+    with served(site.home, threads=8) as url:
         codes = {requests.get(url + "/robots.txt", timeout=10).status_code for _ in range(20)}
         assert codes == {200}
-    finally:
-        server.close()
 
 
 def test_zero_turns_the_limit_off(site):
@@ -109,9 +92,6 @@ def test_zero_turns_the_limit_off(site):
     settings = read_settings(site.home)
     write_settings(site.home, dataclasses.replace(settings, rate_limit=0.0, rate_limit_burst=1,
                                                   rate_limit_exempt=""))
-    url, server = serve(site.home)
-    try:
+    with served(site.home, threads=8) as url:
         codes = {requests.get(url + "/robots.txt", timeout=10).status_code for _ in range(20)}
         assert codes == {200}
-    finally:
-        server.close()

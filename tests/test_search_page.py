@@ -6,15 +6,14 @@ closed findable; stored HTML shown as text, only the highlight marks as markup.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 import requests
 from lxml import html as lxml_html
+from support import free_port, served
 
 from repo.demo import canaries
 
@@ -168,18 +167,10 @@ def lantai(home: Path, *args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def hostile_site(tmp_path_factory):
-    from waitress.server import create_server
-
-    from publisher.app import create_app
-
     home = tmp_path_factory.mktemp("search-escape") / "home"
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    url = f"http://127.0.0.1:{port}"
+    port = free_port()
     steps = [
-        ("init", "--base", url),
+        ("init", "--base", f"http://127.0.0.1:{port}"),
         ("demo",),
         ("add", "/xjtu/student-memories", "item", "--name", "hostile",
          "--set", "title@zh=<script>alert('西迁')</script>西迁<b>粗</b>",
@@ -191,10 +182,8 @@ def hostile_site(tmp_path_factory):
     for args in steps:
         done = lantai(home, *args)
         assert done.returncode == 0, (args, done.stderr)
-    server = create_server(create_app(home), host="127.0.0.1", port=port, threads=4)
-    threading.Thread(target=server.run, daemon=True).start()
-    yield url, home
-    server.close()
+    with served(home, port) as url:
+        yield url, home
 
 
 def test_the_running_server_finds_what_was_just_published(hostile_site):

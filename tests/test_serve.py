@@ -10,21 +10,14 @@ from __future__ import annotations
 import html
 import json
 import os
-import socket
 import subprocess
 import time
 
 import pytest
 import requests
-from support import lantai_executable
+from support import free_port, lantai_executable, start_lantai_serve
 
 LANTAI = lantai_executable()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def lantai(home, *args: str) -> subprocess.CompletedProcess:
@@ -42,17 +35,7 @@ def served(tmp_path):
     home = tmp_path / "site"
     lantai(home, "init", "--base", base)
     log = (tmp_path / "requests.log").open("w+")
-    server = subprocess.Popen([LANTAI, "--home", str(home), "serve", "--port", str(port)],
-                              stderr=log, stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            requests.get(base + "/healthz", timeout=2)
-            break
-        except requests.ConnectionError:
-            assert server.poll() is None, "the server stopped"
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.1)
+    server = start_lantai_serve(home, port, log)
     yield home, base, log
     server.terminate()
     server.wait(timeout=10)

@@ -25,6 +25,7 @@ from rdflib.compare import isomorphic
 from rdflib.plugins.stores.sparqlstore import SPARQLStore
 from rdflib.query import Result
 from SPARQLWrapper import JSON, POST, XML, SPARQLWrapper
+from support import free_port, served
 
 from publisher.sparql_examples import examples
 from repo.demo import canaries
@@ -442,26 +443,18 @@ def run_python(code: str, *args: str) -> None:
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     """The demo with a 1.5 s time limit, 5 rows, 200 MiB and 2 workers, on its own server."""
-    from waitress.server import create_server
-
     from publisher.app import create_app
 
     home = tmp_path_factory.mktemp("sparql-limits") / "home"
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    url = f"http://127.0.0.1:{port}"
+    port = free_port()
     # built in another process, as `lantai init` and `lantai demo` would: nothing of the
     # working store stays open (locked) in this one
-    run_python(BUILD_TINY, str(home), url)
+    run_python(BUILD_TINY, str(home), f"http://127.0.0.1:{port}")
     app = create_app(home)
-    server = create_server(app, host="127.0.0.1", port=port, threads=4)
-    threading.Thread(target=server.run, daemon=True).start()
     pool = app.extensions["lantai.sparql_pool"]
-    pool.start()
-    yield url, pool, home
-    server.close()
+    with served(app, port) as url:
+        pool.start()
+        yield url, pool, home
     pool.close()
 
 
