@@ -51,6 +51,10 @@ class Settings:
     rate_limit_burst: int = 1000
     trusted_proxies: str = ""
     rate_limit_exempt: str = "127.0.0.1 ::1"
+    # REST API (publisher.api): true makes every change to an existing object (PATCH, DELETE,
+    # @workflow, @move, @access, @history revert) carry If-Match with the ETag the client
+    # read, else 428 Precondition Required; false honours If-Match only when it is sent
+    api_require_if_match: bool = False
 
 
 def default_home() -> Path:
@@ -69,7 +73,10 @@ def write_settings(home: Path, settings: Settings) -> None:
     home.mkdir(parents=True, exist_ok=True)
     lines = ["# Lantai site settings (written by `lantai init`)"]
     for key, value in asdict(settings).items():
-        lines.append(f'{key} = "{value}"' if isinstance(value, str) else f"{key} = {value!r}")
+        if isinstance(value, bool):  # TOML's true/false, not Python's True/False
+            lines.append(f"{key} = {str(value).lower()}")
+        else:
+            lines.append(f'{key} = "{value}"' if isinstance(value, str) else f"{key} = {value!r}")
     tmp = home / (CONFIG_FILE + ".tmp")
     tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     tmp.replace(home / CONFIG_FILE)

@@ -17,6 +17,7 @@ import rdflib
 from support import FILE, FONDS, ITEM, PERSON, PROJECT, SERIES, lantai_executable, served
 
 from publisher.app import create_app
+from repo.errors import LantaiError
 from repo.repository import Repository
 
 
@@ -118,7 +119,9 @@ def test_get_by_path_is_json_ld_with_repository_facts(api):
     by_iri = api.client.get("/api/@iri", query_string={"iri": iri}, headers=api.headers("editor"))
     assert by_iri.status_code == 200 and by_iri.json["@id"] == iri
     # the body is JSON-LD: with its context it reads as the description's triples
-    ctx = api.client.get(body["@context"].replace("http://localhost", "")).json
+    assert body["@context"] == f"{api.base}/api/@context/file"
+    assert body["api"] == f"{api.base}/api{FILE}"  # the site's base, not the request's host
+    ctx = api.client.get(body["@context"].removeprefix(api.base)).json
     doc = dict(body, **{"@context": ctx["@context"]})
     g = rdflib.Graph().parse(data=json.dumps(doc), format="json-ld")
     node = rdflib.URIRef(iri)
@@ -160,8 +163,8 @@ def test_children_are_paged(api):
     page = api.get(FILE + "/@children?page=2&size=2").json
     assert page["items_total"] == 6
     assert [i["path"].rsplit("/", 1)[1] for i in page["items"]] == ["p1", "p2"]
-    assert page["batching"]["next"].endswith("page=3&size=2")
-    assert page["batching"]["prev"].endswith("page=1&size=2")
+    assert page["batching"]["next"] == f"{api.base}/api{FILE}/@children?page=3&size=2"
+    assert page["batching"]["prev"] == f"{api.base}/api{FILE}/@children?page=1&size=2"
     assert api.get(FILE + "?size=1").json["items_total"] == 6
     assert api.get(FILE + "/@children?size=0").status_code == 400
 
@@ -175,7 +178,7 @@ def test_create_edit_move_delete(api):
                              "message": "new register"})
     assert resp.status_code == 201, resp.json
     location = resp.headers["Location"]
-    assert location.endswith("/api/xjtu/students/register-1958")
+    assert location == f"{api.base}/api/xjtu/students/register-1958"
     created = resp.json
     assert created["owner"] == "editor" and created["refcode"] == "0421-XS·1958-Y-0001"
     path = "/xjtu/students/register-1958"
@@ -314,6 +317,81 @@ def test_if_match_can_be_required(site):
                      **{"If-Match": etag}).status_code == 200
 
 
+def untagged_writes(api: Api) -> list:
+    """Without If-Match: a PATCH and a workflow transition of ITEM, then a move (rename) and
+    a DELETE of a fresh item (creating one needs no If-Match)."""
+    resp = api.post(FILE, {"type": "item", "slug": "scratch", "fields": {"title": {"en": "S"}}})
+    assert resp.status_code == 201, resp.json
+    out = [api.patch(ITEM, {"fields": {"title": {"en": "No tag"}}}),
+           api.post(ITEM + "/@workflow/submit", {"comment": "no tag"}),
+           api.post(FILE + "/scratch/@move", {"target": FILE, "slug": "renamed"})]
+    out.append(api.delete(FILE + ("/renamed" if out[-1].status_code == 200 else "/scratch")))
+    return out
+
+
+def test_if_match_required_by_the_sites_settings(site):
+    import dataclasses
+
+    from repo.config import read_settings, write_settings
+
+    write_settings(site.home, dataclasses.replace(read_settings(site.home),
+                                                  api_require_if_match=True))
+    assert "api_require_if_match = true" in (site.home / "lantai.toml").read_text()
+    api = Api(site)
+    before = api.get(ITEM).json
+    for resp in untagged_writes(api):
+        assert resp.status_code == 428, resp.json
+        assert resp.json["error"] == "precondition-required" and resp.json["status"] == 428
+        assert "If-Match" in resp.json["message"] and "ETag" in resp.json["message"]
+    after = api.get(ITEM).json  # nothing changed
+    assert after["revision"] == before["revision"] and after["title"] == before["title"]
+    assert after["state"] == "private"
+    assert api.get(FILE + "/scratch").status_code == 200  # neither moved nor deleted
+    assert api.get(FILE + "/renamed").status_code == 404
+    # the OpenAPI document says so
+    doc = api.client.get("/api/openapi.json").json
+    assert doc["components"]["parameters"]["IfMatch"]["required"] is True
+
+    # with the ETag each goes through
+    def tag(path: str) -> dict:
+        return {"If-Match": api.get(path).headers["ETag"]}
+
+    assert api.patch(ITEM, {"fields": {"title": {"en": "Tagged"}}},
+                     **tag(ITEM)).status_code == 200
+    assert api.post(ITEM + "/@workflow/submit", {}, **tag(ITEM)).status_code == 200
+    resp = api.post(FILE + "/scratch/@move", {"target": FILE, "slug": "renamed"},
+                    **tag(FILE + "/scratch"))
+    assert resp.status_code == 200, resp.json
+    assert api.delete(FILE + "/renamed", **tag(FILE + "/renamed")).status_code == 200
+    assert api.get(ITEM).json["state"] == "pending"
+    # the app's own config overrides the site's setting
+    relaxed = create_app(api.home, TESTING=True, LANTAI_API_REQUIRE_IF_MATCH=False)
+    resp = relaxed.test_client().patch("/api" + ITEM, json={"fields": {"scope": {"en": "x"}}},
+                                       headers=api.headers("editor"))
+    assert resp.status_code == 200, resp.json
+
+
+def test_if_match_is_optional_by_default(site):
+    api = Api(site)
+    assert api.app.config["SETTINGS"].api_require_if_match is False
+    assert "api_require_if_match = false" in (api.home / "lantai.toml").read_text()
+    assert [r.status_code for r in untagged_writes(api)] == [200, 200, 200, 200]
+    assert api.get(ITEM).json["state"] == "pending"
+    assert api.get(FILE + "/renamed").status_code == 404  # moved, then deleted
+    assert api.get(FILE + "/scratch").status_code == 404
+
+
+def test_a_misspelt_if_match_setting_stops_the_app(site):
+    home = site.home
+    site.close()
+    text = (home / "lantai.toml").read_text()
+    assert "api_require_if_match = false\n" in text
+    (home / "lantai.toml").write_text(text.replace("api_require_if_match = false",
+                                                   'api_require_if_match = "yes"'))
+    with pytest.raises(LantaiError, match="api_require_if_match"):
+        create_app(home, TESTING=True)
+
+
 # ---------------------------------------------------------------------- workflow, access
 def test_workflow_to_published_makes_the_record_public(api):
     public_url = "/id/recordset/register-1957"
@@ -389,10 +467,58 @@ def test_types_and_openapi(api):
     assert any(f["name"] == "title" and f["text"] for f in file_type["fields"])
     doc = api.client.get("/api/openapi.json").json
     assert doc["openapi"].startswith("3.1")
+    assert doc["servers"] == [{"url": f"{api.base}/api"}]
+    assert doc["components"]["parameters"]["IfMatch"]["required"] is False
     assert doc["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     for p in ("/{path}", "/{path}/@workflow/{action}", "/{path}/@history/{n}", "/@search",
               "/{path}/@access", "/{path}/@move", "/@iri"):
         assert p in doc["paths"], p
+
+
+def test_a_forged_host_header_is_echoed_nowhere(api):
+    """Every URL the API gives out starts from the site's base IRI: a request naming
+    another Host (to poison a cache, or a link in a client) finds that name nowhere."""
+    assert api.post(FILE, {"type": "item", "slug": "p9",
+                           "fields": {"title": {"en": "Zeppelin page"}}}).status_code == 201
+    forged = {"Host": "evil.example", "X-Forwarded-Host": "evil.example",
+              "X-Forwarded-Proto": "http"}
+    requests = [("get", "/openapi.json", None, None), ("get", "", None, None),
+                ("get", "/", None, None), ("get", "/?page=1&size=1", None, None),
+                ("get", FILE + "?size=1", None, None), ("get", FILE + "/@children", None, None),
+                ("get", FILE + "/@workflow", None, None), ("get", FILE + "/@history", None, None),
+                ("get", FILE + "/@history/1", None, None), ("get", FILE + "/@access", None, None),
+                ("get", "/@search?q=zeppelin&size=1", None, None),
+                ("get", SERIES + "/@search?q=register", None, None),
+                ("get", "/@types", None, None), ("get", "/@context/file", None, None),
+                ("get", "/nope", None, None), ("get", "/@iri/@history", None, None),
+                ("post", FILE, {"type": "item", "slug": "p10",
+                                "fields": {"title": {"en": "Page ten"}}}, None),
+                ("patch", FILE + "/p10", {"fields": {"title": {"en": "Ten"}}}, None),
+                ("post", FILE + "/p10/@move", {"target": FILE, "slug": "p11"}, None),
+                ("post", FILE + "/p11/@workflow/submit", {}, None),
+                ("patch", ITEM, {"fields": {"title": {"en": "Stale"}}}, 'W/"rev-99"'),
+                ("delete", FILE + "/p11", None, None), ("put", FILE, None, None)]
+    seen = 0
+    for method, path, body, if_match in requests:
+        headers = api.headers("editor", **forged)
+        if if_match:
+            headers["If-Match"] = if_match
+        resp = getattr(api.client, method)("/api" + path, json=body, headers=headers)
+        assert resp.status_code < 500, (method, path, resp.status_code)
+        text = resp.get_data(as_text=True) + "\n".join(f"{k}: {v}" for k, v in resp.headers)
+        assert "evil.example" not in text, (method, path, text[:2000])
+        seen += text.count(api.base)
+    assert seen > 100  # the URLs are there, and they name the site
+    # the redirect from /api to /api/ as well
+    resp = api.client.get("/api?page=2", headers=api.headers("editor", **forged))
+    assert resp.status_code == 308 and resp.headers["Location"] == f"{api.base}/api/?page=2"
+    # and on a live server, where the Host header comes off the wire as it was sent
+    with served(api.app) as url:
+        req = urllib.request.Request(url + "/api/openapi.json", headers={"Host": "evil.example"})
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            raw, headers = resp.read().decode(), str(resp.headers)
+        assert "evil.example" not in raw + headers
+        assert json.loads(raw)["servers"] == [{"url": f"{api.base}/api"}]
 
 
 # ---------------------------------------------------------------------- other processes

@@ -98,7 +98,9 @@ def check_if_match(current_revision: int, *, required: bool = False) -> None:
     header = request.headers.get("If-Match")
     if header is None:
         if required:
-            raise ApiError(428, "send If-Match with the ETag of the object you read")
+            raise ApiError(428, "this server requires If-Match on every change: GET the "
+                           "object, then send its ETag as If-Match (a change made meanwhile "
+                           "by someone else is then refused with 412 instead of lost)")
         return
     current = f'"rev-{current_revision}"'
     for tag in _tags(header):

@@ -88,8 +88,10 @@ def ref_param(name: str) -> dict:
     return {"$ref": f"#/components/parameters/{name}"}
 
 
-def document(api_url: str) -> dict:
-    """The OpenAPI document, with ``api_url`` (``…/api``) as the server."""
+def document(api_url: str, *, require_if_match: bool = False) -> dict:
+    """The OpenAPI document, with ``api_url`` (``…/api``, from the site's base IRI) as the
+    server; ``require_if_match`` marks If-Match required (the site's
+    ``api_require_if_match``)."""
     profile = load_profile()
     types = sorted(profile.types)
     obj_get = responses({200: ("The object (JSON-LD)", "Object")}, (304, *READ_ERRORS))
@@ -216,13 +218,14 @@ def document(api_url: str) -> dict:
                  "description": "The archive's repository for staff and programs, in the style "
                  "of plone.restapi: content by path, JSON-LD bodies, workflow, history, "
                  "access, search. Token authentication (`lantai users token NAME`). Writes "
-                 "honour If-Match (a stale ETag gets 412). See docs/api.md."},
+                 "honour If-Match (a stale ETag gets 412; without it 428 where the site sets "
+                 "api_require_if_match). See docs/api.md."},
         "servers": [{"url": api_url}],
         "security": [{"bearerAuth": []}],
         "tags": [{"name": n} for n in ("content", "workflow", "history", "access", "search",
                                         "meta")],
         "paths": paths,
-        "components": _components(types),
+        "components": _components(types, require_if_match),
     }
 
 
@@ -245,7 +248,7 @@ def _search_params() -> list[dict]:
     return out
 
 
-def _components(types: list[str]) -> dict:
+def _components(types: list[str], require_if_match: bool = False) -> dict:
     text_or_list = {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"},
                               {"type": "array", "items": {"type": ["string", "number"]}},
                               {"type": "object", "additionalProperties": {
@@ -287,9 +290,11 @@ def _components(types: list[str]) -> dict:
                           "schema": {"type": "boolean"}},
             "message": {"name": "message", "in": "query",
                         "schema": {"type": "string", "maxLength": 1000}},
-            "IfMatch": {"name": "If-Match", "in": "header", "required": False,
+            "IfMatch": {"name": "If-Match", "in": "header", "required": require_if_match,
                         "schema": {"type": "string"},
-                        "description": "The ETag you read; a stale one gets 412"},
+                        "description": "The ETag you read; a stale one gets 412"
+                                       + ("; required on this server (428 without it)"
+                                          if require_if_match else "")},
             "IfNoneMatch": {"name": "If-None-Match", "in": "header", "required": False,
                             "schema": {"type": "string"}},
         },

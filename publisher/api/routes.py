@@ -66,6 +66,7 @@ def init_app(app: Flask) -> None:
     """Give the app its API handles, and JSON errors under /api for what never reaches the
     API's own handlers (a method routing refuses, an unexpected failure). Elsewhere the
     handler registered before (another blueprint's, or Flask's page) still answers."""
+    check_settings(app)
     app.extensions[EXTENSION] = ApiSite(app)
 
     def json_error(code: int, message: str | None = None) -> None:
@@ -94,7 +95,10 @@ def site() -> ApiSite:
 
 # ---------------------------------------------------------------------- URLs
 def api_root() -> str:
-    return request.url_root.rstrip("/") + "/api"
+    """``{base}/api``: every URL the API gives out starts from the site's base IRI, never
+    from the request's Host header (which anyone can forge, and which a cache or a proxy
+    in front may differ on)."""
+    return current_app.config["BASE"].rstrip("/") + "/api"
 
 
 def object_url(obj: ContentObject) -> str:
@@ -159,11 +163,23 @@ def writing(fn: Callable[[Repository, User], Response], ref: str | None = None,
 
 
 def require_if_match() -> bool:
-    """Writes without If-Match get 428 when the app config (``LANTAI_API_REQUIRE_IF_MATCH``)
-    or the site's settings (``api_require_if_match``, if the field exists) say so."""
+    """Writes without If-Match get 428 when the site's settings (``api_require_if_match``
+    in ``lantai.toml``) say so; the app config ``LANTAI_API_REQUIRE_IF_MATCH`` overrides."""
     settings = current_app.config.get("SETTINGS")
-    default = bool(getattr(settings, "api_require_if_match", False))
-    return bool(current_app.config.get("LANTAI_API_REQUIRE_IF_MATCH", default))
+    default = getattr(settings, "api_require_if_match", False)
+    return current_app.config.get("LANTAI_API_REQUIRE_IF_MATCH", default) is True
+
+
+def check_settings(app: Flask) -> None:
+    """Refuse to start with ``api_require_if_match = "yes"`` or the like: a safety setting
+    that is silently off because of its spelling would be worse than none."""
+    settings = app.config.get("SETTINGS")
+    for name, value in (("api_require_if_match",
+                         getattr(settings, "api_require_if_match", False)),
+                        ("LANTAI_API_REQUIRE_IF_MATCH",
+                         app.config.get("LANTAI_API_REQUIRE_IF_MATCH", False))):
+        if not isinstance(value, bool):
+            raise LantaiError(f"{name} = {value!r}: true or false (lantai.toml)")
 
 
 # ---------------------------------------------------------------------- bodies
@@ -541,11 +557,21 @@ def search(ref: str | None) -> Response:
             items.append(hit)
         body = {"@id": url, "query": query, "sort": results.sort, "items": items,
                 "items_total": results.total, "complete": results.complete,
-                "batching": batching(request.base_url, page, max(size, 1), results.total),
+                "batching": batching(search_url(url), page, max(size, 1), results.total),
                 "facets": {k: [{"value": v, "count": c} for v, c in vs]
                            for k, vs in results.facets.items()}}
         return send(body)
     return reading(run)
+
+
+def search_url(url: str) -> str:
+    """``url`` with this request's query and filters (not its page and size), for the
+    search's page links."""
+    from urllib.parse import urlencode
+
+    query = [(k, v) for k, vs in request.args.lists() if k not in ("page", "size", "iri")
+             for v in vs]
+    return f"{url}?{urlencode(query)}" if query else url
 
 
 def types_list() -> Response:
@@ -569,7 +595,7 @@ def types_list() -> Response:
 def openapi_document():
     from publisher.api.openapi import document
 
-    resp = jsonify(document(api_root()))
+    resp = jsonify(document(api_root(), require_if_match=require_if_match()))
     resp.headers["Access-Control-Allow-Origin"] = "*"
     return resp
 
@@ -586,6 +612,15 @@ def type_context(type_name: str):
 
 
 METHODS = ["GET", "POST", "PATCH", "DELETE"]
+
+
+@bp.route("/api", methods=METHODS, strict_slashes=False, endpoint="api_bare")
+def api_bare():
+    """``/api`` → ``/api/`` under the base IRI (routing's own redirect would name the Host
+    the request came with)."""
+    query = request.query_string.decode("latin-1")
+    location = api_root() + "/" + (f"?{query}" if query else "")
+    return Response(status=308, headers={"Location": location})
 
 
 @bp.route("/api/", methods=METHODS, defaults={"subpath": ""})
