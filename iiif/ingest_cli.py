@@ -1,4 +1,5 @@
-"""``lantai ingest media PATH FILE... [--json]`` (registered at the end of ``repo/cli.py``)."""
+"""``lantai ingest media PATH FILE... [--json]`` and ``lantai ocr [PATH]`` (registered at the
+end of ``repo/cli.py``)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from repo.cli import Context, _echo_json, command, out, progress_bar
+from repo.cli import Context, _echo_json, command, err, out, progress_bar
+from repo.errors import Invalid
 
 
 @click.group(name="ingest")
@@ -53,3 +55,39 @@ def ingest_media_cmd(ctx: Context, path: str, files: tuple[Path, ...], private: 
             line += f"  {a.duration:g} s"
         out.print(line, markup=False)
     out.print(f"manifest: {result.manifest}", markup=False)
+
+
+@click.command(name="ocr")
+@click.argument("path", required=False)
+@click.option("--all", "whole_site", is_flag=True,
+              help="Every page scan of the site (instead of a PATH).")
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True,
+              help="OCR processes (one per core).")
+@click.option("--force", is_flag=True, help="Recognise pages again that have OCR already.")
+@command
+def ocr_cmd(ctx: Context, path: str | None, whole_site: bool, workers: int,
+            force: bool) -> None:
+    """OCR the page scans of the record at PATH and inside it (or of the whole site with
+    --all) that have no OCR yet, then re-index them in the staff and public catalogs.
+
+    Also how OCR made on demand by the public server (for a page's annotations) reaches
+    the catalog. Needs the Editor or Manager role on the records.
+    """
+    from iiif.texts import page_scans, recognise_scans
+
+    if bool(path) == whole_site:
+        raise click.UsageError("give a PATH, or --all for the whole site")
+    repo = ctx.repo
+    scans = page_scans(repo, ctx.user, None if whole_site else path)  # may not: no bar
+    with progress_bar("OCR") as bar:
+        task = bar.add_task("ocr", total=None)
+        run = recognise_scans(repo, scans, workers=workers, force=force,
+                              progress=lambda n, total: bar.update(task, completed=n,
+                                                                   total=total))
+    for scan_path, message in run.failed.items():
+        err.print(f"lantai: warning: {scan_path}: {message}", markup=False)
+    out.print(f"{run.recognised} page(s) recognised, {run.pages} page scan(s) in all; "
+              f"catalog: {run.staff} staff and {run.public} public document(s) updated",
+              markup=False)
+    if run.failed:
+        raise Invalid(f"{len(run.failed)} page scan(s) could not be recognised")

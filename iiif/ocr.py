@@ -13,8 +13,11 @@ deleted and made again from the original in the file store.
 
 Where it is made: :func:`ocr_for_ingest` when media are ingested (so that the catalog
 indexes the text when the instantiation is written), lazily by the IIIF routes
-(:func:`ensure_ocr`), or for many pages at once with :func:`ocr_many` (worker processes;
-``python -m iiif.ocr --home SITE`` does it for every scan of a site that has none yet).
+(:func:`ensure_ocr`; the public server only writes the derivative, never the catalog), or
+for many pages at once with :func:`ocr_many` (worker processes): ``lantai ocr [PATH]``
+(:func:`iiif.texts.recognise_records`) does it for the scans of records and re-indexes them,
+so the text is searchable at once; ``python -m iiif.ocr --home SITE`` does it for every
+image in a site's file store without touching the catalog.
 The demo's page scans come with their OCR precomputed (``iiif/demo_ocr.json``, keyed by
 the SHA-256 of each scan, made by ``python -m iiif.ocr --demo-seed``), so ``lantai demo``
 does not spend a minute recognising them; :func:`cached_ocr` copies a seed into the
@@ -301,15 +304,19 @@ def _lock_for(digest: str) -> threading.Lock:
         return _locks.setdefault(digest, threading.Lock())
 
 
-def ensure_page(home: Path | str, digest: str, *, seeds: bool = True) -> Page:
+def ensure_page(home: Path | str, digest: str, *, seeds: bool = True,
+                force: bool = False) -> Page:
     """The OCR of the original ``digest`` of the site at ``home``, made now if missing
-    (once: concurrent requests for the same page in this process wait for the first)."""
-    page = cached_page(home, digest, seeds=seeds)
+    (once: concurrent requests for the same page in this process wait for the first).
+
+    ``force``: recognise it again even if it exists (``lantai ocr --force``, after an
+    engine upgrade); the old OCR stays in place until the new one replaces it."""
+    page = None if force else cached_page(home, digest, seeds=seeds)
     if page is not None:
         return page
     original = file_store(home).path_for(digest)
     with _lock_for(digest):
-        page = cached_page(home, digest, seeds=seeds)
+        page = None if force else cached_page(home, digest, seeds=seeds)
         if page is not None:
             return page
         if not original.is_file():
@@ -344,10 +351,10 @@ def _worker_init(threads: int) -> None:
     set_threads(threads)
 
 
-def _worker_job(job: tuple[str, str, bool]) -> tuple[str, int, str]:
-    home, digest, seeds = job
+def _worker_job(job: tuple[str, str, bool, bool]) -> tuple[str, int, str]:
+    home, digest, seeds, force = job
     try:
-        return digest, len(ensure_page(home, digest, seeds=seeds).lines), ""
+        return digest, len(ensure_page(home, digest, seeds=seeds, force=force).lines), ""
     except Invalid as exc:
         return digest, 0, exc.message
     except NotFound as exc:
@@ -356,16 +363,19 @@ def _worker_job(job: tuple[str, str, bool]) -> tuple[str, int, str]:
 
 def ocr_many(home: Path | str, digests: Iterable[str], *, workers: int = 2,
              progress: Callable[[int, int], None] | None = None,
-             seeds: bool = True) -> dict[str, str]:
-    """OCR every digest that has none yet, with ``workers`` processes (1 onnxruntime
-    thread each). Returns the errors by digest (one line each); the rest succeeded."""
-    todo = [d for d in dict.fromkeys(digests) if cached_page(home, d, seeds=seeds) is None]
+             seeds: bool = True, force: bool = False) -> dict[str, str]:
+    """OCR every digest that has none yet (``force``: every digest), with ``workers``
+    processes (1 onnxruntime thread each). Returns the errors by digest (one line each);
+    the rest succeeded."""
+    todo = list(dict.fromkeys(digests))
+    if not force:
+        todo = [d for d in todo if cached_page(home, d, seeds=seeds) is None]
     errors: dict[str, str] = {}
     if progress:
         progress(0, len(todo))
     if not todo:
         return errors
-    jobs = [(str(home), d, seeds) for d in todo]
+    jobs = [(str(home), d, seeds, force) for d in todo]
     if workers <= 1 or len(todo) == 1:
         results = map(_worker_job, jobs)
         pool = None
@@ -436,7 +446,7 @@ def _main(argv: list[str] | None = None) -> int:
                         help=f"recognise the demo's scans into {SEED_FILE.name}")
     parser.add_argument("--home", type=Path,
                         help="recognise every page image of this site that has no OCR yet "
-                             "(then `lantai reindex` feeds the text to the catalog)")
+                             "(the catalog is not updated: `lantai ocr` does both)")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
     try:

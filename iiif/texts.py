@@ -14,18 +14,20 @@ It also registers the catalog's text source (:func:`catalog_texts`): the OCR and
 transcript text of a record is indexed with the record (and with each instantiation), in
 the staff catalog for every object and in the public one only from public media. OCR is
 read from the derivatives (never computed while indexing: that is the ingest's job, see
-:func:`iiif.ocr.ocr_for_ingest`); OCR made later reaches the catalog with ``lantai
-reindex``. The text source reads only ``repository.base``, ``.home``, ``.working`` and
-``.public``, so it also runs in the catalog's second indexing process during a bulk ingest
-(it is a module-level function: picklable). :class:`MediaListener` re-indexes a record
-when media with text are added to it or removed from it.
+:func:`iiif.ocr.ocr_for_ingest`). OCR made later (lazily, by a request for a page's
+annotations on the public server, which never writes the catalog) reaches it with ``lantai
+ocr`` (:func:`recognise_records`: OCR of the scans that have none, then a re-index of their
+records) or ``lantai reindex``. The text source reads only ``repository.base``, ``.home``,
+``.working`` and ``.public``, so it also runs in the catalog's second indexing process
+during a bulk ingest (it is a module-level function: picklable). :class:`MediaListener`
+re-indexes a record when media with text are added to it or removed from it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,7 +37,7 @@ from iiif import ocr, transcripts
 from ontology.namespaces import DCTERMS, ISO639, RDFS, RICO, SCHEMA
 from repo.catalog.analysis import has_cjk
 from repo.catalog.documents import register_text_source
-from repo.errors import LantaiError
+from repo.errors import Forbidden, LantaiError
 from repo.files import DIGEST
 from repo.repository import KEY
 
@@ -352,13 +354,103 @@ class MediaListener:
         self._waiting, self._ingesting = set(), False
 
 
+# ------------------------------------------------------------------------- lantai ocr
+OCR_ROLES = frozenset({"Editor", "Manager"})  # who may run OCR over records (`lantai ocr`)
+
+
+@dataclass
+class OCRRun:
+    """What :func:`recognise_records` did."""
+
+    pages: int = 0  # page scans found (live image instantiations)
+    recognised: int = 0  # originals recognised now (one per distinct file)
+    failed: dict[str, str] = field(default_factory=dict)  # scan path → one-line reason
+    staff: int = 0  # catalog documents that changed
+    public: int = 0
+
+
+def page_scans(repository, user, ref: str | None) -> list[tuple[object, Media]]:
+    """The live page scans (image instantiations) at ``ref`` and inside it (the whole
+    site for None or ``/``), with their objects, in tree order.
+
+    Raises NotFound for an unknown (or invisible) ``ref``, Forbidden unless ``user`` is an
+    Editor or Manager there (site-wide for the whole site; local roles count)."""
+    whole = ref is None or ref.strip() in ("", "/")
+    if whole:
+        if not OCR_ROLES & set(user.roles):
+            raise Forbidden(f"{user.name} may not run OCR on the whole site "
+                            "(needs the Editor or Manager role)")
+    else:
+        top = repository.get(user, ref)
+        if not OCR_ROLES & repository.roles_on(user, top):
+            raise Forbidden(f"{user.name} may not run OCR on {top.path} "
+                            "(needs the Editor or Manager role there)")
+    out = []
+    for _level, obj in repository.walk(user, "/" if whole else ref):
+        if obj.type_name != "instantiation" or obj.deleted:
+            continue
+        m = media_from_quads(obj.iri, obj.description)
+        if m.is_page:
+            out.append((obj, m))
+    return out
+
+
+def recognise_records(repository, user, ref: str | None = None, *, workers: int = 2,
+                      force: bool = False,
+                      progress: Callable[[int, int], None] | None = None) -> OCRRun:
+    """``lantai ocr``: OCR the page scans at ``ref`` and inside it that have none yet
+    (``force``: all of them again), then re-index them and their records in the staff and
+    public catalogs, so that their text is searchable at once.
+
+    Every scan under ``ref`` that has OCR is re-indexed, also those whose OCR was made
+    earlier on demand (the public server makes it for ``/iiif/annotations/{id}/ocr`` but
+    holds no repository, so the catalog has not seen it); the maintainer rewrites only the
+    documents that change. A page that cannot be recognised is reported in ``failed`` and
+    does not stop the others."""
+    return recognise_scans(repository, page_scans(repository, user, ref), workers=workers,
+                           force=force, progress=progress)
+
+
+def recognise_scans(repository, scans: list[tuple[object, Media]], *, workers: int = 2,
+                    force: bool = False,
+                    progress: Callable[[int, int], None] | None = None) -> OCRRun:
+    """:func:`recognise_records` for scans already found (and permitted) by
+    :func:`page_scans`: the CLI checks before it shows a progress bar."""
+    from repo.catalog import maintainer
+
+    home = Path(repository.home)
+    by_digest: dict[str, list] = {}
+    for obj, m in scans:
+        by_digest.setdefault(m.digest, []).append(obj)
+    todo = [d for d in by_digest if force or not ocr.has_ocr(home, d)]
+    errors = ocr.ocr_many(home, todo, workers=workers, progress=progress, force=force)
+    run = OCRRun(pages=len(scans), recognised=len(todo) - len(errors))
+    for digest, message in errors.items():
+        for obj in by_digest[digest]:
+            run.failed[obj.path] = message
+    targets: set[str] = set()
+    for digest, objs in by_digest.items():
+        if digest in errors or not ocr.has_ocr(home, digest):
+            continue
+        for obj in objs:
+            targets.add(obj.iri)
+            if obj.parent and obj.parent != repository.root_iri:
+                targets.add(obj.parent)
+    if targets:
+        m = maintainer(repository)
+        run.staff, run.public = m.update(sorted(targets))
+        m.flush()  # searchable now, by other processes too
+    return run
+
+
 def attach(repository) -> None:
     """Called by :func:`repo.catalog.attach` once the catalog maintainer is attached."""
     if not any(isinstance(x, MediaListener) for x in repository.listeners):
         repository.listeners.append(MediaListener())
 
 
-__all__ = ["Media", "MediaListener", "attach", "catalog_texts", "has_text",
-           "join_lines", "media_from_quads", "media_texts", "natural_key", "page_text",
-           "public_graph_exists", "public_instantiation", "public_media", "split_iri",
+__all__ = ["OCR_ROLES", "Media", "MediaListener", "OCRRun", "attach", "catalog_texts",
+           "has_text", "join_lines", "media_from_quads", "media_texts", "natural_key",
+           "page_scans", "page_text", "public_graph_exists", "public_instantiation",
+           "public_media", "recognise_records", "recognise_scans", "split_iri",
            "transcript_text", "valid_key"]

@@ -519,9 +519,10 @@ from repo.importers.cli import import_group  # noqa: E402
 
 main.add_command(import_group)
 export.add_command(ead_export)
-from iiif.ingest_cli import ingest_group  # noqa: E402
+from iiif.ingest_cli import ingest_group, ocr_cmd  # noqa: E402
 
 main.add_command(ingest_group)
+main.add_command(ocr_cmd)
 
 
 def run() -> None:

@@ -304,3 +304,57 @@ def test_transcript_from_the_file_store(store_home: Path):
     assert any("library" in c.text for c in cues)
     with pytest.raises(NotFound):
         transcript_cues(store_home, "sha256:" + "1" * 64)
+
+
+# ---------------------------------------------------------------------- lantai ocr
+def test_lantai_ocr_command(site, tmp_path: Path):
+    """A scan ingested without OCR (as if its OCR had failed, or been deleted) is not in the
+    catalogs; `lantai ocr PATH` recognises it and re-indexes it, so search finds it at once.
+    Permissions and bad paths are refused before any OCR; a second run has nothing to do."""
+    from support import run_lantai
+
+    from iiif.media import ingest_media
+
+    item = "/xjtu/students/register-1957/page-1"
+    repo, admin = site.repo, site.admin
+    repo.transition(admin, "/xjtu", "publish", recursive=True)
+    record = site.iris[item]
+    small_page(tmp_path / "scan.png", "岱宗夫如何")
+    result = ingest_media(repo, admin, item, [tmp_path / "scan.png"], ocr=False)
+    (scan,) = result.attached
+    assert not ocr.has_ocr(site.home, scan.digest)
+    site.close()  # the commands below are other processes
+
+    def lantai(*args: str, user: str | None = None) -> subprocess.CompletedProcess:
+        return run_lantai(site.home, *args, user=user, check=False, timeout=300)
+
+    def found(*public: str) -> list[str]:
+        proc = lantai("search", "岱宗", "--json", *public)
+        assert proc.returncode == 0, proc.stderr
+        return [hit["iri"] for hit in json.loads(proc.stdout)["hits"]]
+
+    assert found() == [] and found("--public") == []
+    for args, user, code, message in (
+            ((item,), "reader", 4, "reader may not run OCR on " + item),
+            (("--all",), "reader", 4, "reader may not run OCR on the whole site"),
+            (("/xjtu/nowhere",), None, 3, "no object at /xjtu/nowhere"),
+            ((), None, 2, "give a PATH, or --all"),
+            ((item, "--all"), None, 2, "give a PATH, or --all")):
+        proc = lantai("ocr", *args, user=user)
+        assert proc.returncode == code, (args, proc.stderr)
+        assert proc.stderr.startswith(f"lantai: error: {message}"), proc.stderr
+        assert proc.stderr.count("\n") == 1
+    assert not ocr.has_ocr(site.home, scan.digest)  # nothing was recognised for them
+
+    proc = lantai("ocr", "/xjtu/students", "--workers", "1", user="editor")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("1 page(s) recognised, 1 page scan(s) in all; ")
+    assert "岱宗" in "".join(line.text for line in ocr.cached_ocr(site.home, scan.digest))
+    # the record and its scan, in both catalogs (the record is published)
+    assert sorted(found()) == sorted([record, scan.iri])
+    assert sorted(found("--public")) == sorted([record, scan.iri])
+    # again: nothing to recognise, nothing changes in the catalogs
+    proc = lantai("ocr", item)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == ("0 page(s) recognised, 1 page scan(s) in all; "
+                           "catalog: 0 staff and 0 public document(s) updated\n")
