@@ -179,8 +179,34 @@ def build_tree(site: Site) -> None:
 
 # ---------------------------------------------------------------------- subprocesses
 def lantai_executable() -> str:
+    """The ``lantai`` script installed beside this interpreter (else the one on PATH)."""
     exe = Path(sys.executable).with_name("lantai")
     return str(exe) if exe.exists() else "lantai"
+
+
+def lantai_env(**extra: str) -> dict[str, str]:
+    """This process's environment without what would change how ``lantai`` behaves behind
+    a test's back: LANTAI_HOME and LANTAI_USER (a developer's own site and user), COLUMNS and
+    LINES (a terminal's size, which would wrap output); then ``extra`` on top."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("LANTAI_HOME", "LANTAI_USER", "COLUMNS", "LINES")}
+    env.update(extra)
+    return env
+
+
+def run_lantai(home: os.PathLike | str, *args: str, user: str | None = None,
+               stdin: str | None = None, check: bool = True,
+               timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run ``lantai --home HOME [--user USER] ARGS…`` as a user would: the real executable,
+    in a subprocess with ``lantai_env()``, ``stdin`` as its input; stdout and stderr are
+    captured as text. With ``check`` (the default) the exit code must be 0 (the assertion
+    shows the arguments and stderr); pass ``check=False`` to examine a failure."""
+    cmd = [lantai_executable(), "--home", str(home), *(["--user", user] if user else []), *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, input=stdin, env=lantai_env(),
+                          timeout=timeout)
+    if check:
+        assert proc.returncode == 0, f"lantai {args}: exit {proc.returncode}: {proc.stderr}"
+    return proc
 
 
 def run_python(script: str, *, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -231,9 +257,9 @@ def start_lantai_serve(home: Path, port: int, log, *args: str,
     stderr (the request log) to the open file ``log``, and return once ``/healthz`` answers.
     Raises RuntimeError, with the log, if the process exits or does not answer within
     ``wait`` seconds (then it is stopped). The caller terminates the process."""
-    env = {k: v for k, v in os.environ.items() if k not in ("LANTAI_HOME", "LANTAI_USER")}
     proc = subprocess.Popen([lantai_executable(), "--home", str(home), "serve",
-                             "--port", str(port), *args], stdout=log, stderr=log, env=env)
+                             "--port", str(port), *args], stdout=log, stderr=log,
+                            env=lantai_env())
     deadline = time.monotonic() + wait
     while True:
         try:

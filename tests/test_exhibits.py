@@ -8,16 +8,12 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import requests
 from lxml import html as lxml_html
-from support import free_port, served
+from support import free_port, run_lantai, served
 
 from repo.demo import canaries
 
@@ -247,22 +243,13 @@ def test_the_style_sheet_is_served_and_mobile_first(demo_server):
 
 
 # ---------------------------------------------------------------- reordering on our own site
-def lantai(home: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "LANTAI_HOME": str(home)}
-    exe = Path(sys.executable).parent / "lantai"
-    return subprocess.run([str(exe), *args], env=env,
-                          capture_output=True, text=True, timeout=120,
-                          cwd=Path(__file__).parent.parent)
-
-
 @pytest.fixture(scope="module")
 def own_site(tmp_path_factory):
     """A demo site of our own (writable), served by waitress."""
     home = tmp_path_factory.mktemp("exhibit-order") / "home"
     port = free_port()
     for args in (("init", "--base", f"http://127.0.0.1:{port}"), ("demo",)):
-        done = lantai(home, *args)
-        assert done.returncode == 0, done.stderr
+        run_lantai(home, *args)
     with served(home, port) as url:
         yield url, home
 
@@ -274,28 +261,24 @@ def test_archivists_reorder_features_from_the_command_line(own_site):
     _, doc = ok(page, "zh")
     assert card_links(section_of(doc, "westward-departure")) == [
         "/id/record/relocation-telegram", "/id/event/first-train-1956", "/id/record/oh-01"]
-    done = lantai(home, "edit", sec, "--set", "feature=/xjtu/oral-history/oh-01",
-                  "--set", "feature=/events/first-train-1956",
-                  "--set", "feature=/xjtu/xz/relocation-telegram", "-m", "oral history first")
-    assert done.returncode == 0, done.stderr
+    run_lantai(home, "edit", sec, "--set", "feature=/xjtu/oral-history/oh-01",
+               "--set", "feature=/events/first-train-1956",
+               "--set", "feature=/xjtu/xz/relocation-telegram", "-m", "oral history first")
     _, doc = ok(page, "zh")  # the running server sees it at once
     assert card_links(section_of(doc, "westward-departure")) == [
         "/id/record/oh-01", "/id/event/first-train-1956", "/id/record/relocation-telegram"]
     # adding appends; removing closes the gap
-    done = lantai(home, "edit", sec, "--add", "feature=/xjtu/jj/campus-plan-1955")
-    assert done.returncode == 0, done.stderr
+    run_lantai(home, "edit", sec, "--add", "feature=/xjtu/jj/campus-plan-1955")
     _, doc = ok(f"{url}/exhibits/westward-relocation/westward-departure", "en")
     assert card_links(doc)[-1] == "/id/record/campus-plan-1955"
-    shown = lantai(home, "show", sec, "--json")
-    assert shown.returncode == 0, shown.stderr
+    shown = run_lantai(home, "show", sec, "--json")
     assert '"feature"' in shown.stdout
     features = json.loads(shown.stdout)["fields"]["feature"]
     assert [f.rsplit("/", 1)[-1] for f in features] == [
         "oh-01", "first-train-1956", "relocation-telegram", "campus-plan-1955"]
     # sections move too: the builders first
-    done = lantai(home, "move", "/exhibits/westward-relocation/builders",
-                  "/exhibits/westward-relocation", "--position=-1")
-    assert done.returncode == 0, done.stderr
+    run_lantai(home, "move", "/exhibits/westward-relocation/builders",
+               "/exhibits/westward-relocation", "--position=-1")
     _, doc = ok(page, "en")
     assert doc.xpath("//section[contains(@class,'section')]/@id")[0] == "westward-builders"
 
@@ -303,9 +286,8 @@ def test_archivists_reorder_features_from_the_command_line(own_site):
 def test_a_closed_feature_leaves_no_trace(own_site):
     url, home = own_site
     sec = "/exhibits/covid-memories/volunteers"
-    done = lantai(home, "edit", sec, "--set", "feature=/xjtu/oral-history/consent-01",
-                  "--set", "feature=/xjtu/covid-19/gate-volunteers-2020")
-    assert done.returncode == 0, done.stderr
+    run_lantai(home, "edit", sec, "--set", "feature=/xjtu/oral-history/consent-01",
+               "--set", "feature=/xjtu/covid-19/gate-volunteers-2020")
     r, doc = ok(f"{url}/exhibits/covid-memories/covid-volunteers", "en")
     assert card_links(doc) == ["/id/record/gate-volunteers-2020"]
     assert "consent" not in r.text.lower()

@@ -34,12 +34,11 @@ from pathlib import Path
 
 import pytest
 import requests
-from support import free_port, lantai_executable, start_lantai_serve
+from support import free_port, lantai_env, run_lantai, start_lantai_serve
 
 from repo.catalog import maintainer
 from repo.repository import Repository
 
-LANTAI = lantai_executable()
 SECONDS = float(os.environ.get("LANTAI_STRESS_SECONDS", "20"))
 API_THREADS = int(os.environ.get("LANTAI_STRESS_API", "2"))
 CLI_THREADS = int(os.environ.get("LANTAI_STRESS_CLI", "2"))
@@ -47,26 +46,14 @@ API_PARENT = "/exhibits/westward-relocation"
 CLI_PARENT = "/exhibits/student-memories"
 
 
-def env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k not in ("LANTAI_HOME", "LANTAI_USER")}
-
-
-def lantai(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([LANTAI, "--home", str(home), *args], capture_output=True, text=True,
-                          env=env(), timeout=120)
-    if check:
-        assert proc.returncode == 0, f"{args}: {proc.stderr}"
-    return proc
-
-
 @pytest.fixture(scope="module")
 def demo_template(tmp_path_factory) -> tuple[Path, int, str]:
     """A demo site made once (its base names the port the server will listen on)."""
     port = free_port()
     home = tmp_path_factory.mktemp("stress") / "template"
-    out = lantai(home, "init", "--base", f"http://127.0.0.1:{port}").stdout
+    out = run_lantai(home, "init", "--base", f"http://127.0.0.1:{port}").stdout
     token = re.search(r"API token for admin \(shown once\): (\S+)", out).group(1)
-    lantai(home, "demo")
+    run_lantai(home, "demo")
     return home, port, token
 
 
@@ -161,16 +148,16 @@ def cli_worker(home: Path, name: str, acked: Acked, stop: threading.Event) -> No
         n += 1
         # what was acknowledged before this command started must be visible to it
         expected = acked.latest()
-        p = lantai(home, "tree", API_PARENT, check=False)
+        p = run_lantai(home, "tree", API_PARENT, check=False)
         if p.returncode == 0:
             for seen_path, _ in expected:
                 if seen_path.startswith(API_PARENT) and seen_path + "  " not in p.stdout:
                     acked.unseen.append(f"tree after ack: {seen_path}")
         elif p.returncode != 8:  # 8 = busy: allowed, the write was not made
             acked.failures.append(f"tree: {p.returncode} {p.stderr[-200:]}")
-        p = lantai(home, "add", CLI_PARENT, "section", "--name", slug,
-                   "--set", f"title@en={slug} created", "--set", f"title@zh={slug} 新建",
-                   check=False)
+        p = run_lantai(home, "add", CLI_PARENT, "section", "--name", slug,
+                       "--set", f"title@en={slug} created", "--set", f"title@zh={slug} 新建",
+                       check=False)
         if p.returncode == 8:
             acked.note_busy()
             continue
@@ -179,7 +166,7 @@ def cli_worker(home: Path, name: str, acked: Acked, stop: threading.Event) -> No
             continue
         acked.note(path, "create", f"{slug} created")
         for seen_path, title in expected:
-            p = lantai(home, "show", seen_path, "--json", check=False)
+            p = run_lantai(home, "show", seen_path, "--json", check=False)
             if p.returncode == 0:
                 titles = json.loads(p.stdout)["fields"].get("title", [])
                 # a later acknowledged edit may have come in between: only older is wrong
@@ -188,12 +175,12 @@ def cli_worker(home: Path, name: str, acked: Acked, stop: threading.Event) -> No
                     acked.unseen.append(f"show after ack: {seen_path} {titles}")
             elif p.returncode == 3:
                 acked.unseen.append(f"show after ack: {seen_path} not found")
-        p = lantai(home, "edit", path, "--set", f"title@en={slug} edited", check=False)
+        p = run_lantai(home, "edit", path, "--set", f"title@en={slug} edited", check=False)
         if p.returncode == 0:
             acked.note(path, "edit", f"{slug} edited")
         elif p.returncode != 8:
             acked.failures.append(f"edit {path}: {p.returncode} {p.stderr[-200:]}")
-        p = lantai(home, "publish", path, check=False)
+        p = run_lantai(home, "publish", path, check=False)
         if p.returncode == 0:
             acked.note(path, "publish")
         elif p.returncode != 8:
@@ -323,7 +310,7 @@ def test_the_public_dataset_survives_a_writer_in_another_process(tmp_path):
     Store(str(home / "publication"))  # created; this process lets it go at once
     n = 120
     writer = subprocess.Popen([sys.executable, "-c", CHURN, str(home), str(n)],
-                              env={**env(), "PYTHONPATH": str(Path(__file__).parents[1])})
+                              env=lantai_env(PYTHONPATH=str(Path(__file__).parents[1])))
     dataset = PublicDataset(home)
     errors: list[str] = []
     reads = 0

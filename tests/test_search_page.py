@@ -5,15 +5,10 @@ closed findable; stored HTML shown as text, only the highlight marks as markup.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 import requests
 from lxml import html as lxml_html
-from support import free_port, served
+from support import free_port, run_lantai, served
 
 from repo.demo import canaries
 
@@ -158,13 +153,6 @@ def test_no_canary_is_findable(demo_server):
 
 
 # ---------------------------------------------------------------- escaping, on our own site
-def lantai(home: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "LANTAI_HOME": str(home)}
-    exe = Path(sys.executable).parent / "lantai"
-    return subprocess.run([str(exe), *args], env=env, capture_output=True, text=True,
-                          timeout=120)
-
-
 @pytest.fixture(scope="module")
 def hostile_site(tmp_path_factory):
     home = tmp_path_factory.mktemp("search-escape") / "home"
@@ -180,8 +168,7 @@ def hostile_site(tmp_path_factory):
         ("publish", "/xjtu/student-memories/hostile"),
     ]
     for args in steps:
-        done = lantai(home, *args)
-        assert done.returncode == 0, (args, done.stderr)
+        run_lantai(home, *args)
     with served(home, port) as url:
         yield url, home
 
@@ -194,13 +181,11 @@ def test_the_running_server_finds_what_was_just_published(hostile_site):
                   "--set", "title@zh=梧桐树苗采购单", "--set", "title@en=Order for seedlings",
                   "--set", "begin=1956", "--access", "open"),
                  ("publish", "/xjtu/student-memories/seedlings")):
-        done = lantai(home, *args)
-        assert done.returncode == 0, done.stderr
+        run_lantai(home, *args)
     _, doc = search(url, q="梧桐树苗")
     assert total(doc) == 1
     assert doc.xpath("string(//ol[@class='hits']//h3//mark)") == "梧桐树苗"
-    done = lantai(home, "transition", "/xjtu/student-memories/seedlings", "withdraw")
-    assert done.returncode == 0, done.stderr
+    run_lantai(home, "transition", "/xjtu/student-memories/seedlings", "withdraw")
     _, doc = search(url, q="梧桐树苗")
     assert total(doc) == 0 and not hit_links(doc)
 

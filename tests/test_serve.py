@@ -9,23 +9,11 @@ from __future__ import annotations
 
 import html
 import json
-import os
-import subprocess
 import time
 
 import pytest
 import requests
-from support import free_port, lantai_executable, start_lantai_serve
-
-LANTAI = lantai_executable()
-
-
-def lantai(home, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("LANTAI_HOME", "LANTAI_USER")}
-    proc = subprocess.run([LANTAI, "--home", str(home), *args], capture_output=True, text=True,
-                          env=env, timeout=120)
-    assert proc.returncode == 0, f"{args}: {proc.stderr}"
-    return proc
+from support import free_port, run_lantai, start_lantai_serve
 
 
 @pytest.fixture
@@ -33,7 +21,7 @@ def served(tmp_path):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     home = tmp_path / "site"
-    lantai(home, "init", "--base", base)
+    run_lantai(home, "init", "--base", base)
     log = (tmp_path / "requests.log").open("w+")
     server = start_lantai_serve(home, port, log)
     yield home, base, log
@@ -44,19 +32,19 @@ def served(tmp_path):
 
 def test_commands_work_while_the_server_runs(served):
     home, base, _log = served
-    added = json.loads(lantai(home, "add", "/", "fonds", "--name", "xjtu", "--set",
-                              "title@zh=西安交通大学档案", "--set", "title@en=XJTU Archives",
-                              "--set", "refcode=0421", "--json").stdout)
+    added = json.loads(run_lantai(home, "add", "/", "fonds", "--name", "xjtu", "--set",
+                                  "title@zh=西安交通大学档案", "--set", "title@en=XJTU Archives",
+                                  "--set", "refcode=0421", "--json").stdout)
     page = added["iri"]
     assert page.startswith(base + "/id/")
     assert requests.get(page, timeout=10).status_code == 404  # private: not public yet
-    lantai(home, "publish", "/xjtu")
+    run_lantai(home, "publish", "/xjtu")
     resp = requests.get(page, timeout=10)
     assert resp.status_code == 200 and "西安交通大学档案" in resp.text
-    lantai(home, "edit", "/xjtu", "--set", "title@en=Xi'an Jiaotong University Archives")
+    run_lantai(home, "edit", "/xjtu", "--set", "title@en=Xi'an Jiaotong University Archives")
     english = html.unescape(requests.get(page + "?lang=en", timeout=10).text)
     assert "Xi'an Jiaotong University Archives" in english
-    lantai(home, "transition", "/xjtu", "withdraw")
+    run_lantai(home, "transition", "/xjtu", "withdraw")
     assert requests.get(page, timeout=10).status_code in (404, 410)
 
 
