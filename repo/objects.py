@@ -33,6 +33,20 @@ STRUCTURAL = frozenset((RDF_TYPE.value, RICO + "hasRecordSetType", RICO + "isDir
                         SCHEMA + "position"))
 
 
+def read_object(store, mgmt_graph: NamedNode, iri: str) -> ContentObject | None:
+    """An object as ``store`` holds it (its management facts and its description graph), or
+    None when the store has no such object. ``store`` is anything with ``quads_for_pattern``:
+    the working store, or the catalog's read-only view of it during a bulk ingest."""
+    node = NamedNode(iri)
+    mgmt: dict[str, list] = {}
+    for q in store.quads_for_pattern(node, None, None, mgmt_graph):
+        if q.predicate.value.startswith(LT):
+            mgmt.setdefault(q.predicate.value[len(LT):], []).append(q.object)
+    if "type" not in mgmt:
+        return None
+    return ContentObject(iri, mgmt, set(store.quads_for_pattern(None, None, None, node)))
+
+
 def lt_node(local: str) -> NamedNode:
     return NamedNode(LT + local)
 

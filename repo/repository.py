@@ -34,6 +34,7 @@ from repo.objects import (
     STRUCTURAL,
     ContentObject,
     lt_node,
+    read_object,
     user_iri,
     xsd_int,
 )
@@ -156,16 +157,8 @@ class Repository(Accounts, BulkIngest):
         """The object as stored (tombstones included), or None. No permission check."""
         if self._cache is not None and iri in self._cache:
             return self._cache[iri]
-        node = NamedNode(iri)
-        mgmt: dict[str, list] = {}
-        for q in self.working.quads_for_pattern(node, None, None, self.mgmt):
-            if q.predicate.value.startswith(LT):
-                mgmt.setdefault(q.predicate.value[len(LT):], []).append(q.object)
-        if "type" not in mgmt:
-            return None
-        desc = set(self.working.quads_for_pattern(None, None, None, node))
-        obj = ContentObject(iri, mgmt, desc)
-        if self._cache is not None:
+        obj = read_object(self.working, self.mgmt, iri)
+        if obj is not None and self._cache is not None:
             self._cache[iri] = obj
         return obj
 

@@ -52,7 +52,7 @@ from repo.catalog.documents import (
     StaffSource,
 )
 from repo.catalog.index import CatalogIndex, Writer
-from repo.objects import ContentObject, lt_node
+from repo.objects import ContentObject, lt_node, read_object
 
 WORKER_MIN = 2000  # objects in the first batch: smaller ingests are indexed in this process
 WRITER_HEAP = 128_000_000  # bytes of tantivy's indexing buffer, per catalog
@@ -193,15 +193,7 @@ class _StoreView:
         return iri.startswith(self.base + "/id/")
 
     def load(self, iri: str) -> ContentObject | None:
-        node = NamedNode(iri)
-        mgmt: dict[str, list] = {}
-        for q in self.working.quads_for_pattern(node, None, None, self.mgmt):
-            if q.predicate.value.startswith(LT):
-                mgmt.setdefault(q.predicate.value[len(LT):], []).append(q.object)
-        if "type" not in mgmt:
-            return None
-        return ContentObject(iri, mgmt, set(self.working.quads_for_pattern(None, None, None,
-                                                                          node)))
+        return read_object(self.working, self.mgmt, iri)
 
     def child_iris(self, iri: str) -> list[str]:
         kids = []
