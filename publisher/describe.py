@@ -20,8 +20,8 @@ from pyoxigraph import Literal, NamedNode, Store
 
 from ontology.namespaces import DCTERMS, RDF, RICO, RST, SCHEMA
 from ontology.profile import vocabulary_codes
+from publisher.i18n import LANGS
 
-LANGS = ("zh", "en")
 Texts = dict[str, str]  # language ("" for none) -> text
 
 _TYPE = NamedNode(RDF + "type")
@@ -84,6 +84,16 @@ FORWARD_ORDER = (RICO + "hasCreator", RICO + "hasOrganicProvenance", RICO + "has
 MAX_RELATED = 200  # per group of incoming links on one page
 
 
+def label_or_slug(labels: Texts, iri: str, want: str) -> str:
+    """A label in ``want`` (see :func:`pick`), else the last segment of the IRI."""
+    return pick(labels, want) or iri.rsplit("/", 1)[-1]
+
+
+def _by_title(ref: Ref) -> tuple[str, str]:
+    """Sort key of related objects: Chinese title, then IRI (the same order in both languages)."""
+    return pick(ref.labels, "zh"), ref.iri
+
+
 def pick(texts: Texts, want: str) -> str:
     """The text in ``want``, else the other language, else untagged, else ''."""
     if texts.get(want):
@@ -104,7 +114,7 @@ class Ref:
     local: bool = True  # a page of this site
 
     def label(self, want: str) -> str:
-        return pick(self.labels, want) or self.iri.rsplit("/", 1)[-1]
+        return label_or_slug(self.labels, self.iri, want)
 
 
 @dataclass
@@ -118,7 +128,7 @@ class Instantiation:
     digest: str = ""
 
     def label(self, want: str) -> str:
-        return pick(self.labels, want) or self.iri.rsplit("/", 1)[-1]
+        return label_or_slug(self.labels, self.iri, want)
 
 
 @dataclass
@@ -221,8 +231,8 @@ class Describer:
         return Ref(iri, texts_of(self.store, node, _TITLES, node), classes)
 
     def refs(self, iris) -> list[Ref]:
-        out = [r for r in (self.ref(i) for i in dict.fromkeys(iris)) if r is not None]
-        return out
+        """The public ones among ``iris``, each once, in the order given."""
+        return [r for r in (self.ref(i) for i in dict.fromkeys(iris)) if r is not None]
 
     def parent_of(self, node: NamedNode) -> NamedNode | None:
         for pred in (_INCLUDED_IN, _PART_OF):
@@ -285,9 +295,7 @@ class Describer:
             if not sources:
                 continue
             d.inverse_total[pred] = len(sources)
-            refs = self.refs(sources[:MAX_RELATED])
-            refs.sort(key=lambda r: (pick(r.labels, "zh"), r.iri))
-            d.inverse[pred] = refs
+            d.inverse[pred] = sorted(self.refs(sources[:MAX_RELATED]), key=_by_title)
         # interviews and other records of the events an agent took part in
         if d.is_agent:
             seen: set[str] = set()
@@ -295,8 +303,7 @@ class Describer:
                 for q in self.store.quads_for_pattern(None, _WITH_EVENT, NamedNode(event), None):
                     if q.subject == q.graph_name:
                         seen.add(q.subject.value)
-            d.interviews = sorted(self.refs(sorted(seen)[:MAX_RELATED]),
-                                  key=lambda r: (pick(r.labels, "zh"), r.iri))
+            d.interviews = sorted(self.refs(sorted(seen)[:MAX_RELATED]), key=_by_title)
 
     def _hierarchy(self, d: Described, node: NamedNode, page: int, per_page: int) -> None:
         chain: list[Ref] = []

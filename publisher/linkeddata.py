@@ -37,6 +37,7 @@ bp = Blueprint("linkeddata", __name__)
 
 CONTEXT_FILE = Path(__file__).resolve().parent.parent / "ontology" / "context.jsonld"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+TURTLE_PREFIXES = {k: v for k, v in PREFIXES.items() if k != "lt"}  # for served Turtle
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,7 @@ def to_jsonld(triples: list) -> bytes:
 def serialize_triples(triples: list, ext: str) -> bytes:
     if ext == "jsonld":
         return to_jsonld(triples)
-    prefixes = {k: v for k, v in PREFIXES.items() if k != "lt"} if ext == "ttl" else None
+    prefixes = TURTLE_PREFIXES if ext == "ttl" else None
     return serialize(sorted(triples, key=str), format=RDF_FORMATS[ext],
                      prefixes=prefixes) or b""
 
@@ -232,7 +233,7 @@ def dereference(kind: str, key: str):
     if fmt is HTML:
         from publisher.pages import object_page
 
-        resp = object_page(iri, links)
+        resp = object_page(iri, links, store)
     else:
         triples = object_triples(store, iri) + extension_triples(iri)
         body = serialize_triples(triples, fmt.ext)
@@ -393,9 +394,8 @@ def ensure_dump(home: Path, store: Store, name: str) -> tuple[Path, str]:
                 if DUMPS[name] == "nq":
                     store.dump(gz, format=RdfFormat.N_QUADS)
                 else:
-                    prefixes = {k: v for k, v in PREFIXES.items() if k != "lt"}
                     serialize((q.triple for q in store), gz, format=RdfFormat.TURTLE,
-                              prefixes=prefixes)
+                              prefixes=TURTLE_PREFIXES)
             os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, abort, current_app, request
 from markupsafe import Markup
-from pyoxigraph import NamedNode
+from pyoxigraph import NamedNode, Store
 
 from ontology.namespaces import RDF, RICO, RST, SCHEMA
 from publisher.dataset import public_store
@@ -55,15 +55,16 @@ def page(template: str, status: int = 200, **context) -> Response:
     return render(template, status=status, t=tr, lang_url=lang_url, **context)
 
 
-def describer() -> Describer:
-    return Describer(public_store(), current_app.config["BASE"])
+def describer(store: Store | None = None) -> Describer:
+    """A describer of the publication dataset (``store``: the handle the request already has)."""
+    return Describer(store if store is not None else public_store(), current_app.config["BASE"])
 
 
 # ------------------------------------------------------------------ home
 @bp.get("/")
 def home_page():
-    store = public_store()
     d = describer()
+    store = d.store
     want = lang()
 
     def of_type(pred: str, obj: str, top_only: bool = False) -> list[Ref]:
@@ -102,13 +103,13 @@ def _page_number() -> int:
     return int(raw) if raw.isdigit() and 0 < len(raw) < 7 else 1
 
 
-def object_page(iri: str, links: list[tuple[str, str, str]]) -> Response:
-    """The HTML page of a public object (the caller has checked that it is public)."""
+def object_page(iri: str, links: list[tuple[str, str, str]],
+                store: Store | None = None) -> Response:
+    """The HTML page of a public object (the caller has checked, in ``store``, that it is
+    public)."""
     want = lang()
-    described = describer().describe(iri, page=_page_number(), per_page=PER_PAGE)
+    described = describer(store).describe(iri, page=_page_number(), per_page=PER_PAGE)
     if described is None:  # withdrawn between the check and now: as if never there
-        from flask import abort
-
         abort(404)
     panels = []
     for hook in current_app.extensions.get("lantai.record_panels", []):
@@ -123,9 +124,8 @@ def object_page(iri: str, links: list[tuple[str, str, str]]) -> Response:
     exhibit = exhibit_url(described)
     site = current_app.config["SETTINGS"]
     return page(template, d=described, links=links, panels=panels, per_page=PER_PAGE,
-                exhibit_url=exhibit,
-                  relations=RELATIONS, forward=FORWARD_ORDER, pick=pick,
-                  jsonld=schema_org_script(described, current_app.config["BASE"], site))
+                exhibit_url=exhibit, relations=RELATIONS, forward=FORWARD_ORDER, pick=pick,
+                jsonld=schema_org_script(described, current_app.config["BASE"], site))
 
 
 def exhibit_url(d: Described) -> str | None:
@@ -145,13 +145,12 @@ def _multi(texts: dict[str, str]):
     return values[0] if len(values) == 1 else values or None
 
 
-def _schema_type(d: Described) -> str:
-    classes = set(d.classes)
+def _schema_type(classes) -> str:
+    """The schema.org type of an object with these RDF classes (first match wins)."""
+    classes = set(classes)
     if RICO + "Person" in classes:
         return "Person"
-    if RICO + "CorporateBody" in classes:
-        return "Organization"
-    if RICO + "Family" in classes:
+    if classes & AGENT_CLASSES:
         return "Organization"
     if RICO + "Place" in classes:
         return "Place"
@@ -163,22 +162,17 @@ def _schema_type(d: Described) -> str:
         return "MediaObject"
     if SCHEMA + "CreativeWork" in classes:
         return "CreativeWork"
-    if d.level == RST + "Collection" or d.level == RST + "Fonds":
-        return "ArchiveComponent"
     return "ArchiveComponent"
+
+
+_REF_TYPES = ("Person", "Organization", "Place", "Event")  # typed when named from another page
 
 
 def _ref_node(ref: Ref) -> dict:
     node: dict = {"@id": ref.iri, "name": _multi(ref.labels) or ref.iri}
-    classes = set(ref.classes)
-    if RICO + "Person" in classes:
-        node["@type"] = "Person"
-    elif classes & AGENT_CLASSES:
-        node["@type"] = "Organization"
-    elif RICO + "Place" in classes:
-        node["@type"] = "Place"
-    elif classes & {RICO + "Event", RICO + "Activity"}:
-        node["@type"] = "Event"
+    kind = _schema_type(ref.classes)
+    if kind in _REF_TYPES:
+        node["@type"] = kind
     if ref.local:
         node["url"] = ref.iri
     return node
@@ -186,7 +180,7 @@ def _ref_node(ref: Ref) -> dict:
 
 def schema_org(d: Described, base: str, site) -> dict:
     """schema.org JSON-LD of a page (what search engines read)."""
-    kind = _schema_type(d)
+    kind = _schema_type(d.classes)
     out: dict = {"@context": "https://schema.org", "@type": kind, "@id": d.iri, "url": d.iri,
                  "name": _multi(d.titles) or d.key}
     if d.refcode:
@@ -200,8 +194,7 @@ def schema_org(d: Described, base: str, site) -> dict:
             "name": [{"@value": site.site_name_zh, "@language": "zh"},
                      {"@value": site.site_name_en, "@language": "en"}]}
         if d.begin or d.end:
-            out["temporalCoverage"] = "/".join(x for x in (d.begin or "..", d.end or "..")) \
-                if d.end else d.begin
+            out["temporalCoverage"] = f"{d.begin or '..'}/{d.end}" if d.end else d.begin
         if d.date_text:
             out["dateCreated"] = d.begin or d.date_text
         creators = d.links.get(RICO + "hasCreator", [])

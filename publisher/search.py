@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, request
 from markupsafe import Markup
-from pyoxigraph import NamedNode
+from pyoxigraph import NamedNode, Store
 
 from ontology.namespaces import SCHEMA
 from publisher.dataset import public_store
@@ -140,7 +140,7 @@ def page_window(page: int, pages: int) -> list[int]:
     return sorted(p for p in around if p >= 1)
 
 
-def hit_href(iri: str, type_name: str) -> str:
+def hit_href(iri: str, type_name: str, store: Store | None = None) -> str:
     """Where a hit leads: exhibits and their sections to their exhibit pages, the rest to
     their own pages (``/id/…``, relative so the link works behind any proxy)."""
     base = current_app.config["BASE"]
@@ -148,8 +148,8 @@ def hit_href(iri: str, type_name: str) -> str:
     if type_name == "exhibit":
         return f"/exhibits/{key}"
     if type_name == "section":
-        parent = next(public_store().quads_for_pattern(NamedNode(iri), IS_PART_OF, None, None),
-                      None)
+        store = store if store is not None else public_store()
+        parent = next(store.quads_for_pattern(NamedNode(iri), IS_PART_OF, None, None), None)
         if parent is not None:
             return f"/exhibits/{parent.object.value.rsplit('/', 1)[-1]}/{key}"
     return iri[len(base):] if iri.startswith(base + "/") else iri
@@ -170,6 +170,8 @@ def search_page():
         status = 503 if "catalog" in exc.message and "reindex" in exc.message else 400
         return render("search.html", status=status, error=exc.message, q=q, header_query=q,
                       results=None)
+    # one handle for the whole page, and only when a section's exhibit must be looked up
+    store = public_store() if any(h.type == "section" for h in results.hits) else None
     hits = []
     for h in results.hits:
         zh_html, en_html = marked(h.title_zh_html), marked(h.title_en_html)
@@ -177,7 +179,7 @@ def search_page():
         if not title:
             title, title_lang = (en_html, "en") if want == "zh" else (zh_html, "zh")
         hits.append({
-            "href": hit_href(h.iri, h.type),
+            "href": hit_href(h.iri, h.type, store),
             "title": title or Markup.escape(h.iri), "title_lang": title_lang,
             "snippet": marked(h.snippet_html), "refcode": h.refcode, "year": h.year,
             "type": facet_label("type", h.type, want) if h.type else "",

@@ -22,6 +22,7 @@ from ontology.namespaces import ISO639, LT, XSD
 from ontology.profile import ContentType, Field, load_profile
 from repo.errors import Invalid
 from repo.objects import ContentObject
+from repo.ordering import stored_order
 
 CONTEXT_FILE = Path(__file__).resolve().parents[2] / "ontology" / "context.jsonld"
 
@@ -117,9 +118,7 @@ def field_values(obj: ContentObject) -> dict[str, object]:
             out.setdefault(f.name, []).append(value)
     for f in ctype.fields.values():  # ordered fields (an exhibit's features): stored order
         values = out.get(f.name)
-        if getattr(f, "ordered", False) and isinstance(values, list) and len(values) > 1:
-            from repo.ordering import stored_order
-
+        if f.ordered and isinstance(values, list) and len(values) > 1:
             rank = {t.value: n for n, t in enumerate(stored_order(obj.description, obj.iri,
                                                                   f.name))}
             values.sort(key=lambda v: rank.get(v, len(rank)))
@@ -129,8 +128,9 @@ def field_values(obj: ContentObject) -> dict[str, object]:
 def titles(obj: ContentObject) -> dict[str, str]:
     """``{lang: title}`` (or name) for listings."""
     out: dict[str, str] = {}
+    fields = obj.fields()  # one pass over the description, not one per name
     for name in ("title", "name"):
-        for text, lang in obj.fields().get(name, []):
+        for text, lang in fields.get(name, []):
             out.setdefault(lang or "und", text)
         if out:
             break

@@ -192,9 +192,10 @@ def child_page(repo: Repository, user: User, iri: str, page: int, size: int
     """One page of the children ``user`` may view, in tree order, and how many there are.
     Anyone with a site-wide role may view everything, so only that page is loaded."""
     kids = repo.child_iris(iri)
-    if not has_site_role(user):
-        kids = [i for i in kids if (o := repo.load(i)) is not None and repo.can_view(user, o)]
     start = (page - 1) * size
+    if not has_site_role(user):  # every child is loaded to check it: keep them, not reload
+        visible = [o for i in kids if (o := repo.load(i)) is not None and repo.can_view(user, o)]
+        return visible[start:start + size], len(visible)
     objs = [o for i in kids[start:start + size] if (o := repo.load(i)) is not None]
     return objs, len(kids)
 
