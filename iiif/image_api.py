@@ -44,7 +44,7 @@ from iiif import derivatives
 from iiif.derivatives import DerivativeError, ImageInfo
 from iiif.image_request import FORMATS, Limits, Plan, RequestError, canonical, parse
 from iiif.public import PublicImage, PublicImages
-from publisher.dataset import read_generation
+from publisher.dataset import public_store, read_generation
 
 bp = Blueprint("iiif_image_api", __name__)
 
@@ -284,7 +284,7 @@ def _public_image(identifier: str) -> PublicImage:
         raise NotPublic(identifier)
     home = current_app.config["LANTAI_HOME"]
     generation = read_generation(Path(home))  # before the store: never cache stale answers
-    store = current_app.extensions["lantai.dataset"].store
+    store = public_store()
     found = _images.get(store, f"{home}:{generation}", current_app.config["BASE"], identifier)
     if found is None:
         raise NotPublic(identifier)

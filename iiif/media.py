@@ -24,7 +24,7 @@ which needs the Reviewer role; ``--private`` keeps them private). Their keys are
 the manifest shows pages in the order the files were given.
 
 Derivatives live in ``{home}/derivatives/{sha256 hex}/`` (iiif/__init__.py): images are
-handed to :func:`iiif.derivatives.ensure_image_derivatives` when that module exists;
+handed to :func:`iiif.derivatives.ensure_image_derivatives`;
 recordings get ``poster.jpg`` (a video frame, or a drawn waveform for audio) and
 ``media.json`` here.
 """
@@ -43,6 +43,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from iiif.derivatives import derivatives_folder, ensure_image_derivatives
 from repo.errors import Invalid, LantaiError, NotFound
 
 MAX_PIXELS = 500_000_000  # more pixels is refused as a bomb (as in iiif.derivatives)
@@ -296,18 +297,12 @@ def _short(exc: BaseException) -> str:
 
 
 # ---------------------------------------------------------------------- derivatives of A/V
-def derivative_folder(home: Path, digest: str) -> Path:
-    from repo.files import parse_digest
-
-    return Path(home) / "derivatives" / parse_digest(digest)
-
-
 def ensure_av_derivatives(home: Path, digest: str, mime: str) -> Path | None:
     """``poster.jpg`` and ``media.json`` of a stored recording; the folder (None if the
     original is missing). Regenerable: made again whenever missing."""
     from repo.files import FileStore
 
-    folder = derivative_folder(home, digest)
+    folder = derivatives_folder(home, digest)
     if (folder / "poster.jpg").is_file() and (folder / "media.json").is_file():
         return folder
     original = FileStore(Path(home) / "files").path_for(digest)
@@ -543,14 +538,15 @@ def ingest_media(repo, user, ref: str, files: list[Path], *, private: bool = Fal
     kids = repo.children(user, record.path)
     existing = [k for k in kids if k.type_name == "instantiation"]
     taken_slugs = {k.path.rsplit("/", 1)[-1] for k in kids}
-    pages_before = sum(1 for k in existing
-                       if any(str(v).startswith("image/")
-                              for v in k.fields(repo.base).get("mime", [])))
-    attached_before = {str(d): k.path for k in existing
-                       for d in k.fields(repo.base).get("digest", [])}
+    existing_fields = [(k, k.fields(repo.base)) for k in existing]
+    pages_before = sum(1 for _, f in existing_fields
+                       if any(str(v).startswith("image/") for v in f.get("mime", [])))
+    attached_before = {str(d): k.path for k, f in existing_fields for d in f.get("digest", [])}
     seen: dict[str, str] = {}
+    digests: list[str] = []  # of the probes: each original is read and hashed once here
     for p in probes:  # the same file twice would be the same page twice
         digest = _sha256(p.path)
+        digests.append(digest)
         if digest in attached_before:
             raise Invalid(f"{p.name}: already attached to {record.path} "
                           f"as {attached_before[digest]}")
@@ -587,8 +583,8 @@ def ingest_media(repo, user, ref: str, files: list[Path], *, private: bool = Fal
         taken_slugs.add(slug)
         return slug
 
-    def put(data: Path | bytes) -> str:
-        digest = _sha256(data)
+    def put(data: Path | bytes, digest: str | None = None) -> str:
+        digest = digest or _sha256(data)
         if digest not in files_store and digest not in added_digests:
             added_digests.append(digest)
         if files_store.put(data) != digest:
@@ -596,21 +592,14 @@ def ingest_media(repo, user, ref: str, files: list[Path], *, private: bool = Fal
         return digest
 
     def derivatives(digest: str, mime: str) -> None:
-        folder = derivative_folder(repo.home, digest)
+        folder = derivatives_folder(repo.home, digest)
         if not folder.exists():
             added_folders.append(folder)
         if mime.startswith("image/"):
-            try:
-                from iiif.derivatives import ensure_image_derivatives
-            except ImportError:
-                ensure_image_derivatives = None
-            if ensure_image_derivatives is not None:
-                ensure_image_derivatives(repo.home, digest)
+            ensure_image_derivatives(repo.home, digest)
             if ocr:
-                try:
-                    from iiif.ocr import ocr_for_ingest
-                except ImportError:
-                    return
+                from iiif.ocr import ocr_for_ingest
+
                 # the scan was checked already; OCR that fails here is made again on demand
                 # (/iiif/annotations/{key}/ocr), so it does not stop the ingest
                 with contextlib.suppress(LantaiError):
@@ -651,7 +640,7 @@ def ingest_media(repo, user, ref: str, files: list[Path], *, private: bool = Fal
         order = sorted(range(len(probes)), key=lambda i: probes[i].kind in ("vtt", "toc"))
         for i in order:
             p = probes[i]
-            digest = put(p.path)
+            digest = put(p.path, digests[i])
             if p.kind == "image":
                 page += 1
                 derivatives(digest, p.mime)

@@ -44,6 +44,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from iiif.derivatives import derivatives_folder as derivative_dir  # the folder contract
 from repo.errors import Invalid, NotFound
 from repo.files import DIGEST, FileStore, parse_digest
 
@@ -232,11 +233,6 @@ def _file_store(home: str) -> FileStore:
 def file_store(home: Path | str) -> FileStore:
     """The site's file store (one per process and home: opening one sweeps its temp files)."""
     return _file_store(str(home))
-
-
-def derivative_dir(home: Path | str, digest: str) -> Path:
-    """``{home}/derivatives/{hex}`` (the digest is checked: no path tricks)."""
-    return Path(home) / "derivatives" / parse_digest(digest)
 
 
 def _write_atomically(target: Path, data: dict) -> None:

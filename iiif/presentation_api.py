@@ -325,10 +325,9 @@ def _public_media(key: str) -> Media:
 
 
 def _stored(m: Media) -> Path:
-    from repo.files import parse_digest
+    from iiif.ocr import file_store
 
-    hexd = parse_digest(m.digest)
-    path = current_app.config["LANTAI_HOME"] / "files" / "sha256" / hexd[:2] / hexd[2:4] / hexd
+    path = file_store(current_app.config["LANTAI_HOME"]).path_for(m.digest)
     if not path.is_file():
         abort(404)
     return path

@@ -349,16 +349,17 @@ def _self_url(path: str, params: dict) -> str:
     return f"{_base()}{path}" + (f"?{query}" if query else "")
 
 
-def _record_ok(kind: str, key: str) -> bool:
-    return kind in RECORD_KINDS and texts.valid_key(key)
+def _public_units(kind: str, key: str) -> list[Unit] | None:
+    """The text units of the public record ``kind``/``key``; None if there is none."""
+    if kind not in RECORD_KINDS or not texts.valid_key(key):
+        return None
+    return record_units(public_store(), kind, key)
 
 
 @bp.get("/iiif/search/<kind>/<key>")
 def search(kind: str, key: str):
     """SearchService2: the matching lines and cues of one public record."""
-    if not _record_ok(kind, key):
-        return _not_found()
-    units = record_units(public_store(), kind, key)
+    units = _public_units(kind, key)
     if units is None:
         return _not_found()
     try:
@@ -418,9 +419,7 @@ def _page_number(value: str | None) -> int:
 @bp.get("/iiif/autocomplete/<kind>/<key>")
 def autocomplete(kind: str, key: str):
     """AutoCompleteService2: terms of the record's text that start with ``q``."""
-    if not _record_ok(kind, key):
-        return _not_found()
-    units = record_units(public_store(), kind, key)
+    units = _public_units(kind, key)
     if units is None:
         return _not_found()
     q = " ".join(request.args.get("q", "").split())
