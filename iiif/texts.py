@@ -134,8 +134,10 @@ def natural_key(text: str) -> list:
 
 
 def _order(media: list[Media]) -> list[Media]:
-    """The manifests' canvas order: keys in natural order (``p2`` before ``p10``)."""
-    return sorted(media, key=lambda m: (natural_key(m.key), m.iri))
+    """The manifests' canvas order: tree order (``schema:position``), then keys in natural
+    order (``p2`` before ``p10``) for data without positions."""
+    return sorted(media, key=lambda m: (m.position if m.position is not None else 1 << 40,
+                                        natural_key(m.key), m.iri))
 
 
 # ------------------------------------------------------------------------- public side

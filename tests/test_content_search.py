@@ -22,6 +22,7 @@ from repo.demo import MEDIA_DIR, canaries, manifest
 from repo.files import FileStore
 
 sys.path.insert(0, str(Path(__file__).parent))
+from support import ITEM
 from test_ocr import render
 
 SEARCH_CONTEXT = "http://iiif.io/api/search/2/context.json"
@@ -397,3 +398,18 @@ def test_record_is_reindexed_when_its_media_change(text_site, tmp_path: Path):
     assert repo.iri_for("instantiation", "extra") in finds("zanzibar")
     repo.delete(admin, f"{item}/extra")
     assert finds("zanzibar") == []
+
+
+def test_pages_are_read_in_canvas_order_not_key_order(site):
+    """Search and OCR read a record's pages in the manifest's canvas order: the tree order
+    (schema:position), not the order of the keys (p10 was attached before p2 here)."""
+    from iiif.texts import public_media
+
+    repo, admin = site.repo, site.repo.user("admin")
+    digest = "sha256:" + "ab" * 32
+    for key in ("p10", "p2", "p1"):
+        repo.create(admin, ITEM, "instantiation",
+                    {"digest": digest, "mime": "image/jpeg", "width": "10", "height": "10"},
+                    key=key, slug=key)
+    item = repo.get(admin, ITEM)
+    assert [m.key for m in public_media(repo.working, item.iri)] == ["p10", "p2", "p1"]
