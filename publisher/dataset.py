@@ -35,9 +35,17 @@ from pyoxigraph import Store
 from repo.store import GENERATION_FILE, is_store_race, open_read_only, store_stamp
 
 T = TypeVar("T")
-# Reads run again on a fresh handle so many times at most: once is not always enough while a
-# writer publishes in a loop (measured: 3 of 2,515 reads failed twice in a row).
-RETRIES = 2
+# Reads run again on a fresh handle so many times at most, waiting a little longer each time
+# (:func:`backoff`): once is not always enough while a writer publishes in a loop (measured:
+# 3 of 2,515 reads failed twice in a row; one CI run saw a read fail three times in a row).
+RETRIES = 5
+
+
+def backoff(attempt: int) -> None:
+    """Wait before retry ``attempt`` (0, 5, 10, 20, 40 ms: 75 ms at most in all), long
+    enough for a writer's flush and compaction to finish."""
+    if attempt:
+        time.sleep(0.0025 * 2 ** attempt)
 
 
 def read_generation(home: Path) -> str:
@@ -91,7 +99,7 @@ class PublicDataset:
                 if not is_store_race(exc) or attempt == attempts - 1:
                     raise
                 self.forget()
-                time.sleep(0.01 * attempt)
+                backoff(attempt + 1)
         raise AssertionError("unreachable")
 
 
@@ -109,7 +117,7 @@ def install_store_retry(app) -> None:
         view = current_app.ensure_sync(current_app.view_functions[request.url_rule.endpoint])
         for attempt in range(RETRIES):
             current_app.extensions["lantai.dataset"].forget()
-            time.sleep(0.01 * attempt)
+            backoff(attempt)
             try:
                 return view(**(request.view_args or {}))
             except (OSError, RuntimeError) as again:
