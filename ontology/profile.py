@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 
 import rdflib
@@ -27,9 +27,12 @@ _SH = rdflib.Namespace(SH)
 _LT = rdflib.Namespace(LT)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Field:
-    """One property of a content type, as its SHACL property shape says."""
+    """One property of a content type, as its SHACL property shape says.
+
+    A field is one object per process (the profile is compiled once), so it compares and
+    hashes by identity: a bulk ingest puts fields in sets and dicts millions of times."""
 
     name: str
     path: str
@@ -46,12 +49,17 @@ class Field:
     ordered: bool = False  # values keep the order they were given in (repo/ordering.py)
     description: str = ""
 
-    @property
+    @cached_property
     def is_text(self) -> bool:
         """A language-tagged text field (title@zh, title@en, …)."""
         return self.datatypes == (RDF_LANGSTRING,)
 
-    @property
+    @cached_property
+    def is_date(self) -> bool:
+        """A date field (xsd:date or xsd:gYear among its datatypes)."""
+        return bool({XSD + "date", XSD + "gYear"} & set(self.datatypes))
+
+    @cached_property
     def is_reference(self) -> bool:
         """A link to another object of the repository."""
         return self.is_iri and bool(self.classes) and self.scheme is None
@@ -76,10 +84,14 @@ class ContentType:
     shape: str = ""
 
     def field_for_path(self, path: str) -> Field | None:
+        return self._by_path.get(path)
+
+    @cached_property
+    def _by_path(self) -> dict[str, Field]:
+        out: dict[str, Field] = {}
         for f in self.fields.values():
-            if f.path == path:
-                return f
-        return None
+            out.setdefault(f.path, f)  # the first, as a scan would find it
+        return out
 
 
 @dataclass(frozen=True)

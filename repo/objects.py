@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from pyoxigraph import Literal, NamedNode, Quad
 
@@ -47,7 +48,9 @@ def read_object(store, mgmt_graph: NamedNode, iri: str) -> ContentObject | None:
     return ContentObject(iri, mgmt, set(store.quads_for_pattern(None, None, None, node)))
 
 
+@lru_cache(maxsize=1024)
 def lt_node(local: str) -> NamedNode:
+    """The management vocabulary's term ``lt:local`` (a few dozen, made once each)."""
     return NamedNode(LT + local)
 
 
@@ -68,8 +71,11 @@ def _id_time(cs_id: str) -> str:
     return f"{t[:4]}-{t[4:6]}-{t[6:8]}T{t[9:11]}:{t[11:13]}:{t[13:15]}.{t[15:21]}"
 
 
+_XSD_INTEGER = NamedNode(XSD + "integer")
+
+
 def xsd_int(n: int) -> Literal:
-    return Literal(str(n), datatype=NamedNode(XSD + "integer"))
+    return Literal(str(n), datatype=_XSD_INTEGER)
 
 
 @dataclass
@@ -100,7 +106,11 @@ class ContentObject:
 
     @property
     def type(self) -> ContentType:
-        return load_profile().type(self._one("type").value)
+        name = self._one("type").value
+        cached = self.__dict__.get("_type")  # as for node: asked for many times per object
+        if cached is None or cached[0] != name:
+            cached = self.__dict__["_type"] = (name, load_profile().type(name))
+        return cached[1]
 
     @property
     def type_name(self) -> str:
@@ -218,14 +228,9 @@ class ContentObject:
 
     # -------------------------------------------------------------- quads
     def mgmt_quads(self, graph: NamedNode, keys: tuple[str, ...] | None = None) -> set[Quad]:
-        out = set()
-        for key, values in self.mgmt.items():
-            if keys is not None and key not in keys:
-                continue
-            pred = lt_node(key)
-            for v in values:
-                out.add(Quad(self.node, pred, v, graph))
-        return out
+        node = self.node
+        return {Quad(node, lt_node(key), v, graph) for key, values in self.mgmt.items()
+                if keys is None or key in keys for v in values}
 
     def tracked_quads(self, graph: NamedNode) -> set[Quad]:
         """What a revision records: the description and the tracked management facts."""

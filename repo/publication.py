@@ -14,9 +14,25 @@ from collections.abc import Callable
 
 from pyoxigraph import NamedNode, Quad
 
+from ontology.profile import ContentType
 from repo.objects import ContentObject
 
 NEVER_PUBLIC_TYPES = frozenset({"folder"})
+
+
+_PERSONAL: dict[tuple[str, frozenset[str]], frozenset[str]] = {}
+
+
+def _personal_paths(ctype: ContentType, marked: frozenset[str]) -> frozenset[str]:
+    """Predicates stripped from the public view: fields the profile marks personal and
+    those the archivist marked on this object (computed once per type and marking; the
+    profile is one per process)."""
+    key = (ctype.name, marked)
+    paths = _PERSONAL.get(key)
+    if paths is None:
+        paths = _PERSONAL[key] = frozenset(f.path for f in ctype.fields.values()
+                                           if f.personal or f.name in marked)
+    return paths
 
 
 def public_view(
@@ -28,9 +44,7 @@ def public_view(
     """What the publication dataset holds for ``obj`` (empty when it is not public)."""
     if obj.deleted or not is_public(obj.iri):
         return set()
-    ctype = obj.type
-    personal_paths = {f.path for f in ctype.fields.values()
-                      if f.personal or f.name in obj.personal_fields}
+    personal_paths = _personal_paths(obj.type, obj.personal_fields)
     out = set()
     for q in obj.description:
         if q.predicate.value in personal_paths and q.subject.value == obj.iri:

@@ -16,6 +16,7 @@ import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from pyoxigraph import DefaultGraph, Literal, NamedNode, Quad, RdfFormat, Store, serialize
@@ -62,6 +63,12 @@ from repo.workflow import INITIAL_STATE, TRANSITIONS
 SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _KEY_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
+
+
+@cache
+def _predicate(path: str) -> NamedNode:
+    """The predicate of a field (a few dozen: made once, not once per value)."""
+    return NamedNode(path)
 IDENTIFIER = NamedNode(RICO + "identifier")
 
 
@@ -103,6 +110,7 @@ class Repository(Accounts, BulkIngest):
         self._contexts: dict[str, dict] = {}  # ingest caches, per container
         self._inside: dict[str, bool] = {}
         self._roles: dict[tuple[str, str], set[str]] = {}
+        self._may_add: set[tuple[str, str | None]] = set()  # (user, container): ingest only
         from repo import catalog
 
         catalog.attach(self)
@@ -367,8 +375,8 @@ class Repository(Accounts, BulkIngest):
                 q.subject == obj.node and (
                     q.predicate.value in whole
                     or (q.predicate.value, getattr(q.object, "language", None)) in replaced))}
-        for f, _, term in terms:
-            obj.description.add(Quad(obj.node, NamedNode(f.path), term, obj.node))
+        node = obj.node
+        obj.description.update(Quad(node, _predicate(f.path), term, node) for f, _, term in terms)
         for f in {f for f, _, _ in terms if f.ordered}:  # repo/ordering.py
             keep_order(obj, f, [t for g, _, t in terms if g is f], replace=replace)
 
@@ -491,10 +499,7 @@ class Repository(Accounts, BulkIngest):
         if container not in ctype.allowed_in:
             raise Invalid(f"a {type_name} cannot be placed in a {container} "
                           f"(allowed in: {', '.join(sorted(ctype.allowed_in))})")
-        if parent is not None and (parent.deleted or not self.can_view(user, parent)):
-            raise NotFound(f"no object at {parent_ref}")
-        if not allowed("add", parent.state if parent else "private", self.roles_on(user, parent)):
-            raise Forbidden(f"{user.name} may not add to {parent.path if parent else '/'}")
+        self._check_may_add(user, parent, parent_ref)
         if key is not None and not KEY.match(key):
             raise Invalid(f"key {key!r}: lowercase letters, digits, '-' or '_'")
         key = key or self._new_key()
@@ -503,11 +508,17 @@ class Repository(Accounts, BulkIngest):
             raise Conflict(f"{iri} exists or existed: IRIs are never reused")
         obj = ContentObject(iri)
         obj.mgmt["type"] = [Literal(type_name)]
+        obj.mgmt["position"] = [xsd_int(position if position is not None
+                                        else self._next_position(parent_iri))]
         assignments = (assignments_from_mapping(fields) if isinstance(fields, dict)
                        else list(fields or []))
-        self._with_structure(obj, parent)
-        self._apply_assignments(obj, assignments, replace=True)
-        obj.description.update(Quad(s, p, o, obj.node) for s, p, o in statements)
+        # a new object: its description is what the tree implies, then the given values
+        # (nothing to replace: no field has a structural path)
+        obj.description = self._structural(obj, parent)
+        self._apply_assignments(obj, assignments, replace=False)
+        if statements:  # an importer's: the tree's own statements are the tree's to make
+            obj.description.update(Quad(s, p, o, obj.node) for s, p, o in statements)
+            self._with_structure(obj, parent)
         slug = slug or self._slug_for(obj, key)
         if not SLUG.match(slug):
             raise Invalid(f"name {slug!r}: lowercase letters, digits, '.', '-' or '_' (≤ 64)")
@@ -521,14 +532,24 @@ class Repository(Accounts, BulkIngest):
         obj.mgmt.update({
             "parent": [NamedNode(parent_iri)], "slug": [Literal(slug)], "path": [Literal(path)],
             "state": [lt_node(INITIAL_STATE)], "owner": [user_iri(user.name)],
-            "position": [xsd_int(position if position is not None
-                                 else self._next_position(parent_iri))],
         })
-        self._with_structure(obj, parent)  # again: now with its position
         self._set_access_facts(obj, access, until, default=True)
         for name in personal_fields:
             self._mark_personal(obj, name)
         return obj
+
+    def _check_may_add(self, user: User, parent: ContentObject | None, parent_ref: str) -> None:
+        """May ``user`` add to ``parent``? During an ingest the answer is kept per container
+        (containers do not change while it runs; thousands of objects go into each)."""
+        key = (user.name, parent.iri if parent else None)
+        if self._cache is not None and key in self._may_add:
+            return
+        if parent is not None and (parent.deleted or not self.can_view(user, parent)):
+            raise NotFound(f"no object at {parent_ref}")
+        if not allowed("add", parent.state if parent else "private", self.roles_on(user, parent)):
+            raise Forbidden(f"{user.name} may not add to {parent.path if parent else '/'}")
+        if self._cache is not None:
+            self._may_add.add(key)
 
     def _slug_for(self, obj: ContentObject, key: str) -> str:
         code = self._field_value(obj, "refcode")
