@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from iiif.derivatives import derivatives_folder, ensure_image_derivatives
+from iiif.transcripts import parse_vtt
 from repo.errors import Invalid, LantaiError, NotFound
 
 MAX_PIXELS = 500_000_000  # more pixels is refused as a bomb (as in iiif.derivatives)
@@ -55,8 +56,6 @@ WAVEFORM_FULL_SECONDS = 600  # longer recordings are sampled for their waveform 
 WAVEFORM_SAMPLES = 320
 _LOCK = threading.Lock()
 _VTT_NAME = re.compile(r"^(?P<stem>.+)\.(?P<lang>[a-z]{2,3})\.vtt$", re.I)
-_TIMING = re.compile(r"^\s*(\d+:)?\d{2}:\d{2}\.\d{3}\s+-->\s+(\d+:)?\d{2}:\d{2}\.\d{3}")
-_TAG = re.compile(r"<[^>]+>")
 
 Progress = Callable[[int, int], None]
 
@@ -211,8 +210,11 @@ def _read_text(path: Path) -> str:
 
 
 def _probe_vtt(path: Path) -> Probe:
-    text = _read_text(path)
-    if not any(_TIMING.match(line) for line in text.splitlines()):
+    try:
+        cues = parse_vtt(_read_text(path))
+    except Invalid as exc:
+        raise Invalid(f"{path.name}: {exc.message}") from None
+    if not cues:
         raise Invalid(f"{path.name}: a WebVTT file without cues")
     m = _VTT_NAME.match(path.name)
     if m is None:
@@ -410,23 +412,6 @@ def _waveform_poster(path: Path, duration: float | None = None) -> bytes:
     buf = io.BytesIO()
     image.save(buf, format="JPEG", quality=85)
     return buf.getvalue()
-
-
-def vtt_to_text(vtt: str) -> str:
-    """A WebVTT transcript as plain text: the cue texts, one per line, tags removed."""
-    lines = []
-    blocks = re.split(r"\r?\n\s*\r?\n", vtt.removeprefix("\ufeff"))
-    for block in blocks:
-        rows = block.splitlines()
-        if not rows or rows[0].startswith(("WEBVTT", "NOTE", "STYLE", "REGION")):
-            continue
-        timing = next((i for i, r in enumerate(rows) if _TIMING.match(r)), None)
-        if timing is None:
-            continue
-        text = " ".join(_TAG.sub("", r).strip() for r in rows[timing + 1:] if r.strip())
-        if text:
-            lines.append(text)
-    return "\n".join(lines) + ("\n" if lines else "")
 
 
 # ---------------------------------------------------------------------- ingest
@@ -678,4 +663,4 @@ def ingest_media(repo, user, ref: str, files: list[Path], *, private: bool = Fal
 
 
 __all__ = ["IngestResult", "Probe", "ensure_av_derivatives", "ingest_media", "probe",
-           "render_pdf_pages", "sniff", "vtt_to_text"]
+           "render_pdf_pages", "sniff"]

@@ -40,7 +40,9 @@ from iiif.manifests import (
     build_manifest,
     is_digitised,
 )
+from iiif.transcripts import transcript_cues
 from publisher.dataset import public_store, read_generation
+from repo.errors import LantaiError
 
 bp = Blueprint("iiif_presentation_api", __name__)
 
@@ -363,9 +365,11 @@ def media_text(key: str):
     m = _public_media(key)
     if m.mime != "text/vtt":
         abort(404)
-    from iiif.media import vtt_to_text
-
-    text = vtt_to_text(_stored(m).read_text(encoding="utf-8", errors="replace"))
+    try:
+        cues = transcript_cues(current_app.config["LANTAI_HOME"], m.digest)
+    except LantaiError:  # missing or unreadable in the file store: nothing to show
+        abort(404)
+    text = "".join(f"{cue.text}\n" for cue in cues)
     resp = Response(text, content_type="text/plain; charset=utf-8")
     _revalidate(resp)
     return resp

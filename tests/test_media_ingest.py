@@ -18,7 +18,7 @@ from pyoxigraph import Store
 from support import read_only_snapshot, run_lantai
 
 from iiif.manifests import Site, build_manifest
-from iiif.media import probe, vtt_to_text
+from iiif.media import probe
 from repo.errors import Invalid
 from repo.files import FileStore
 
@@ -271,11 +271,14 @@ def test_probe_reads_facts_from_content_not_names(media, tmp_path):
         probe(media / "notes.txt")
 
 
-def test_vtt_to_text():
-    vtt = ("WEBVTT\n\nNOTE a comment\n\n1\n00:00:00.400 --> 00:00:06.085\n"
-           "<v 陈远山>一九五六年夏天。\n\n"
-           "00:06.685 --> 00:11.461 align:start\nTwo lines\nof text\n")
-    assert vtt_to_text(vtt) == "一九五六年夏天。\nTwo lines of text\n"
+def test_a_transcript_without_cues_is_refused(tmp_path):
+    vtt = tmp_path / "oh-01.zh.vtt"
+    vtt.write_text("WEBVTT\n\nNOTE only a comment\n", encoding="utf-8")
+    with pytest.raises(Invalid, match="without cues"):
+        probe(vtt)
+    vtt.write_text("not a transcript\n", encoding="utf-8")
+    with pytest.raises(Invalid, match="not a supported media file"):
+        probe(vtt)
 
 
 def test_pages_follow_the_tree_order_not_the_keys(site, media):
