@@ -199,7 +199,7 @@ def join_lines(lines: list[str]) -> str:
     return "\n".join(out)
 
 
-def media_texts(home: Path, media: Iterable[Media]) -> list[str]:
+def media_texts(home: Path | str, media: Iterable[Media]) -> list[str]:
     """The text of the media, one string per page or transcript (bounded in total)."""
     out: list[str] = []
     total = 0
@@ -238,23 +238,54 @@ def catalog_texts(repository, iri: str, public: bool) -> list[str]:
     parts = split_iri(iri, repository.base)
     if parts is None or parts[0] not in ("record", "recordset", "instantiation"):
         return []
-    home = Path(repository.home)
+    home = repository.home  # a str or Path (no Path built per object: 0.6 s per 55,000)
     store = repository.public if public else repository.working
     if parts[0] == "instantiation":
-        m = _text_media(store, iri)
+        m = _media_with_text(store, home, iri)
         return media_texts(home, [m]) if m is not None else []
     media = []
     for q in store.quads_for_pattern(None, DIGITAL_OF, NamedNode(iri), None):
         if q.graph_name == q.subject:  # the instantiation's own (live / public) description
-            m = _text_media(store, q.subject.value)
+            m = _media_with_text(store, home, q.subject.value)
             if m is not None:
                 media.append(m)
-    return media_texts(home, _order(media))
+    return media_texts(home, _order(media)) if media else []
+
+
+def _media_with_text(store: Store, home: Path | str, iri: str) -> Media | None:
+    """The instantiation as a page with OCR or a transcript, else None (most scans of an
+    ingest have no OCR yet: they are not even put in order).
+
+    A store that offers a ``memo`` (the catalog's view of a bulk ingest batch, emptied
+    with each batch) keeps the answer: a scan is asked about for its record and for
+    itself, which halves the look-ups of 19,700 scans at scale 0.05."""
+    memo = getattr(store, "memo", None)
+    if memo is not None and iri in memo:
+        return memo[iri]
+    m = _text_media(store, iri)
+    if m is not None and not (m.is_transcript or (m.is_page and ocr.has_ocr(home, m.digest))):
+        m = None
+    if memo is not None:
+        memo[iri] = m
+    return m
 
 
 def _text_media(store: Store, iri: str) -> Media | None:
     """A page or transcript instantiation, from two look-ups (its format, its digest)
-    rather than its whole description: the text source runs for every instantiation."""
+    rather than its whole description: the text source runs for every instantiation.
+
+    The catalog's view of a bulk ingest (``repo.catalog.ingestion``) holds the batch as
+    text and can tell an object's own statements without making quads
+    (``own_statements``, None for objects not in the batch): read from those, the same
+    first format and first digest, 19,700 scans at scale 0.05 cost no look-up."""
+    statements = store.own_statements(iri) if hasattr(store, "own_statements") else None
+    if statements is not None:
+        mime = next((v for p, _, v, _ in statements if p == MIME), "")
+        if not (ocr.is_ocr_type(mime) or transcripts.is_transcript_type(mime)):
+            return None
+        digest = next((v for p, _, v, _ in statements if p == IDENTIFIER and DIGEST.match(v)),
+                      "")
+        return Media(iri=iri, key=iri.rsplit("/", 1)[-1], mime=mime, digest=digest)
     node = NamedNode(iri)
     mime = next((q.object.value for q in store.quads_for_pattern(node, MIME_NODE, None, node)),
                 "")

@@ -175,3 +175,46 @@ def test_a_failure_in_the_catalog_process_rolls_the_whole_ingest_back(site, monk
         assert not list((site.home / "journal").iterdir())
     finally:
         documents.TEXT_SOURCES.remove(failing_text_source)
+
+
+BASE = "https://archive.example.edu"
+MGMT = BASE + "/graph/management"
+REC = BASE + "/id/record/r1"
+RICO = "https://www.ica.org/standards/RiC/ontology#"
+LT = "https://w3id.org/lantai/ns#"
+BATCH_LINES = [  # an object's description and management lines, mixed as the ingest writes
+    f"<{REC}> <{LT}type> \"item\" <{MGMT}> .",
+    f"<{REC}> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <{RICO}Record> <{REC}> .",
+    f"<{REC}> <{RICO}title> \"标题 <b> .\"@zh <{REC}> .",
+    f"<{REC}> <{LT}path> \"/xjtu/a/b\" <{MGMT}> .",
+    f"<{REC}> <{RICO}title> \"Title\"@en-GB <{REC}> .",
+    f"<{REC}> <{RICO}beginningDate> \"1957-01-02\"^^<http://www.w3.org/2001/XMLSchema#date> "
+    f"<{REC}> .",
+    f"<{REC}> <{LT}parent> <{BASE}/id/recordset/f1> <{MGMT}> .",
+    f"<{REC}#note> <http://schema.org/text> \"a note about it\" <{REC}> .",
+    f"<{REC}> <{LT}state> <{LT}published> <{MGMT}> .",
+    f"<{REC}> <{LT}changedIn> <urn:lantai:changeset:1> <{MGMT}> .",
+]
+ESCAPED_LINES = [f"<{REC}> <{RICO}scopeAndContent> \"two\\nlines, \\\"quoted\\\"\"@en <{REC}> .",
+                 f"<{REC}> <http://schema.org/about> _:b1 <{REC}> ."]
+
+
+@pytest.mark.parametrize("lines", [BATCH_LINES, BATCH_LINES + ESCAPED_LINES,
+                                   [line.replace("> <", ">\t<").replace('" <', '"  <')
+                                    for line in BATCH_LINES]],
+                         ids=["plain", "escapes and blank nodes", "other white space"])
+def test_the_indexer_reads_a_batch_text_as_oxigraph_reads_it(lines):
+    """The catalog's worker reads a batch's statements and facts from the N-Quads text
+    without making quads: what it reads is what the quads of that text say."""
+    from pyoxigraph import RdfFormat, parse
+
+    text = "\n".join(lines) + "\n"
+    batch = ingestion._BatchReader(MGMT).read(text, text.replace(f" <{MGMT}> .", " <x:y> ."))
+    quads = list(parse(input=text.encode(), format=RdfFormat.N_QUADS))
+    graph = [q for q in quads if q.graph_name.value == REC]
+    assert batch.graphs[REC].own_statements(REC) == documents.own_statements(REC, graph)
+    assert sorted(map(str, batch.graphs[REC])) == sorted(map(str, graph))
+    assert batch.public[REC].own_statements(REC) == documents.own_statements(REC, graph)
+    assert batch.iris == [REC]
+    assert batch.facts[REC] == {"type": "item", "path": "/xjtu/a/b", "state": LT + "published",
+                                "parent": BASE + "/id/recordset/f1"}

@@ -26,6 +26,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache
+from operator import itemgetter
 
 from pyoxigraph import Literal, NamedNode, Quad
 
@@ -67,6 +68,14 @@ def register_text_source(fn: TextSource) -> TextSource:
     """Add a source of extra text (usable as a decorator). Reindex to apply it to old objects."""
     TEXT_SOURCES.append(fn)
     return fn
+
+
+# A statement about the object itself: (predicate, kind of object, object's value, language
+# of a literal or ""), kind being IRI, LITERAL or OTHER (a blank node)
+Statement = tuple[str, str, str, str]
+IRI, LITERAL, OTHER = "iri", "literal", "other"
+_BY_PREDICATE_AND_VALUE = itemgetter(0, 2)
+_RDF_TYPE = RDF_TYPE.value
 
 
 @dataclass
@@ -126,11 +135,15 @@ class Document:
         }
 
     def encoded(self) -> bytes:
-        return json.dumps(self.data(), ensure_ascii=False, separators=(",", ":")).encode()
+        return _ENCODER.encode(self.data()).encode()
 
     def digest(self) -> str:
         """Changes whenever anything indexed changes: an unchanged object is not rewritten."""
         return digest_of(self.encoded())
+
+
+# json.dumps with these options builds a new encoder per call: one, kept (same output)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def digest_of(encoded: bytes) -> str:
@@ -215,9 +228,39 @@ class PublicSource(Source):
         return quads or None
 
     def facts(self, iri: str, graph: list[Quad]) -> Facts | None:
-        parent = next((q.object.value for q in graph if q.subject.value == iri
-                       and q.predicate.value in STRUCTURAL_PARENT), None)
-        return Facts(type_from_graph(graph, iri), "published", "open", "", "", parent)
+        return public_facts(own_statements(iri, graph))
+
+
+def public_facts(statements: list[Statement]) -> Facts:
+    """An object's facts in the publication dataset, from its own statements: its type
+    as its description implies it, its container as its description links to it."""
+    parent = next((v for p, _, v, _ in statements if p in STRUCTURAL_PARENT), None)
+    cls = rst = None
+    for p, _, v, _ in statements:
+        if p == _RDF_TYPE:
+            cls = v
+        elif p == HAS_RECORD_SET_TYPE:
+            rst = v
+    kind = _type_by_class().get((cls, rst)) or _type_by_class().get((cls, None)) or "object"
+    return Facts(kind, "published", "open", "", "", parent)
+
+
+def own_statements(iri: str, graph: Iterable[Quad]) -> list[Statement]:
+    """The statements about ``iri`` in ``graph``, in the graph's order. A graph that can
+    tell them itself (``graph.own_statements(iri)``: a bulk ingest's graphs, read from
+    its text without making Quad objects) is asked."""
+    if hasattr(graph, "own_statements"):
+        return graph.own_statements(iri)
+    rows = []
+    for q in graph:
+        if q.subject.value == iri:
+            o = q.object
+            if isinstance(o, Literal):
+                rows.append((q.predicate.value, LITERAL, o.value, o.language or ""))
+            else:
+                rows.append((q.predicate.value, IRI if isinstance(o, NamedNode) else OTHER,
+                             o.value, ""))
+    return rows
 
 
 class Builder:
@@ -228,6 +271,7 @@ class Builder:
         self.source = source
         self.base = base
         self._graphs: dict[str, list[Quad] | None] = {}
+        self._statements: dict[str, tuple[list[Quad], list[Statement]]] = {}
         self._names: dict[str, tuple[list[str], str]] = {}
         self._inherited: dict[str, tuple[str, int | None, int | None, list[str]]] = {}
 
@@ -238,16 +282,33 @@ class Builder:
             self._graphs[iri] = self.source.graph(iri)
         return self._graphs[iri]
 
+    def statements(self, iri: str, graph: list[Quad]) -> list[Statement]:
+        """The statements about ``iri`` in ``graph``, in the graph's order, read once.
+
+        Reading a pyoxigraph quad's parts makes new Python objects every time, and
+        building a document looks at the object's statements four times (the document,
+        its own category and dates, its class, its public type): they are read once."""
+        hit = self._statements.get(iri)
+        if hit is not None and hit[0] is graph:
+            return hit[1]
+        if len(self._statements) > 20_000:
+            self._statements.clear()
+        rows = own_statements(iri, graph)
+        self._statements[iri] = (graph, rows)
+        return rows
+
+    def rdf_class(self, iri: str, graph: list[Quad]) -> str:
+        """The object's class as its graph states it ('' if none)."""
+        return next((v for p, _, v, _ in self.statements(iri, graph) if p == _RDF_TYPE), "")
+
     def _linked(self, iri: str) -> tuple[list[str], str]:
         """Names of a linked object (all languages) and its class."""
         if iri not in self._names:
             if len(self._names) > 50_000:
                 self._names.clear()
-            graph = self._graph(iri) or []
-            names = [q.object.value for q in graph if q.subject.value == iri
-                     and q.predicate.value in TITLE_PREDICATES and isinstance(q.object, Literal)]
-            cls = next((q.object.value for q in graph
-                        if q.subject.value == iri and q.predicate == RDF_TYPE), "")
+            rows = self.statements(iri, self._graph(iri) or [])
+            names = [v for p, kind, v, _ in rows if p in TITLE_PREDICATES and kind == LITERAL]
+            cls = next((v for p, _, v, _ in rows if p == _RDF_TYPE), "")
             self._names[iri] = (sorted(names), cls)
         return self._names[iri]
 
@@ -255,14 +316,11 @@ class Builder:
         """Category code, year and sort date stated by the object itself."""
         category = ""
         dates: dict[str, tuple[int, int]] = {}
-        for q in graph:
-            if q.subject.value != iri:
-                continue
-            p = q.predicate.value
+        for p, kind, v, _ in self.statements(iri, graph):
             if p == CATEGORY:
-                category = q.object.value.rsplit("/", 1)[-1]
-            elif p in DATE_PREDICATES and isinstance(q.object, Literal):
-                d = parse_date(q.object.value)
+                category = v.rsplit("/", 1)[-1]
+            elif p in DATE_PREDICATES and kind == LITERAL:
+                d = parse_date(v)
                 if d:
                     dates[p] = d
         for p in DATE_PREDICATES:
@@ -303,24 +361,22 @@ class Builder:
                        path=facts.path, owner=facts.owner)
         langs: set[str] = set()
         # a stable order (stores return a set): the same object gives the same document
-        own = sorted((q for q in graph if q.subject.value == iri),
-                     key=lambda q: (q.predicate.value, q.object.value))
-        for q in own:
-            p, o = q.predicate.value, q.object
-            if isinstance(o, Literal):
+        own = sorted(self.statements(iri, graph), key=_BY_PREDICATE_AND_VALUE)
+        for p, kind, v, lang in own:
+            if kind == LITERAL:
                 if p in TITLE_PREDICATES:
-                    doc.titles.append((o.value, o.language or ""))
+                    doc.titles.append((v, lang))
                 elif p in TEXT_PREDICATES:
-                    doc.texts.setdefault(TEXT_PREDICATES[p], []).append(o.value)
-                elif p == IDENTIFIER and not o.value.startswith("sha256:"):
-                    doc.refcode = o.value
+                    doc.texts.setdefault(TEXT_PREDICATES[p], []).append(v)
+                elif p == IDENTIFIER and not v.startswith("sha256:"):
+                    doc.refcode = v
                 continue
-            if not isinstance(o, NamedNode):
+            if kind != IRI:
                 continue
-            if p == LANGUAGE and o.value.startswith(ISO639):
-                langs.add(o.value[len(ISO639):])
+            if p == LANGUAGE and v.startswith(ISO639):
+                langs.add(v[len(ISO639):])
             elif p in AGENT_LINKS or p in SUBJECT_LINKS or p in PLACE_LINKS:
-                names, cls = self._linked(o.value)
+                names, cls = self._linked(v)
                 if not names:
                     continue
                 if p in PLACE_LINKS or (p in SUBJECT_LINKS and cls in PLACE_CLASSES):

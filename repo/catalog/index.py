@@ -78,41 +78,55 @@ def refcode_tokens(code: str) -> tuple[str, str]:
     return levels[-1], " ".join([*levels, parts])
 
 
-def to_tantivy(doc: Document) -> tantivy.Document:
+def to_tantivy(doc: Document, encoded: bytes | None = None) -> tantivy.Document:
+    """``encoded``: ``doc.encoded()`` when the caller has it already (its digest too)."""
     t = tantivy.Document()
-    t.add_text("iri", doc.iri)
-    t.add_text("type", doc.type)
-    t.add_text("state", doc.state)
-    t.add_text("access", doc.access)
-    t.add_text("fkey", "|".join((doc.category, doc.type, doc.access, doc.state)))
+    add = t.add_text
+    add("iri", doc.iri)
+    add("type", doc.type)
+    add("state", doc.state)
+    add("access", doc.access)
+    add("fkey", "|".join((doc.category, doc.type, doc.access, doc.state)))
     if doc.category:
-        t.add_text("category", doc.category)
+        add("category", doc.category)
     for lang in doc.languages:
-        t.add_text("language", lang)
+        add("language", lang)
     if doc.owner:
-        t.add_text("owner", doc.owner)
+        add("owner", doc.owner)
     for a in doc.ancestors:
-        t.add_text("ancestors", a)
+        add("ancestors", a)
     if doc.year is not None:
         t.add_integer("year", doc.year)
     t.add_integer("date_lo", doc.date if doc.date is not None else NO_DATE_LO)
     t.add_integer("date_hi", doc.date if doc.date is not None else NO_DATE_HI)
     sort_code = doc.refcode.replace("·", ".") if doc.refcode else ""
-    t.add_text("refsort_lo", sort_code or NO_CODE_LO)
-    t.add_text("refsort_hi", sort_code or NO_CODE_HI)
+    add("refsort_lo", sort_code or NO_CODE_LO)
+    add("refsort_hi", sort_code or NO_CODE_HI)
     exact, levels = refcode_tokens(doc.refcode) if doc.refcode else ("", "")
-    streams = {
-        "title": index_texts(doc.names), "refcode": exact, "refpath": levels,
-        "agents": index_texts(doc.agents), "places": index_texts(doc.places),
-        "subjects": index_texts(doc.subjects),
-        "body": index_texts([t for group in doc.texts.values() for t in group]),
-        "extra": index_texts(doc.extra),
-    }
-    for name, stream in streams.items():
+    # the same fields in the same order as ever; empty lists (most of a big ingest's
+    # documents are page scans: no names, no notes) are not analysed at all; names are
+    # short and met again (_names_stream), notes and OCR are long (each text is cached)
+    body = [text for group in doc.texts.values() for text in group]
+    for name, stream in (("title", _names_stream(tuple(text for text, _ in doc.titles))
+                          if doc.titles else ""),
+                         ("refcode", exact), ("refpath", levels),
+                         ("agents", _names_stream(tuple(doc.agents)) if doc.agents else ""),
+                         ("places", _names_stream(tuple(doc.places)) if doc.places else ""),
+                         ("subjects", _names_stream(tuple(doc.subjects))
+                          if doc.subjects else ""),
+                         ("body", index_texts(body) if body else ""),
+                         ("extra", index_texts(doc.extra) if doc.extra else "")):
         if stream:
-            t.add_text(name, stream)
-    t.add_bytes("data", doc.encoded())
+            add(name, stream)
+    t.add_bytes("data", encoded if encoded is not None else doc.encoded())
     return t
+
+
+@lru_cache(maxsize=16_384)
+def _names_stream(names: tuple[str, ...]) -> str:
+    """:func:`index_texts` of titles or names, kept: an object's staff and public
+    documents share them, thousands of records the names of their creator."""
+    return index_texts(list(names))
 
 
 def data_of(doc: Document) -> dict:
@@ -300,10 +314,10 @@ class Writer:
         self._w.delete_documents_by_term("iri", iri)
         self.changed = True
 
-    def put(self, doc: Document, *, replace: bool = True) -> None:
+    def put(self, doc: Document, *, replace: bool = True, encoded: bytes | None = None) -> None:
         if replace:
             self._w.delete_documents_by_term("iri", doc.iri)
-        self._w.add_document(to_tantivy(doc))
+        self._w.add_document(to_tantivy(doc, encoded))
         self.changed = True
 
     def clear(self) -> None:
