@@ -14,9 +14,9 @@ is kept under (generation, file stamp) read before the open and checked again af
 either moved, it is opened again (a writer's flush takes milliseconds), and one still not
 settled after a few tries serves that request only. A failed open
 is retried (:func:`repo.store.open_read_only`), and a read that meets a removed file is run
-once more on a fresh handle: :meth:`PublicDataset.read` for code that asks, and
-:func:`install_store_retry` for every page (a GET that fails so is served again on a
-new handle, at most twice).
+again on a fresh handle, waiting a little longer each time (:data:`RETRIES`,
+:func:`backoff`): :meth:`PublicDataset.read` for code that asks, and
+:func:`install_store_retry` for every page (a GET that fails so is served again).
 Measured before (a writer process publishing 200 times while one thread reads): the old
 handle failed 48,191 reads of 78,102 — a handle that met a removed table file kept failing
 until the next publication, i.e. public pages answered 500 between two changes.

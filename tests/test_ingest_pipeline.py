@@ -9,7 +9,7 @@ import tantivy
 from pyoxigraph import NamedNode
 from support import FILE, SERIES, dump
 
-from repo.catalog import documents, ingestion, maintainer
+from repo.catalog import batch_text, documents, ingestion, maintainer
 from repo.catalog.index import load_data
 from repo.errors import Conflict
 from repo.repository import NewObject
@@ -209,7 +209,7 @@ def test_the_indexer_reads_a_batch_text_as_oxigraph_reads_it(lines):
     from pyoxigraph import RdfFormat, parse
 
     text = "\n".join(lines) + "\n"
-    batch = ingestion._BatchReader(MGMT).read(text, text.replace(f" <{MGMT}> .", " <x:y> ."))
+    batch = batch_text.BatchReader(MGMT).read(text, text.replace(f" <{MGMT}> .", " <x:y> ."))
     quads = list(parse(input=text.encode(), format=RdfFormat.N_QUADS))
     graph = [q for q in quads if q.graph_name.value == REC]
     assert batch.graphs[REC].own_statements(REC) == documents.own_statements(REC, graph)

@@ -15,7 +15,9 @@ every changeset, ingest batch and recovery.
 Modules: ``analysis`` (Chinese bigrams, simplified/traditional, stemming, reference codes),
 ``documents`` (what is indexed, from either store), ``query`` (the search box language),
 ``index`` (tantivy), ``facets``, ``snippets``, ``search`` (the API), ``maintenance``
-(listener, rebuild), ``cli`` (``lantai search``, ``lantai reindex``).
+(listener, rebuild), ``ingestion`` and ``ingest_worker`` (a bulk ingest's documents, in a
+second process), ``batch_text`` (an ingest's batch read as N-Quads text), ``cli``
+(``lantai search``, ``lantai reindex``).
 """
 
 from __future__ import annotations
