@@ -19,6 +19,7 @@ in the stores; others are called as for any changeset, once the batch is in the 
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -86,6 +87,22 @@ class _Written:
     future: Future
 
 
+@contextlib.contextmanager
+def _few_collections():
+    """Run the cycle collector rarely while an ingest runs. An ingest makes millions of
+    short-lived objects and almost no reference cycles; with the default thresholds the
+    collector ran 1,970 times at scale 0.05, 11 of them over every object in the caches,
+    and took 3.5–4.0 s of a 15–16.5 s ingest; with these, 8 times and 0.6 s."""
+    old = gc.get_threshold()
+    gc.freeze()  # what exists already (modules, the profile, containers) is not looked at
+    gc.set_threshold(100_000, 20, 10)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+        gc.unfreeze()
+
+
 def _nquads(quads: Iterable) -> str:
     return (serialize(quads, format=RdfFormat.N_QUADS) or b"").decode("utf-8")
 
@@ -125,6 +142,12 @@ class BulkIngest:
         them back, and so does the next open after a crash, unless the ingest's own
         completion mark (a changeset written last) is in the store.
         """
+        with _few_collections():
+            return self._ingest(user, objects, message=message, batch_size=batch_size,
+                                progress=progress)
+
+    def _ingest(self, user: User, objects: Iterable[NewObject], *, message: str,
+                batch_size: int, progress: Callable[[int], None] | None) -> list[str]:
         created: list[str] = []
         ingest_id = new_changeset_id(self.clock())
         aware = [x for x in self.listeners if _ingest_aware(x)]
