@@ -64,12 +64,13 @@ SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _KEY_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
 
+IDENTIFIER = NamedNode(RICO + "identifier")
+
 
 @cache
 def _predicate(path: str) -> NamedNode:
     """The predicate of a field (a few dozen: made once, not once per value)."""
     return NamedNode(path)
-IDENTIFIER = NamedNode(RICO + "identifier")
 
 
 @dataclass(frozen=True)

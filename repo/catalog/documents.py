@@ -155,16 +155,14 @@ def _type_by_class() -> dict[tuple[str, str | None], str]:
     return {(t.rdf_class, t.record_set_type): t.name for t in load_profile().types.values()}
 
 
-def type_from_graph(quads: Iterable[Quad], iri: str) -> str:
-    """The content type an object's description implies (its class, record set type)."""
+def type_from_statements(statements: list[Statement]) -> str:
+    """The content type an object's own statements imply (its class, record set type)."""
     cls = rst = None
-    for q in quads:
-        if q.subject.value != iri:
-            continue
-        if q.predicate == RDF_TYPE:
-            cls = q.object.value
-        elif q.predicate.value == HAS_RECORD_SET_TYPE:
-            rst = q.object.value
+    for p, _, v, _ in statements:
+        if p == _RDF_TYPE:
+            cls = v
+        elif p == HAS_RECORD_SET_TYPE:
+            rst = v
     return _type_by_class().get((cls, rst)) or _type_by_class().get((cls, None)) or "object"
 
 
@@ -235,14 +233,7 @@ def public_facts(statements: list[Statement]) -> Facts:
     """An object's facts in the publication dataset, from its own statements: its type
     as its description implies it, its container as its description links to it."""
     parent = next((v for p, _, v, _ in statements if p in STRUCTURAL_PARENT), None)
-    cls = rst = None
-    for p, _, v, _ in statements:
-        if p == _RDF_TYPE:
-            cls = v
-        elif p == HAS_RECORD_SET_TYPE:
-            rst = v
-    kind = _type_by_class().get((cls, rst)) or _type_by_class().get((cls, None)) or "object"
-    return Facts(kind, "published", "open", "", "", parent)
+    return Facts(type_from_statements(statements), "published", "open", "", "", parent)
 
 
 def own_statements(iri: str, graph: Iterable[Quad]) -> list[Statement]:
