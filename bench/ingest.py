@@ -222,13 +222,12 @@ def child_ingest(a: argparse.Namespace) -> dict:
     # repository let its stores go: open them again, read-only)
     from pyoxigraph import Store
 
-    mgmt = repo.mgmt.value
     del repo
     working, public = Store.read_only(str(site / "working")), Store.read_only(
         str(site / "publication"))
     with progress_bar(transient=True) as bar:
         bar.add_task("export description triples for the anchor", total=None)
-        desc = export_descriptions(working, mgmt, work / "descriptions.nq")
+        desc = export_descriptions(working, work / "descriptions.nq")
         working_quads, public_quads = len(working), len(public)
         if a.raw_all:
             working.dump(output=str(work / "working.nq"), format=_nq())

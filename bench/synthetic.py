@@ -879,23 +879,23 @@ class SyntheticArchive:
         return "sha256:" + hashlib.sha256(f"{self.seed}/{unit}/{part}".encode()).hexdigest()
 
 
-def export_descriptions(store, management_graph: str, path: Path) -> int:
-    """Write every quad of ``store`` outside the management graph to ``path`` (N-Quads).
+def export_descriptions(store, path: Path) -> int:
+    """Write every quad of ``store``'s named graphs to ``path`` (N-Quads), leaving out the
+    default graph (the management facts).
 
     That is exactly the description triples the repository stored, one named graph per
     object, and what the raw ``bulk_load`` baseline loads. Returns the number of quads.
     """
-    from pyoxigraph import RdfFormat
+    from pyoxigraph import NamedNode, RdfFormat, serialize
 
-    path = Path(path)
-    everything = path.with_name(path.name + ".all")
-    store.dump(output=str(everything), format=RdfFormat.N_QUADS)
-    suffix = f" <{management_graph}> .\n"
     n = 0
-    with open(everything, encoding="utf-8") as src, open(path, "w", encoding="utf-8") as dst:
-        for line in src:
-            if not line.endswith(suffix):
-                dst.write(line)
+
+    def described():
+        nonlocal n
+        for q in store:
+            if isinstance(q.graph_name, NamedNode):
                 n += 1
-    everything.unlink()
+                yield q
+
+    serialize(described(), output=str(path), format=RdfFormat.N_QUADS)
     return n

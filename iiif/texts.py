@@ -370,7 +370,8 @@ class MediaListener:
                 targets |= self._targets_of(repository, repository.load(iri))
         self._update(repository, targets)
 
-    def ingest_batch(self, repository, objs: list, working_nq: str, public_nq: str) -> None:
+    def ingest_batch(self, repository, objs: list, description_nq: str, management_nt: str,
+                     public_nq: str) -> None:
         self._ingesting = True
         for obj in objs:
             if getattr(obj, "type_name", None) == "instantiation":

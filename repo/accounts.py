@@ -1,8 +1,8 @@
 """User accounts of a site: who may log in, with which roles, as which person.
 
-Accounts live in the management graph of the working store (``lt:User``), never in the
-publication dataset: scrypt password hashes, SHA-256 of API tokens, site-wide roles and,
-for a graduate reading their own records, the Person agent the account is.
+Accounts live in the management graph (the working store's default graph, ``lt:User``),
+never in the publication dataset: scrypt password hashes, SHA-256 of API tokens, site-wide
+roles and, for a graduate reading their own records, the Person agent the account is.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Layout::
 
     lantai.toml     settings (base IRI, embargo period, limits)
-    working/        the working Oxigraph store (descriptions + management graph)
+    working/        the working Oxigraph store (descriptions + management facts)
     publication/    the publication dataset (what public surfaces read, and nothing else)
     journal/        changesets being written (replayed after a crash)
     files/          content-addressed originals and derivatives

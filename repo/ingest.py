@@ -107,15 +107,14 @@ def _nquads(quads: Iterable) -> str:
     return (serialize(quads, format=RdfFormat.N_QUADS) or b"").decode("utf-8")
 
 
-def _management_nquads(objs: list[ContentObject], graph: NamedNode) -> str:
-    """The management facts of ``objs`` as N-Quads lines, formatted here rather than made
-    into a ``Quad`` each and serialized (5x cheaper: 0.17 s against 0.88 s for 324,000
-    facts; the terms' ``str`` is their N-Triples form)."""
-    g = str(graph)
+def _management_ntriples(objs: list[ContentObject]) -> str:
+    """The management facts of ``objs`` (the default graph's) as N-Triples lines, formatted
+    here rather than made into a ``Quad`` each and serialized (5x cheaper: 0.17 s against
+    0.88 s for 324,000 facts; the terms' ``str`` is their N-Triples form)."""
     lines: list[str] = []
     for o in objs:
         s = str(o.node)
-        lines += [f"{s} {_lt_nt(key)} {v} {g} .\n" for key, values in o.mgmt.items()
+        lines += [f"{s} {_lt_nt(key)} {v} .\n" for key, values in o.mgmt.items()
                   for v in values]
     return "".join(lines)
 
@@ -323,13 +322,14 @@ class BulkIngest:
         iris = [o.iri for o in objs]
         # one N-Quads text per store, written by Oxigraph's serializer (3x faster than
         # formatting each quad in Python: 0.11 s against 0.32 s for 300,000 quads)
-        working_text = _nquads([q for o in objs for q in o.description])
-        working_text += "\n" + _management_nquads(objs, self.mgmt)
+        description_text = _nquads([q for o in objs for q in o.description])
+        management_text = _management_ntriples(objs)
         public_text = _nquads([q for o in objs for q in public_view(
             o, is_public=self.is_public, is_repository_object=self.is_repository_object)])
         cs = Changeset(cs_id, user.name, now.isoformat(timespec="microseconds"), message, "create")
         for listener in aware or ():
-            listener.ingest_batch(self, objs, working_text, public_text)
+            listener.ingest_batch(self, objs, description_text, management_text, public_text)
+        working_text = description_text + management_text
         entry = self.journal.begin(cs_id, {"changeset": cs_id, "objects": iris, "bulk": True,
                                            "part_of": part_of})
 

@@ -1,8 +1,9 @@
 """An archival object as the repository holds it: description graph + management facts.
 
 The description is the RiC-O RDF archivists write (named graph = the object's IRI). The
-management facts live in the management graph with the object as subject: its place in the
-tree, workflow state, access rule, owner, local roles and bookkeeping. Some facts are
+management facts live in the management graph (the working store's default graph) with
+the object as subject: its place in the tree, workflow state, access rule, owner, local
+roles and bookkeeping. Some facts are
 *tracked*: a revision records their changes. The rest (paths, positions, counters) are
 indexes the repository keeps in step and can recompute.
 """

@@ -55,7 +55,14 @@ from repo.security import (
     allowed,
     check_username,
 )
-from repo.store import Journal, apply_update, bump_generation, open_store
+from repo.store import (
+    MANAGEMENT,
+    Journal,
+    apply_update,
+    bump_generation,
+    migrate_management_graph,
+    open_store,
+)
 from repo.validation import check as validate
 from repo.values import Assignment, assignments_from_mapping, display, to_term
 from repo.workflow import INITIAL_STATE, TRANSITIONS
@@ -95,10 +102,11 @@ class Repository(Accounts, BulkIngest):
         self.settings = settings
         self.base = settings.base
         self.root_iri = self.base + "/"
-        self.mgmt = NamedNode(self.base + "/graph/management")
+        self.mgmt = MANAGEMENT
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self.profile = load_profile()
         self.working = open_store(home / "working", wait=wait)
+        migrate_management_graph(self.working, self.base)
         self.public = open_store(home / "publication", wait=wait)
         self.journal = Journal(home / "journal")
         self.gone = GoneRegister(home)  # withdrawn IRIs, for 410 Gone
@@ -784,9 +792,9 @@ class Repository(Accounts, BulkIngest):
     def release_due(self, *, today: dt.date | None = None) -> list[str]:
         """Open every embargoed object whose opening date has come (one changeset)."""
         today = today or self.clock().date()
-        query = f"""SELECT ?o WHERE {{ GRAPH {self.mgmt} {{
+        query = f"""SELECT ?o WHERE {{
             ?o <{LT}access> <{self.base}/vocab/access/embargoed> ; <{LT}openingDate> ?d .
-            FILTER(?d <= "{today.isoformat()}"^^<{XSD}date>) }} }}"""
+            FILTER(?d <= "{today.isoformat()}"^^<{XSD}date>) }}"""
         due = [obj for row in self.working.query(query)
                if (obj := self.load(row["o"].value)) is not None and not obj.deleted]
         if not due:
@@ -836,7 +844,7 @@ class Repository(Accounts, BulkIngest):
             return set()
         state = obj.tracked_quads(self.mgmt)
         for rev in reversed(history[number:]):
-            state = undo(state, rev.changeset, obj.iri, self.mgmt.value)
+            state = undo(state, rev.changeset, obj.iri)
         return state
 
     def diff(self, user: User, ref: str, a: int, b: int | None = None) -> list[DiffLine]:
@@ -999,7 +1007,7 @@ class Repository(Accounts, BulkIngest):
         out = set()
         for q in self.working.quads_for_pattern(None, None, NamedNode(iri), None):
             g = q.graph_name
-            if isinstance(g, NamedNode) and g != self.mgmt and g.value != iri:
+            if isinstance(g, NamedNode) and g.value != iri:  # a description graph
                 out.add(g.value)
         return sorted(out)
 

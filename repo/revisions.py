@@ -1,10 +1,11 @@
 """Revisions: changesets with RDF Patch, per-object history, diff and revert.
 
 Every write is one changeset (author, time, message, action), like a git commit that may
-touch many objects. It stores an RDF Patch (``A``/``D`` lines of N-Quads) of the tracked
-statements it changed, except for objects it creates: an object's first revision is
-recovered by undoing the later patches from its current state, so an import of 300,000
-objects stores no second copy of them. ``<object> lt:changedIn <changeset>`` links history.
+touch many objects. It stores an RDF Patch (``A``/``D`` lines of N-Quads; management facts,
+in the default graph, are triples) of the tracked statements it changed, except for
+objects it creates: an object's first revision is recovered by undoing the later patches
+from its current state, so an import of 300,000 objects stores no second copy of them.
+``<object> lt:changedIn <changeset>`` links history.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ import itertools
 import os
 from dataclasses import dataclass
 
-from pyoxigraph import Literal, NamedNode, Quad, RdfFormat, parse
+from pyoxigraph import DefaultGraph, Literal, NamedNode, Quad, RdfFormat, parse
 
 from ontology.namespaces import PROV, RDF_TYPE, RDFS
 from repo.objects import lt_node, user_iri, user_name, xsd_datetime
-from repo.store import quad_nq
+from repo.store import is_management, quad_nq
 
 _counter = itertools.count()
 
@@ -51,7 +52,9 @@ def decode_patch(text: str) -> tuple[list[Quad], list[Quad]]:
     def quads(lines: list[str]) -> list[Quad]:
         if not lines:
             return []
-        return list(parse(input="\n".join(lines).encode("utf-8"), format=RdfFormat.N_QUADS))
+        return [Quad(q.subject, q.predicate, q.object) if is_management(q.graph_name) else q
+                for q in parse(input="\n".join(lines).encode("utf-8"),
+                               format=RdfFormat.N_QUADS)]
 
     return quads(dels), quads(adds)
 
@@ -118,22 +121,25 @@ class Revision:
         return self.changeset.action
 
 
-def concerns(q: Quad, iri: str, mgmt: str) -> bool:
-    """Does a patch line belong to the object ``iri``'s tracked state?"""
-    g = q.graph_name.value if hasattr(q.graph_name, "value") else ""
-    return g == iri or (g == mgmt and q.subject.value == iri)
+def concerns(q: Quad, iri: str) -> bool:
+    """Does a patch line belong to the object ``iri``'s tracked state (its graph, or its
+    management facts in the default graph)?"""
+    g = q.graph_name
+    if isinstance(g, DefaultGraph):
+        return q.subject.value == iri
+    return g.value == iri
 
 
-def undo(state: set[Quad], cs: Changeset, iri: str, mgmt: str) -> set[Quad]:
+def undo(state: set[Quad], cs: Changeset, iri: str) -> set[Quad]:
     """The object's state just before ``cs``, given its state just after."""
     if not cs.patch:
         return state
     removed, added = decode_patch(cs.patch)
     out = set(state)
     for q in added:
-        if concerns(q, iri, mgmt):
+        if concerns(q, iri):
             out.discard(q)
     for q in removed:
-        if concerns(q, iri, mgmt):
+        if concerns(q, iri):
             out.add(q)
     return out

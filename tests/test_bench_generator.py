@@ -88,7 +88,7 @@ def test_ingests_into_a_site(tmp_path, objects):
         assert not any(repo.public.contains_named_graph(NamedNode(i)) for i in personal)
         # the anchor's input: exactly the description graphs
         nq = tmp_path / "descriptions.nq"
-        n = export_descriptions(repo.working, repo.mgmt.value, nq)
+        n = export_descriptions(repo.working, nq)
         graphs = {q.graph_name for q in repo.working if q.graph_name != repo.mgmt}
         assert len(graphs) == len(objects)
         raw = Store()

@@ -178,11 +178,11 @@ def test_a_failure_in_the_catalog_process_rolls_the_whole_ingest_back(site, monk
 
 
 BASE = "https://archive.example.edu"
-MGMT = BASE + "/graph/management"
+MGMT = "management"  # marks the management lines below, written as triples
 REC = BASE + "/id/record/r1"
 RICO = "https://www.ica.org/standards/RiC/ontology#"
 LT = "https://w3id.org/lantai/ns#"
-BATCH_LINES = [  # an object's description and management lines, mixed as the ingest writes
+BATCH_LINES = [  # an object's description and management lines (a marker ends the latter)
     f"<{REC}> <{LT}type> \"item\" <{MGMT}> .",
     f"<{REC}> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <{RICO}Record> <{REC}> .",
     f"<{REC}> <{RICO}title> \"标题 <b> .\"@zh <{REC}> .",
@@ -208,9 +208,11 @@ def test_the_indexer_reads_a_batch_text_as_oxigraph_reads_it(lines):
     without making quads: what it reads is what the quads of that text say."""
     from pyoxigraph import RdfFormat, parse
 
-    text = "\n".join(lines) + "\n"
-    batch = batch_text.BatchReader(MGMT).read(text, text.replace(f" <{MGMT}> .", " <x:y> ."))
-    quads = list(parse(input=text.encode(), format=RdfFormat.N_QUADS))
+    description = "".join(f"{line}\n" for line in lines if f"<{MGMT}>" not in line)
+    management = "".join(f"{line[:line.index(f'<{MGMT}>') - 1]} .\n" for line in lines
+                         if f"<{MGMT}>" in line)
+    batch = batch_text.BatchReader().read(description, management, description)
+    quads = list(parse(input=description.encode(), format=RdfFormat.N_QUADS))
     graph = [q for q in quads if q.graph_name.value == REC]
     assert batch.graphs[REC].own_statements(REC) == documents.own_statements(REC, graph)
     assert sorted(map(str, batch.graphs[REC])) == sorted(map(str, graph))

@@ -376,10 +376,9 @@ def test_rebuild_records_what_it_removes(site):
     item = site.iris[ITEM]
     repo.public.remove_graph(NamedNode(site.iris[FILE]))  # drifted from the working store
     repo.working.update(  # and the item closed without the repository knowing
-        f"DELETE {{ GRAPH <{repo.mgmt.value}> {{ <{item}> <{LT}access> ?a }} }} "
-        f"INSERT {{ GRAPH <{repo.mgmt.value}> {{ <{item}> <{LT}access> "
-        f"<{repo.base}/vocab/access/restricted> }} }} "
-        f"WHERE {{ GRAPH <{repo.mgmt.value}> {{ <{item}> <{LT}access> ?a }} }}")
+        f"DELETE {{ <{item}> <{LT}access> ?a }} "
+        f"INSERT {{ <{item}> <{LT}access> <{repo.base}/vocab/access/restricted> }} "
+        f"WHERE {{ <{item}> <{LT}access> ?a }}")
     repo.rebuild_publication()
     gone = read_gone(site.home)
     assert item in gone

@@ -22,13 +22,17 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from flask import Flask, current_app, g
-from pyoxigraph import NamedNode, Store
+from pyoxigraph import Store
 
 from ontology.profile import load_profile
 from repo.config import read_settings
 from repo.errors import Busy, LantaiError
 from repo.repository import Repository
-from repo.store import is_store_race, store_stamp  # routes import is_store_race from here
+from repo.store import (  # routes import is_store_race from here
+    MANAGEMENT,
+    is_store_race,
+    store_stamp,
+)
 
 
 class ReadOnly(RuntimeError):
@@ -45,7 +49,7 @@ class ReadOnlyRepository(Repository):
         self.settings = settings
         self.base = settings.base
         self.root_iri = self.base + "/"
-        self.mgmt = NamedNode(self.base + "/graph/management")
+        self.mgmt = MANAGEMENT
         self.profile = load_profile()
         self.working = Store.read_only(str(home / "working"))
         self._dataset = dataset

@@ -108,7 +108,7 @@ class Batch:
     # every subject of the management graph -> the values of FACT_KEYS it has
     facts: dict[str, dict[str, str]] = field(default_factory=dict)
     graphs: dict[str, TextGraph] = field(default_factory=dict)  # descriptions, by name
-    mgmt: list[str] = field(default_factory=list)  # the management graph's lines
+    mgmt: list[str] = field(default_factory=list)  # the management facts' lines (triples)
     public: dict[str, TextGraph] = field(default_factory=dict)  # public graphs, by name
 
 
@@ -116,27 +116,26 @@ FACT_KEYS = ("type", "state", "access", "path", "owner", "parent")  # what Facts
 
 
 class BatchReader:
-    """Reads a batch from its N-Quads text with string operations, making no ``Quad``.
+    """Reads a batch from its text with string operations, making no ``Quad``.
 
     Parsing the batches of scale 0.05 into pyoxigraph quads and grouping them by graph
     took 2.2 s of CPU; split and grouped as text, the same batches take 0.85 s. The
-    lines are grouped by graph by their last term (:class:`TextGraph` reads the
-    statements from them); the six facts a document needs of the management graph (about
-    9 statements an object) are read from its lines with one short look at each. A value
+    description lines are grouped by graph by their last term (:class:`TextGraph` reads
+    the statements from them); the six facts a document needs of the management facts
+    (N-Triples, about 9 statements an object) are read from their lines with one short
+    look at each. A value
     with an escape in it (never seen: paths and type names are plain) is read by Oxigraph
     from its line. The lines stay: the store view parses what a look-up asks for
     (:class:`_Overlay`)."""
 
-    def __init__(self, mgmt: str) -> None:
-        self.mgmt = mgmt
-        self.tail = f" <{mgmt}> ."
-
-    def read(self, working_nq: str, public_nq: str) -> Batch:
+    def read(self, description_nq: str, management_nt: str, public_nq: str) -> Batch:
         batch = Batch()
-        working_nq, public_nq = canonical(working_nq), canonical(public_nq)
-        batch.graphs, mgmt = _by_graph(working_nq, _plain(working_nq), self.tail)
-        batch.public, _ = _by_graph(public_nq, _plain(public_nq))
-        batch.mgmt, batch.facts = mgmt, self._management(mgmt)
+        description_nq, public_nq = canonical(description_nq), canonical(public_nq)
+        management_nt = canonical(management_nt)
+        batch.graphs = _by_graph(description_nq, _plain(description_nq))
+        batch.public = _by_graph(public_nq, _plain(public_nq))
+        batch.mgmt = management_nt.splitlines()
+        batch.facts = self._management(batch.mgmt)
         batch.iris = [s for s, found in batch.facts.items() if "type" in found]
         return batch
 
@@ -146,7 +145,7 @@ class BatchReader:
         other: its ``<subject> <LT`` prefix is made once for them."""
         facts: dict[str, dict[str, str]] = {}
         wanted = frozenset(FACT_KEYS)
-        cut = -len(self.tail)
+        cut = -2  # " ." ends every line
         head = "\0"
         start = 0
         found: dict[str, str] = {}
@@ -201,39 +200,34 @@ def _plain(text: str) -> bool:
     return "\\" not in text
 
 
-def _by_graph(text: str, plain: bool,
-              mgmt_tail: str = "\0") -> tuple[dict[str, TextGraph], list[str]]:
-    """The lines ``… <graph> .`` of ``text`` by graph, and those of the management graph
-    (ending with ``mgmt_tail``) apart. An object's lines follow each other (its
-    description's and its management graph's mixed): a line ending as the one before is
-    of the same graph, which is looked up only when it changes. A line not of that form
-    (a triple: never written for an ingest's objects) makes Oxigraph group the lines."""
+def _by_graph(text: str, plain: bool) -> dict[str, TextGraph]:
+    """The lines ``… <graph> .`` of ``text`` by graph. An object's lines follow each other:
+    a line ending as the one before is of the same graph, which is looked up only when it
+    changes. A line not of that form (a triple: never written for an ingest's objects'
+    descriptions) makes Oxigraph group the lines."""
     groups: dict[str, list[str]] = {}
-    mgmt: list[str] = []
     tail = "\0"
     group: list[str] = []
     for line in text.splitlines():
         if line.endswith(tail):
             group.append(line)
-        elif line.endswith(mgmt_tail):
-            mgmt.append(line)
         elif line.endswith("> ."):
             name = line[line.rindex(" <") + 2:-3]
             tail = f" <{name}> ."
             group = groups.setdefault(name, [])
             group.append(line)
         elif line:
-            return _by_graph_parsed(text, mgmt_tail)
+            return _by_graph_parsed(text)
     known = True if plain else None  # else each graph looks at its own lines when read
-    return {name: TextGraph(name, group, known) for name, group in groups.items()}, mgmt
+    return {name: TextGraph(name, group, known) for name, group in groups.items()}
 
 
-def _by_graph_parsed(text: str, mgmt_tail: str) -> tuple[dict[str, TextGraph], list[str]]:
+def _by_graph_parsed(text: str) -> dict[str, TextGraph]:
     groups: dict[str, list[str]] = {}
     for q in quads_of(text):
-        groups.setdefault(q.graph_name.value, []).append(f"{q} .")
-    mgmt = groups.pop(mgmt_tail[2:-3], [])
-    return {name: TextGraph(name, group, False) for name, group in groups.items()}, mgmt
+        if hasattr(q.graph_name, "value"):  # a triple is no object's description
+            groups.setdefault(q.graph_name.value, []).append(f"{q} .")
+    return {name: TextGraph(name, group, False) for name, group in groups.items()}
 
 
 def quads_of(text: str) -> Iterable[Quad]:

@@ -46,7 +46,7 @@ from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
 
-from pyoxigraph import NamedNode, Quad, Store
+from pyoxigraph import DefaultGraph, NamedNode, Quad, Store
 
 from ontology.profile import load_profile
 from repo.catalog.batch_text import Batch, BatchReader, quads_of
@@ -67,6 +67,7 @@ from repo.catalog.documents import (
 )
 from repo.catalog.index import CatalogIndex, Writer
 from repo.objects import ContentObject, lt_node, read_object
+from repo.store import MANAGEMENT
 
 WORKER_MIN = 2000  # objects in the first batch: smaller ingests are indexed in this process
 WRITER_HEAP = 128_000_000  # bytes of tantivy's indexing buffer, per catalog
@@ -133,9 +134,8 @@ class _Overlay:
     batch's again and is not counted twice. The batch is text (:class:`BatchReader`):
     a look-up parses only the lines it may match."""
 
-    def __init__(self, store: _ReadOnlyStore, mgmt: str | None = None) -> None:
+    def __init__(self, store: _ReadOnlyStore) -> None:
         self.store = store
-        self.mgmt = mgmt
         self.set_batch(Batch())
 
     def set_batch(self, batch: Batch, public: bool = False) -> None:
@@ -199,15 +199,14 @@ class _Overlay:
         """The batch's quads that may match, and whether they are all the matches (a
         pattern about one of the batch's new objects: the store has nothing more)."""
         if g is not None:
-            name = getattr(g, "value", None)
-            if name is not None and name == self.mgmt:
+            if isinstance(g, DefaultGraph):  # the management facts
                 if s is not None:
                     return self._mgmt_of(s.value), s.value in self.subjects
                 if p is not None and o is not None:
                     return self._with(p, o), False
                 return self._all_mgmt(), False
-            if name is not None and name in self.graphs:
-                return self.graphs[name], True
+            if g.value in self.graphs:
+                return self.graphs[g.value], True
             return (), False
         if p is not None and o is not None:
             return self._with(p, o), False
@@ -218,12 +217,9 @@ class _Overlay:
     def _in_batch(self, q: Quad) -> bool:
         """Is a quad the store returns one of the batch's (its graph, or its subject's
         management facts, are the batch's)?"""
-        name = getattr(q.graph_name, "value", None)
-        if name is None:
-            return False
-        if name == self.mgmt:
+        if isinstance(q.graph_name, DefaultGraph):  # a management fact
             return q.subject.value in self.subjects
-        return name in self.graphs
+        return q.graph_name.value in self.graphs
 
     def quads_for_pattern(self, s=None, p=None, o=None, g=None):
         quads, complete = self._batch(s, p, o, g)
@@ -242,11 +238,11 @@ class _StoreView:
     """The stores, read as the repository reads them, for the second process: the
     catalog's sources and text sources (OCR, transcripts) get what they need of it."""
 
-    def __init__(self, working: _ReadOnlyStore, public: _ReadOnlyStore, *, mgmt: str,
+    def __init__(self, working: _ReadOnlyStore, public: _ReadOnlyStore, *,
                  root_iri: str, base: str, home: str) -> None:
-        self.working = _Overlay(working, mgmt)
+        self.working = _Overlay(working)
         self.public = _Overlay(public)
-        self.mgmt = NamedNode(mgmt)
+        self.mgmt = MANAGEMENT
         self.root_iri = root_iri
         self.base = base
         self.home = Path(home)
@@ -334,10 +330,8 @@ class IngestIndexer:
     """Builds and indexes the documents of an ingest's batches; commits once, at the end."""
 
     def __init__(self, staff: CatalogIndex, public: CatalogIndex, view, *, base: str,
-                 mgmt: str, root_iri: str, heap: int = WRITER_HEAP,
+                 root_iri: str, heap: int = WRITER_HEAP,
                  final_view: Callable[[], object] | None = None) -> None:
-        self.mgmt = mgmt
-        self.mgmt_node = NamedNode(mgmt)
         self.root_iri = root_iri
         self.base = base
         self.final_view = final_view or (lambda: view)
@@ -356,11 +350,11 @@ class IngestIndexer:
                          for name, index in self.indexes.items()}
         self.writers = {name: Writer(w) for name, w in self._writers.items()}
         self.counts = {"staff": 0, "public": 0}
-        self.reader = BatchReader(mgmt)
+        self.reader = BatchReader()
 
-    def add(self, working_nq: str, public_nq: str) -> None:
-        """Index one batch, given as the N-Quads the ingest loads into the two stores."""
-        batch = self.reader.read(working_nq, public_nq)
+    def add(self, description_nq: str, management_nt: str, public_nq: str) -> None:
+        """Index one batch, given as the text the ingest loads into the two stores."""
+        batch = self.reader.read(description_nq, management_nt, public_nq)
         if self.overlay is not None:
             self.overlay.set_batch(batch)
         iris = batch.iris
@@ -477,20 +471,20 @@ def _worker(conn) -> None:
 
         documents.TEXT_SOURCES[:] = config["text_sources"]  # those of the ingest's process
         view = _StoreView(_ReadOnlyStore(config["working"]),
-                          _ReadOnlyStore(config["publication"]), mgmt=config["mgmt"],
+                          _ReadOnlyStore(config["publication"]),
                           root_iri=config["root_iri"], base=config["base"],
                           home=config["home"])
 
         def final_view() -> _StoreView:  # every batch is in the stores now
             return _StoreView(_ReadOnlyStore(config["working"]),
-                              _ReadOnlyStore(config["publication"]), mgmt=config["mgmt"],
+                              _ReadOnlyStore(config["publication"]),
                               root_iri=config["root_iri"], base=config["base"],
                               home=config["home"])
 
         indexer = IngestIndexer(CatalogIndex.open(Path(config["staff"])),
                                 CatalogIndex.open(Path(config["public"])), view,
-                                base=config["base"], mgmt=config["mgmt"],
-                                root_iri=config["root_iri"], final_view=final_view)
+                                base=config["base"], root_iri=config["root_iri"],
+                                final_view=final_view)
     except BaseException as exc:
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
         return
@@ -508,7 +502,7 @@ def _worker(conn) -> None:
             return
         try:
             if msg[0] == "batch":
-                indexer.add(msg[1], msg[2])
+                indexer.add(msg[1], msg[2], msg[3])
             elif msg[0] == "commit":
                 conn.send(("done", indexer.commit()))
                 return
@@ -533,7 +527,7 @@ class RemoteIndexer:
         config = {"working": str(repository.home / "working"),
                   "publication": str(repository.home / "publication"),
                   "staff": str(staff.path), "public": str(public.path),
-                  "mgmt": repository.mgmt.value, "base": repository.base,
+                  "base": repository.base,
                   "root_iri": repository.root_iri, "home": str(repository.home),
                   "text_sources": list(TEXT_SOURCES)}
         down_r, down_w = os.pipe()
@@ -562,10 +556,10 @@ class RemoteIndexer:
             if kind == "ready":
                 self.ready = True
 
-    def add(self, working_nq: str, public_nq: str) -> None:
+    def add(self, description_nq: str, management_nt: str, public_nq: str) -> None:
         self._check()
         try:
-            self.conn.send(("batch", working_nq, public_nq))
+            self.conn.send(("batch", description_nq, management_nt, public_nq))
         except OSError:
             self._check()  # the process reported why it stopped
             raise
@@ -618,8 +612,7 @@ def start(repository, staff: CatalogIndex, public: CatalogIndex, first_batch: in
         repository.public.flush()
         return RemoteIndexer(repository, staff, public)
     return IngestIndexer(staff, public, repository, base=repository.base,
-                         mgmt=repository.mgmt.value, root_iri=repository.root_iri,
-                         heap=32_000_000)
+                         root_iri=repository.root_iri, heap=32_000_000)
 
 
 __all__ = ["WORKER_MIN", "IngestIndexer", "RemoteIndexer", "start"]

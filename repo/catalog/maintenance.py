@@ -199,7 +199,8 @@ class Maintainer:
         self.pending.flush()
 
     # ------------------------------------------------------------------ bulk ingest
-    def ingest_batch(self, repository, objs: list, working_nq: str, public_nq: str) -> None:
+    def ingest_batch(self, repository, objs: list, description_nq: str, management_nt: str,
+                     public_nq: str) -> None:
         """A batch of a bulk ingest, as built (it may not be in the stores yet): index its
         new objects from the text the ingest loads (see :mod:`repo.catalog.ingestion`)."""
         if self._ingest is None:
@@ -208,9 +209,10 @@ class Maintainer:
             self._ingest_queue = []
         self.pending.record(o.iri for o in objs)  # re-indexed on the next open if we die
         if isinstance(self._ingest, ingestion.RemoteIndexer):
-            self._ingest.add(working_nq, public_nq)  # the other process reads older objects
+            # the other process reads older objects
+            self._ingest.add(description_nq, management_nt, public_nq)
         else:  # this process reads the stores: once the batch is in them
-            self._ingest_queue.append((working_nq, public_nq))
+            self._ingest_queue.append((description_nq, management_nt, public_nq))
 
     def ingest_written(self, repository, iris: list[str]) -> None:
         """The oldest batch of the ingest not yet written is in the stores now."""
@@ -314,10 +316,9 @@ class Maintainer:
     def _referrers(self, iri: str) -> list[str]:
         """Objects whose description links to ``iri`` (in the working store)."""
         out: set[str] = set()
-        mgmt = self.repo.mgmt
         for q in self.repo.working.quads_for_pattern(None, None, NamedNode(iri), None):
-            g = q.graph_name
-            if isinstance(g, NamedNode) and g != mgmt and g.value != iri:
+            g = q.graph_name  # a description graph (management facts are in the default graph)
+            if isinstance(g, NamedNode) and g.value != iri:
                 out.add(g.value)
         return sorted(out)
 
