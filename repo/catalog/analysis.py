@@ -82,6 +82,8 @@ def has_cjk(text: str) -> bool:
 
 def normalize(text: str) -> str:
     """NFKC, traditional → simplified Chinese, lower case."""
+    if text.isascii():  # NFKC already, no Chinese: half of an archive's texts
+        return text.lower()
     if not unicodedata.is_normalized("NFKC", text):
         text = unicodedata.normalize("NFKC", text)
     if has_cjk(text):
@@ -162,6 +164,16 @@ def code_key(code: str) -> str | None:
     return found[0].key if found else None
 
 
+def whole_code(norm: str) -> tuple[str, ...] | None:
+    """The parts of normalised text that is one whole reference code and nothing else
+    (what :func:`find_codes` finds first in it then), else None."""
+    m = REFCODE.match(norm)
+    if m is None or m.end() != len(norm) or m["category"] not in category_codes():
+        return None
+    return tuple(p for p in m.group("fonds", "category", "year", "retention", "unit", "number",
+                                    "item") if p)
+
+
 def code_levels(code: str) -> list[str]:
     """Keys of the code and of every level above it (fonds, series, year, …, the code)."""
     found = find_codes(normalize(code.strip()))
@@ -209,6 +221,12 @@ def _plain_runs(norm: str, start: int, end: int) -> list[Run]:
     return out
 
 
+@lru_cache(maxsize=200_000)
+def word_token(word: str) -> str:
+    """The index token of a word of normalised text: folded and stemmed (cached)."""
+    return stem(fold(word))
+
+
 @lru_cache(maxsize=65_536)
 def index_tokens(text: str) -> str:
     """The token stream the index gets for ``text``: bigrams, stems and code keys in order,
@@ -221,26 +239,32 @@ def index_tokens(text: str) -> str:
     norm = normalize(text)
     stream: list[str] = []
     singles: list[str] = []
+    codes = find_codes(norm) if "-" in norm else ()
     pos = 0
-    spans = [(c.start, c.end, c.key) for c in find_codes(norm)] if "-" in norm else []
-    spans.append((len(norm), len(norm), ""))
-    for code_start, code_end, key in spans:
-        for m in _TOKEN.finditer(norm, pos, code_start):
-            s = m.group()
-            if m.lastgroup == "cjk":
-                if len(s) > 1:
-                    stream.extend([s[i:i + 2] for i in range(len(s) - 1)])
-                    singles.append(s)
-                else:
-                    stream.append(s)
-            else:
-                stream.append(stem(fold(s)))
-        if key:
-            stream.append(key)
-        pos = code_end
+    for code in codes:
+        _plain_tokens(norm, pos, code.start, stream, singles)
+        stream.append(code.key)
+        pos = code.end
+    _plain_tokens(norm, pos, len(norm), stream, singles)
     if singles:
         stream.extend("".join(singles))
     return " ".join(stream)
+
+
+def _plain_tokens(norm: str, start: int, end: int, stream: list[str],
+                  singles: list[str]) -> None:
+    """The tokens of ``norm[start:end]`` (no codes) onto ``stream``; CJK runs of two or
+    more characters onto ``singles`` too. ``findall`` gives (cjk, word) pairs without
+    making a match object for each."""
+    word_of = word_token
+    for cjk, word in _TOKEN.findall(norm, start, end):
+        if word:
+            stream.append(word_of(word))
+        elif len(cjk) > 1:
+            stream.extend(map(str.__add__, cjk, cjk[1:]))  # overlapping bigrams
+            singles.append(cjk)
+        else:
+            stream.append(cjk)
 
 
 def index_texts(texts: list[str]) -> str:

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import tantivy
 
-from repo.catalog.analysis import code_levels, index_texts, normalize
+from repo.catalog.analysis import code_levels, index_texts, normalize, whole_code, word_token
 from repo.catalog.documents import Document, digest_of
 from repo.catalog.query import FIELDS, ParsedQuery, Unit
 
@@ -70,7 +70,22 @@ SCHEMA = _schema()
 
 @lru_cache(maxsize=8192)
 def refcode_tokens(code: str) -> tuple[str, str]:
-    """(exact key, keys of every level above and the code's parts) for the two code fields."""
+    """(exact key, keys of every level above and the code's parts) for the two code fields.
+
+    A code as the archive writes it (``0421-JX·2021-D10-0031``: one whole code, nothing
+    around it) is read once, by one match: its parts are its levels' pieces and, each
+    stemmed, its words (the separators are not word characters). Every code of an ingest
+    is new, so this runs for every record and file (15,764 at scale 0.05)."""
+    if code.strip() == code:
+        parts = whole_code(normalize(code))
+        if parts is not None:
+            levels = ["".join(parts[:n]) for n in range(1, len(parts) + 1)]
+            return levels[-1], " ".join([*levels, *map(word_token, parts)])
+    return refcode_tokens_analysed(code)
+
+
+def refcode_tokens_analysed(code: str) -> tuple[str, str]:
+    """:func:`refcode_tokens` of any text, by the analysis (what the one match must give)."""
     levels = code_levels(code)
     if not levels:
         return "", index_texts([code])
@@ -79,7 +94,11 @@ def refcode_tokens(code: str) -> tuple[str, str]:
 
 
 def to_tantivy(doc: Document, encoded: bytes | None = None) -> tantivy.Document:
-    """``encoded``: ``doc.encoded()`` when the caller has it already (its digest too)."""
+    """``encoded``: ``doc.encoded()`` when the caller has it already (its digest too).
+
+    Runs for every document of an ingest, most of them page scans with no text at all:
+    a text field is analysed only when the document has something for it (names are short
+    and met again, :func:`_names_stream`; notes and OCR are long, each text is cached)."""
     t = tantivy.Document()
     add = t.add_text
     add("iri", doc.iri)
@@ -97,27 +116,41 @@ def to_tantivy(doc: Document, encoded: bytes | None = None) -> tantivy.Document:
         add("ancestors", a)
     if doc.year is not None:
         t.add_integer("year", doc.year)
-    t.add_integer("date_lo", doc.date if doc.date is not None else NO_DATE_LO)
-    t.add_integer("date_hi", doc.date if doc.date is not None else NO_DATE_HI)
-    sort_code = doc.refcode.replace("·", ".") if doc.refcode else ""
-    add("refsort_lo", sort_code or NO_CODE_LO)
-    add("refsort_hi", sort_code or NO_CODE_HI)
-    exact, levels = refcode_tokens(doc.refcode) if doc.refcode else ("", "")
-    # the same fields in the same order as ever; empty lists (most of a big ingest's
-    # documents are page scans: no names, no notes) are not analysed at all; names are
-    # short and met again (_names_stream), notes and OCR are long (each text is cached)
-    body = [text for group in doc.texts.values() for text in group]
-    for name, stream in (("title", _names_stream(tuple(text for text, _ in doc.titles))
-                          if doc.titles else ""),
-                         ("refcode", exact), ("refpath", levels),
-                         ("agents", _names_stream(tuple(doc.agents)) if doc.agents else ""),
-                         ("places", _names_stream(tuple(doc.places)) if doc.places else ""),
-                         ("subjects", _names_stream(tuple(doc.subjects))
-                          if doc.subjects else ""),
-                         ("body", index_texts(body) if body else ""),
-                         ("extra", index_texts(doc.extra) if doc.extra else "")):
+    date = doc.date
+    t.add_integer("date_lo", date if date is not None else NO_DATE_LO)
+    t.add_integer("date_hi", date if date is not None else NO_DATE_HI)
+    refcode = doc.refcode
+    if refcode:
+        sort_code = refcode.replace("·", ".")
+        add("refsort_lo", sort_code)
+        add("refsort_hi", sort_code)
+    else:
+        add("refsort_lo", NO_CODE_LO)
+        add("refsort_hi", NO_CODE_HI)
+    if doc.titles:
+        stream = _names_stream(tuple([text for text, _ in doc.titles]))
         if stream:
-            add(name, stream)
+            add("title", stream)
+    if refcode:
+        exact, levels = refcode_tokens(refcode)
+        if exact:
+            add("refcode", exact)
+        if levels:
+            add("refpath", levels)
+    for name, names in (("agents", doc.agents), ("places", doc.places),
+                        ("subjects", doc.subjects)):
+        if names:
+            stream = _names_stream(tuple(names))
+            if stream:
+                add(name, stream)
+    if doc.texts:
+        stream = index_texts([text for group in doc.texts.values() for text in group])
+        if stream:
+            add("body", stream)
+    if doc.extra:
+        stream = index_texts(doc.extra)
+        if stream:
+            add("extra", stream)
     t.add_bytes("data", encoded if encoded is not None else doc.encoded())
     return t
 
