@@ -65,26 +65,48 @@ class NewObject:
 
 
 class _Taken:
-    """Paths created by this ingest that the store may not hold yet (two batches)."""
+    """Paths created by this ingest that the store may not hold yet (batches not loaded)."""
 
-    def __init__(self, previous: set[str]) -> None:
+    def __init__(self, previous: list[set[str]]) -> None:
         self.previous = previous
         self.current: set[str] = set()
 
     def __contains__(self, path: str) -> bool:
-        return path in self.current or path in self.previous
+        return path in self.current or any(path in paths for paths in self.previous)
 
     def add(self, path: str) -> None:
         self.current.add(path)
 
 
 @dataclass
-class _Written:
-    """A batch handed to the writer thread."""
+class _Built:
+    """A batch checked and built, not yet in the stores: what the writer loads."""
 
+    number: int
     iris: list[str]
+    paths: set[str]
     entry: object  # its journal entry
-    future: Future
+    changeset: Changeset
+    working: str  # N-Quads: descriptions, then management facts (triples)
+    public: str
+
+    @property
+    def size(self) -> int:
+        return len(self.working) + len(self.public)
+
+
+# How much the writer loads at once. Each ``bulk_load`` ingests table files whose keys
+# overlap everything the store holds (keys are hashes), so the store compacts after each;
+# loading what an ingest writes at scale 0.2 in its 29 batches took 38.8-42.5 s of CPU,
+# four batches at a time 29.2 s, in one load 28.9 s (2026-11-26). So loads grow with what
+# is loaded already (half of it: the first batch goes alone, so that its load overlaps the
+# building of the next batches) up to LOAD_BYTES_MAX of text, which bounds the memory the
+# batches waiting for it take.
+LOAD_BYTES_MAX = 64_000_000
+
+
+def _load_unit(loaded: int) -> int:
+    return min(LOAD_BYTES_MAX, loaded // 2)
 
 
 @contextlib.contextmanager
@@ -160,47 +182,57 @@ class BulkIngest:
             self._positions: dict[str, list[int]] = {}  # parent -> [next position, batch no.]
             self._batch_no = 0
             writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lantai-ingest")
-            in_flight: _Written | None = None
+            waiting: list[_Built] = []  # built, not yet handed to the writer
+            in_flight: tuple[list[_Built], Future] | None = None  # being loaded
+            loaded = 0  # bytes of text handed to the writer so far
             try:
                 with open(log_path, "a", encoding="utf-8") as log:
-                    previous: list[str] = []
-                    previous_paths: set[str] = set()
 
                     def settle() -> None:
-                        """Wait for the batch in flight; log it as written."""
+                        """Wait for the batches in flight; log them as written."""
                         nonlocal in_flight
                         if in_flight is None:
                             return
-                        done, in_flight = in_flight, None
+                        (group, future), in_flight = in_flight, None
                         try:
-                            done.future.result()
+                            future.result()
                         except BaseException:
-                            created.extend(done.iris)  # partly written: roll it back too
-                            self.journal.end(done.entry)
+                            for built in group:  # partly written: roll them back too
+                                created.extend(built.iris)
+                                self.journal.end(built.entry)
                             raise
-                        log.write("".join(i + "\n" for i in done.iris))
+                        log.write("".join(i + "\n" for b in group for i in b.iris))
                         log.flush()
                         os.fsync(log.fileno())
-                        created.extend(done.iris)
-                        for listener in self.listeners:
-                            if _ingest_aware(listener):
-                                listener.ingest_written(self, done.iris)
-                            else:
-                                listener(self, set(done.iris))
-                        self.journal.end(done.entry)
+                        for built in group:
+                            created.extend(built.iris)
+                            for listener in self.listeners:
+                                if _ingest_aware(listener):
+                                    listener.ingest_written(self, built.iris)
+                                else:
+                                    listener(self, set(built.iris))
+                            self.journal.end(built.entry)
+                        self._forget(group)  # bounded memory: they are in the stores now
+
+                    def hand_over() -> None:
+                        """The waiting batches go to the writer, once those before are in."""
+                        nonlocal in_flight, waiting, loaded
+                        settle()
+                        if waiting:
+                            in_flight = (waiting, writer.submit(self._load, waiting))
+                            loaded += sum(b.size for b in waiting)
+                            waiting = []
 
                     def write(batch: list[NewObject]) -> None:
-                        nonlocal previous, previous_paths, in_flight
                         self._batch_no += 1
-                        taken = _Taken(previous_paths)
-                        objs, job = self._ingest_batch(user, batch, message, part_of=ingest_id,
-                                                       taken=taken, aware=aware)
-                        settle()  # batch k-1 is in the store before k goes
-                        in_flight = _Written([o.iri for o in objs], job[0],
-                                             writer.submit(job[1]))
-                        self._forget(previous)  # bounded memory: keep two batches' leaves
-                        previous = in_flight.iris
-                        previous_paths = taken.current
+                        unloaded = [b.paths for b in waiting]
+                        if in_flight is not None:
+                            unloaded += [b.paths for b in in_flight[0]]
+                        waiting.append(self._ingest_batch(user, batch, message,
+                                                          part_of=ingest_id,
+                                                          taken=_Taken(unloaded), aware=aware))
+                        if sum(b.size for b in waiting) >= _load_unit(loaded):
+                            hand_over()
                         if progress:
                             progress(len(batch))
 
@@ -212,6 +244,7 @@ class BulkIngest:
                             batch = []
                     if batch:
                         write(batch)
+                    hand_over()
                     settle()
                 for listener in aware:  # e.g. the catalog commits what it was handed
                     listener.ingest_end(self)
@@ -219,11 +252,14 @@ class BulkIngest:
                 done = Changeset(ingest_id, user.name, finished, message, "ingest")
                 self.working.extend(done.quads(self.mgmt))  # the completion mark
             except BaseException:
+                unwritten = waiting
                 if in_flight is not None:  # let the writer finish before undoing its work
                     with contextlib.suppress(BaseException):  # the first error is raised
-                        in_flight.future.result()
-                    created.extend(in_flight.iris)
-                    self.journal.end(in_flight.entry)
+                        in_flight[1].result()
+                    unwritten = in_flight[0] + waiting
+                for built in unwritten:
+                    created.extend(built.iris)
+                    self.journal.end(built.entry)
                 for listener in aware:
                     listener.ingest_abort(self)
                 self._roll_back(created)
@@ -241,22 +277,31 @@ class BulkIngest:
                 log_path.unlink(missing_ok=True)
         return created
 
-    def _forget(self, iris: list[str]) -> None:
-        """Drop objects of an earlier batch from the ingest caches, except big containers
-        (fonds, series, collections, folders), which later batches keep filling, and the
-        agents, places and events records link to."""
-        for iri in iris:
-            obj = self._cache.get(iri)
-            if obj is None or obj.type_name in _KEPT:
-                continue
-            del self._cache[iri]
-            self._paths.pop(obj.path, None)
-            self._contexts.pop(iri, None)
-            self._inside.pop(iri, None)
-        # a parent no child of which came in the last two batches: the store has them all
-        stale = self._batch_no - 1
-        for parent in [p for p, (_, seen) in self._positions.items() if seen < stale]:
+    def _forget(self, group: list[_Built]) -> None:
+        """Drop objects of batches now in the stores from the ingest caches, except big
+        containers (fonds, series, collections, folders), which later batches keep filling,
+        and the agents, places and events records link to."""
+        for built in group:
+            for iri in built.iris:
+                obj = self._cache.get(iri)
+                if obj is None or obj.type_name in _KEPT:
+                    continue
+                del self._cache[iri]
+                self._paths.pop(obj.path, None)
+                self._contexts.pop(iri, None)
+                self._inside.pop(iri, None)
+        # a parent no child of which came after these batches: the store has them all
+        last = group[-1].number
+        for parent in [p for p, (_, seen) in self._positions.items() if seen <= last]:
             del self._positions[parent]
+
+    def _load(self, group: list[_Built]) -> None:
+        """Load batches into both stores (in the writer thread: no caches, only stores)."""
+        bulk_add(self.working, "".join(b.working for b in group))
+        # the commit marks, after what they mark
+        self.working.extend(q for b in group for q in b.changeset.quads(self.mgmt))
+        bulk_add(self.public, "".join(b.public for b in group))
+        bump_generation(self.home, group[-1].changeset.id)
 
     def _position_for(self, parent_iri: str) -> int:
         """The next position in ``parent_iri`` (children of the batch in flight included)."""
@@ -281,12 +326,12 @@ class BulkIngest:
 
     def _ingest_batch(self, user: User, specs: list[NewObject], message: str,
                       part_of: str | None = None, *, taken: _Taken | None = None,
-                      aware: list | None = None) -> tuple[list[ContentObject], tuple]:
-        """Check and build one batch; return its objects and (journal entry, write job)."""
+                      aware: list | None = None) -> _Built:
+        """Check and build one batch, for :meth:`_load`."""
         now = self.clock()
         cs_id = new_changeset_id(now)
         cs_node = changeset_iri(cs_id)
-        taken = taken if taken is not None else _Taken(set())
+        taken = taken if taken is not None else _Taken([])
         objs: list[ContentObject] = []
         try:
             for spec in specs:
@@ -332,14 +377,8 @@ class BulkIngest:
         working_text = description_text + management_text
         entry = self.journal.begin(cs_id, {"changeset": cs_id, "objects": iris, "bulk": True,
                                            "part_of": part_of})
-
-        def job() -> None:  # in the writer thread: no caches, only the stores
-            bulk_add(self.working, working_text)
-            self.working.extend(cs.quads(self.mgmt))  # the commit mark, written last
-            bulk_add(self.public, public_text)
-            bump_generation(self.home, cs_id)
-
-        return objs, (entry, job)
+        return _Built(self._batch_no, iris, taken.current, entry, cs, working_text,
+                      public_text)
 
     def _peek_position(self, parent_iri: str) -> int:
         slot = self._positions.get(parent_iri)

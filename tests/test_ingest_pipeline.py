@@ -87,10 +87,18 @@ def test_ingested_catalog_equals_a_rebuild(site, mode):
         assert {k: v for k, v in rebuilt[i].items() if after[i].get(k) != v} == {}
 
 
-def test_pipelined_ingest_writes_what_one_by_one_creates_write(site, tmp_path):
-    """Positions, paths, links to the batch in flight: the same as single creates."""
+@pytest.mark.parametrize("load_unit", [None, 0, 10**12],
+                         ids=["growing loads", "each batch alone", "all batches at the end"])
+def test_pipelined_ingest_writes_what_one_by_one_creates_write(site, tmp_path, monkeypatch,
+                                                               load_unit):
+    """Positions, paths, links to batches not loaded yet: the same as single creates,
+    however many batches wait to be loaded together."""
     from support import new_site
 
+    from repo import ingest
+
+    if load_unit is not None:
+        monkeypatch.setattr(ingest, "_load_unit", lambda loaded: load_unit)
     site.repo.ingest(site.admin, specs(5), message="bulk", batch_size=2)
     kids = site.repo.children(site.admin, SERIES)
     assert [k.slug for k in kids] == ["register-1957", *[f"bulk-{i}" for i in range(5)]]
@@ -127,7 +135,13 @@ def descriptions(repo, paths: list[str]) -> dict[str, list[str]]:
     return out
 
 
-def test_a_duplicate_in_the_next_batch_is_caught_while_the_previous_one_is_written(site):
+@pytest.mark.parametrize("load_unit", [None, 10**12], ids=["growing loads", "all at the end"])
+def test_a_duplicate_in_the_next_batch_is_caught_while_the_previous_one_is_written(
+        site, monkeypatch, load_unit):
+    from repo import ingest
+
+    if load_unit is not None:  # nothing is in the store yet when the duplicate comes
+        monkeypatch.setattr(ingest, "_load_unit", lambda loaded: load_unit)
     before = site.snapshot()
     catalog_before = catalogs(site.repo)
     bad = specs(3)
