@@ -197,22 +197,31 @@ class _Overlay:
 
     def _batch(self, s, p, o, g) -> tuple[Iterable[Quad], bool]:
         """The batch's quads that may match, and whether they are all the matches (a
-        pattern about one of the batch's new objects: the store has nothing more)."""
+        pattern about one of the batch's new objects: the store has nothing more).
+
+        That holds for links *to* a new object too (its pages, its children): what was
+        written before the batch cannot link to an object that did not exist, and what
+        comes in later batches is read again at the end (``IngestIndexer.late``), so the
+        store is not asked (24,500 look-ups at scale 0.05, one per record)."""
         if g is not None:
             if isinstance(g, DefaultGraph):  # the management facts
                 if s is not None:
                     return self._mgmt_of(s.value), s.value in self.subjects
                 if p is not None and o is not None:
-                    return self._with(p, o), False
+                    return self._with(p, o), self._new(o)
                 return self._all_mgmt(), False
             if g.value in self.graphs:
                 return self.graphs[g.value], True
             return (), False
         if p is not None and o is not None:
-            return self._with(p, o), False
+            return self._with(p, o), self._new(o)
         if s is not None:
             return [q for q in self._all_quads() if q.subject == s], False
         return self._all_quads(), False
+
+    def _new(self, term) -> bool:
+        """Is ``term`` one of the batch's new objects?"""
+        return isinstance(term, NamedNode) and term.value in self.subjects
 
     def _in_batch(self, q: Quad) -> bool:
         """Is a quad the store returns one of the batch's (its graph, or its subject's
