@@ -2,15 +2,16 @@
 
 Objects are checked exactly as single creates are, then written in batches with Oxigraph's
 bulk loader. Caches of containers (their roles, inherited context and public status) make
-each object cost the same whatever the size of the archive; leaves are forgotten after the
-next batch, so memory stays bounded.
+each object cost the same whatever the size of the archive; leaves are forgotten once
+their batch is in the stores, so memory stays bounded.
 
-The writes are pipelined: a writer thread bulk-loads batch *k* (Oxigraph releases the GIL
-while it loads) while this thread checks and builds batch *k+1*, so the two cores work at
-once. At most one batch is in flight. What building reads must therefore not depend on the
-store having batch *k* already: objects of the last two batches are in the ingest cache,
-paths of the last two batches in ``_paths``, the next position of every parent touched in
-the last two batches in ``_positions``, and links are checked against the cache first.
+The writes are pipelined: a writer thread bulk-loads a group of batches (Oxigraph releases
+the GIL while it loads) while this thread checks and builds the next ones, so the two cores
+work at once. Loads take several batches (:data:`LOAD_BYTES_MAX`); one group is in flight
+while the next waits. What building reads must therefore not depend on the store having
+those batches: their objects are in the ingest cache, their paths in ``_paths`` and the
+batches' path sets, the next position of every parent they touched in ``_positions``, and
+links are checked against the cache first.
 Listeners that know about ingests (the catalog: ``ingest_batch``, ``ingest_written``,
 ``ingest_end``, ``ingest_abort``) are handed each batch as it is built and told when it is
 in the stores; others are called as for any changeset, once the batch is in the stores.
@@ -304,7 +305,7 @@ class BulkIngest:
         bump_generation(self.home, group[-1].changeset.id)
 
     def _position_for(self, parent_iri: str) -> int:
-        """The next position in ``parent_iri`` (children of the batch in flight included)."""
+        """The next position in ``parent_iri`` (children of batches not loaded included)."""
         slot = self._positions.get(parent_iri)
         if slot is None:
             slot = self._positions[parent_iri] = [self._next_position(parent_iri), 0]

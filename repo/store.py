@@ -39,16 +39,15 @@ def is_management(graph) -> bool:
         isinstance(graph, NamedNode) and graph.value.endswith(LEGACY_MANAGEMENT_SUFFIX))
 
 
-def migrate_management_graph(store: Store, base: str) -> int:
+def migrate_management_graph(store: Store, base: str) -> bool:
     """Move an older site's management graph (a named graph) into the default graph, in one
-    transaction; return the number of statements moved (0 for a site already moved)."""
+    transaction; False for a site already moved."""
     legacy = NamedNode(base + LEGACY_MANAGEMENT_SUFFIX)
     if not store.contains_named_graph(legacy):
-        return 0
-    quads = list(store.quads_for_pattern(None, None, None, legacy))
+        return False
     store.update(f"INSERT {{ ?s ?p ?o }} WHERE {{ GRAPH {legacy} {{ ?s ?p ?o }} }}; "
                  f"DROP SILENT GRAPH {legacy}")
-    return len(quads)
+    return True
 
 
 def term_nt(term: NamedNode | Literal) -> str:
