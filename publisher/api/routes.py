@@ -673,7 +673,7 @@ def route(subpath: str) -> Response:
     segments = [s for s in subpath.split("/") if s != ""]
     if any(s in (".", "..") for s in segments):
         raise ApiError(400, "'.' and '..' are not path segments here")
-    method = request.method
+    method = "GET" if request.method == "HEAD" else request.method  # HEAD = GET, no body
     if segments[:1] == ["@iri"]:
         iri = request.args.get("iri", "")
         if not iri.startswith(("http://", "https://")) or len(iri) > 2000:
@@ -696,8 +696,8 @@ def route(subpath: str) -> Response:
             return get_object(ref)
         if method == "POST":
             return create_child(ref)
-        if ref == "/":
-            raise not_allowed(["GET", "POST"])
+        if ref == "/" or method not in ("PATCH", "DELETE"):
+            raise not_allowed(["GET", "POST"] if ref == "/" else METHODS)
         if method == "PATCH":
             return edit_object(ref)
         return delete_object(ref)
