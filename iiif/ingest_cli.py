@@ -1,5 +1,5 @@
-"""``lantai ingest media PATH FILE... [--json]`` and ``lantai ocr [PATH]`` (registered at the
-end of ``repo/cli.py``)."""
+"""``lantai ingest media PATH FILE... [--json]`` and ``lantai ocr [PATH]`` (registered in
+``repo/cli.py``; imports only ``repo.cli_support``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from repo.cli import Context, _echo_json, command, err, out, progress_bar
+from repo.cli_support import Context, command, echo_json, err, out, progress_bar
 from repo.errors import Invalid
 
 
@@ -45,7 +45,7 @@ def ingest_media_cmd(ctx: Context, path: str, files: tuple[Path, ...], private: 
                                   progress=lambda n, total: bar.update(task, completed=n,
                                                                        total=total))
     if as_json:
-        _echo_json(result.as_json())
+        echo_json(result.as_json())
         return
     for a in result.attached:
         line = f"{a.path}  {a.mime}"

@@ -9,74 +9,25 @@ who is recorded in the history. Errors print one line and exit non-zero:
 
 from __future__ import annotations
 
-import json
-import os
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from repo.config import default_home
+from iiif.ingest_cli import ingest_group, ocr_cmd
+from repo.catalog.cli import reindex, search
+from repo.cli_support import Context, command, echo_json, err, fail, out, progress_bar
 from repo.errors import LantaiError
+from repo.exporters.cli import ead_export
+from repo.importers.cli import import_group
 from repo.objects import ContentObject
 from repo.repository import Repository
 from repo.values import Assignment
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-class Context:
-    def __init__(self, home: Path, user: str) -> None:
-        self.home = home
-        self.user_name = user
-        self._repo: Repository | None = None
-
-    @property
-    def repo(self) -> Repository:
-        if self._repo is None:
-            self._repo = Repository.open(self.home)
-            self._repo.release_due()  # embargoes that ended open by themselves
-        return self._repo
-
-    @property
-    def user(self):
-        return self.repo.user(self.user_name)
-
-
-def command(fn: Callable) -> Callable:
-    """Run a command with the repository; turn our errors into one line and an exit code."""
-    @wraps(fn)
-    @click.pass_obj
-    def wrapper(ctx: Context, *args, **kwargs):
-        try:
-            return fn(ctx, *args, **kwargs)
-        except LantaiError as exc:
-            err.print(f"lantai: error: {exc.message}", markup=False)
-            sys.exit(exc.exit_code)
-        finally:
-            if ctx._repo is not None:
-                ctx._repo.close()
-    return wrapper
-
-
-def progress_bar(description: str) -> Progress:
-    return Progress(TextColumn(description), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=err, transient=False)
-
 
 def _assignments(values: tuple[str, ...]) -> list[Assignment]:
     return [Assignment.parse(v) for v in values]
-
-
-def _echo_json(data: object, indent: int | None = None) -> None:
-    """JSON for programs: plain stdout, never wrapped or styled."""
-    click.echo(json.dumps(data, ensure_ascii=False, indent=indent))
 
 
 def _summary(obj: ContentObject, base: str) -> dict:
@@ -105,7 +56,7 @@ def main(click_ctx: click.Context, home: Path | None, user: str | None) -> None:
     FIELD=VALUE or, for text, FIELD@LANG=VALUE (title@zh=西迁, title@en="Westward move").
     `lantai types` lists the content types and their fields.
     """
-    click_ctx.obj = Context(home or default_home(), user or os.environ.get("LANTAI_USER", "admin"))
+    click_ctx.obj = Context(home, user)
 
 
 # ---------------------------------------------------------------------- site
@@ -123,8 +74,7 @@ def init(ctx: Context, base: str, embargo_years: int, admin: str, password_stdin
         repo, token = Repository.init(ctx.home, base, embargo_years=embargo_years, admin=admin,
                                       admin_password=password)
     except LantaiError as exc:
-        err.print(f"lantai: error: {exc.message}", markup=False)
-        sys.exit(exc.exit_code)
+        fail(exc)
     repo.close()
     out.print(f"Site {repo.base} in {ctx.home}", markup=False)
     if token:
@@ -176,7 +126,7 @@ def tree(ctx: Context, path: str, depth: int | None, as_json: bool) -> None:
     repo = ctx.repo
     for level, obj in repo.walk(ctx.user, path, depth):
         if as_json:
-            _echo_json({"path": obj.path, "type": obj.type_name, "title": obj.title("zh"),
+            echo_json({"path": obj.path, "type": obj.type_name, "title": obj.title("zh"),
                         "state": obj.state, "access": obj.access})
         else:
             out.print(f"{'  ' * level}{obj.path}  {obj.title('zh')} / {obj.title('en')}  "
@@ -204,7 +154,7 @@ def show(ctx: Context, ref: str, as_json: bool, rdf_format: str | None) -> None:
         return
     data = _summary(obj, repo.base)
     if as_json:
-        _echo_json(data, indent=2)
+        echo_json(data, indent=2)
         return
     table = Table(show_header=False, box=None)
     for key in ("iri", "path", "type", "state", "access", "openingDate", "revision", "owner"):
@@ -241,7 +191,7 @@ def add(ctx: Context, parent: str, type_name: str, sets: tuple[str, ...], slug: 
     obj = ctx.repo.create(ctx.user, parent, type_name, _assignments(sets), slug=slug, key=key,
                           access=level, until=until, personal_fields=personal, message=message)
     if as_json:
-        _echo_json(_summary(obj, ctx.repo.base))
+        echo_json(_summary(obj, ctx.repo.base))
     else:
         out.print(f"created {obj.path}  {obj.iri}", markup=False)
 
@@ -297,7 +247,7 @@ def history(ctx: Context, ref: str, as_json: bool) -> None:
     """List an object's revisions."""
     revs = ctx.repo.history(ctx.user, ref)
     if as_json:
-        _echo_json([{"revision": r.number, "time": r.time, "author": r.author,
+        echo_json([{"revision": r.number, "time": r.time, "author": r.author,
                      "action": r.action, "message": r.message} for r in revs])
         return
     table = Table("rev", "time", "author", "action", "message")
@@ -439,8 +389,7 @@ def serve(ctx: Context, host: str, port: int, threads: int, quiet: bool) -> None
     try:
         app = create_app(ctx.home, REQUEST_LOG=not quiet)
     except LantaiError as exc:
-        err.print(f"lantai: error: {exc.message}", markup=False)
-        sys.exit(exc.exit_code)
+        fail(exc)
     err.print(f"Serving {ctx.home} at http://{host}:{port}/ (Ctrl-C stops)", markup=False)
     waitress.serve(app, host=host, port=port, threads=threads, ident="lantai")
 
@@ -508,19 +457,12 @@ def users_list(ctx: Context) -> None:
 
 
 # ---------------------------------------------------------------------- commands from other modules
-# Importers, exporters and the catalog define their click commands in their own modules and
-# register them here, one line each.
-from repo.catalog.cli import reindex, search  # noqa: E402
-
+# Importers, exporters, the catalog and IIIF define their click commands in their own modules
+# (which import only repo.cli_support) and are registered here, one line each.
 main.add_command(search)
 main.add_command(reindex)
-from repo.exporters.cli import ead_export  # noqa: E402
-from repo.importers.cli import import_group  # noqa: E402
-
 main.add_command(import_group)
 export.add_command(ead_export)
-from iiif.ingest_cli import ingest_group, ocr_cmd  # noqa: E402
-
 main.add_command(ingest_group)
 main.add_command(ocr_cmd)
 

@@ -1,4 +1,4 @@
-"""``lantai search`` and ``lantai reindex`` (registered at the end of ``repo/cli.py``)."""
+"""``lantai search`` and ``lantai reindex`` (registered in ``repo/cli.py``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from repo.catalog.search import SORT_ALIASES, SORTS, Catalog, Results
-from repo.cli import Context, _echo_json, command, err, out
+from repo.cli_support import Context, command, echo_json, err, out
 from repo.errors import Invalid
 
 _MARK = re.compile(r"<mark>(.*?)</mark>", re.S)
@@ -109,7 +109,7 @@ def search(ctx: Context, query: tuple[str, ...], public: bool, filters: tuple[st
         results = catalog.search(text, filters=_filters(filters), sort=sort, page=page,
                                  size=size, user=ctx.user)
     if as_json:
-        _echo_json(results.to_json())
+        echo_json(results.to_json())
     else:
         _print(results, public)
 

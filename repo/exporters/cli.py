@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from repo.cli import Context, command, err, progress_bar
+from repo.cli_support import Context, command, err, progress_bar
 
 
 @click.command(name="ead")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from repo.cli import Context, command, err, out, progress_bar
+from repo.cli_support import Context, command, err, out, progress_bar
 from repo.importers.agents import AgentIndex
 
 
