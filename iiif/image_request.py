@@ -253,9 +253,11 @@ def _max_scale(w: int, h: int, limits: Limits) -> float:
 def resolve_size(size: Size, w: int, h: int, limits: Limits = Limits()) -> tuple[int, int]:
     """The output size for a ``w`` × ``h`` region (spec 4.2).
 
-    Without ``^`` a size larger than the region is a 400; with or without it, a size
-    beyond maxWidth, maxHeight or maxArea is a 400, except ``max`` and ``!w,h``, which
-    the spec defines as "as large as the limits allow".
+    Without ``^`` a size larger than the region is a 400, except ``max`` and ``!w,h``,
+    whose definitions already stop at the region (``!w,h`` on a smaller region is the
+    region at its size); with or without ``^``, a size beyond maxWidth, maxHeight or
+    maxArea is a 400, except ``max`` and ``!w,h``, which the spec defines as "as large as
+    the limits allow".
     """
     if size.kind == "max":
         scale = _max_scale(w, h, limits)
@@ -275,10 +277,12 @@ def resolve_size(size: Size, w: int, h: int, limits: Limits = Limits()) -> tuple
         out = (_dim(w * scale), size.height)
     elif size.kind == "w,h":
         out = (size.width, size.height)
-    else:  # "!w,h": the largest size inside the box, keeping the aspect ratio
-        scale = min(size.width / w, size.height / h)
-        if size.upscale:
-            scale = min(scale, _max_scale(w, h, limits))
+    else:  # "!w,h": the largest size inside the box, keeping the aspect ratio; without ^
+        # "not larger than the extracted region" is part of its definition (spec 4.2), so a
+        # box bigger than the region gives the region at its size, never a 400
+        scale = min(size.width / w, size.height / h, _max_scale(w, h, limits))
+        if not size.upscale:
+            scale = min(scale, 1.0)
         out = _sized(w, h, scale, scale)
         # the box may be a little off the aspect ratio: never step outside it
         out = (min(out[0], size.width), min(out[1], size.height))
