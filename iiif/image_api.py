@@ -40,7 +40,7 @@ from pathlib import Path
 import pyvips
 from flask import Blueprint, Flask, Response, current_app, redirect, request
 
-from iiif import derivatives
+from iiif import caching, derivatives
 from iiif.derivatives import DerivativeError, ImageInfo
 from iiif.image_request import FORMATS, Limits, Plan, RequestError, canonical, parse
 from iiif.public import PublicImage, PublicImages
@@ -52,7 +52,7 @@ PREFIX = "/iiif/3"
 CONTEXT = "http://iiif.io/api/image/3/context.json"
 PROFILE_URI = "http://iiif.io/api/image/3/level2.json"
 JSONLD = f'application/ld+json;profile="{CONTEXT}"'
-CACHE_CONTROL = "public, max-age=3600"  # short: an image closed later must not linger long
+CACHE_CONTROL = caching.REVALIDATE  # never kept unasked: an image closed later is 404 at once
 SIZES_MAX_SIDE = 2048  # info.json "sizes": the whole image at pyramid levels up to this
 EXTRA_FORMATS = ["webp", "tif", "gif"]
 EXTRA_QUALITIES = ["color", "gray", "bitonal"]
@@ -92,7 +92,6 @@ def info_json(identifier: str):
     response = Response(body, mimetype=None,
                         content_type=JSONLD if wants_ld else "application/json")
     response.headers["Vary"] = "Accept"
-    response.headers["Cache-Control"] = CACHE_CONTROL
     response.headers["Link"] = f'<{PROFILE_URI}>;rel="profile"'
     response.set_etag(hashlib.sha256(f"{image.digest}{body}{wants_ld}".encode()).hexdigest()[:32])
     return response.make_conditional(request)
@@ -177,8 +176,10 @@ CORS_HEADERS = (
 
 
 def init_app(app: Flask) -> None:
-    """CORS on every answer under /iiif/3/, also the 404s of paths no route matches; and
-    the tile fast path (:class:`TileFastPath`) in front of Flask."""
+    """CORS on every answer under /iiif/3/, also the 404s of paths no route matches; the
+    IIIF cache policy (:mod:`iiif.caching`); and the tile fast path (:class:`TileFastPath`)
+    in front of Flask."""
+    caching.init_app(app)
 
     @app.after_request
     def _cors(response: Response) -> Response:

@@ -30,6 +30,7 @@ from flask import Blueprint, Flask, Response, abort, current_app, request, send_
 from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 
+from iiif import caching
 from iiif.collections import build_collection
 from iiif.manifests import (
     MANIFEST_PROFILE,
@@ -232,16 +233,7 @@ def _json_response(body: bytes, lang: str = LANGS[0]) -> Response:
     resp.headers["Vary"] = "Accept, Accept-Language"
     resp.headers["Content-Language"] = ", ".join(LANGS)
     resp.set_etag(f"{_generation()}-{lang}-{len(body)}")
-    _revalidate(resp)
-    return resp.make_conditional(request)
-
-
-def _revalidate(resp: Response) -> None:
-    """Caches must ask again each time (a 304 is cheap): a withdrawn record must vanish
-    from the site at once, not after a cache's max-age."""
-    resp.cache_control.public = True
-    resp.cache_control.no_cache = True
-    resp.cache_control.max_age = 0
+    return resp.make_conditional(request)  # Cache-Control: iiif.caching (revalidate)
 
 
 @bp.after_request
@@ -340,7 +332,6 @@ def media_file(key: str):
     m = _public_media(key)
     mimetype = m.mime + ("; charset=utf-8" if m.mime.startswith("text/") else "")
     resp = send_file(_stored(m), mimetype=mimetype, conditional=True, etag=m.digest[7:])
-    _revalidate(resp)
     return resp
 
 
@@ -356,7 +347,6 @@ def media_poster(key: str):
     if poster is None or not poster.is_file():
         abort(404)
     resp = send_file(poster, mimetype="image/jpeg", conditional=True)
-    _revalidate(resp)
     return resp
 
 
@@ -371,7 +361,6 @@ def media_text(key: str):
         abort(404)
     text = "".join(f"{cue.text}\n" for cue in cues)
     resp = Response(text, content_type="text/plain; charset=utf-8")
-    _revalidate(resp)
     return resp
 
 
@@ -448,7 +437,9 @@ def record_statements(iri: str) -> list[tuple]:
 
 
 def init_app(app: Flask) -> None:
-    """Register the record-page hooks and the ``iiif_viewer`` template function."""
+    """Register the record-page hooks, the ``iiif_viewer`` template function and the IIIF
+    cache policy (:mod:`iiif.caching`)."""
+    caching.init_app(app)
     app.extensions.setdefault("lantai.record_links", []).append(record_links)
     app.extensions.setdefault("lantai.record_panels", []).append(record_panel)
     app.extensions.setdefault("lantai.record_statements", []).append(record_statements)

@@ -36,7 +36,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, jsonify, request
 
-from iiif import ocr, texts
+from iiif import caching, ocr, texts
 from iiif.transcripts import Cue
 from publisher.dataset import public_store, read_generation
 from repo.catalog.analysis import CJK_RANGES, fold, has_cjk, normalize
@@ -541,5 +541,10 @@ def transcript_annotations(key: str):
     return _respond(out)
 
 
-__all__ = ["bp", "canvas_id", "complete_terms", "has_text", "manifest_id", "parse_query",
-           "record_units", "search_services"]
+def init_app(app) -> None:
+    """The IIIF cache policy (:mod:`iiif.caching`) on these answers too."""
+    caching.init_app(app)
+
+
+__all__ = ["bp", "canvas_id", "complete_terms", "has_text", "init_app", "manifest_id",
+           "parse_query", "record_units", "search_services"]
