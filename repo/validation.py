@@ -16,7 +16,7 @@ from ontology.namespaces import XSD
 from ontology.profile import ContentType, vocabulary_codes
 from repo.errors import Invalid
 from repo.objects import STRUCTURAL, ContentObject
-from repo.values import LANG_TAG, check_script
+from repo.values import check_script, is_language_tag
 
 
 def _date_key(lit: Literal) -> str:
@@ -80,7 +80,7 @@ def problems(
                 found.append(f"{f.name}: {v.value!r} has datatype {v.datatype.value}")
                 continue
             if f.is_text:
-                if not LANG_TAG.match(v.language or ""):
+                if not is_language_tag(v.language):
                     found.append(f"{f.name}: bad language tag {v.language!r}")
                 try:
                     check_script(f.name, v.value, v.language)

@@ -10,21 +10,62 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Mapping
+from functools import lru_cache
 from typing import NamedTuple
 
+import langcodes
 from pyoxigraph import Literal, NamedNode
 
 from ontology.namespaces import ISO639, RDF_LANGSTRING, XSD
 from ontology.profile import ContentType, Field, vocabulary_codes
 from repo.errors import Invalid
 
-LANG_TAG = re.compile(r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$")
+LANG_TAG = re.compile(r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$")  # the shape only: see language_tag
 CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
 LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
 CJK_LANGS = {"zh", "ja", "ko"}
 LATIN_LANGS = {"en", "fr", "de", "es", "it", "la", "pt", "nl"}
 ISO639_1_TO_2 = {"zh": "chi", "en": "eng", "ja": "jpn", "ko": "kor", "fr": "fre", "de": "ger",
                  "ru": "rus", "es": "spa", "la": "lat", "it": "ita"}
+
+
+@lru_cache(maxsize=4096)
+def language_tag(code: str | None) -> str | None:
+    """A language code as its BCP 47 tag, or None when the language registry (IANA, via
+    langcodes) does not know it: ISO 639-1 (``bo``), ISO 639-2/B and /T as EAD writes them
+    (``chi``/``zho`` → ``zh``, ``tib``/``bod`` → ``bo``, ``mon`` → ``mn``, ``uig`` → ``ug``)
+    and BCP 47 tags (``zh-Hant``). A well-formed but unknown code (``xyz``) is refused: a
+    regular expression cannot tell, which is how ``bo`` was once refused and ``xyz`` taken."""
+    if not code or not LANG_TAG.match(code.strip().replace("_", "-")):
+        return None
+    if code.strip().lower() == "und":
+        return "und"  # undetermined: a registered code that langcodes reads as no language
+    try:
+        lang = langcodes.Language.get(code.strip().replace("_", "-"))
+    except (langcodes.LanguageTagError, ValueError):
+        return None
+    if not lang.language or not re.fullmatch(r"[a-z]{2,3}", lang.language) \
+            or not lang.is_valid():
+        return None
+    return lang.to_tag()
+
+
+def iso639_2b(code: str | None) -> str | None:
+    """A language code as its ISO 639-2/B code (``zh``, ``zho`` → ``chi``; ``bo`` → ``tib``;
+    ``mn`` → ``mon``; ``ug`` → ``uig``), the form id.loc.gov's ISO 639-2 IRIs and EAD
+    ``@langcode`` use; None for a code the registry does not know."""
+    tag = language_tag(code)
+    if tag is None:
+        return None
+    try:
+        return langcodes.Language.get(tag).to_alpha3(variant="B")
+    except LookupError:
+        return None
+
+
+def is_language_tag(tag: str | None) -> bool:
+    """Is ``tag`` a language tag of a registered language (``bo``, ``zh-Hant``; not ``xyz``)?"""
+    return language_tag(tag) is not None
 
 
 class Assignment(NamedTuple):
@@ -135,8 +176,9 @@ def _to_term(
     if f.is_text or (a.lang is not None and RDF_LANGSTRING in f.datatypes):
         if a.lang is None:
             raise Invalid(f"{what} needs a language: {what}@zh=… or {what}@en=…")
-        if not LANG_TAG.match(a.lang):
-            raise Invalid(f"{what}@{a.lang}: {a.lang!r} is not a language tag")
+        if not is_language_tag(a.lang):
+            raise Invalid(f"{what}@{a.lang}: {a.lang!r} is not a language tag of a known "
+                          "language (BCP 47, e.g. zh, en, bo, mn, ug)")
         check_script(what, value, a.lang)
         return f, Literal(value, language=a.lang.lower())
     if a.lang is not None:
@@ -151,9 +193,10 @@ def _to_term(
         # free text as typed (`date` also takes text@lang, and typed dates from importers)
         return f, Literal(value)
     if f.path.endswith(("hasOrHadLanguage", "hasOrHadAllMembersWithLanguage")):
-        code = ISO639_1_TO_2.get(value.lower(), value.lower())
-        if not re.fullmatch(r"[a-z]{3}", code):
-            raise Invalid(f"{what}: {value!r} is not an ISO 639 language code")
+        code = iso639_2b(value)
+        if code is None:
+            raise Invalid(f"{what}: {value!r} is not an ISO 639 code of a known "
+                          "language (e.g. zh, chi, bo, tib, mn, ug)")
         return f, NamedNode(ISO639 + code)
     if f.is_reference:
         return f, NamedNode(resolve(value))

@@ -161,12 +161,13 @@ class _Context:
     def __init__(self, source: str) -> None:
         self.source = source
         self.header = Header()
-        self.material: list[str] = []  # BCP 47 tags from archdesc langmaterial
         self.overruled = 0  # explicit tags that did not fit their text
 
     def hints(self, inherited: str | None, comp: Component | None = None) -> list[str]:
-        own = [languages.normalise(c) for c in comp.languages] if comp else []
-        out = [inherited, self.header.default_lang, *own, *self.material]
+        """The languages a text may be in: its ancestors', then the languages of
+        description. Never the material's (``langmaterial``): an English description of
+        Chinese letters is in English; the script of each text decides among these."""
+        out = [inherited, *self.header.languages]
         return [h for h in dict.fromkeys(out) if h]
 
     def text(self, value: str, explicit: str | None, inherited: str | None,
@@ -282,7 +283,7 @@ def _dao(elem: etree._Element, ctx: _Context, comp: Component) -> Dao | None:
 
 # ---------------------------------------------------------------------- the did
 def _did(did: etree._Element, ctx: _Context, comp: Component) -> None:
-    for node in did.iter():  # the language of the material first: it hints at the others
+    for node in did.iter():
         if local(node.tag) == "language" and attr(node, "langcode"):
             comp.languages.append(attr(node, "langcode").strip().lower())
     for child in did:
@@ -475,8 +476,6 @@ def read(path: Path, late: dict[int, list[bytes]] | None = None,
         for data in late.get(comp.ordinal, ()):
             _child(fromstring(data, source), ctx, comp)
         stack[i] = (el, comp, True)
-        if comp.parent is None:
-            ctx.material = [t for t in (languages.normalise(c) for c in comp.languages) if t]
         return comp
 
     for event, elem in iterparse(path, ("start", "end"), source):

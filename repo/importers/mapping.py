@@ -33,7 +33,7 @@ from repo.importers.dates import earliest, latest, literal
 from repo.importers.ead import Component, Header, Name, Text
 from repo.importers.safexml import fail
 from repo.repository import NewObject, Repository
-from repo.values import ISO639_1_TO_2
+from repo.values import iso639_2b
 
 DC_FORMAT = NamedNode("http://purl.org/dc/elements/1.1/format")
 RDFS_SEEALSO = NamedNode("http://www.w3.org/2000/01/rdf-schema#seeAlso")
@@ -294,8 +294,7 @@ class EadMapper:
         return fallback
 
     def _text(self, value: str, comp: Component) -> Text:
-        hints = [self.header.default_lang, *(languages.normalise(c) for c in comp.languages)]
-        tag, _ = languages.choose(value, None, [h for h in hints if h])
+        tag, _ = languages.choose(value, None, self.header.languages)
         return Text(value, tag)
 
     def _supplied_title(self, comp: Component) -> Text:
@@ -360,9 +359,12 @@ class EadMapper:
         prop = "materialLanguage" if "materialLanguage" in fields else "language"
         path = NamedNode(fields[prop].path)
         out, seen = [], set()
-        for code in comp.languages:
-            code = ISO639_1_TO_2.get(code, code)
-            if re.fullmatch(r"[a-z]{3}", code) and code not in seen:
+        for given in comp.languages:
+            code = iso639_2b(given)
+            if code is None:
+                self.warn(comp, f"langmaterial: {given!r} is not an ISO 639 code of a known "
+                                "language; not kept")
+            elif code not in seen:
                 seen.add(code)
                 out.append((node, path, NamedNode(ISO639 + code)))
         return out
