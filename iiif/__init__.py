@@ -1,4 +1,4 @@
-"""IIIF for the archive: Image API 3, Presentation 3, OCR and Content Search 2.
+"""IIIF for the archive: Image API 3, Presentation 3, OCR and Content Search 2 (and 1.0).
 
 URL layout (all under the site's base IRI; only objects in the publication dataset answer,
 everything else is 404, guessed identifiers and derivative paths included):
@@ -11,6 +11,8 @@ everything else is 404, guessed identifiers and derivative paths included):
 - ``/iiif/annotations/{id}/transcript``     cues of one WebVTT transcript (``#t=`` targets)
 - ``/iiif/search/{kind}/{key}``             Content Search 2 over a record's OCR and transcripts
 - ``/iiif/autocomplete/{kind}/{key}``       its AutoComplete service
+- ``/iiif/search/1/{kind}/{key}``           the same search in Content Search 1.0
+- ``/iiif/autocomplete/1/{kind}/{key}``     its 1.0 AutoComplete service
 
 Canvases are ``{manifest id}/canvas/{id}`` with ``id`` the instantiation key.
 

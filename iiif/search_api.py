@@ -9,7 +9,9 @@ Routes (see :mod:`iiif` for the URL layout):
 - ``/iiif/search/{kind}/{key}?q=``       SearchService2: an AnnotationPage of the matching
   lines and cues (paged beyond :data:`PAGE_SIZE`), with ``highlighting`` annotations whose
   ``TextQuoteSelector`` gives prefix / exact / suffix of every match;
-- ``/iiif/autocomplete/{kind}/{key}?q=`` AutoCompleteService2: a TermPage.
+- ``/iiif/autocomplete/{kind}/{key}?q=`` AutoCompleteService2: a TermPage;
+- ``/iiif/search/1/{kind}/{key}?q=``     and ``/iiif/autocomplete/1/{kind}/{key}?q=``: the
+  same in Content Search 1.0, for Mirador 4 and the Universal Viewer (:mod:`iiif.search_v1`).
 
 Matching is the catalog's (:mod:`repo.catalog.query`, :mod:`repo.catalog.snippets`): the
 query and the text are normalised the same way (NFKC, OpenCC traditional → simplified,
@@ -37,6 +39,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, current_app, jsonify, request
 
 from iiif import caching, ocr, texts
+from iiif import search_v1 as search_v1_format
 from iiif.transcripts import Cue
 from publisher.dataset import public_store, read_generation
 from repo.catalog.analysis import CJK_RANGES, fold, has_cjk, normalize
@@ -104,7 +107,9 @@ def transcript_page_id(base: str, media_key: str) -> str:
 
 
 def search_services(record_kind: str, record_key: str, base: str | None = None) -> list[dict]:
-    """The ``service`` entries of a manifest: SearchService2 with its AutoCompleteService2.
+    """The ``service`` entries of a manifest: SearchService2 with its AutoCompleteService2,
+    and the same search in Content Search 1.0 (SearchService1, AutoCompleteService1) for
+    the viewers that speak only 1.0.
 
     For the manifests (give it to records for which :func:`has_text` is true)."""
     base = (base or _base()).rstrip("/")
@@ -113,7 +118,8 @@ def search_services(record_kind: str, record_key: str, base: str | None = None) 
         "type": "SearchService2",
         "service": [{"id": f"{base}/iiif/autocomplete/{record_kind}/{record_key}",
                      "type": "AutoCompleteService2"}],
-    }]
+    }, search_v1_format.service(f"{base}/iiif/search/1/{record_kind}/{record_key}",
+                                f"{base}/iiif/autocomplete/1/{record_kind}/{record_key}")]
 
 
 def has_text(store, record_kind: str, record_key: str, base: str | None = None) -> bool:
@@ -356,9 +362,30 @@ def _public_units(kind: str, key: str) -> list[Unit] | None:
     return record_units(public_store(), kind, key)
 
 
-@bp.get("/iiif/search/<kind>/<key>")
-def search(kind: str, key: str):
-    """SearchService2: the matching lines and cues of one public record."""
+@dataclass(frozen=True)
+class Results:
+    """One page of a search's hits (for either version of the API)."""
+
+    query: Query
+    hits: list[tuple[Unit, list[tuple[int, int]]]]
+    page_no: int
+    root_params: dict
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-len(self.hits) // PAGE_SIZE))
+
+    @property
+    def shown(self) -> list[tuple[Unit, list[tuple[int, int]]]]:
+        return self.hits[self.page_no * PAGE_SIZE:(self.page_no + 1) * PAGE_SIZE]
+
+    def url(self, page: int | None) -> str:
+        return _self_url(request.path, {**self.root_params, "page": page})
+
+
+def _results(kind: str, key: str, ours: frozenset[str]):
+    """The hits of ``q`` in the public record (``ours``: the motivation values that select
+    our annotations), or an error response (404 not public, 400 bad parameters)."""
     units = _public_units(kind, key)
     if units is None:
         return _not_found()
@@ -368,32 +395,37 @@ def search(kind: str, key: str):
     except BadRequest as exc:
         return _error(400, exc.message)
     motivation = request.args.get("motivation", "")
-    path = request.path
-    root_params = {"q": query.text, "motivation": motivation}
-    wanted = set(motivation.split()) if motivation else OUR_MOTIVATIONS
-    hits: list[tuple[Unit, list[tuple[int, int]]]] = []
-    if not query.empty and wanted & OUR_MOTIVATIONS:
-        hits = find_hits(units, query)
-    pages = max(1, -(-len(hits) // PAGE_SIZE))
-    if page_no >= pages:
-        return _error(400, f"there is no page {page_no} (pages 0 to {pages - 1})")
-    shown = hits[page_no * PAGE_SIZE:(page_no + 1) * PAGE_SIZE]
-    out: dict = {"@context": SEARCH_CONTEXT,
-                 "id": _self_url(path, {**root_params, "page": page_no if pages > 1 else None}),
+    wanted = set(motivation.split()) if motivation else ours
+    hits = find_hits(units, query) if not query.empty and wanted & ours else []
+    results = Results(query, hits, page_no, {"q": query.text, "motivation": motivation})
+    if page_no >= results.pages:
+        return _error(400, f"there is no page {page_no} (pages 0 to {results.pages - 1})")
+    return results
+
+
+@bp.get("/iiif/search/<kind>/<key>")
+def search(kind: str, key: str):
+    """SearchService2: the matching lines and cues of one public record."""
+    results = _results(kind, key, OUR_MOTIVATIONS)
+    if not isinstance(results, Results):
+        return results
+    page_no, pages, hits = results.page_no, results.pages, results.hits
+    out: dict = {"@context": SEARCH_CONTEXT, "id": results.url(page_no if pages > 1 else None),
                  "type": "AnnotationPage"}
     ignored = _ignored()
     if ignored:
         out["ignored"] = ignored
     if pages > 1:
         def page_ref(n: int) -> dict:
-            return {"id": _self_url(path, {**root_params, "page": n}), "type": "AnnotationPage"}
-        out["partOf"] = {"id": _self_url(path, root_params), "type": "AnnotationCollection",
+            return {"id": results.url(n), "type": "AnnotationPage"}
+        out["partOf"] = {"id": results.url(None), "type": "AnnotationCollection",
                          "total": len(hits), "first": page_ref(0), "last": page_ref(pages - 1)}
         if page_no + 1 < pages:
             out["next"] = page_ref(page_no + 1)
         if page_no > 0:
             out["prev"] = page_ref(page_no - 1)
         out["startIndex"] = page_no * PAGE_SIZE
+    shown = results.shown
     out["items"] = [annotation(u) for u, _ in shown]
     highlights = []
     for unit, found in shown:
@@ -408,6 +440,25 @@ def search(kind: str, key: str):
     return _respond(out)
 
 
+@bp.get("/iiif/search/1/<kind>/<key>")
+def search_v1(kind: str, key: str):
+    """Content Search 1.0 (Mirador 4, the Universal Viewer): the same hits as 2.0."""
+    results = _results(kind, key, search_v1_format.MOTIVATIONS)
+    if not isinstance(results, Results):
+        return results
+    page_no, pages = results.page_no, results.pages
+    paged = pages > 1
+    out = search_v1_format.annotation_list(
+        results.url(page_no if paged else None), results.shown, selector,
+        total=len(results.hits), start=page_no * PAGE_SIZE,
+        first=results.url(0) if paged else None,
+        last=results.url(pages - 1) if paged else None,
+        next_=results.url(page_no + 1) if page_no + 1 < pages else None,
+        prev=results.url(page_no - 1) if page_no > 0 else None,
+        ignored=_ignored())
+    return _respond(out)
+
+
 def _page_number(value: str | None) -> int:
     if value in (None, ""):
         return 0
@@ -416,16 +467,25 @@ def _page_number(value: str | None) -> int:
     return int(value)
 
 
-@bp.get("/iiif/autocomplete/<kind>/<key>")
-def autocomplete(kind: str, key: str):
-    """AutoCompleteService2: terms of the record's text that start with ``q``."""
+def _terms(kind: str, key: str):
+    """The completions of ``q`` in the public record, or an error response."""
     units = _public_units(kind, key)
     if units is None:
         return _not_found()
     q = " ".join(request.args.get("q", "").split())
     if len(q) > MAX_Q:
         return _error(400, f"the query is too long ({len(q)} characters, at most {MAX_Q})")
-    items = [{"value": term, "total": n} for term, n in complete_terms(units, q)]
+    return q, complete_terms(units, q)
+
+
+@bp.get("/iiif/autocomplete/<kind>/<key>")
+def autocomplete(kind: str, key: str):
+    """AutoCompleteService2: terms of the record's text that start with ``q``."""
+    found = _terms(kind, key)
+    if not isinstance(found, tuple):
+        return found
+    q, terms = found
+    items = [{"value": term, "total": n} for term, n in terms]
     search_path = request.path.replace("/iiif/autocomplete/", "/iiif/search/", 1)
     for item in items:
         item["service"] = [{"id": _self_url(search_path, {"q": item["value"]}),
@@ -437,6 +497,25 @@ def autocomplete(kind: str, key: str):
         out["ignored"] = ignored
     out["items"] = items
     return _respond(out)
+
+
+@bp.get("/iiif/autocomplete/1/<kind>/<key>")
+def autocomplete_v1(kind: str, key: str):
+    """AutoComplete 1.0: a ``search:TermList``; ``min`` (occurrences) is honoured."""
+    found = _terms(kind, key)
+    if not isinstance(found, tuple):
+        return found
+    q, terms = found
+    least = request.args.get("min", "")
+    if least:
+        if not least.isdigit() or len(least) > 6:
+            return _error(400, "min must be a whole number")
+        terms = [(t, n) for t, n in terms if n >= int(least)]
+    search_path = request.path.replace("/iiif/autocomplete/", "/iiif/search/", 1)
+    return _respond(search_v1_format.term_list(
+        _self_url(request.path, {"q": q, "min": least}), terms,
+        lambda term: _self_url(search_path, {"q": term}),
+        sorted({k for k in request.args if k not in ("q", "min")})))
 
 
 def complete_terms(units: list[Unit], q: str) -> list[tuple[str, int]]:

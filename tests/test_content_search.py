@@ -182,7 +182,7 @@ def test_ocr_annotation_page(demo_server: str):
 
 
 def test_services_for_the_manifests(demo_server: str):
-    (service,) = search_api.search_services("record", "oh-01", base=demo_server)
+    service, _v1 = search_api.search_services("record", "oh-01", base=demo_server)
     assert service == {
         "id": f"{demo_server}/iiif/search/record/oh-01", "type": "SearchService2",
         "service": [{"id": f"{demo_server}/iiif/autocomplete/record/oh-01",
@@ -413,3 +413,135 @@ def test_pages_are_read_in_canvas_order_not_key_order(site):
                     key=key, slug=key)
     item = repo.get(admin, ITEM)
     assert [m.key for m in public_media(repo.working, item.iri)] == ["p10", "p2", "p1"]
+
+
+# ---------------------------------------------------------------------- Content Search 1.0
+SEARCH1_CONTEXT = "http://iiif.io/api/search/1/context.json"
+PRESENTATION2_CONTEXT = "http://iiif.io/api/presentation/2/context.json"
+
+
+def check_list_v1(doc: dict) -> None:
+    """The structure of a Content Search 1.0 answer (spec sections 3.3 and 3.4): what
+    Mirador 4 and the Universal Viewer read."""
+    assert doc["@context"] == [PRESENTATION2_CONTEXT, SEARCH1_CONTEXT]
+    assert doc["@type"] == "sc:AnnotationList" and doc["@id"].startswith("http")
+    chars = {}
+    for anno in doc["resources"]:
+        assert anno["@type"] == "oa:Annotation" and anno["@id"].startswith("http")
+        assert anno["motivation"] == "sc:painting"
+        assert anno["resource"]["@type"] == "cnt:ContentAsText" and anno["resource"]["chars"]
+        assert XYWH.search(anno["on"]) or T.search(anno["on"])
+        chars[anno["@id"]] = anno["resource"]["chars"]
+    covered = set()
+    for hit in doc["hits"]:
+        assert hit["@type"] == "search:Hit"
+        (ref,) = hit["annotations"]
+        assert ref in chars and hit["match"]
+        assert hit["before"] + hit["match"] + hit["after"] in chars[ref]
+        covered.add(ref)
+    assert covered == set(chars)  # every annotation is a hit, every hit names one
+    if "within" in doc:
+        assert doc["within"]["@type"] == "sc:Layer"
+        assert isinstance(doc["within"]["total"], int)
+
+
+def search_v1(base: str, kind: str, key: str, q: str, **params) -> dict:
+    resp = get(base, f"/iiif/search/1/{kind}/{key}", q=q, **params)
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["Access-Control-Allow-Origin"] == "*"
+    doc = resp.json()
+    check_list_v1(doc)
+    return doc
+
+
+def test_search_1_0_answers_what_2_0_answers(demo_server: str):
+    for key, q in (("lecture-notes-1957", "计算尺"), ("lecture-notes-1957", "電流"),
+                   ("oh-01", "Trains"), ("oh-03", "梧桐"),
+                   ("admission-letter-1956", "一九五六年九月十日")):
+        two = search(demo_server, "record", key, q)
+        one = search_v1(demo_server, "record", key, q)
+        assert [a["@id"] for a in one["resources"]] == [a["id"] for a in two["items"]]
+        assert [a["on"] for a in one["resources"]] == [a["target"] for a in two["items"]]
+        assert [h["match"] for h in one["hits"]] == exacts(two)
+        assert "within" not in one and "next" not in one  # one page, nothing ignored
+    one = search_v1(demo_server, "record", "lecture-notes-1957", "计算尺")
+    (hit,) = one["hits"]
+    assert hit["match"] == "计算尺" and hit["before"].endswith("带")
+    # motivation: our text is painting in 1.0; parameters not implemented are reported
+    assert search_v1(demo_server, "record", "oh-01", "train", motivation="painting")["hits"]
+    assert search_v1(demo_server, "record", "oh-01", "train", motivation="commenting"
+                     )["resources"] == []
+    ignored = search_v1(demo_server, "record", "oh-01", "train", user="http://x/u", date="1")
+    assert ignored["within"] == {"@type": "sc:Layer", "total": 2, "ignored": ["date", "user"]}
+    assert search_v1(demo_server, "record", "oh-01", "")["resources"] == []
+    assert get(demo_server, "/iiif/search/1/record/oh-01", q="x" * 201).status_code == 400
+
+
+def test_autocomplete_1_0(demo_server: str):
+    resp = get(demo_server, "/iiif/autocomplete/1/record/oh-03", q="梧")
+    assert resp.status_code == 200
+    terms = resp.json()
+    assert terms["@context"] == SEARCH1_CONTEXT and terms["@type"] == "search:TermList"
+    assert terms["@id"].startswith(f"{demo_server}/iiif/autocomplete/1/record/oh-03?")
+    first = terms["terms"][0]
+    assert first["match"] == "梧桐" and first["count"] >= 2
+    assert first["url"].startswith(f"{demo_server}/iiif/search/1/record/oh-03?")
+    assert parse_qs(urlsplit(first["url"]).query)["q"] == ["梧桐"]
+    assert search_v1(demo_server, "record", "oh-03", "梧桐")["hits"]  # the url is a search
+    # the same terms as 2.0
+    two = get(demo_server, "/iiif/autocomplete/record/oh-03", q="梧").json()
+    assert [(t["match"], t["count"]) for t in terms["terms"]] == [
+        (t["value"], t["total"]) for t in two["items"]]
+    # min: at least that many occurrences; other parameters are reported
+    few = get(demo_server, "/iiif/autocomplete/1/record/oh-03", q="梧", min="1000",
+              motivation="painting").json()
+    assert few["terms"] == [] and few["ignored"] == ["motivation"]
+    assert get(demo_server, "/iiif/autocomplete/1/record/oh-03", q="梧", min="x"
+               ).status_code == 400
+
+
+def test_search_1_0_in_the_manifest_and_only_public(demo_server: str):
+    manifest_doc = get(demo_server, "/iiif/manifest/record/oh-02").json()
+    two, one = manifest_doc["service"]
+    assert two["type"] == "SearchService2"
+    assert one == {
+        "@context": SEARCH1_CONTEXT, "@id": f"{demo_server}/iiif/search/1/record/oh-02",
+        "@type": "SearchService1", "profile": "http://iiif.io/api/search/1/search",
+        "service": [{"@id": f"{demo_server}/iiif/autocomplete/1/record/oh-02",
+                     "@type": "AutoCompleteService1",
+                     "profile": "http://iiif.io/api/search/1/autocomplete"}]}
+    canvases = {c["id"] for c in manifest_doc["items"]}
+    doc = search_v1(demo_server, "record", "oh-02", "library")
+    assert doc["resources"] and {a["on"].split("#")[0] for a in doc["resources"]} <= canvases
+    # closed or never existing: the same 404; closed pages' words are not there
+    never = get(demo_server, "/iiif/search/1/record/nx-never", q="a")
+    assert never.status_code == 404
+    for key in ("consent-01", "transcript-2019001"):
+        for route in (f"/iiif/search/1/record/{key}", f"/iiif/autocomplete/1/record/{key}"):
+            resp = get(demo_server, route, q="授权")
+            assert resp.status_code == 404 and resp.content == never.content
+    for key in ("lecture-notes-1957", "oh-01", "admission-letter-1956"):
+        for q in ("CANARY", "授权书", "身份证号", *canaries()):
+            assert search_v1(demo_server, "record", key, q)["resources"] == [], (key, q)
+        terms = get(demo_server, f"/iiif/autocomplete/1/record/{key}", q="授").json()
+        assert not [t for t in terms["terms"] if "授权" in t["match"]]
+
+
+def test_search_1_0_paging(text_site):
+    _site, client, _box = text_site
+    first = client.get("/iiif/search/1/record/page-1", query_string={"q": "library"}
+                       ).get_json()
+    check_list_v1(first)
+    layer = first["within"]
+    assert layer["total"] == 250 and first["startIndex"] == 0 and "prev" not in first
+    assert len(first["resources"]) == search_api.PAGE_SIZE
+    seen, doc = [a["@id"] for a in first["resources"]], first
+    while "next" in doc:
+        doc = client.get(doc["next"].removeprefix("https://archive.example.edu")).get_json()
+        check_list_v1(doc)
+        assert doc["within"]["first"] == layer["first"] and doc["prev"]
+        seen += [a["@id"] for a in doc["resources"]]
+    assert doc["@id"] == layer["last"] and doc["startIndex"] == 2 * search_api.PAGE_SIZE
+    assert len(seen) == len(set(seen)) == 250
+    assert client.get("/iiif/search/1/record/page-1",
+                      query_string={"q": "library", "page": "3"}).status_code == 400

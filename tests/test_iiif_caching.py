@@ -38,6 +38,8 @@ URLS = [
     "/iiif/annotations/rec-en/transcript",
     "/iiif/search/record/page-1?q=library",
     "/iiif/autocomplete/record/page-1?q=li",
+    "/iiif/search/1/record/page-1?q=library",
+    "/iiif/autocomplete/1/record/page-1?q=li",
 ]
 MAX_AGE = re.compile(r"(?:s-)?max-age=(\d+)")
 
