@@ -62,7 +62,7 @@ def main(click_ctx: click.Context, home: Path | None, user: str | None) -> None:
 # ---------------------------------------------------------------------- site
 @main.command()
 @click.option("--base", required=True, help="Base IRI, e.g. https://archive.example.edu")
-@click.option("--embargo-years", default=25, show_default=True,
+@click.option("--embargo-years", default=25, show_default=True, type=click.IntRange(0, 200),
               help="Default closure period from a record's date.")
 @click.option("--admin", default="admin", show_default=True, help="Name of the first Manager.")
 @click.option("--password-stdin", is_flag=True, help="Read the Manager's password from stdin.")

@@ -11,54 +11,26 @@ Layout::
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
+from typing import Annotated
+
+import tomli_w
+from pydantic import AfterValidator, ConfigDict, Field, ValidationError
+from pydantic.dataclasses import dataclass
 
 from repo.errors import Invalid, LantaiError
 
 DEFAULT_HOME = "lantai-data"
 CONFIG_FILE = "lantai.toml"
 _BASE_RE = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d+)?(/[A-Za-z0-9._~-]+)*$")
-
-
-@dataclass(frozen=True)
-class Settings:
-    """What ``lantai init`` writes to ``lantai.toml``."""
-
-    base: str
-    embargo_years: int = 25
-    site_name_zh: str = "兰台档案馆"
-    site_name_en: str = "Lantai Archive"
-    # Public surfaces (publisher, IIIF): bounds that keep one request from taking the server.
-    sparql_timeout: float = 10.0  # seconds a SPARQL query may run
-    sparql_max_rows: int = 100_000  # solutions or triples one answer may hold
-    sparql_workers: int = 4  # query processes (each can be killed at the time limit)
-    sparql_memory_mb: int = 2048  # memory one query process may use (0: no limit)
-    image_max_width: int = 10_000  # IIIF Image API maxWidth / maxHeight / maxArea
-    image_max_height: int = 10_000
-    image_max_area: int = 40_000_000
-    # IIIF Presentation: the rights statement of manifests (a Creative Commons or
-    # RightsStatements.org URI; default "Copyright Not Evaluated")
-    iiif_rights: str = "http://rightsstatements.org/vocab/CNE/1.0/"
-    # Floods (publisher.ratelimit): requests per second one client may make on average, and
-    # how many at once above that (0 turns the limit off); addresses of reverse proxies whose
-    # X-Forwarded-For names the real client, and clients never limited (space-separated; the
-    # machine itself by default: benchmarks, tests, monitoring)
-    rate_limit: float = 100.0
-    rate_limit_burst: int = 1000
-    trusted_proxies: str = ""
-    rate_limit_exempt: str = "127.0.0.1 ::1"
-    # REST API (publisher.api): true makes every change to an existing object (PATCH, DELETE,
-    # @workflow, @move, @access, @history revert) carry If-Match with the ETag the client
-    # read, else 428 Precondition Required; false honours If-Match only when it is sent
-    api_require_if_match: bool = False
-
-
-def default_home() -> Path:
-    return Path(os.environ.get("LANTAI_HOME", DEFAULT_HOME))
+# IIIF Presentation 3 ``rights``: a Creative Commons or RightsStatements.org URI
+_RIGHTS_RE = re.compile(r"^https?://(creativecommons\.org/(licenses|publicdomain)|"
+                        r"rightsstatements\.org/vocab)/\S+$")
 
 
 def check_base(base: str) -> str:
@@ -69,26 +41,114 @@ def check_base(base: str) -> str:
     return base
 
 
+def _base(value: str) -> str:
+    try:
+        return check_base(value)
+    except Invalid as exc:
+        raise ValueError(exc.message) from None
+
+
+def _addresses(value: str) -> str:
+    for word in value.split():
+        try:
+            ipaddress.ip_address(word)
+        except ValueError:
+            raise ValueError(f"{word!r} is not an IP address") from None
+    return value
+
+
+def _rights(value: str) -> str:
+    if not _RIGHTS_RE.match(value):
+        raise ValueError("must be a Creative Commons or RightsStatements.org URI")
+    return value
+
+
+# A site name may hold any text but the control characters XML cannot carry
+Name = Annotated[str, Field(min_length=1, max_length=200,
+                            pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]+$")]
+Addresses = Annotated[str, AfterValidator(_addresses)]
+
+
+@dataclass(frozen=True, config=ConfigDict(strict=True, extra="forbid"))
+class Settings:
+    """What ``lantai init`` writes to ``lantai.toml``; every value is checked when made or
+    read (types and ranges), so a hand-edited file fails at once with the key it got wrong
+    instead of somewhere deep in a request."""
+
+    base: Annotated[str, AfterValidator(_base)]
+    embargo_years: Annotated[int, Field(ge=0, le=200)] = 25
+    site_name_zh: Name = "兰台档案馆"
+    site_name_en: Name = "Lantai Archive"
+    # Public surfaces (publisher, IIIF): bounds that keep one request from taking the server.
+    sparql_timeout: Annotated[float, Field(gt=0)] = 10.0  # seconds a SPARQL query may run
+    sparql_max_rows: Annotated[int, Field(ge=1)] = 100_000  # solutions or triples per answer
+    sparql_workers: Annotated[int, Field(ge=1, le=64)] = 4  # query processes (killable)
+    sparql_memory_mb: Annotated[int, Field(ge=0)] = 2048  # per query process (0: no limit)
+    image_max_width: Annotated[int, Field(ge=1)] = 10_000  # IIIF Image API maxWidth / maxHeight
+    image_max_height: Annotated[int, Field(ge=1)] = 10_000
+    image_max_area: Annotated[int, Field(ge=1)] = 40_000_000
+    # IIIF Presentation: the rights statement of manifests (a Creative Commons or
+    # RightsStatements.org URI; default "Copyright Not Evaluated")
+    iiif_rights: Annotated[str, AfterValidator(_rights)] = (
+        "http://rightsstatements.org/vocab/CNE/1.0/")
+    # Floods (publisher.ratelimit): requests per second one client may make on average, and
+    # how many at once above that (0 turns the limit off); addresses of reverse proxies whose
+    # X-Forwarded-For names the real client, and clients never limited (space-separated; the
+    # machine itself by default: benchmarks, tests, monitoring)
+    rate_limit: Annotated[float, Field(ge=0)] = 100.0
+    rate_limit_burst: Annotated[int, Field(ge=0)] = 1000
+    trusted_proxies: Addresses = ""
+    rate_limit_exempt: Addresses = "127.0.0.1 ::1"
+    # REST API (publisher.api): true makes every change to an existing object (PATCH, DELETE,
+    # @workflow, @move, @access, @history revert) carry If-Match with the ETag the client
+    # read, else 428 Precondition Required; false honours If-Match only when it is sent
+    api_require_if_match: bool = False
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("LANTAI_HOME", DEFAULT_HOME))
+
+
+def settings_error(where: object, exc: ValidationError) -> Invalid:
+    """The first problem as one line naming the key: ``lantai.toml: sparql_timeout: …``."""
+    first = exc.errors(include_url=False)[0]
+    key = ".".join(str(p) for p in first["loc"]) or "settings"
+    if first["type"] == "unexpected_keyword_argument":
+        return Invalid(f"{where}: {key}: not a setting")
+    message = first["msg"].removeprefix("Value error, ")
+    got = "" if first["type"] in ("missing", "value_error") else f" (got {first['input']!r})"
+    return Invalid(f"{where}: {key}: {message}{got}")
+
+
+def make_settings(**values: object) -> Settings:
+    """Settings from keyword values, or Invalid naming the key that is wrong."""
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        raise settings_error("settings", exc) from None
+
+
 def write_settings(home: Path, settings: Settings) -> None:
+    """Written by a TOML library, so any string (quotes, newlines, backslashes) reads back."""
     home.mkdir(parents=True, exist_ok=True)
-    lines = ["# Lantai site settings (written by `lantai init`)"]
-    for key, value in asdict(settings).items():
-        if isinstance(value, bool):  # TOML's true/false, not Python's True/False
-            lines.append(f"{key} = {str(value).lower()}")
-        else:
-            lines.append(f'{key} = "{value}"' if isinstance(value, str) else f"{key} = {value!r}")
+    text = "# Lantai site settings (written by `lantai init`)\n" + tomli_w.dumps(asdict(settings))
     tmp = home / (CONFIG_FILE + ".tmp")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8")
     tmp.replace(home / CONFIG_FILE)
 
 
 def read_settings(home: Path) -> Settings:
+    """The site's settings; a file that is not TOML or holds a wrong key or value is
+    Invalid (exit 5) with one line naming the file and the key."""
     path = home / CONFIG_FILE
     if not path.exists():
         raise LantaiError(f"{home} is not a Lantai home (no {CONFIG_FILE}); "
                           "run `lantai init` first")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise Invalid(f"{path}: not valid TOML: {exc}") from None
+    try:
         return Settings(**data)
-    except (tomllib.TOMLDecodeError, TypeError) as exc:
-        raise LantaiError(f"{path}: {exc}") from None
+    except ValidationError as exc:
+        raise settings_error(path, exc) from None
