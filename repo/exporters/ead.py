@@ -10,7 +10,9 @@ EAD 2002 has no language attribute on titles or paragraphs. Text in the finding 
 language of description (its ``langusage``) is written plain; text in another language is
 written as a repeated element with ``@altrender`` holding its BCP 47 tag (``zh``, ``en``,
 ``ja``), which the importer reads back. The output validates against the schema because
-``altrender`` is allowed on every element.
+``altrender`` is allowed on every element. Restricted and personal components, and notes in
+fields marked personal (staff-only), are written with ``audience="internal"``, which the
+importer reads back as closed and staff-only.
 """
 
 from __future__ import annotations
@@ -168,10 +170,13 @@ class EadWriter:
             p = etree.SubElement(parent, E("p"))
             p.text = para
 
-    def _note(self, element: str, lits: Iterable[Literal]) -> list[etree._Element]:
+    def _note(self, element: str, lits: Iterable[Literal], *,
+              internal: bool = False) -> list[etree._Element]:
         out = []
         for lit in self._ordered(lits):
             el = new(element, self._lang_attr(lit))
+            if internal:  # a staff-only field (marked personal): not for the public
+                el.set("audience", "internal")
             self._paras(el, lit.value)
             out.append(el)
         return out
@@ -285,7 +290,8 @@ class EadWriter:
         for field_name, element in self.note_fields.items():
             f = fields.get(field_name)
             if f is not None:
-                out += self._note(element, own.texts(f.path))
+                out += self._note(element, own.texts(f.path),
+                                  internal=field_name in obj.personal_fields)
             for _, node in view.numbered(element):  # the type had no field for it
                 out += self._note(element, node.texts(_rico("generalDescription")))
         i1 = view.nodes.get("i1", Node())
@@ -407,6 +413,8 @@ class EadWriter:
         level, other = self.level(obj, view)
         attrs = f" level={quoteattr(level)}" + (f" otherlevel={quoteattr(other)}"
                                                  if other else "")
+        if obj.access in CLOSED_FOR_GOOD:  # staff only, whatever the date: not for the public
+            attrs += ' audience="internal"'
         return f"<{name}{attrs}>".encode()
 
     def _tick(self) -> None:
@@ -438,6 +446,9 @@ class EadWriter:
 
 _DECLS = f' xmlns="{EAD_NS}" xmlns:xlink="{XLINK}"'.encode()
 RECORD_CLASSES = (RICO + "RecordSet", RICO + "Record", RICO + "RecordResource")
+# access rules exported as audience="internal" (an embargo opens by date: a re-import
+# recomputes it from the dates, as for any new record)
+CLOSED_FOR_GOOD = frozenset({"restricted", "personal"})
 
 
 def _bytes(el: etree._Element) -> bytes:

@@ -51,6 +51,8 @@ def import_ead_cmd(ctx: Context, files: tuple[Path, ...], into: str,
         kinds = ", ".join(f"{n} {k}" for k, n in sorted(report.created.items()))
         out.print(f"imported {path} → {report.top}: {report.components} component(s) "
                   f"({kinds}); {report.objects} object(s) created", markup=False)
+        if report.internal:
+            err.print(f"lantai: {path}: {report.internal}", markup=False)
 
 
 @import_group.command(name="eac")

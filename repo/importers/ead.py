@@ -12,6 +12,11 @@ Since a component must exist before its children, ``scan`` (a first, cheap pass 
 counts components for the progress bar and finds syntax errors before anything is
 written) collects such late notes, and ``read`` applies them when the component is yielded.
 
+Material marked ``audience="internal"`` is kept apart: a component marked so (or one that
+has a did element, an access point or a digital object marked so) says ``internal``; a note
+marked so (on itself, a paragraph, or an enclosing ``descgrp``) goes to ``internal_notes``,
+never to ``notes``, so the mapping can keep it staff-only.
+
 The records are plain data; ``repo.importers.mapping`` turns them into repository objects,
 and the round-trip tests compare records read from an original and from our export.
 """
@@ -120,10 +125,16 @@ class Component:
     notes: dict[str, list[Text]] = field(default_factory=dict)
     access: list[Name] = field(default_factory=list)
     daos: list[Dao] = field(default_factory=list)
+    internal: bool = False  # the component itself is audience="internal"
+    internal_parts: list[str] = field(default_factory=list)  # other elements marked so
+    internal_notes: dict[str, list[Text]] = field(default_factory=dict)
+    internal_note_count: int = 0  # internal note elements (each may hold several languages)
 
-    def note(self, element: str, texts: list[Text]) -> None:
+    def note(self, element: str, texts: list[Text], internal: bool = False) -> None:
         if texts:
-            self.notes.setdefault(element, []).extend(texts)
+            (self.internal_notes if internal else self.notes).setdefault(
+                element, []).extend(texts)
+            self.internal_note_count += internal
 
 
 @dataclass
@@ -136,6 +147,24 @@ class Scan:
 
 
 # ---------------------------------------------------------------------- helpers
+def marked_internal(elem: etree._Element) -> bool:
+    """Is ``elem`` itself marked ``audience="internal"`` (not for the public)?"""
+    return (elem.get("audience") or "").strip().lower() == "internal"
+
+
+def _component_internal(elem: etree._Element) -> bool:
+    """A component marked internal, or inside a ``dsc`` marked so (read at its start tag)."""
+    parent = elem.getparent()
+    return marked_internal(elem) or (parent is not None and local(parent.tag) == "dsc"
+                                     and marked_internal(parent))
+
+
+def is_internal(elem: etree._Element) -> bool:
+    """Is ``elem``, or anything inside it, marked ``audience="internal"``? (One internal
+    paragraph makes its whole note internal: a note is kept or published as one text.)"""
+    return any(marked_internal(node) for node in elem.iter() if isinstance(node.tag, str))
+
+
 @cache
 def _known_notes() -> frozenset[str]:
     m = load("ead2002")
@@ -282,12 +311,16 @@ def _dao(elem: etree._Element, ctx: _Context, comp: Component) -> Dao | None:
 
 
 # ---------------------------------------------------------------------- the did
-def _did(did: etree._Element, ctx: _Context, comp: Component) -> None:
+def _did(did: etree._Element, ctx: _Context, comp: Component, internal: bool = False) -> None:
     for node in did.iter():
         if local(node.tag) == "language" and attr(node, "langcode"):
             comp.languages.append(attr(node, "langcode").strip().lower())
+    if internal or marked_internal(did):
+        comp.internal_parts.append("did")
     for child in did:
         name = local(child.tag)
+        if name not in ("abstract", "note") and is_internal(child):
+            comp.internal_parts.append(f"did/{name}")
         if name == "unittitle":
             text = text_of(child)
             if text:
@@ -335,9 +368,9 @@ def _did(did: etree._Element, ctx: _Context, comp: Component) -> None:
             if d:
                 comp.daos.append(d)
         elif name in ("abstract",):
-            comp.note("scopecontent", note_texts(child, ctx, comp))
+            comp.note("scopecontent", note_texts(child, ctx, comp), is_internal(child))
         elif name == "note":
-            comp.note("note", note_texts(child, ctx, comp))
+            comp.note("note", note_texts(child, ctx, comp), is_internal(child))
 
 
 def _physdesc(elem: etree._Element, ctx: _Context, comp: Component) -> None:
@@ -362,22 +395,28 @@ def _physdesc(elem: etree._Element, ctx: _Context, comp: Component) -> None:
 
 
 # ---------------------------------------------------------------------- children
-def _child(elem: etree._Element, ctx: _Context, comp: Component) -> None:
-    """Read one direct child of a component (did, a note, controlaccess, dao…)."""
+def _child(elem: etree._Element, ctx: _Context, comp: Component,
+           internal: bool = False) -> None:
+    """Read one direct child of a component (did, a note, controlaccess, dao…);
+    ``internal``: an enclosing ``descgrp`` is marked ``audience="internal"``."""
     name = local(elem.tag)
     if name == "did":
-        _did(elem, ctx, comp)
-    elif name == "controlaccess":
-        comp.access.extend(n for n in _names_in(elem, ctx, comp) if n.element != "title")
-    elif name in ("dao", "daogrp"):
-        d = _dao(elem, ctx, comp)
-        if d:
-            comp.daos.append(d)
+        _did(elem, ctx, comp, internal)
     elif name == "descgrp":
+        internal = internal or marked_internal(elem)
         for child in elem:
-            _child(child, ctx, comp)
+            _child(child, ctx, comp, internal)
     elif name in _known_notes():
-        comp.note(name, note_texts(elem, ctx, comp))
+        comp.note(name, note_texts(elem, ctx, comp), internal or is_internal(elem))
+    elif name in ("controlaccess", "dao", "daogrp"):
+        if internal or is_internal(elem):
+            comp.internal_parts.append(name)
+        if name == "controlaccess":
+            comp.access.extend(n for n in _names_in(elem, ctx, comp) if n.element != "title")
+        else:
+            d = _dao(elem, ctx, comp)
+            if d:
+                comp.daos.append(d)
 
 
 def _header(elem: etree._Element, ctx: _Context) -> None:
@@ -490,7 +529,8 @@ def read(path: Path, late: dict[int, list[bytes]] | None = None,
                 level = (elem.get("level") or "").strip()
                 comp = Component(ordinal, stack[-1][1].ordinal if stack else None, len(stack),
                                  level, elem.get("otherlevel"), elem.get("id"),
-                                 elem.sourceline or 0)
+                                 elem.sourceline or 0,
+                                 internal=_component_internal(elem))
                 if name == "archdesc" and ordinal == 0:
                     yield ctx.header
                 stack.append((elem, comp, False))

@@ -86,6 +86,8 @@ class EadMapper:
         self.created: dict[str, int] = {}
         self.lines: dict[str, int] = {}  # path of a new object → line of its component
         self.top_slugs: set[str] = set()  # (a file may hold several archdesc)
+        self.internal_components = 0  # arrived closed: marked audience="internal"
+        self.staff_notes = 0  # internal notes kept staff-only
 
     # ------------------------------------------------------------------ driving
     def objects(self, records: Iterable[Header | Component]) -> Iterator[NewObject]:
@@ -171,6 +173,7 @@ class EadMapper:
         # notes with a field, notes on the instantiation, notes as nodes
         notes_map, inst_map, nodes_map = (self.map["notes"], self.map["instantiation"],
                                           self.map["note_nodes"])
+        staff, closed_by = self._staff_notes(comp, fields)
         by_field: dict[str, list[Text]] = {}
         for element, texts in comp.notes.items():
             if element in notes_map:
@@ -187,8 +190,11 @@ class EadMapper:
                     if spec.get("form"):
                         st.append((nn, rico("hasDocumentaryFormType"),
                                    NamedNode(self.map["finding_aid_form"])))
+        for field_name, texts in staff.items():  # stripped from the public view
+            path = NamedNode(fields[field_name].path)
+            st += [(node, path, _lit(t)) for t in _merge(texts, "\n\n")]
         for field_name, texts in by_field.items():
-            if field_name in fields:
+            if field_name in fields and field_name not in staff:
                 path = NamedNode(fields[field_name].path)
                 st += [(node, path, _lit(t)) for t in _merge(texts, "\n\n")]
                 continue
@@ -271,10 +277,42 @@ class EadMapper:
                                            + "/" + slug)
         self.lines[self.placed[comp.ordinal].path] = comp.line
         self.created[type_name] = self.created.get(type_name, 0) + 1
+        access = None
+        if comp.internal or closed_by:
+            access = "restricted"
+            self.internal_components += 1
+            if not comp.internal:
+                self.warn(comp, f"{', '.join(closed_by)} marked audience=\"internal\": "
+                                "the component arrived closed (restricted)")
         yield from todo
-        yield NewObject(parent_ref, type_name, {}, slug=slug, key=key, statements=tuple(st))
+        yield NewObject(parent_ref, type_name, {}, slug=slug, key=key, statements=tuple(st),
+                        access=access, personal_fields=tuple(staff))
 
     # ------------------------------------------------------------------ parts
+    def _staff_notes(self, comp: Component, fields: dict) -> tuple[dict[str, list[Text]],
+                                                                     list[str]]:
+        """Internal notes by the field that keeps them staff-only, and what could not be.
+
+        A note's field is marked personal on the object (``lt:personalField``), so the
+        public view never has it (``repo.publication``); a note that has no field of its
+        own on this type (acqinfo, custodhist…: nodes, which are public with the object)
+        goes to the general note field. Open notes of a field used so are kept as nodes
+        ``#{element}-N`` instead, so that they stay public. When the type has no field for
+        a note at all, the component is closed instead."""
+        staff: dict[str, list[Text]] = {}
+        unkept: list[str] = []
+        for element, texts in comp.internal_notes.items():
+            name = self.map["notes"].get(element)
+            if name not in fields:
+                name = "note" if "note" in fields else None
+            if name is None:
+                unkept.append(element)
+            else:
+                staff.setdefault(name, []).extend(texts)
+        if staff:
+            self.staff_notes += comp.internal_note_count
+        return staff, [*comp.internal_parts, *unkept]
+
     def _type(self, comp: Component, container: str) -> str:
         levels = self.map["levels"]
         wanted = levels.get(comp.level or "", levels.get(comp.level.lower() if comp.level

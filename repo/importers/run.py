@@ -32,6 +32,16 @@ class Report:
     objects: int = 0  # components + agents, places and folders created
     created: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    internal_components: int = 0  # marked audience="internal": arrived closed (restricted)
+    staff_notes: int = 0  # internal notes kept staff-only (never published)
+
+    @property
+    def internal(self) -> str | None:
+        """What was done with material marked internal, in one line (None: there was none)."""
+        if not (self.internal_components or self.staff_notes):
+            return None
+        return (f"{self.internal_components} component(s) marked internal arrived closed; "
+                f"{self.staff_notes} internal note(s) kept staff-only")
 
 
 def target(repo: Repository, user: User, into: str) -> Target:
@@ -92,4 +102,5 @@ def import_ead(repo: Repository, user: User, path: Path | str, *, into: str = "/
     index.commit()
     top = mapper.placed.get(0)
     return Report(source, top.path if top else "", found.components, len(created),
-                  dict(mapper.created), mapper.warnings)
+                  dict(mapper.created), mapper.warnings, mapper.internal_components,
+                  mapper.staff_notes)
