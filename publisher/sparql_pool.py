@@ -15,6 +15,11 @@ too, and runs under ``RLIMIT_DATA`` (``sparql_memory_mb``): an ORDER BY over a c
 grows by about 200 MB/s, and past the limit only that worker aborts. Workers reopen the
 store when ``publication.generation`` moves, like :class:`publisher.dataset.PublicDataset`,
 and die with the web process (PR_SET_PDEATHSIG, and EOF on their pipe).
+
+A worker first leaves the host's network (a network namespace of its own): the engine would
+otherwise fetch whatever ``SERVICE`` names. It then lowers its priority (nice 10) so that
+heavy queries take the cores only when the web process does not need them, and checks each
+query's parse tree before running it (:mod:`publisher.sparql_check`).
 """
 
 from __future__ import annotations
@@ -22,12 +27,14 @@ from __future__ import annotations
 import itertools
 import os
 import queue
+import re
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+import traceback
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -79,7 +86,31 @@ def _die_with_parent(parent: int) -> None:
         os._exit(0)
 
 
-def _execute(store, job: Job) -> Answer:
+def _execute(store, job: Job, isolated: bool = True) -> Answer:
+    """Check ``job``'s query (:mod:`publisher.sparql_check`), run it, write the answer."""
+    from publisher import sparql_check
+
+    query = sparql_check.normalise(job.query)
+    try:
+        sparql_check.check(query, isolated)
+    except sparql_check.Refusal as exc:
+        return Answer(exc.status, "text/plain", exc.message.encode())
+    try:
+        return _evaluate(store, job, query)
+    except SyntaxError as exc:
+        return Answer(400, "text/plain", sparql_check.malformed(query, str(exc)).encode())
+    except OSError as exc:
+        if _NETWORK.search(str(exc)):  # a SERVICE the check missed, failing off the network
+            return Answer(400, "text/plain", sparql_check.SERVICE_REFUSED.encode())
+        raise
+
+
+# what the engine says when a SERVICE call cannot leave the worker's network namespace
+_NETWORK = re.compile(r"(?i)lookup address|unreachable|connect|not allowed for HTTP|"
+                      r"error sending request|dns|timed out")
+
+
+def _evaluate(store, job: Job, query: str) -> Answer:
     from pyoxigraph import NamedNode, QueryBoolean, QuerySolutions
 
     from publisher import sparql_formats as fmt
@@ -91,10 +122,7 @@ def _execute(store, job: Job) -> Answer:
         options["default_graph"] = [NamedNode(g) for g in job.default_graphs]
     if job.named_graphs is not None:
         options["named_graphs"] = [NamedNode(g) for g in job.named_graphs]
-    try:
-        result = store.query(job.query, **options)
-    except SyntaxError as exc:
-        return Answer(400, "text/plain", f"malformed query: {exc}".encode())
+    result = store.query(query, **options)
     limit = job.max_rows
     if isinstance(result, QueryBoolean):
         if job.results_format is None:
@@ -130,16 +158,35 @@ def _too_many(limit: int, what: str) -> Answer:
                   .encode())
 
 
+def _data_size() -> int:
+    """This process's data segment now (``VmData``, what ``RLIMIT_DATA`` counts), in bytes."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmData:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 def _worker_main(home: str, conn, parent: int, memory_mb: int = 0) -> None:
     """A worker's loop: one job in, one :class:`Answer` out, until the pipe closes."""
     _die_with_parent(parent)
+    from publisher.sparql_check import isolate
+
+    isolated = isolate()  # first, while this process has one thread
+    os.nice(10)  # queries yield the cores to the web process: pages stay fast under load
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C on the server is the parent's job
+    import rdflib.plugins.sparql.parser  # noqa: F401 - imported before the first query
+
+    from repo.store import is_store_race, open_read_only, store_stamp
+
     if memory_mb > 0:  # heap and anonymous maps: a query past it aborts this process only
         import resource
 
-        limit = memory_mb * 2**20
+        limit = _data_size() + memory_mb * 2**20  # on top of what the imports took
         resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C on the server is the parent's job
-    from repo.store import is_store_race, open_read_only, store_stamp
 
     home_path = Path(home)
     folder = home_path / "publication"
@@ -149,8 +196,8 @@ def _worker_main(home: str, conn, parent: int, memory_mb: int = 0) -> None:
             job = conn.recv()
         except (EOFError, OSError):
             return
-        if job is None:  # the pool's ping after start
-            conn.send(None)
+        if job is None:  # the pool's ping after start: say whether the network is gone
+            conn.send(isolated)
             continue
         try:
             now = (home_path / GENERATION_FILE).read_text(encoding="utf-8").strip()
@@ -164,17 +211,15 @@ def _worker_main(home: str, conn, parent: int, memory_mb: int = 0) -> None:
                 if store is None or current != version:
                     store, version = open_read_only(folder), current
                 try:
-                    answer = _execute(store, job)
+                    answer = _execute(store, job, isolated)
                     break
                 except (OSError, RuntimeError) as exc:
                     if not is_store_race(exc) or attempt == 2:
                         raise
                     store = None
-        except OSError as exc:  # SERVICE refused upstream; this is the store failing
-            answer = Answer(500, "text/plain", f"query failed: {exc}".encode())
-        except Exception as exc:  # the worker must answer whatever happens
-            answer = Answer(500, "text/plain", f"query failed: {type(exc).__name__}: {exc}"
-                            .encode())
+        except Exception:  # the worker must answer whatever happens; details to the log
+            traceback.print_exc()
+            answer = Answer(500, "text/plain", b"query failed: internal error (logged)")
         try:
             conn.send(answer)
         except (EOFError, OSError):
@@ -230,6 +275,7 @@ class QueryPool:
         self._closed = False
         self._count = 0  # workers alive or being started
         self.killed: list[int] = []  # pids of workers killed at the deadline (for tests, logs)
+        self.isolated: bool | None = None  # workers are off the network (None: none started)
 
     def _spawner(self) -> None:
         while self._wanted.get() and not self._closed:
@@ -237,7 +283,7 @@ class QueryPool:
                 worker = _Worker(self.home, self.memory_mb)
                 worker.conn.send(None)  # a ping: answered once the worker has imported
                 if worker.conn.poll(self.STARTUP_SECONDS):
-                    worker.conn.recv()
+                    self.isolated = bool(worker.conn.recv()) and self.isolated is not False
                 self._idle.put(worker)
             except OSError:
                 time.sleep(1)
