@@ -3,7 +3,8 @@
 Two families: SELECT and ASK answers (SPARQL JSON, XML, CSV, TSV) and graphs from CONSTRUCT
 and DESCRIBE (Turtle, N-Triples, JSON-LD, RDF/XML, N-Quads, TriG). A client chooses by the
 ``format`` (or ``output``) parameter, a short name or a media type, else by ``Accept`` with
-q-values; with neither, JSON for solutions and Turtle for graphs.
+q-values; with neither, JSON for solutions and Turtle for graphs. A ``format`` of the other
+family than the query's answer is mapped (:func:`choose`), never refused.
 
 SELECT answers are written here rather than by pyoxigraph's ``QuerySolutions.serialize``:
 that call consumes the whole iterator, so it cannot stop at ``sparql_max_rows``; we take at
@@ -99,11 +100,23 @@ def _by_accept(accept) -> Choice:
     return Choice(best(RESULT_FORMATS), best(GRAPH_FORMATS), accept.to_header())
 
 
+# the same syntax in the other family: what `format=xml` or `format=json` means for a graph
+COUNTERPART = {"json": "jsonld", "xml": "rdfxml", "jsonld": "json", "rdfxml": "xml"}
+
+
 def choose(format_param: str | None, accept) -> Choice:
-    """The formats to answer in; raises :class:`NotAcceptable` for an unknown ``format``."""
-    if format_param:
-        return _by_param(format_param)
-    return _by_accept(accept)
+    """The formats to answer in; raises :class:`NotAcceptable` for an unknown ``format``.
+
+    ``format`` names one family, but the query's form decides which family the answer is in,
+    and clients send one ``format`` whatever the form (SPARQLWrapper sends ``format=xml`` for
+    a CONSTRUCT, the query page offers every download): for the other family it maps to the
+    same syntax (XML ↔ RDF/XML, JSON ↔ JSON-LD), else to the default (JSON, Turtle). It
+    overrides ``Accept``, which a browser following a download link fills with HTML."""
+    if not format_param:
+        return _by_accept(accept)
+    named = _by_param(format_param)
+    return Choice(named.results or COUNTERPART.get(named.graph or "", "json"),
+                  named.graph or COUNTERPART.get(named.results or "", "ttl"), format_param)
 
 
 def not_acceptable(choice: Choice, kind: str) -> str:
