@@ -334,6 +334,9 @@ class Urls:
     def ocr(self, key: str) -> str:
         return f"{self.base}/iiif/annotations/{key}/ocr"
 
+    def cues(self, key: str) -> str:
+        return f"{self.base}/iiif/annotations/{key}/transcript"
+
     def search(self, kind: str, key: str) -> str:
         return f"{self.base}/iiif/search/{kind}/{key}"
 
@@ -350,6 +353,7 @@ class Site:
     rights: str
     # what the OCR and search parts offer (iiif.search_api; empty when it does not answer)
     has_ocr: Callable[[Media], bool] = lambda m: False
+    has_cues: Callable[[Media], bool] = lambda m: False  # a transcript's cue annotations
     services: Callable[[str, str], list[dict]] = lambda kind, key: []
 
     @property
@@ -489,8 +493,13 @@ def av_canvas(site: Site, manifest_id: str, m: Media, n: int, related: list[Medi
             rendering.append(make(p3.LinkedResource, True, id=urls.transcript_text(t.key),
                                   type="Text", format="text/plain", label=label,
                                   language=[t.language] if t.language else None))
+        # the WebVTT files (viewers that play captions), then each transcript's cues as text
+        # annotations targeting canvas#t=start,end (viewers that list annotations: Mirador)
         annotations = [make(p3.AnnotationPage, True, id=f"{cid}/transcripts",
                             type="AnnotationPage", items=items)]
+        annotations += [make(p3.AnnotationPage, True, id=urls.cues(t.key),
+                             type="AnnotationPage", label=label_or(t.title, "WebVTT"))
+                        for t in transcripts if site.has_cues(t)]
     return make(p3.Canvas, True, id=cid, type="Canvas", label=label_or(m.title, str(n)),
                 duration=m.duration, width=m.width if video else None,
                 height=m.height if video else None, items=[page], annotations=annotations,

@@ -115,6 +115,9 @@ def site_for(app: Flask) -> Site:
     def has_ocr(m: Media) -> bool:
         return ocr_route and m.mime in OCR_TYPES
 
+    def has_cues(m: Media) -> bool:  # the same blueprint serves a transcript's cues
+        return ocr_route and m.mime == "text/vtt"
+
     def services(kind: str, key: str) -> list[dict]:
         """Called for records with page scans or transcripts (iiif.search_api.has_text's
         rule, decided from the media the manifest has read already)."""
@@ -129,7 +132,7 @@ def site_for(app: Flask) -> Site:
     return Site(base=base, name={"zh": [settings.site_name_zh], "en": [settings.site_name_en]},
                 rights=getattr(settings, "iiif_rights",
                                "http://rightsstatements.org/vocab/CNE/1.0/"),
-                has_ocr=has_ocr, services=services)
+                has_ocr=has_ocr, has_cues=has_cues, services=services)
 
 
 def manifest_document(kind: str, key: str, lang: str = LANGS[0]) -> bytes | None:
