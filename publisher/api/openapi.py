@@ -1,14 +1,19 @@
 """The OpenAPI 3.1 description of the API, served at ``/api/openapi.json``.
 
-Generated (not a static file) so that the content types, transitions, access levels and
+Made from the registered services (:mod:`publisher.api.services`), the same declarations
+the URL rules are made from, so a route and its description cannot drift apart; generated
+(not a static file) so that the content types, transitions, access levels and
 search filters it lists are the profile's and the workflow's own, and the server URL is the
 one the client reached. ``tests/test_api_schemathesis.py`` checks the API against it.
 """
 
 from __future__ import annotations
 
+import re
+
 from ontology.profile import load_profile
-from repo.catalog.facets import FACETS
+from publisher.api.services import IRI, PATH, ROOT, Service
+from repo.catalog.facets import FACETS, FILTER_ALIASES
 from repo.objects import ACCESS_LEVELS
 from repo.workflow import TRANSITIONS
 
@@ -66,6 +71,7 @@ def responses(ok: dict[int, tuple[str, str | None]], errors: tuple[int, ...]) ->
 
 READ_ERRORS = (400, 401, 403, 404, 405, 422)
 WRITE_ERRORS = (400, 401, 403, 404, 405, 409, 412, 413, 415, 422, 428, 503)
+ERROR_SETS = {"read": READ_ERRORS, "write": WRITE_ERRORS, "meta": (404, 405)}
 
 
 def body(schema: str, *, required: bool = True) -> dict:
@@ -73,145 +79,74 @@ def body(schema: str, *, required: bool = True) -> dict:
             "content": {JSON: {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
 
 
-def op(summary: str, description: str, tag: str, resp: dict, *, params: list | None = None,
-       request: dict | None = None, op_id: str) -> dict:
-    out = {"summary": summary, "description": description, "tags": [tag],
-           "operationId": op_id, "responses": resp}
-    if params:
-        out["parameters"] = params
-    if request:
-        out["requestBody"] = request
-    return out
-
-
 def ref_param(name: str) -> dict:
     return {"$ref": f"#/components/parameters/{name}"}
 
 
-def document(api_url: str, *, require_if_match: bool = False) -> dict:
-    """The OpenAPI document, with ``api_url`` (``…/api``, from the site's base IRI) as the
-    server; ``require_if_match`` marks If-Match required (the site's
-    ``api_require_if_match``)."""
-    profile = load_profile()
-    types = sorted(profile.types)
-    obj_get = responses({200: ("The object (JSON-LD)", "Object")}, (304, *READ_ERRORS))
-    listing = responses({200: ("A page of objects", "Listing")}, (304, *READ_ERRORS))
-    created = responses({201: ("Created; Location names it", "Object")}, WRITE_ERRORS)
-    changed = responses({200: ("The object after the change", "Object")}, WRITE_ERRORS)
-    deleted = responses({200: ("What was deleted (tombstones keep the IRIs)", "Deleted")},
-                        WRITE_ERRORS)
-    P = [ref_param("path")]
-    page = [ref_param("page"), ref_param("size")]
-    cond = [ref_param("IfNoneMatch")]
-    match = [ref_param("IfMatch")]
-    iri = [ref_param("iri")]
+def query_names(svc: Service) -> frozenset[str]:
+    """The query parameters a service takes: the ones its document lists."""
+    names: set[str] = set()
+    for p in svc.doc.params:
+        if p == "search":
+            names |= {q["name"] for q in _search_params()}
+        elif p in ("page", "size", "recursive", "message"):
+            names.add(p)
+    return frozenset(names)
 
-    def object_ops(prefix: str, params: list, where: str, ident: str) -> dict:
-        return {
-            "get": op("Read an object", f"The object {where} as JSON-LD: its description by "
-                      "the profile's field names, repository facts and a page of children. "
-                      "ETag is its revision.", "content", obj_get,
-                      params=[*params, *page, *cond], op_id=f"get{ident}"),
-            "post": op("Create a child", f"Create an object inside the object {where}.",
-                       "content", created, params=params, request=body("Create"),
-                       op_id=f"create{ident}"),
-            "patch": op("Change fields", "Set (a null removes), add or unset field values. "
-                        "If-Match with the ETag you read: a stale one gets 412.", "content",
-                        changed, params=[*params, *match, *page], request=body("Patch"),
-                        op_id=f"edit{ident}"),
-            "delete": op("Delete", "Delete the object (with recursive=true, what is inside "
-                         "too). Its IRI stays a tombstone and is never reused.", "content",
-                         deleted, params=[*params, *match, ref_param("recursive"),
-                                          ref_param("message")], op_id=f"delete{ident}"),
-        }
 
-    paths: dict[str, dict] = {
-        "/openapi.json": {"get": {
-            "summary": "This document", "tags": ["meta"], "security": [],
-            "operationId": "openapi",
-            "responses": {"200": {"description": "OpenAPI 3.1",
-                                  "content": {JSON: {"schema": {"type": "object"}}}}}}},
-        "/@context/{type}": {"get": {
-            "summary": "JSON-LD context of a content type", "tags": ["meta"], "security": [],
-            "operationId": "context",
-            "parameters": [{"name": "type", "in": "path", "required": True,
-                            "schema": {"type": "string", "enum": types}}],
-            "responses": {"200": {"description": "A JSON-LD context",
-                                  "content": {"application/ld+json": {
-                                      "schema": {"type": "object"}}}},
-                          "404": {"description": "No such type", **_problem_ref()}}}},
-        "/": {
-            "get": op("The site root", "Who you are and the top-level objects.", "content",
-                      responses({200: ("The root", "Root")}, (304, *READ_ERRORS)),
-                      params=[*page, *cond], op_id="getRoot"),
-            "post": op("Create at the top level", "Create an object at the root of the tree "
-                       "(fonds, collections, folders, agents).", "content", created,
-                       request=body("Create"), op_id="createAtRoot"),
-        },
-        "/@types": {"get": op("Content types", "Types, where each may be placed, and their "
-                              "fields.", "meta", responses({200: ("Types", "Types")},
-                                                           READ_ERRORS), op_id="types")},
-        "/@children": {"get": op("Top-level objects", "Paged.", "content", listing,
-                                 params=[*page, *cond], op_id="rootChildren")},
-        "/@search": {"get": op("Search the staff catalog", "Words, phrases, reference codes, "
-                               "field:word; filtered to what the user may view.", "search",
-                               responses({200: ("Results", "SearchResults")}, READ_ERRORS),
-                               params=_search_params(), op_id="search")},
-        "/{path}": object_ops("/{path}", P, "at that path", "ByPath"),
-        "/{path}/@children": {"get": op("Children", "The children the user may view, in "
-                                        "order, paged.", "content", listing,
-                                        params=[*P, *page, *cond], op_id="children")},
-        "/{path}/@workflow": {"get": op(
-            "Workflow state", "State, the transitions this user may take, and the workflow "
-            "history.", "workflow", responses({200: ("Workflow", "Workflow")}, READ_ERRORS),
-            params=P, op_id="workflow")},
-        "/{path}/@workflow/{action}": {"post": op(
-            "Take a transition", "submit, retract, publish, reject or withdraw, with a "
-            "comment for the history. Publishing makes the object public (the publication "
-            "dataset) if it is open and its containers are published.", "workflow", changed,
-            params=[*P, {"name": "action", "in": "path", "required": True,
-                         "schema": {"type": "string", "enum": sorted(TRANSITIONS)}}, *match],
-            request=body("Transition", required=False), op_id="transition")},
-        "/{path}/@history": {"get": op(
-            "Revisions", "Who changed what, when and why.", "history",
-            responses({200: ("Revisions", "History")}, READ_ERRORS), params=P,
-            op_id="history")},
-        "/{path}/@history/{n}": {
-            "get": op("One revision", "The revision and its difference from the previous "
-                      "one.", "history", responses({200: ("Revision", "Revision")},
-                                                   READ_ERRORS),
-                      params=[*P, ref_param("n")], op_id="revision"),
-            "post": op("Revert", "Make the description what it was at revision n (a new "
-                       "revision; nothing is lost).", "history", changed,
-                       params=[*P, ref_param("n"), *match],
-                       request=body("Revert", required=False), op_id="revert")},
-        "/{path}/@access": {
-            "get": op("Access rule", "open, restricted, personal or embargoed (until), and "
-                      "the fields marked personal.", "access",
-                      responses({200: ("Access", "Access")}, READ_ERRORS), params=P,
-                      op_id="access"),
-            "post": op("Change the access rule", "Opening needs a Reviewer; restricting an "
-                       "Editor.", "access", responses({200: ("Access", "Access")},
-                                                      WRITE_ERRORS),
-                       params=[*P, *match], request=body("AccessChange"),
-                       op_id="setAccess")},
-        "/{path}/@move": {"post": op(
-            "Move or rename", "Into another container (its IRI stays; its path changes).",
-            "content", changed, params=[*P, *match], request=body("Move"), op_id="move")},
-        "/{path}/@search": {"get": op(
-            "Search inside", "Like /@search, limited to what is inside this object.",
-            "search", responses({200: ("Results", "SearchResults")}, READ_ERRORS),
-            params=[*P, *_search_params()], op_id="searchWithin")},
-        "/@iri": object_ops("/@iri", iri, "with that IRI", "ByIri"),
-        "/@iri/@history": {"get": op(
-            "Revisions by IRI", "Also of a deleted object (for Editors).", "history",
-            responses({200: ("Revisions", "History")}, READ_ERRORS), params=iri,
-            op_id="historyByIri")},
-        "/@iri/@history/{n}": {"post": op(
-            "Revert or restore by IRI", "Restores a deleted object as private.", "history",
-            changed, params=[*iri, ref_param("n"), *match],
-            request=body("Revert", required=False), op_id="revertByIri")},
-    }
+def _path_params(svc: Service, where: str, types: list[str]) -> list[dict]:
+    """The parameters of the URL itself: the object (path or IRI) and the rule's own."""
+    out = [ref_param("path")] if where == PATH else [ref_param("iri")] if where == IRI else []
+    for name in re.findall(r"\{([a-z_]+)\}", svc.openapi_path(where)):
+        if name == "path":
+            continue
+        if name == "action":
+            out.append({"name": "action", "in": "path", "required": True,
+                        "schema": {"type": "string", "enum": sorted(TRANSITIONS)}})
+        elif name == "type_name":
+            out.append({"name": "type_name", "in": "path", "required": True,
+                        "schema": {"type": "string", "enum": types}})
+        else:
+            out.append(ref_param(name))
+    return out
+
+
+def operation(svc: Service, where: str, types: list[str]) -> dict:
+    d = svc.doc
+    status, text, schema = d.ok_at_root if where == ROOT and d.ok_at_root else d.ok
+    ok = {status: (text, schema)}
+    errors = ERROR_SETS[d.errors]
+    if "IfNoneMatch" in d.params:
+        errors = (304, *errors)
+    resp = responses(ok, errors)
+    if schema is None:
+        ctype = "application/ld+json" if svc.name == "context" else JSON
+        resp[str(status)]["content"] = {ctype: {"schema": {"type": "object"}}}
+        resp[str(status)].pop("headers", None)
+    params = _path_params(svc, where, types)
+    for p in d.params:
+        params += _search_params() if p == "search" else [ref_param(p)]
+    out = {"summary": d.summary, "description": d.description, "tags": [d.tag],
+           "operationId": svc.operation_id(where), "responses": resp}
+    if d.public:
+        out["security"] = []
+    if params:
+        out["parameters"] = params
+    if d.body:
+        out["requestBody"] = body(d.body, required=d.body_required)
+    return out
+
+
+def document(api_url: str, services: list[Service], *, require_if_match: bool = False) -> dict:
+    """The OpenAPI document of the registered ``services``, with ``api_url`` (``…/api``, from
+    the site's base IRI) as the server; ``require_if_match`` marks If-Match required (the
+    site's ``api_require_if_match``)."""
+    types = sorted(load_profile().types)
+    paths: dict[str, dict] = {}
+    for svc in services:
+        for where in svc.on:
+            paths.setdefault(svc.openapi_path(where), {})[svc.method.lower()] = \
+                operation(svc, where, types)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Lantai repository API", "version": "1.0",
@@ -223,8 +158,8 @@ def document(api_url: str, *, require_if_match: bool = False) -> dict:
         "servers": [{"url": api_url}],
         "security": [{"bearerAuth": []}],
         "tags": [{"name": n} for n in ("content", "workflow", "history", "access", "search",
-                                        "meta")],
-        "paths": paths,
+                                        "meta", "users")],
+        "paths": dict(sorted(paths.items())),
         "components": _components(types, require_if_match),
     }
 
@@ -245,6 +180,11 @@ def _search_params() -> list[dict]:
         out.append({"name": name, "in": "query", "required": False,
                     "schema": {"type": "string", "maxLength": 64},
                     "description": f"Filter by {name} (facet values; 1950-1959 for years)"})
+    for name, facet in FILTER_ALIASES.items():
+        out.append({"name": name, "in": "query", "required": False,
+                    "schema": {"type": "string", "maxLength": 64},
+                    "description": "Only what is inside this object (a path or an IRI)"
+                    if facet == "within" else f"The same as {facet}"})
     return out
 
 

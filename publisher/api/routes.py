@@ -15,7 +15,6 @@ from typing import TypeVar
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from pyoxigraph import NamedNode
 from werkzeug.exceptions import HTTPException
-from werkzeug.routing import PathConverter
 
 from ontology.profile import load_profile
 from publisher.api import jsonld
@@ -36,26 +35,32 @@ from publisher.api.http import (
     query_int,
     unauthorized,
 )
+from publisher.api.services import (
+    IRI,
+    META,
+    OBJECT,
+    PATH,
+    ROOT,
+    SERVICES,
+    Doc,
+    Service,
+    SlugPath,
+    registered,
+    service,
+)
 from publisher.api.sessions import ApiSite, is_store_race
 from repo.errors import Forbidden, Invalid, LantaiError, NotFound
 from repo.objects import ContentObject
-from repo.repository import SLUG, Repository
+from repo.repository import Repository
 from repo.security import ALL_ROLES, User
 from repo.workflow import TRANSITIONS, available
 
 bp = Blueprint("api", __name__)
 
 
-class AnyPath(PathConverter):
-    """Like ``path``, but also matching control characters, so that nothing under /api/
-    falls through to the HTML pages (a path segment with a newline is a 404 of ours)."""
-
-    regex = r"[^/][\s\S]*?"
-
-
 @bp.record_once
 def _add_converter(state) -> None:  # runs before the routes below are added
-    state.app.url_map.converters["anypath"] = AnyPath
+    state.app.url_map.converters["slugpath"] = SlugPath
 
 
 EXTENSION = "lantai.api"
@@ -77,16 +82,28 @@ def init_app(app: Flask) -> None:
 
         def handler(exc: HTTPException):
             if request.path == "/api" or request.path.startswith("/api/"):
-                headers = {}
-                if getattr(exc, "valid_methods", None):
-                    headers["Allow"] = ", ".join(exc.valid_methods)
-                return problem(code, message or exc.description or exc.name, headers=headers)
+                return routing_problem(code, message or exc.description or exc.name,
+                                       getattr(exc, "valid_methods", None))
             return before(exc) if before is not None else exc
 
         app.register_error_handler(code, handler)
 
+    json_error(404)
     json_error(405)
     json_error(500, "the server failed on this request; it is logged")
+
+
+def routing_problem(code: int, message: str, allowed: list[str] | None) -> Response:
+    """A URL no service is registered for (404; 400 for ``.`` or ``..`` segments), or a
+    method it is not registered for (405 with ``Allow``)."""
+    if code == 404:
+        if any(s in (".", "..") for s in request.path.split("/")):
+            return problem(400, "'.' and '..' are not path segments here")
+        return problem(404, f"no object or endpoint at {request.path[:200]}")
+    if code == 405 and allowed:
+        return problem(405, f"{request.method[:20]} is not allowed here (allowed: "
+                       f"{', '.join(allowed)})", headers={"Allow": ", ".join(allowed)})
+    return problem(code, message)
 
 
 def site() -> ApiSite:
@@ -276,6 +293,12 @@ def send_object(repo: Repository, user: User, obj: ContentObject, status: int = 
 
 
 # ---------------------------------------------------------------------- the object
+@service("GET", "", on=(ROOT, *OBJECT), name="get", doc=Doc(
+    "Read an object", "The object as JSON-LD: its description by the profile's field names, "
+    "repository facts and a page of its children (at the root: who you are and the top-level "
+    "objects). ETag is its revision.", "content", (200, "The object (JSON-LD)", "Object"),
+    ok_at_root=(200, "The root: who you are, the top-level objects", "Root"),
+    params=("page", "size", "IfNoneMatch")))
 def get_object(ref: str) -> Response:
     def run(repo: Repository, user: User) -> Response:
         if repo.resolve(ref) == repo.root_iri:
@@ -301,6 +324,10 @@ def site_root(repo: Repository, user: User) -> Response:
     return send(body, etag=etag)
 
 
+@service("POST", "", on=(ROOT, *OBJECT), name="create", doc=Doc(
+    "Create a child", "Create an object inside this one (at the root: fonds, collections, "
+    "folders, agents, exhibits).", "content", (201, "Created; Location names it", "Object"),
+    errors="write", params=("page", "size"), body="Create"))
 def create_child(ref: str) -> Response:
     data = json_body(required=True)
     type_name = body_str(data, "type", default=data.get("contentType"), required=True, limit=64)
@@ -323,6 +350,11 @@ def create_child(ref: str) -> Response:
     return writing(run, ref)
 
 
+@service("PATCH", "", on=OBJECT, name="edit", doc=Doc(
+    "Change fields", "Set (a null removes), add or unset field values. If-Match with the ETag "
+    "you read: a stale one gets 412.", "content", (200, "The object after the change",
+                                                    "Object"),
+    errors="write", params=("IfMatch", "page", "size"), body="Patch"))
 def edit_object(ref: str) -> Response:
     data = json_body(required=True)
     message = body_str(data, "message") or ""
@@ -343,6 +375,11 @@ def edit_object(ref: str) -> Response:
     return writing(run, ref)
 
 
+@service("DELETE", "", on=OBJECT, name="delete", doc=Doc(
+    "Delete", "Delete the object (with recursive=true, what is inside too). Its IRI stays a "
+    "tombstone and is never reused.", "content",
+    (200, "What was deleted (tombstones keep the IRIs)", "Deleted"), errors="write",
+    params=("IfMatch", "recursive", "message")))
 def delete_object(ref: str) -> Response:
     recursive = query_bool("recursive")
     message = request.args.get("message", "")
@@ -358,6 +395,9 @@ def delete_object(ref: str) -> Response:
 
 
 # ---------------------------------------------------------------------- endpoints
+@service("GET", "/@children", on=(ROOT, *OBJECT), name="children", doc=Doc(
+    "Children", "The children the user may view, in order, paged.", "content",
+    (200, "A page of objects", "Listing"), params=("page", "size", "IfNoneMatch")))
 def children(ref: str) -> Response:
     def run(repo: Repository, user: User) -> Response:
         iri = repo.resolve(ref)
@@ -377,6 +417,9 @@ def children(ref: str) -> Response:
     return reading(run)
 
 
+@service("GET", "/@workflow", on=OBJECT, name="workflow", doc=Doc(
+    "Workflow state", "State, the transitions this user may take, and the workflow history.",
+    "workflow", (200, "Workflow", "Workflow")))
 def workflow_info(ref: str) -> Response:
     def run(repo: Repository, user: User) -> Response:
         obj = repo.get(user, ref)
@@ -395,6 +438,13 @@ def workflow_info(ref: str) -> Response:
     return reading(run)
 
 
+@service("POST", "/@workflow/<action>", on=OBJECT, name="transition", doc=Doc(
+    "Take a transition", "submit, retract, publish, reject or withdraw, with a comment for the "
+    "history. Publishing makes the object public (the publication dataset) if it is open and "
+    "its containers are published.", "workflow", (200, "The object after the change",
+                                                  "Object"),
+    errors="write", params=("IfMatch", "page", "size"), body="Transition",
+    body_required=False))
 def workflow_transition(ref: str, action: str) -> Response:
     if action not in TRANSITIONS:
         raise ApiError(404, f"no transition {action!r} (transitions: {', '.join(TRANSITIONS)})")
@@ -414,6 +464,9 @@ def workflow_transition(ref: str, action: str) -> Response:
     return writing(run, ref)
 
 
+@service("GET", "/@history", on=OBJECT, name="history", doc=Doc(
+    "Revisions", "Who changed what, when and why (by IRI also of a deleted object, for "
+    "Editors).", "history", (200, "Revisions", "History")))
 def history_list(ref: str) -> Response:
     def run(repo: Repository, user: User) -> Response:
         obj = repo._load_any(user, ref)
@@ -426,32 +479,40 @@ def history_list(ref: str) -> Response:
     return reading(run)
 
 
-def history_entry(ref: str, number: int) -> Response:
+@service("GET", "/@history/<int(min=1):n>", on=OBJECT, name="revision", doc=Doc(
+    "One revision", "The revision and its difference from the previous one.", "history",
+    (200, "Revision", "Revision")))
+def history_entry(ref: str, n: int) -> Response:
     def run(repo: Repository, user: User) -> Response:
         obj = repo._load_any(user, ref)
         revs = repo.history(user, obj.iri)
-        if not 1 <= number <= len(revs):
-            raise NotFound(f"{obj.path or obj.iri} has revisions 1–{len(revs)}, not {number}")
-        r = revs[number - 1]
-        diff = repo.diff(user, obj.iri, number - 1, number)
+        if not 1 <= n <= len(revs):
+            raise NotFound(f"{obj.path or obj.iri} has revisions 1–{len(revs)}, not {n}")
+        r = revs[n - 1]
+        diff = repo.diff(user, obj.iri, n - 1, n)
         url = object_url(obj) + "/@history"
-        body = {"@id": f"{url}/{number}", "revision": number, "time": r.time,
+        body = {"@id": f"{url}/{n}", "revision": n, "time": r.time,
                 "author": r.author, "action": r.action, "message": r.message,
-                "previous": f"{url}/{number - 1}" if number > 1 else None,
+                "previous": f"{url}/{n - 1}" if n > 1 else None,
                 "diff": [{"op": "add" if d.sign == "+" else "remove", "field": d.what,
                           "value": d.value} for d in diff]}
         return send(body, etag=entity_tag(obj.revision))
     return reading(run)
 
 
-def history_revert(ref: str, number: int) -> Response:
+@service("POST", "/@history/<int(min=1):n>", on=OBJECT, name="revert", doc=Doc(
+    "Revert or restore", "Make the description what it was at revision n (a new revision; "
+    "nothing is lost). By IRI it restores a deleted object, as private.", "history",
+    (200, "The object after the change", "Object"), errors="write",
+    params=("IfMatch", "page", "size"), body="Revert", body_required=False))
+def history_revert(ref: str, n: int) -> Response:
     data = json_body()
     message = body_str(data, "message") or ""
 
     def run(repo: Repository, user: User) -> Response:
         obj = repo._load_any(user, ref)
         check_if_match(obj.revision, required=require_if_match())
-        new = repo.revert(user, obj.iri, number, message=message)
+        new = repo.revert(user, obj.iri, n, message=message)
         return send_object(repo, user, new, headers={"Content-Location": object_url(new)})
     return writing(run, ref, any_state=True)
 
@@ -464,6 +525,9 @@ def access_body(obj: ContentObject) -> dict:
             "levels": ["open", "restricted", "personal", "embargoed"]}
 
 
+@service("GET", "/@access", on=OBJECT, name="access", doc=Doc(
+    "Access rule", "open, restricted, personal or embargoed (until), and the fields marked "
+    "personal.", "access", (200, "Access", "Access")))
 def access_info(ref: str) -> Response:
     def run(repo: Repository, user: User) -> Response:
         obj = repo.get(user, ref)
@@ -472,6 +536,9 @@ def access_info(ref: str) -> Response:
     return reading(run)
 
 
+@service("POST", "/@access", on=OBJECT, name="setAccess", doc=Doc(
+    "Change the access rule", "Opening needs a Reviewer; restricting an Editor.", "access",
+    (200, "Access", "Access"), errors="write", params=("IfMatch",), body="AccessChange"))
 def access_change(ref: str) -> Response:
     data = json_body(required=True)
     level = body_str(data, "level", default=data.get("access"), limit=32)
@@ -490,6 +557,10 @@ def access_change(ref: str) -> Response:
     return writing(run, ref)
 
 
+@service("POST", "/@move", on=OBJECT, name="move", doc=Doc(
+    "Move or rename", "Into another container (its IRI stays; its path changes).", "content",
+    (200, "The object after the change", "Object"), errors="write",
+    params=("IfMatch", "page", "size"), body="Move"))
 def move_object(ref: str) -> Response:
     data = json_body(required=True)
     target = body_str(data, "target", required=True, limit=2000)
@@ -508,7 +579,11 @@ def move_object(ref: str) -> Response:
     return writing(run, ref)
 
 
-def search(ref: str | None) -> Response:
+@service("GET", "/@search", on=(ROOT, *OBJECT), name="search", doc=Doc(
+    "Search the staff catalog", "Words, phrases, reference codes, field:word; filtered to what "
+    "the user may view (inside an object: what is inside it).", "search",
+    (200, "Results", "SearchResults"), params=("search",)))
+def search(ref: str) -> Response:
     from repo.catalog.facets import FACETS, FILTER_ALIASES
     from repo.catalog.search import Catalog
 
@@ -532,7 +607,7 @@ def search(ref: str | None) -> Response:
             filters[name] = values[:50]
 
     def run(repo: Repository, user: User) -> Response:
-        if ref is not None:
+        if ref != "/":
             obj = repo.get(user, ref)
             filters.setdefault("within", []).append(obj.iri)
             url = object_url(obj) + "/@search"
@@ -575,7 +650,10 @@ def search_url(url: str) -> str:
     return f"{url}?{urlencode(query)}" if query else url
 
 
-def types_list() -> Response:
+@service("GET", "/@types", on=ROOT, name="types", doc=Doc(
+    "Content types", "Types, where each may be placed, and their fields.", "meta",
+    (200, "Types", "Types")))
+def types_list(ref: str) -> Response:
     def run(repo: Repository, user: User) -> Response:
         out = []
         for t in load_profile().types.values():
@@ -592,19 +670,23 @@ def types_list() -> Response:
 
 
 # ---------------------------------------------------------------------- routing
-@bp.get("/api/openapi.json")
-def openapi_document():
+@service("GET", "/openapi.json", on=META, name="openapi", doc=Doc(
+    "This document", "The OpenAPI 3.1 description of this API, made from its registered "
+    "services.", "meta", (200, "OpenAPI 3.1", None), errors="meta", public=True))
+def openapi_document(ref: None) -> Response:
     from publisher.api.openapi import document
 
-    resp = jsonify(document(api_root(), require_if_match=require_if_match()))
+    resp = jsonify(document(api_root(), SERVICES, require_if_match=require_if_match()))
     resp.headers["Access-Control-Allow-Origin"] = "*"
     return resp
 
 
-@bp.get("/api/@context/<type_name>")
-def type_context(type_name: str):
+@service("GET", "/@context/<type_name>", on=META, name="context", doc=Doc(
+    "JSON-LD context of a content type", "Made from the SHACL profile.", "meta",
+    (200, "A JSON-LD context", None), errors="meta", public=True))
+def type_context(ref: None, type_name: str) -> Response:
     if type_name not in load_profile().types:
-        return problem(404, f"no content type {type_name!r}")
+        raise ApiError(404, f"no content type {type_name!r}")
     resp = jsonify({"@context": jsonld.type_context(type_name)})
     resp.mimetype = "application/ld+json"
     resp.headers["Access-Control-Allow-Origin"] = "*"
@@ -612,135 +694,70 @@ def type_context(type_name: str):
     return resp
 
 
-METHODS = ["GET", "POST", "PATCH", "DELETE"]
+def reference(where: str, path: str | None) -> str | None:
+    """The object a request is about: ``/`` at the root, ``/{path}``, or ``?iri=``."""
+    if where == ROOT:
+        return "/"
+    if where == PATH:
+        return "/" + path
+    if where == IRI:
+        iri = request.args.get("iri", "")
+        if not iri.startswith(("http://", "https://")) or len(iri) > 2000 or \
+                not valid_iri(iri):
+            raise ApiError(400, "@iri needs ?iri= with an absolute http(s) IRI")
+        return iri
+    return None
 
 
-@bp.route("/api", methods=METHODS, strict_slashes=False, endpoint="api_bare")
+def valid_iri(iri: str) -> bool:
+    """Is ``iri`` an IRI the store takes (no spaces, ``<>``, control characters…)?"""
+    try:
+        NamedNode(iri)
+    except ValueError:
+        return False
+    return True
+
+
+def check_query(svc: Service, where: str) -> None:
+    """A 400 for a query parameter the service does not take (a typo such as ``?sise=10``
+    is worth noticing), and for a bad page before anything is changed."""
+    from publisher.api.openapi import query_names
+
+    allowed = query_names(svc) | ({"iri"} if where == IRI else set())
+    unknown = sorted(set(request.args) - allowed)
+    if unknown:
+        raise ApiError(400, f"unknown parameter {unknown[0][:40]!r} here"
+                       + (f" (parameters: {', '.join(sorted(allowed))})" if allowed else ""))
+    if {"page", "size"} <= allowed and svc.name != "search":
+        paging()
+
+
+def view(svc: Service, where: str) -> Callable[..., Response]:
+    """The Flask view of one service at one place: who is asking (401 before anything else
+    is looked at), the query, then the handler; our errors as JSON problems."""
+    def run(path: str | None = None, **values) -> Response:
+        try:
+            if not svc.doc.public:
+                on_reader(authenticated)
+            ref = reference(where, path)
+            check_query(svc, where)
+            return svc.handler(ref, **values)
+        except ApiError as exc:
+            return problem(exc.status, exc.message, error=exc.error, headers=exc.headers)
+        except LantaiError as exc:
+            return from_repository_error(exc)
+    return run
+
+
+for _svc, _where in registered():
+    bp.add_url_rule(_svc.rule(_where), endpoint=_svc.operation_id(_where),
+                    view_func=view(_svc, _where), methods=[_svc.method])
+
+
+@bp.route("/api", methods=["GET", "POST"], strict_slashes=False, endpoint="api_bare")
 def api_bare():
     """``/api`` → ``/api/`` under the base IRI (routing's own redirect would name the Host
     the request came with)."""
     query = request.query_string.decode("latin-1")
     location = api_root() + "/" + (f"?{query}" if query else "")
     return Response(status=308, headers={"Location": location})
-
-
-@bp.route("/api/", methods=METHODS, defaults={"subpath": ""})
-@bp.route("/api/<anypath:subpath>", methods=METHODS)
-def dispatch(subpath: str):
-    try:
-        return route(subpath)
-    except ApiError as exc:
-        return problem(exc.status, exc.message, error=exc.error, headers=exc.headers)
-    except LantaiError as exc:
-        return from_repository_error(exc)
-
-
-def not_allowed(allowed: list[str]) -> ApiError:
-    return ApiError(405, f"{request.method} is not allowed here (allowed: {', '.join(allowed)})",
-                    headers={"Allow": ", ".join(allowed)})
-
-
-PAGING = frozenset({"page", "size"})
-
-
-def allowed_query(rest: list[str], method: str) -> frozenset[str]:
-    """The query parameters an endpoint takes (others are a typo worth a 400)."""
-    name = rest[0] if rest else ""
-    if name == "@search":
-        from repo.catalog.facets import FACETS, FILTER_ALIASES
-
-        return frozenset({"q", "sort", "page", "size", *FACETS, *FILTER_ALIASES})
-    if name == "" and method == "DELETE":
-        return frozenset({"recursive", "message"})
-    if name in ("", "@children") or (name in ("@workflow", "@history", "@move") and
-                                     method == "POST"):
-        return PAGING
-    return frozenset()
-
-
-def check_query(rest: list[str], method: str, extra: frozenset[str] = frozenset()) -> None:
-    allowed = allowed_query(rest, method) | extra
-    unknown = sorted(set(request.args) - allowed)
-    if unknown:
-        raise ApiError(400, f"unknown parameter {unknown[0][:40]!r} here"
-                       + (f" (parameters: {', '.join(sorted(allowed))})" if allowed else ""))
-    if allowed >= PAGING and rest[:1] != ["@search"]:
-        paging()  # a bad page is refused before anything is changed
-
-
-def route(subpath: str) -> Response:
-    on_reader(authenticated)  # 401 before anything else is looked at
-    segments = [s for s in subpath.split("/") if s != ""]
-    if any(s in (".", "..") for s in segments):
-        raise ApiError(400, "'.' and '..' are not path segments here")
-    method = "GET" if request.method == "HEAD" else request.method  # HEAD = GET, no body
-    if segments[:1] == ["@iri"]:
-        iri = request.args.get("iri", "")
-        if not iri.startswith(("http://", "https://")) or len(iri) > 2000:
-            raise ApiError(400, "@iri needs ?iri= with an absolute http(s) IRI")
-        ref, rest = iri, segments[1:]
-        check_query(rest, method, frozenset({"iri"}))
-    else:
-        cut = next((i for i, s in enumerate(segments) if s.startswith("@")), len(segments))
-        for s in segments[:cut]:
-            if not SLUG.match(s):
-                raise ApiError(404, f"no object at /{'/'.join(segments[:cut])[:200]}")
-        ref, rest = "/" + "/".join(segments[:cut]), segments[cut:]
-        check_query(rest, method)
-        if ref == "/" and rest[:1] == ["@types"] and len(rest) == 1:
-            if method != "GET":
-                raise not_allowed(["GET"])
-            return types_list()
-    if not rest:
-        if method == "GET":
-            return get_object(ref)
-        if method == "POST":
-            return create_child(ref)
-        if ref == "/" or method not in ("PATCH", "DELETE"):
-            raise not_allowed(["GET", "POST"] if ref == "/" else METHODS)
-        if method == "PATCH":
-            return edit_object(ref)
-        return delete_object(ref)
-    name, args = rest[0], rest[1:]
-    root = ref == "/"
-    if name == "@search" and not args:
-        if method != "GET":
-            raise not_allowed(["GET"])
-        return search(None if root else ref)
-    if name == "@children" and not args:
-        if method != "GET":
-            raise not_allowed(["GET"])
-        return children(ref)
-    if root:
-        raise ApiError(404, f"no endpoint {name} on the site root")
-    if name == "@workflow" and len(args) <= 1:
-        if not args:
-            if method != "GET":
-                raise not_allowed(["GET"])
-            return workflow_info(ref)
-        if method != "POST":
-            raise not_allowed(["POST"])
-        return workflow_transition(ref, args[0])
-    if name == "@history" and len(args) <= 1:
-        if not args:
-            if method != "GET":
-                raise not_allowed(["GET"])
-            return history_list(ref)
-        if not args[0].isdigit() or len(args[0]) > 9:
-            raise ApiError(404, f"no revision {args[0][:40]!r}")
-        if method == "GET":
-            return history_entry(ref, int(args[0]))
-        if method == "POST":
-            return history_revert(ref, int(args[0]))
-        raise not_allowed(["GET", "POST"])
-    if name == "@access" and not args:
-        if method == "GET":
-            return access_info(ref)
-        if method == "POST":
-            return access_change(ref)
-        raise not_allowed(["GET", "POST"])
-    if name == "@move" and not args:
-        if method != "POST":
-            raise not_allowed(["POST"])
-        return move_object(ref)
-    raise ApiError(404, f"no endpoint {'/'.join(rest)[:80]}")
