@@ -30,7 +30,7 @@ from flask import Blueprint, Flask, Response, abort, current_app, request, send_
 from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 
-from iiif import caching
+from iiif import caching, viewer_asset
 from iiif.collections import build_collection
 from iiif.manifests import (
     MANIFEST_PROFILE,
@@ -53,7 +53,6 @@ SERVED_MEDIA = ("audio/", "video/", "text/vtt", "application/json")
 CACHE_ENTRIES = 256
 LANGS = ("zh", "en")  # the archive's languages, its own first
 OCR_TYPES = frozenset({"image/jpeg", "image/png", "image/tiff", "image/webp", "image/jp2"})
-VIEWER_JS = "viewer/dist/viewer.js"  # under publisher/static (scripts/viewer-setup.sh)
 CORS = {"Access-Control-Allow-Origin": "*",
         "Access-Control-Allow-Headers": "Accept, Accept-Language, Range",
         "Access-Control-Expose-Headers": "Content-Length, Content-Range, ETag, Link"}
@@ -396,13 +395,12 @@ def record_links(iri: str) -> list[tuple[str, str, str]]:
 
 def viewer_html(manifest_url: str, lang: str = "zh", height: str = "520px") -> Markup:
     """The viewer (Clover IIIF, from our static files) showing ``manifest_url``."""
-    static = Path(current_app.static_folder or "") / VIEWER_JS
     title = "IIIF 清单" if lang == "zh" else "IIIF manifest"
     link = (f'<p class="iiif-link"><a href="{escape(manifest_url)}" '
             f'type="application/ld+json">{title}</a></p>')
-    if not static.is_file():  # the viewer was not built (scripts/viewer-setup.sh)
+    src = viewer_asset.script_url(current_app._get_current_object())  # versioned, gzipped
+    if src is None:  # the viewer was not built (scripts/viewer-setup.sh)
         return Markup(f'<section class="iiif-viewer-panel">{link}</section>')
-    src = f"{current_app.static_url_path}/{VIEWER_JS}"
     region = "影像与录音" if lang == "zh" else "Images and recordings"
     return Markup(
         f'<section class="iiif-viewer-panel" aria-label="{region}">'
@@ -443,6 +441,7 @@ def init_app(app: Flask) -> None:
     """Register the record-page hooks, the ``iiif_viewer`` template function and the IIIF
     cache policy (:mod:`iiif.caching`)."""
     caching.init_app(app)
+    viewer_asset.init_app(app)
     app.extensions.setdefault("lantai.record_links", []).append(record_links)
     app.extensions.setdefault("lantai.record_panels", []).append(record_panel)
     app.extensions.setdefault("lantai.record_statements", []).append(record_statements)

@@ -10,6 +10,7 @@ viewer is built by scripts/viewer-setup.sh (run here if it was not).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -74,7 +75,7 @@ def test_a_scan_is_drawn_from_our_tiles(browser, demo_server):
         # the viewer and everything it loads come from our own site
         hosts = {urlparse(u).netloc for _, u, _ in seen if u.startswith("http")}
         assert hosts == {urlparse(demo_server).netloc}
-        assert any(u.endswith("/static/viewer/dist/viewer.js") for _, u, _ in seen)
+        assert any(re.search(r"/static/viewer/[0-9a-f]{16}/viewer\.js$", u) for _, u, _ in seen)
     finally:
         page.close()
 
