@@ -9,6 +9,7 @@ tests prove the two agree.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
@@ -109,6 +110,11 @@ class Profile:
         return [t for t in self.types.values() if t.rdf_class == rdf_class]
 
 
+def _labels(nodes: Iterable[rdflib.term.Node]) -> dict[str, str]:
+    """Labels by language tag (``""`` for an untagged one)."""
+    return {n.language or "": str(n) for n in nodes if isinstance(n, rdflib.Literal)}
+
+
 def _compile_field(g: rdflib.Graph, ps: rdflib.term.Node) -> Field:
     def one(pred: rdflib.term.Node) -> rdflib.term.Node | None:
         return g.value(ps, pred)
@@ -130,8 +136,8 @@ def _compile_field(g: rdflib.Graph, ps: rdflib.term.Node) -> Field:
     return Field(
         name=str(one(_SH.name)),
         path=str(one(_SH.path)),
-        min_count=int(one(_SH.minCount) or 0),
-        max_count=int(max_count) if max_count is not None else None,
+        min_count=int(str(one(_SH.minCount) or 0)),
+        max_count=int(str(max_count)) if max_count is not None else None,
         datatypes=tuple(datatypes),
         is_iri=one(_SH.nodeKind) == _SH.IRI,
         classes=tuple(classes),
@@ -163,7 +169,7 @@ def load_profile() -> Profile:
         for ps in g.objects(shape, _SH.property):
             f = _compile_field(g, ps)
             fields[f.name] = f
-        labels = {lit.language: str(lit) for lit in g.objects(shape, rdflib.RDFS.label)}
+        labels = _labels(g.objects(shape, rdflib.RDFS.label))
         rst = g.value(shape, _LT.recordSetType)
         name = str(g.value(shape, _LT.typeName))
         types[name] = ContentType(
@@ -196,7 +202,7 @@ def vocabulary_codes() -> dict[str, dict[str, dict[str, str]]]:
     for concept, scheme in g.subject_objects(skos.inScheme):
         scheme_name = str(scheme).rsplit("/", 1)[-1]
         code = str(g.value(concept, skos.notation))
-        labels = {lit.language: str(lit) for lit in g.objects(concept, skos.prefLabel)}
+        labels = _labels(g.objects(concept, skos.prefLabel))
         out.setdefault(scheme_name, {})[code] = labels
     return out
 

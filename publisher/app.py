@@ -57,7 +57,7 @@ def create_app(home: Path | str, **config) -> Flask:
     app = Flask(__name__)
     app.config.update(LANTAI_HOME=home, BASE=settings.base, SETTINGS=settings,
                       JSON_AS_ASCII=False, **config)
-    app.json.ensure_ascii = False
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Flask's DefaultJSONProvider
     app.extensions["lantai.dataset"] = PublicDataset(home)
     install_store_retry(app)  # a page that met a writer's compaction is served again, once
     app.extensions["lantai.record_links"] = []
@@ -71,7 +71,7 @@ def create_app(home: Path | str, **config) -> Flask:
     ratelimit.install(app)  # inside the request log, so refused floods are logged too
     if app.config.get("REQUEST_LOG"):
         requestlog.configure()
-        app.wsgi_app = requestlog.RequestLog(app.wsgi_app)
+        app.wsgi_app = requestlog.RequestLog(app.wsgi_app)  # type: ignore[method-assign]
 
     @app.get("/healthz")
     def healthz():

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from pyoxigraph import Literal, NamedNode, Store
 
+from ontology import terms
 from ontology.namespaces import DCTERMS, RDF, RICO, RST, SCHEMA
 from ontology.profile import vocabulary_codes
 from publisher.i18n import LANGS
@@ -199,7 +200,7 @@ def texts_of(store: Store, node: NamedNode, preds: list[NamedNode],
 
 def _one(store: Store, node: NamedNode, pred: str, graph: NamedNode) -> str:
     for q in store.quads_for_pattern(node, NamedNode(pred), None, graph):
-        return q.object.value
+        return terms.value(q.object)
     return ""
 
 
@@ -226,7 +227,7 @@ class Describer:
         node = NamedNode(iri)
         if not self.store.contains_named_graph(node):
             return None
-        classes = tuple(q.object.value for q in
+        classes = tuple(terms.value(q.object) for q in
                         self.store.quads_for_pattern(node, _TYPE, None, node))
         return Ref(iri, texts_of(self.store, node, _TITLES, node), classes)
 
@@ -248,7 +249,8 @@ class Describer:
         if not st.contains_named_graph(node):
             return None
         kind, _, key = iri[len(self.id_prefix):].partition("/")
-        classes = tuple(q.object.value for q in st.quads_for_pattern(node, _TYPE, None, node))
+        classes = tuple(terms.value(q.object)
+                        for q in st.quads_for_pattern(node, _TYPE, None, node))
         d = Described(iri=iri, kind=kind, key=key, classes=classes,
                       titles=texts_of(st, node, _TITLES, node))
         d.refcode = _one(st, node, RICO + "identifier", node)
@@ -269,7 +271,7 @@ class Describer:
         d.media_type = _one(st, node, DCTERMS + "format", node)
         d.categories = self.refs(q.object.value for q in st.quads_for_pattern(
             node, NamedNode(RICO + "hasOrHadType"), None, node) if isinstance(q.object, NamedNode))
-        d.languages = sorted(q.object.value.rsplit("/", 1)[-1] for q in st.quads_for_pattern(
+        d.languages = sorted(terms.value(q.object).rsplit("/", 1)[-1] for q in st.quads_for_pattern(
             node, NamedNode(RICO + "hasOrHadLanguage"), None, node))
         for pred in FORWARD_ORDER:
             targets = self.refs(q.object.value for q in st.quads_for_pattern(
@@ -289,7 +291,7 @@ class Describer:
         for pred in FORWARD_ORDER:  # one index lookup each; never a scan of the children
             for q in self.store.quads_for_pattern(None, NamedNode(pred), node, None):
                 if q.subject == q.graph_name:
-                    groups.setdefault(pred, []).append(q.subject.value)
+                    groups.setdefault(pred, []).append(terms.value(q.subject))
         for pred in FORWARD_ORDER:
             sources = sorted(set(groups.get(pred, ())))
             if not sources:
@@ -302,7 +304,7 @@ class Describer:
             for event in groups.get(RICO + "hasOrHadParticipant", ()):
                 for q in self.store.quads_for_pattern(None, _WITH_EVENT, NamedNode(event), None):
                     if q.subject == q.graph_name:
-                        seen.add(q.subject.value)
+                        seen.add(terms.value(q.subject))
             d.interviews = sorted(self.refs(sorted(seen)[:MAX_RELATED]), key=_by_title)
 
     def _hierarchy(self, d: Described, node: NamedNode, page: int, per_page: int) -> None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from flask import Blueprint, abort, current_app, request
 from pyoxigraph import Literal, NamedNode, Store
 
+from ontology import terms
 from ontology.namespaces import DCTERMS, RDF, RICO, SCHEMA
 from publisher.dataset import public_store
 from publisher.i18n import LANGS, lang, render
@@ -182,7 +183,7 @@ class Reader:
     def thumbnail(self, node: NamedNode, cls: str) -> tuple[str, str]:
         """IIIF thumbnail URL and alt text of the record's first image, if it has one."""
         candidates = [node] if cls == RICO + "Instantiation" else sorted(
-            (q.subject for q in self.store.quads_for_pattern(
+            (terms.named(q.subject) for q in self.store.quads_for_pattern(
                 None, NamedNode(RICO + "isOrWasDigitalInstantiationOf"), node, None)),
             key=lambda n: n.value)
         for inst in candidates:
@@ -219,9 +220,9 @@ class Reader:
         """The featured objects of an exhibit or section, in the archivist's order."""
         quads = list(self.store.quads_for_pattern(None, None, None, node))
         ordered = [t.value for t in stored_order(quads, node.value, "feature")]
-        rest = sorted(q.object.value for q in quads
+        rest = sorted(terms.value(q.object) for q in quads
                       if q.subject == node and q.predicate == HAS_PART
-                      and q.object.value not in ordered)
+                      and terms.value(q.object) not in ordered)
         cards = (self.card(iri) for iri in dict.fromkeys([*ordered, *rest]))
         return [c for c in cards if c is not None]
 
@@ -233,7 +234,8 @@ class Reader:
         return node if self.one(node, TYPE) == EXHIBIT else None
 
     def exhibits(self) -> list[dict]:
-        nodes = [q.subject for q in self.store.quads_for_pattern(None, TYPE, EXHIBIT, None)]
+        nodes = [terms.named(q.subject)
+                 for q in self.store.quads_for_pattern(None, TYPE, EXHIBIT, None)]
         out = []
         for node in sorted(nodes, key=lambda n: (self.position(n), n.value)):
             features = self.features(node)
@@ -244,8 +246,9 @@ class Reader:
         return out
 
     def section_nodes(self, exhibit: NamedNode) -> list[NamedNode]:
-        nodes = [q.subject for q in self.store.quads_for_pattern(None, IS_PART_OF, exhibit, None)
-                 if q.subject.value == q.graph_name.value and self.one(q.subject, TYPE) == SECTION]
+        nodes = [terms.named(q.subject)
+                 for q in self.store.quads_for_pattern(None, IS_PART_OF, exhibit, None)
+                 if q.subject == q.graph_name and self.one(terms.named(q.subject), TYPE) == SECTION]
         return sorted(nodes, key=lambda n: (self.position(n), n.value))
 
     def section(self, exhibit_key: str, node: NamedNode) -> Section:
@@ -271,11 +274,11 @@ class Reader:
         records: set[str] = set()
         for coll in self.values(exhibit, ABOUT):
             records.add(coll.value)
-            rows = self.store.query(
+            rows = terms.solutions(self.store.query(
                 "PREFIX rico: <https://www.ica.org/standards/RiC/ontology#> "
                 f"SELECT DISTINCT ?r WHERE {{ ?r rico:isDirectlyIncludedIn+ {coll} }}",
-                use_default_graph_as_union=True)  # coll: an IRI from the store, as <…>
-            records.update(row["r"].value for row in rows)
+                use_default_graph_as_union=True))  # coll: an IRI from the store, as <…>
+            records.update(terms.value(row["r"]) for row in rows)
         events: dict[str, list[str]] = {}
         for iri in sorted(records):
             for e in self.values(NamedNode(iri), NamedNode(RICO + "isAssociatedWithEvent")):

@@ -24,11 +24,13 @@ import threading
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import IO, cast
 from xml.sax.saxutils import escape as xml_escape
 
 from flask import Blueprint, Response, abort, current_app, request, send_file
 from pyoxigraph import NamedNode, RdfFormat, Store, Triple, serialize
 
+from ontology import terms
 from ontology.namespaces import DCTERMS, LT, PREFIXES, RDF, RICO, SCHEMA, SKOS
 from publisher.dataset import public_store, read_generation
 from repo.gone import GONE_FILE, read_gone
@@ -224,6 +226,7 @@ def dereference(kind: str, key: str):
     if not store.contains_named_graph(NamedNode(iri)):
         absent(iri)
     links = alternates(iri)
+    fmt: Format | None
     if ext:
         fmt = BY_EXT[ext]
     else:
@@ -274,7 +277,8 @@ def dataset_stats(home: Path, store: Store) -> dict:
         classes: dict[str, int] = {}
         for q in store.quads_for_pattern(None, NamedNode(RDF + "type"), None, None):
             if q.subject == q.graph_name:
-                classes[q.object.value] = classes.get(q.object.value, 0) + 1
+                cls = terms.value(q.object)
+                classes[cls] = classes.get(cls, 0) + 1
         entities = sum(1 for _ in store.named_graphs())
         namespaces = {v for v in VOCABULARIES.values() if v != LT}
         for iri in predicates | set(classes):
@@ -345,9 +349,10 @@ def void(ext: str | None = None):
             # a browser (the home page links here): Turtle shown as text, not downloaded
             fmt, as_text = offers[0], True
         else:
-            fmt = negotiate(accept, offers) if accept else offers[0]
-            if fmt is None:
+            chosen = negotiate(accept, offers) if accept else offers[0]
+            if chosen is None:
                 return not_acceptable(offers)
+            fmt = chosen
     ttl = _void_turtle(base, dataset_stats(home, store), current_app.config["SETTINGS"])
     if fmt.ext == "ttl":
         body = ttl.encode("utf-8")
@@ -391,10 +396,11 @@ def ensure_dump(home: Path, store: Store, name: str) -> tuple[Path, str]:
         try:
             with open(tmp, "wb") as raw, gzip.GzipFile(
                     filename=name[:-3], mode="wb", fileobj=raw, compresslevel=5, mtime=0) as gz:
+                out = cast(IO[bytes], gz)  # a GzipFile is a binary file; typeshed says otherwise
                 if DUMPS[name] == "nq":
-                    store.dump(gz, format=RdfFormat.N_QUADS)
+                    store.dump(out, format=RdfFormat.N_QUADS)
                 else:
-                    serialize((q.triple for q in store), gz, format=RdfFormat.TURTLE,
+                    serialize((q.triple for q in store), out, format=RdfFormat.TURTLE,
                               prefixes=TURTLE_PREFIXES)
             os.replace(tmp, path)
         finally:
@@ -444,14 +450,14 @@ def exhibit_pages(store: Store, base: str) -> list[str]:
     out = [base + "/exhibits/"]
     for q in store.quads_for_pattern(None, NamedNode(RDF + "type"),
                                      NamedNode(SCHEMA + "ExhibitionEvent"), None):
-        if q.subject != q.graph_name or not q.subject.value.startswith(prefix):
+        if q.subject != q.graph_name or not terms.value(q.subject).startswith(prefix):
             continue
-        key = q.subject.value[len(prefix):]
+        key = terms.value(q.subject)[len(prefix):]
         out.append(f"{base}/exhibits/{key}")
         for part in store.quads_for_pattern(None, NamedNode(SCHEMA + "isPartOf"), q.subject,
                                             None):
-            if part.subject == part.graph_name and part.subject.value.startswith(prefix):
-                out.append(f"{base}/exhibits/{key}/{part.subject.value[len(prefix):]}")
+            if part.subject == part.graph_name and terms.value(part.subject).startswith(prefix):
+                out.append(f"{base}/exhibits/{key}/{terms.value(part.subject)[len(prefix):]}")
     return sorted(set(out))
 
 

@@ -21,6 +21,7 @@ from flask import Blueprint, current_app, request
 from markupsafe import Markup
 from pyoxigraph import NamedNode, Store
 
+from ontology import terms
 from ontology.namespaces import SCHEMA
 from publisher.dataset import public_store
 from publisher.i18n import lang, render
@@ -151,7 +152,7 @@ def hit_href(iri: str, type_name: str, store: Store | None = None) -> str:
         store = store if store is not None else public_store()
         parent = next(store.quads_for_pattern(NamedNode(iri), IS_PART_OF, None, None), None)
         if parent is not None:
-            return f"/exhibits/{parent.object.value.rsplit('/', 1)[-1]}/{key}"
+            return f"/exhibits/{terms.value(parent.object).rsplit('/', 1)[-1]}/{key}"
     return iri[len(base):] if iri.startswith(base + "/") else iri
 
 

@@ -18,6 +18,7 @@ import calendar
 import datetime as dt
 import re
 
+from ontology import terms
 from ontology.namespaces import RICO
 from repo.objects import ContentObject
 
@@ -28,10 +29,10 @@ def latest_date(obj: ContentObject) -> dt.date | None:
     """The last day of the record's own dates (end, else beginning, else a year in ``date``)."""
     values: dict[str, str] = {}
     for q in obj.description:
-        if q.subject.value == obj.iri and q.predicate.value in (
+        if terms.value(q.subject) == obj.iri and q.predicate.value in (
             RICO + "endDate", RICO + "beginningDate", RICO + "date"
         ):
-            values[q.predicate.value.rsplit("#", 1)[-1]] = q.object.value
+            values[q.predicate.value.rsplit("#", 1)[-1]] = terms.value(q.object)
     for key in ("endDate", "beginningDate", "date"):
         text = values.get(key)
         if not text:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from pyoxigraph import Literal, NamedNode, Quad
 
+from ontology import terms
 from ontology.namespaces import RDF_TYPE, SCHEMA, XSD
 
 if TYPE_CHECKING:
@@ -52,12 +53,12 @@ def stored_order(quads: Iterable[Quad], obj_iri: str, field_name: str) -> list:
     position: dict[str, int] = {}
     item: dict[str, object] = {}
     for q in quads:
-        s = q.subject.value
+        s = terms.value(q.subject)
         if not s.startswith(prefix):
             continue
         if q.predicate == POSITION:
             try:
-                position[s] = int(q.object.value)
+                position[s] = int(terms.value(q.object))
             except ValueError:
                 continue
         elif q.predicate == ITEM:
@@ -82,7 +83,7 @@ def keep_order(obj: ContentObject, f: Field, given: list, *, replace: bool) -> N
         if term in present and term not in order:
             order.append(term)
     prefix = node_prefix(obj.iri, f.name)
-    obj.description = {q for q in obj.description if not q.subject.value.startswith(prefix)}
+    obj.description = {q for q in obj.description if not terms.value(q.subject).startswith(prefix)}
     for n, term in enumerate(order, start=1):
         li = NamedNode(f"{prefix}{n}")
         obj.description.update((

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from pyoxigraph import Quad, RdfFormat, parse
 
+from ontology import terms
 from ontology.namespaces import LT
 from repo.catalog.documents import IRI, LITERAL, Statement, own_statements
 
@@ -178,7 +179,7 @@ class BatchReader:
                 return term[1:-1]
             if term.startswith('"'):
                 return term[1:term.rindex('"')]
-        return next(iter(quads_of(line))).object.value
+        return terms.value(next(iter(quads_of(line))).object)
 
 
 def canonical(text: str, sample: int = 64) -> str:

@@ -33,6 +33,7 @@ from typing import NamedTuple
 import orjson
 from pyoxigraph import Literal, NamedNode, Quad
 
+from ontology import terms
 from ontology.namespaces import ISO639, RDF_TYPE, RDFS, RICO, SCHEMA
 from ontology.profile import load_profile
 
@@ -169,12 +170,15 @@ def _type_by_class() -> dict[tuple[str, str | None], str]:
 
 def type_from_statements(statements: list[Statement]) -> str:
     """The content type an object's own statements imply (its class, record set type)."""
-    cls = rst = None
+    cls: str | None = None
+    rst: str | None = None
     for p, _, v, _ in statements:
         if p == _RDF_TYPE:
             cls = v
         elif p == HAS_RECORD_SET_TYPE:
             rst = v
+    if cls is None:
+        return "object"
     return _type_by_class().get((cls, rst)) or _type_by_class().get((cls, None)) or "object"
 
 
@@ -246,8 +250,8 @@ def public_facts(statements: list[Statement]) -> Facts:
     as its description implies it, its container as its description links to it."""
     d = describe(statements)
     by_class = _type_by_class()
-    return Facts(by_class.get((d.rdf_class, d.record_set_type))
-                 or by_class.get((d.rdf_class, None)) or "object",
+    cls = d.rdf_class or ""
+    return Facts(by_class.get((cls, d.record_set_type)) or by_class.get((cls, None)) or "object",
                  "published", "open", "", "", d.parent)
 
 
@@ -259,13 +263,13 @@ def own_statements(iri: str, graph: Iterable[Quad]) -> list[Statement]:
         return graph.own_statements(iri)
     rows = []
     for q in graph:
-        if q.subject.value == iri:
+        if terms.value(q.subject) == iri:
             o = q.object
             if isinstance(o, Literal):
                 rows.append((q.predicate.value, LITERAL, o.value, o.language or ""))
             else:
                 rows.append((q.predicate.value, IRI if isinstance(o, NamedNode) else OTHER,
-                             o.value, ""))
+                             terms.value(o), ""))
     return rows
 
 
@@ -459,7 +463,7 @@ class Builder:
         if parent not in self._inherited:
             graph = self._graph(parent)
             facts = self.source.facts(parent, graph) if graph is not None else None
-            if facts is None:
+            if facts is None or graph is None:
                 self._inherited[parent] = ("", None, None, [])
             else:
                 cat, year, date = self._own(parent, graph)

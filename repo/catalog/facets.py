@@ -117,6 +117,8 @@ def filter_queries(filters: Mapping[str, object] | None) -> list[tantivy.Query]:
         elif name in ("year", "decade"):
             alternatives = []
             for v in values:
+                lo: int | None
+                hi: int | None
                 if name == "decade":
                     d = int(re.sub(r"s$", "", v.strip()))
                     lo, hi = d // 10 * 10, d // 10 * 10 + 9

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -216,7 +216,7 @@ def int_range_query(name: str, lo: int | None, hi: int | None) -> tantivy.Query:
 
 
 def combine(text: tantivy.Query | None, filters: list[tantivy.Query],
-            excluded: list[tantivy.Query] = ()) -> tantivy.Query:
+            excluded: Sequence[tantivy.Query] = ()) -> tantivy.Query:
     """Text (scored) AND filters (not scored) AND NOT excluded."""
     clauses = []
     if text is not None:
@@ -343,23 +343,32 @@ class Writer:
         self._w: tantivy.IndexWriter | None = writer
         self.changed = False
 
+    @property
+    def _open(self) -> tantivy.IndexWriter:
+        if self._w is None:
+            raise RuntimeError("this catalog batch is already committed")
+        return self._w
+
     def delete(self, iri: str) -> None:
-        self._w.delete_documents_by_term("iri", iri)
+        self._open.delete_documents_by_term("iri", iri)
         self.changed = True
 
     def put(self, doc: Document, *, replace: bool = True, encoded: bytes | None = None) -> None:
         if replace:
-            self._w.delete_documents_by_term("iri", doc.iri)
-        self._w.add_document(to_tantivy(doc, encoded))
+            self._open.delete_documents_by_term("iri", doc.iri)
+        self._open.add_document(to_tantivy(doc, encoded))
         self.changed = True
 
     def clear(self) -> None:
-        self._w.delete_all_documents()
+        self._open.delete_all_documents()
         self.changed = True
 
 
 def load_data(doc: tantivy.Document) -> dict:
-    raw = bytes(doc.get_first("data"))
+    data = doc.get_first("data")
+    if data is None:
+        raise ValueError("a catalog document without its stored data")
+    raw = bytes(data)
     return {**json.loads(raw.decode("utf-8")), "digest": digest_of(raw)}
 
 

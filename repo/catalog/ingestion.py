@@ -48,6 +48,7 @@ from pathlib import Path
 
 from pyoxigraph import DefaultGraph, NamedNode, Quad, Store
 
+from ontology import terms
 from ontology.profile import load_profile
 from repo.catalog.batch_text import Batch, BatchReader, quads_of
 from repo.catalog.documents import (
@@ -164,7 +165,7 @@ class _Overlay:
         if self._mgmt_lines is None:
             self._mgmt_lines = {}
             for q in quads_of("\n".join(self.mgmt_batch)):
-                self._mgmt_lines.setdefault(q.subject.value, []).append(f"{q} .")
+                self._mgmt_lines.setdefault(terms.value(q.subject), []).append(f"{q} .")
         return self._mgmt_lines
 
     def _mgmt_of(self, subject: str) -> list[Quad]:
@@ -227,7 +228,7 @@ class _Overlay:
         """Is a quad the store returns one of the batch's (its graph, or its subject's
         management facts, are the batch's)?"""
         if isinstance(q.graph_name, DefaultGraph):  # a management fact
-            return q.subject.value in self.subjects
+            return terms.value(q.subject) in self.subjects
         return q.graph_name.value in self.graphs
 
     def quads_for_pattern(self, s=None, p=None, o=None, g=None):

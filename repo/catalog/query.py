@@ -89,7 +89,7 @@ def _units(text: str, fields: tuple[str, ...] | None, *, quoted: bool,
     for run in found:
         if run.kind == "code":
             partial = star or not run.complete
-            code_fields = ("refpath",) if partial else ("refcode",)
+            code_fields: tuple[str, ...] = ("refpath",) if partial else ("refcode",)
             if fields is not None and not set(fields) & {"refcode", "refpath"}:
                 code_fields = fields
             out.append(Unit(run.tokens, "term", code_fields))

@@ -172,9 +172,9 @@ class Catalog:
         # commit: its facets and pages are computed once per commit.
         browse = (sort, page, size, facets) if text is None and not clauses else None
         if browse is not None and browse in self._browse:
-            total, hits, counted = self._browse[browse]
+            total, kept, counted = self._browse[browse]
             return Results(query=query, total=total, page=page, size=size, sort=sort,
-                           hits=list(hits), facets=counted, complete=self._complete)
+                           hits=list(kept), facets=counted, complete=self._complete)
         searcher = self.index.searcher()
         pending = [_pool().submit(searcher.aggregate, q, group)
                    for group in facet_defs.FACET_GROUPS] if facets else []
@@ -183,7 +183,7 @@ class Catalog:
         if order is not None:
             kwargs.update(order_by_field=order[0], order=order[1])
         result = searcher.search(q, max(size, 1), **kwargs)
-        hits = []
+        hits: list[Hit] = []
         for key, address in result.hits[:size]:
             data = load_data(searcher.doc(address))
             hits.append(self._hit(data, key if order is None else 0.0, pq.highlight,
@@ -192,7 +192,7 @@ class Catalog:
         for future in pending:
             merged.update(future.result())
         counted = facet_defs.read_aggregation(merged) if facets else {}
-        total = result.count or 0
+        total = result.count or 0  # type: ignore[attr-defined]  # missing from tantivy's stub
         if browse is not None:
             if len(self._browse) > 64:
                 self._browse.clear()

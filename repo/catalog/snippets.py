@@ -49,12 +49,12 @@ def matches(text: str, hl: Highlight) -> list[tuple[int, int]]:
         return []
     spans.sort()
     merged: list[list[int]] = []
-    for s, e in spans:
-        if merged and s <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], e)
+    for begin, end in spans:
+        if merged and begin <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
         else:
-            merged.append([s, e])
-    return [(offsets[s], offsets[e - 1] + 1) for s, e in merged]
+            merged.append([begin, end])
+    return [(offsets[begin], offsets[end - 1] + 1) for begin, end in merged]
 
 
 def render(text: str, spans: list[tuple[int, int]], *, start: int = 0,
