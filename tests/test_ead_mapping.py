@@ -34,6 +34,9 @@ def test_every_rico_term_in_the_mappings_exists(reference):
                     assert "ObjectProperty" in kinds(value) or "DatatypeProperty" in kinds(
                         value), (element, value)
                     checked += 1
+    spec = m["record_identifier"]
+    assert "Class" in kinds(spec["class"]) and "DatatypeProperty" in kinds(spec["text"])
+    assert "ObjectProperty" in kinds(spec["link"])
     for element, prop in m["instantiation"].items():
         if element != "unitid":
             assert kinds(prop) & {"ObjectProperty", "DatatypeProperty"}, (element, prop)

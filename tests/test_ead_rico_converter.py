@@ -51,9 +51,11 @@ TREE = {RICO + "directlyIncludes", RICO + "isDirectlyIncludedIn",
         RICO + "hasDirectPart", RICO + "isOrWasPartOf", RICO + "isDirectPartOf",
         RICO + "hasOrHadPart"}
 # links from the nodes we add where the converter writes headed paragraphs (acqinfo,
-# processinfo, relatedmaterial…) or nothing (one rico:Date per unitdate when a did has several)
+# processinfo, relatedmaterial…) or nothing (one rico:Date per unitdate when a did has several;
+# a rico:Identifier per unitid of the finding aid's own unit, which the converter keeps on #i1
+# only)
 OUR_NODES = {"isAssociatedWithDate", "isOrWasAffectedBy", "isOrWasSubjectOf",
-             "isRecordResourceAssociatedWithRecordResource"}
+             "isRecordResourceAssociatedWithRecordResource", "hasOrHadIdentifier"}
 INVERSES = {RICO + "hasOrHadInstantiation", RICO + "hasOrHadDigitalInstantiation",
             RICO + "isOrWasDescribedBy", RICO + "hasOrHadDerivedInstantiation",
             RICO + "isOrWasInstantiationOf", RICO + "isOrWasDigitalInstantiationOf",

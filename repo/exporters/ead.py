@@ -193,10 +193,13 @@ class EadWriter:
     def did(self, obj: ContentObject, view: View) -> etree._Element:
         own, i1 = view.own, view.nodes.get("i1", Node())
         did = new("did")
-        for lit in own.texts(_rico("identifier")):
-            etree.SubElement(did, E("unitid")).text = lit.value
-        for lit in sorted(i1.texts(_rico("identifier")), key=lambda v: v.value):
-            etree.SubElement(did, E("unitid")).text = lit.value
+        spec = self.map["record_identifier"]
+        unitids = [lit.value for lit in own.texts(_rico("identifier"))]  # the 档号
+        unitids += [lit.value for _, node in view.numbered("unitid")  # the record set's
+                    for lit in node.texts(_rico(spec["text"]))]
+        unitids += sorted(lit.value for lit in i1.texts(_rico("identifier")))
+        for value in dict.fromkeys(unitids):
+            etree.SubElement(did, E("unitid")).text = value
         titles = self._ordered(own.texts(_rico("title")))
         for lit in titles:
             etree.SubElement(did, E("unittitle"), self._lang_attr(lit)).text = lit.value

@@ -139,6 +139,7 @@ class EadMapper:
         i1: list[tuple] = []
         inst = NamedNode(iri + "#i1")
         refcode = None
+        kept = 0
         for unitid in comp.unitids:
             if refcode is None and "refcode" in fields and self._refcode_ok(
                     unitid, type_name, fonds_code):
@@ -150,6 +151,9 @@ class EadMapper:
                     fonds_code = refcode.fonds
             else:
                 i1.append((inst, rico("identifier"), Literal(unitid)))
+                if comp.parent is None:  # the collection's own identifier (not only #i1's)
+                    kept += 1
+                    st += self._record_identifier(iri, node, unitid, kept)
 
         st += self._dates(comp, node, iri)
         st += self._languages(comp, node, type_name)
@@ -289,6 +293,14 @@ class EadMapper:
                         access=access, personal_fields=tuple(staff))
 
     # ------------------------------------------------------------------ parts
+    def _record_identifier(self, iri: str, node: NamedNode, unitid: str, n: int
+                           ) -> list[tuple]:
+        """``{iri}#unitid-N``: a unitid as an identifier of the record set itself."""
+        spec = self.map["record_identifier"]
+        idn = NamedNode(f"{iri}#unitid-{n}")
+        return [(idn, RDF_TYPE, rico(spec["class"])), (idn, rico(spec["text"]), Literal(unitid)),
+                (idn, rico(spec["link"]), node)]
+
     def _staff_notes(self, comp: Component, fields: dict) -> tuple[dict[str, list[Text]],
                                                                      list[str]]:
         """Internal notes by the field that keeps them staff-only, and what could not be.
