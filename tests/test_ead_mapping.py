@@ -3,12 +3,23 @@ content types and fields the profile has."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 import rdflib
 from rdflib import RDF
+from reference_data import reference_dir
 
 from ontology.mappings import load
 from ontology.namespaces import RICO
 from ontology.profile import load_profile
+
+
+@pytest.fixture(scope="session")
+def reference() -> Path:
+    """../shared/reference: a failure under CI when missing (a skip elsewhere)."""
+    return reference_dir()
+
 
 CLASS_KEYS = {"class"}
 PROPERTY_KEYS = {"link", "link_record", "text", "node_link"}

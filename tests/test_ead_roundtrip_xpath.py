@@ -13,13 +13,12 @@ Archives nationales samples in ``../shared/reference`` (under CI a missing file 
 from __future__ import annotations
 
 import io
-import os
 from pathlib import Path
 
 import langcodes
 import pytest
 from lxml import etree
-from support import REFERENCE
+from reference_data import reference_path
 
 from repo.exporters.ead import export_ead
 from repo.importers.run import import_ead
@@ -29,15 +28,6 @@ OWN = ["bilingual-zh-en.xml", "japanese.xml", "late-notes.xml", "internal.xml"]
 ANF = ["FRAN_IR_054848.xml", "FRAN_IR_051211.xml", "FRAN_IR_041661.xml"]
 XLINK = "http://www.w3.org/1999/xlink"
 PARTS = {"archdesc", "c", *(f"c{n:02d}" for n in range(1, 13))}
-
-
-def reference_file(name: str) -> Path:
-    path = REFERENCE / "ead-samples" / "anf-input-ead" / name
-    if not path.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"reference file missing under CI: {path}")
-        pytest.skip(f"reference file not found: {path} (../shared/reference)")
-    return path
 
 
 def local(el: etree._Element) -> str:
@@ -154,7 +144,7 @@ def test_own_fixtures_round_trip_read_independently(empty_site, tmp_path, name):
 
 @pytest.mark.parametrize("name", ANF)
 def test_archives_nationales_round_trip_read_independently(empty_site, tmp_path, name):
-    check(empty_site, reference_file(name), tmp_path)
+    check(empty_site, reference_path("ead-samples", "anf-input-ead", name), tmp_path)
 
 
 COLLECTION = """<?xml version="1.0" encoding="UTF-8"?>
