@@ -29,7 +29,7 @@ def reference() -> Path:
 
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ead"
-OWN = ["bilingual-zh-en.xml", "japanese.xml", "late-notes.xml"]
+OWN = ["bilingual-zh-en.xml", "japanese.xml", "late-notes.xml", "internal.xml"]
 ANF = ["FRAN_IR_054848.xml", "FRAN_IR_051211.xml", "FRAN_IR_041661.xml"]
 
 
@@ -66,6 +66,9 @@ def summary(path: Path) -> tuple[dict, list[dict]]:
             "access": sorted({(n.element, n.authfilenumber or n.text) for n in rec.access}),
             "daos": [(d.kind, sorted(d.hrefs), d.title,
                       sorted((t.lang, t.value) for t in d.desc)) for d in rec.daos],
+            "internal": bool(rec.internal or rec.internal_parts or rec.internal_notes),
+            "internal texts": sorted(p for v in rec.internal_notes.values() for t in v
+                                     for p in t.value.split("\n\n")),
         })
     return header, comps
 
