@@ -136,3 +136,42 @@ def test_internal_archdesc_closes_the_whole_finding_aid(home, tmp_path):
         bodies = crawl(origin, seeds_for(canaries(path)))
         assert not [url for url, body in bodies.items()
                     if "CANARY" in without_echo(url, body) or "OPEN-" in body]
+
+
+EDGES = """<?xml version="1.0" encoding="UTF-8"?>
+<ead><eadheader><eadid>EDGES-1</eadid><filedesc><titlestmt><titleproper>Edges</titleproper>
+</titlestmt></filedesc></eadheader>
+<archdesc level="fonds"><did><unittitle>OPEN-FONDS edges</unittitle></did>
+ <dsc>
+  <c level="series"><did><unittitle>OPEN-SERIES with a late note</unittitle></did>
+   <c level="item"><did><unittitle>OPEN-ITEM</unittitle><unitdate normal="1950">1950</unitdate>
+    </did><accruals audience="INTERNAL"><p>CANARY-INTERNAL-ACCRUALS none expected</p>
+    </accruals></c>
+   <odd audience="internal"><p>CANARY-INTERNAL-LATE after the children</p></odd>
+  </c>
+ </dsc>
+ <dsc audience="internal">
+  <c level="series"><did><unittitle>CANARY-INTERNAL-DSC series</unittitle></did></c>
+ </dsc>
+</archdesc></ead>"""
+
+
+def test_internal_in_a_dsc_after_children_and_in_capitals(empty_site, tmp_path):
+    """A dsc marked internal, a note after the child components (read in the first pass),
+    ``INTERNAL`` in capitals, a note an item has no field of its own for (accruals)."""
+    from repo.importers.run import import_ead
+
+    path = tmp_path / "edges.xml"
+    path.write_text(EDGES, encoding="utf-8")
+    repo, admin = empty_site.repo, empty_site.admin
+    report = import_ead(repo, admin, path)
+    assert report.internal == ("1 component(s) marked internal arrived closed; "
+                               "2 internal note(s) kept staff-only")
+    for _, obj in repo.walk(admin, report.top):
+        repo.transition(admin, obj.path, "publish")
+    public = "\n".join(q.object.value for q in repo.public if hasattr(q.object, "value"))
+    assert "OPEN-FONDS" in public and "OPEN-SERIES" in public and "OPEN-ITEM" in public
+    assert "CANARY" not in public
+    staff = "\n".join(q.object.value for _, o in repo.walk(admin, report.top)
+                      for q in o.description)
+    assert "CANARY-INTERNAL-ACCRUALS" in staff and "CANARY-INTERNAL-LATE" in staff
