@@ -5,7 +5,7 @@ LANTAI := $(VENV)/bin/lantai
 LANTAI_HOME ?= $(CURDIR)/lantai-data
 export LANTAI_HOME
 
-.PHONY: demo test lint bench clean viewer
+.PHONY: demo test lint bench clean viewer translations
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -29,6 +29,16 @@ demo: $(VENV)/.installed viewer
 test: $(VENV)/.installed viewer
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest
+
+# The Chinese of the public pages: extract the templates' messages, merge them into the
+# catalog (then write the Chinese of new ones in messages.po), compile messages.mo. Both
+# files are committed, so a clean clone needs no build step; tests/test_i18n.py checks them.
+translations: $(VENV)/.installed
+	$(VENV)/bin/pybabel extract -F babel.cfg --ignore-dirs='.* _* static' \
+	  -o $(VENV)/messages.pot publisher
+	$(VENV)/bin/pybabel update -i $(VENV)/messages.pot -d publisher/translations -l zh \
+	  --no-fuzzy-matching --width 100
+	$(VENV)/bin/pybabel compile -d publisher/translations -l zh
 
 clean:
 	rm -rf $(VENV) lantai-data

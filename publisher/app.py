@@ -31,7 +31,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from publisher import ratelimit, requestlog
+from publisher import i18n, ratelimit, requestlog
 from publisher.dataset import PublicDataset, install_store_retry
 from repo.config import read_settings
 
@@ -58,6 +58,7 @@ def create_app(home: Path | str, **config) -> Flask:
     app.config.update(LANTAI_HOME=home, BASE=settings.base, SETTINGS=settings,
                       JSON_AS_ASCII=False, **config)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Flask's DefaultJSONProvider
+    i18n.init_app(app)  # page texts from the message catalogs, in the visitor's language
     app.extensions["lantai.dataset"] = PublicDataset(home)
     install_store_retry(app)  # a page that met a writer's compaction is served again, once
     app.extensions["lantai.record_links"] = []
