@@ -30,7 +30,7 @@ from flask import Blueprint, Flask, Response, abort, current_app, request, send_
 from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 
-from iiif import caching, viewer_asset
+from iiif import caching, object_panel, viewer_asset
 from iiif.collections import build_collection
 from iiif.manifests import (
     MANIFEST_PROFILE,
@@ -443,7 +443,8 @@ def init_app(app: Flask) -> None:
     caching.init_app(app)
     viewer_asset.init_app(app)
     app.extensions.setdefault("lantai.record_links", []).append(record_links)
-    app.extensions.setdefault("lantai.record_panels", []).append(record_panel)
+    app.extensions.setdefault("lantai.record_panels", []).extend(
+        [record_panel, object_panel.object_panel])
     app.extensions.setdefault("lantai.record_statements", []).append(record_statements)
     app.extensions.setdefault("iiif.presentation.cache", GenerationCache())
     app.jinja_env.globals["iiif_viewer"] = iiif_viewer

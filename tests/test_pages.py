@@ -234,3 +234,98 @@ def test_not_found_pages_say_nothing_more(demo_server, path):
     r = requests.get(demo_server + path, timeout=10)
     assert r.status_code == 404
     assert path.rsplit("/", 1)[-1] not in r.text
+
+
+# ---------------------------------------------------------------------- digital-object pages
+def _object_page(demo_server: str, key: str, lang: str):
+    tree = doc(get(f"{demo_server}/id/instantiation/{key}", lang=lang))
+    (panel,) = tree.xpath('//div[@class="digital-object"]')
+    return panel
+
+
+def _answers(url: str, media_type: str) -> requests.Response:
+    r = requests.get(url, timeout=30)
+    assert r.status_code == 200, url
+    assert r.headers["Content-Type"].startswith(media_type), url
+    return r
+
+
+def test_scan_page_shows_the_image_its_text_and_a_download(demo_server):
+    for lang, download in (("zh", "下载图像"), ("en", "Download the image")):
+        panel = _object_page(demo_server, "notes-p1-jpg", lang)
+        (img,) = panel.xpath(".//img")
+        assert img.get("src").startswith(f"{demo_server}/iiif/3/notes-p1-jpg/full/!")
+        assert img.get("alt")
+        assert _answers(img.get("src"), "image/jpeg").content[:2] == b"\xff\xd8"
+        assert "计算尺" in panel.text_content()  # the page's OCR lines
+        links = {a.text_content(): a.get("href") for a in panel.xpath(".//a[@download]")}
+        (name,) = [n for n in links if n.startswith(download)]
+        _answers(links[name], "image/jpeg")
+
+
+def test_recording_page_plays_with_transcripts_as_tracks(demo_server):
+    for lang, other in (("zh", "en"), ("en", "zh")):
+        panel = _object_page(demo_server, "oh-01-ogg", lang)
+        (audio,) = panel.xpath(".//audio[@controls]")
+        assert audio.get("src") == f"{demo_server}/iiif/media/oh-01-ogg"
+        assert _answers(audio.get("src"), "audio/ogg").content[:4] == b"OggS"
+        tracks = {t.get("srclang"): t for t in audio.xpath(".//track")}  # lxml nests them
+        assert set(tracks) == {"zh", "en"}
+        assert tracks[lang].get("default") is not None and tracks[other].get("default") is None
+        for track in tracks.values():
+            assert track.get("kind") == "subtitles" and track.get("label")
+            assert _answers(track.get("src"), "text/vtt").text.startswith("WEBVTT")
+        # the transcript in the reader's language is shown as text too
+        (text,) = panel.xpath('.//section[@class="object-text"]')
+        assert ("一九五六年夏天" if lang == "zh" else "In the summer of 1956") in \
+            text.text_content()
+        (download,) = panel.xpath(".//a[@download]")
+        assert download.get("href") == audio.get("src")
+
+
+def test_transcript_page_shows_its_text_recording_and_downloads(demo_server):
+    panel = _object_page(demo_server, "oh-01-en-vtt", "en")
+    (text,) = panel.xpath('.//section[@class="object-text"]')
+    assert text.get("lang") == "en" and "[0:00] In the summer of 1956" in text.text_content()
+    assert panel.xpath('.//p[@class="object-recording"]/a/@href') == [
+        f"{demo_server}/id/instantiation/oh-01-ogg"]
+    hrefs = panel.xpath(".//a[@download]/@href")
+    assert hrefs == [f"{demo_server}/iiif/media/oh-01-en-vtt",
+                     f"{demo_server}/iiif/media/oh-01-en-vtt/text"]
+    _answers(hrefs[0], "text/vtt")
+    assert "In the summer of 1956" in _answers(hrefs[1], "text/plain").text
+    zh = _object_page(demo_server, "oh-01-en-vtt", "zh")
+    assert "下载纯文本" in zh.text_content()
+
+
+def test_object_pages_show_only_public_material(site, tmp_path):
+    """A closed transcript of a public recording is neither a track, a link nor text on the
+    recording's page; a closed scan has no page at all."""
+    from support import ITEM
+
+    from repo.demo import MEDIA_DIR
+    from repo.files import FileStore
+
+    repo, admin = site.repo, site.repo.user("admin")
+    files = FileStore(site.home / "files")
+    secret = tmp_path / "secret.vtt"
+    secret.write_text("WEBVTT\n\n00:00.000 --> 00:05.000\nSECRET-NAME-LIST\n",
+                      encoding="utf-8")
+    for key, path, fields, access in (
+            ("rec", MEDIA_DIR / "oh-01.ogg", {"mime": "audio/ogg"}, None),
+            ("rec-en", MEDIA_DIR / "oh-01.en.vtt", {"mime": "text/vtt", "language": ["en"],
+                                                    "derivedFrom": [f"{ITEM}/rec"]}, None),
+            ("rec-x", secret, {"mime": "text/vtt", "language": ["zh"],
+                               "derivedFrom": [f"{ITEM}/rec"]}, "personal"),
+            ("scan", MEDIA_DIR / "consent-01.jpg", {"mime": "image/jpeg"}, "restricted")):
+        repo.create(admin, ITEM, "instantiation", {**fields, "digest": files.put(path)},
+                    slug=key, key=key, access=access)
+    repo.transition(admin, "/xjtu", "publish", recursive=True)
+    client = create_app(site.home).test_client()
+    body = client.get("/id/instantiation/rec?lang=zh").get_data(as_text=True)
+    tree = lxml_html.fromstring(body)
+    assert [t.get("srclang") for t in tree.xpath("//audio//track")] == ["en"]
+    assert "rec-x" not in body and "SECRET" not in body
+    assert "In the summer of 1956" in body  # the public transcript, as no Chinese one is
+    assert client.get("/id/instantiation/rec-x").status_code == 404
+    assert client.get("/id/instantiation/scan").status_code == 404
