@@ -7,7 +7,8 @@ from the publication dataset and the public IIIF routes: the image through the I
 recordings, transcripts and their text through ``/iiif/media/…``; a transcript or page that
 is not public is not in the dataset, so it is never a track, a link or a line here. Nothing
 is computed for a page view: OCR text is shown when it was made (at ingest, ``lantai ocr``).
-Rendered by ``publisher/templates/_digital_object.html``, in the reader's language.
+Rendered by ``publisher/templates/_digital_object.html`` (its words in the message
+catalog of the public pages), in the reader's language.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ MAX_CUES = 2000  # of a transcript shown on a page (the rest is in the download)
 class Link:
     href: str
     type: str
-    label: str
+    label: str  # a title; for downloads, what it is (the template words it: image, service,
+    # recording, vtt, text)
 
 
 @dataclass
@@ -62,10 +64,6 @@ class DigitalObject:
     recording: Link | None = None  # a transcript's recording
     transcripts: list[Link] = field(default_factory=list)  # a recording's transcripts
     downloads: list[Link] = field(default_factory=list)
-
-
-def _t(lang: str, zh: str, en: str) -> str:
-    return zh if lang == "zh" else en
 
 
 def _title(m: Media, lang: str) -> str:
@@ -104,16 +102,12 @@ def describe(graph: PublicGraph, m: Media, base: str, home: Path, lang: str
     if m.kind == "Image":
         service = f"{base}/iiif/3/{m.key}"
         page = ocr.cached_page(home, m.digest) if m.digest else None
-        size = f", {m.width}×{m.height}" if m.width and m.height else ""
         return DigitalObject(
             "Image", title, image=f"{service}/full/{VIEW_BOX}/0/default.jpg",
             width=m.width, height=m.height,
             lines=[line.text for line in page.lines] if page else [],
-            downloads=[Link(f"{service}/full/max/0/default.jpg", "image/jpeg",
-                            _t(lang, f"下载图像（JPEG{size}）",
-                               f"Download the image (JPEG{size})")),
-                       Link(f"{service}/info.json", "application/ld+json",
-                            _t(lang, "IIIF 图像服务", "IIIF image service"))])
+            downloads=[Link(f"{service}/full/max/0/default.jpg", "image/jpeg", "image"),
+                       Link(f"{service}/info.json", "application/ld+json", "service")])
     if m.kind in ("Sound", "Video"):
         transcripts = _transcripts_of(graph, m)
         tracks = [Track(f"{base}/iiif/media/{t.key}", t.language or "und", _title(t, lang))
@@ -130,18 +124,15 @@ def describe(graph: PublicGraph, m: Media, base: str, home: Path, lang: str
             text_lang=(shown.language or "") if shown else "",
             transcripts=[Link(f"{base}/id/instantiation/{t.key}", "text/html",
                               _title(t, lang)) for t in transcripts],
-            downloads=[Link(media_url, m.mime, _t(lang, f"下载录音（{m.mime}）",
-                                                  f"Download the recording ({m.mime})"))])
+            downloads=[Link(media_url, m.mime, "recording")])
     if m.mime == "text/vtt":
         recording = graph.media(m.derived_from) if m.derived_from else None
         return DigitalObject(
             "Text", title, lines=_cue_lines(home, m), text_lang=m.language or "",
             recording=Link(m.derived_from, "text/html", _title(recording, lang))
             if recording is not None else None,
-            downloads=[Link(media_url, "text/vtt",
-                            _t(lang, "下载 WebVTT 字幕", "Download (WebVTT)")),
-                       Link(f"{media_url}/text", "text/plain",
-                            _t(lang, "下载纯文本", "Download as plain text"))])
+            downloads=[Link(media_url, "text/vtt", "vtt"),
+                       Link(f"{media_url}/text", "text/plain", "text")])
     return None
 
 
