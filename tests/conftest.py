@@ -24,7 +24,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from support import REFERENCE, Clock, Site, free_port, new_site, served
+from support import REFERENCE, Clock, Site, free_port, new_site, require, served
 
 
 @pytest.fixture
@@ -49,9 +49,9 @@ def empty_site(tmp_path: Path, clock: Clock) -> Site:
 
 @pytest.fixture(scope="session")
 def reference() -> Path:
-    if not (REFERENCE / "RiC-O_1-1.ttl").exists():
-        pytest.skip(f"shared reference data not found at {REFERENCE} "
-                    "(CI always has ../shared/reference; a bare clone does not)")
+    require((REFERENCE / "RiC-O_1-1.ttl").exists(),
+            f"shared reference data not found at {REFERENCE} "
+            "(CI always has ../shared/reference; a bare clone does not)")
     return REFERENCE
 
 

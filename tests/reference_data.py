@@ -8,21 +8,15 @@ and EAC test modules override conftest's ``reference`` fixture with :func:`refer
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import pytest
-from support import REFERENCE
+from support import REFERENCE, require
 
 
 def reference_path(*parts: str) -> Path:
     """``../shared/reference/PARTS…``: fails under CI when missing, else skips."""
     path = REFERENCE.joinpath(*parts)
-    if not path.exists():
-        message = f"reference data missing: {path} (tests read ../shared/reference)"
-        if os.environ.get("CI"):
-            pytest.fail(message + "; under CI this is a failure")
-        pytest.skip(message)
+    require(path.exists(), f"reference data missing: {path} (tests read ../shared/reference)")
     return path
 
 

@@ -216,6 +216,20 @@ def run_python(script: str, *, timeout: float = 60) -> subprocess.CompletedProce
                           env=env, timeout=timeout, cwd=PROJECT)
 
 
+# ---------------------------------------------------------------------- missing tools and data
+def require(condition: object, why: str) -> None:
+    """Skip the test, saying ``why``, unless ``condition`` holds: for a tool or reference file
+    this machine may lack. Under CI (``CI`` set) it is a failure instead: CI installs every
+    tool and has ``../shared/reference``, so a skip there would hide a test that never ran."""
+    import pytest
+
+    if condition:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{why} (a failure under CI, where it must be there)", pytrace=False)
+    pytest.skip(why)
+
+
 # ---------------------------------------------------------------------- servers
 def free_port() -> int:
     """A TCP port of 127.0.0.1 that nothing listens on (the system picks it). Make a site

@@ -13,15 +13,20 @@ from pathlib import Path
 
 import pytest
 import requests
+from support import require
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(__file__).parent / "artifacts" / "screenshots"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                                reason="Debian's chromium is not installed (apt-get install "
-                                       "chromium; .ci/run does it)")
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _chromium() -> None:
+    require(Path(CHROMIUM).exists(),
+            "Debian's chromium is not installed (apt-get install chromium; .ci/run does it)")
 
 
 @pytest.fixture(scope="module")

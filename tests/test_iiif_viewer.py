@@ -9,7 +9,6 @@ viewer is built by scripts/viewer-setup.sh (run here if it was not).
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -17,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from support import require
 
 ROOT = Path(__file__).resolve().parents[1]
 VIEWER = ROOT / "publisher" / "static" / "viewer" / "dist" / "viewer.js"
@@ -25,7 +25,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 def unavailable(why: str) -> None:
     """A missing tool or reference file: a skip that says why, a failure under CI."""
-    (pytest.fail if os.environ.get("CI") else pytest.skip)(why)
+    require(False, why)
 
 
 @pytest.fixture(scope="module")

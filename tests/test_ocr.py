@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw, ImageFont
+from support import require
 
 from iiif import ocr
 from iiif.transcripts import Cue, parse_vtt, read_vtt, transcript_cues
@@ -39,7 +40,7 @@ def cjk_font_path() -> str:
                          text=True, check=False).stdout.strip()
     if out and Path(out).exists():
         return out
-    pytest.skip("no CJK font installed (apt-get install fonts-wqy-microhei)")
+    require(False, "no CJK font installed (apt-get install fonts-noto-cjk; .ci/run does it)")
 
 
 def render(path: Path, size: tuple[int, int], lines: list[tuple[str, tuple[int, int], int]]

@@ -175,8 +175,6 @@ def test_rico_terms_in_the_python_sources_exist(rico):
 # ---------------------------------------------------------------------- JSON-LD context
 @pytest.fixture(scope="module")
 def context() -> dict:
-    if not CONTEXT_JSONLD.exists():
-        pytest.skip("ontology/context.jsonld is not there yet")
     data = json.loads(CONTEXT_JSONLD.read_text(encoding="utf-8"))
     assert isinstance(data.get("@context"), dict)
     return data["@context"]

@@ -24,7 +24,7 @@ from rdflib.compare import isomorphic
 from rdflib.plugins.stores.sparqlstore import SPARQLStore
 from rdflib.query import Result
 from SPARQLWrapper import JSON, POST, XML, SPARQLWrapper
-from support import free_port, served
+from support import free_port, require, served
 
 from publisher.sparql_examples import examples
 from repo.demo import canaries
@@ -585,9 +585,10 @@ def test_busy_pool_answers_503_with_retry_after(tiny):
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
+@pytest.mark.browser
 def test_query_page_in_chromium(demo_server):
     """Choose an example, run it with Ctrl+Enter, read the table; run a typed query; no CDN."""
+    require(Path(CHROMIUM).exists(), "Debian's chromium is not installed")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
