@@ -58,7 +58,7 @@ def documents(scale: float, timer: list[float]) -> Iterator:
     from bench.synthetic import SyntheticArchive
     from ontology.profile import load_profile
     from repo.catalog.documents import Document, parse_date
-    from repo.values import ISO639_1_TO_2
+    from repo.values import iso639_2b
 
     kinds = {t.name: t.kind for t in load_profile().types.values()}
     names: dict[str, list[str]] = {}  # agent/place path -> names
@@ -111,7 +111,7 @@ def documents(scale: float, timer: list[float]) -> Iterator:
             (doc.places if p in places else doc.agents).extend(names.get(p, []))
         for p in f.get("place", []):
             doc.places.extend(names.get(p, []))
-        doc.languages = sorted({ISO639_1_TO_2.get(x, x) for x in f.get("language", [])})
+        doc.languages = sorted({iso639_2b(x) or x for x in f.get("language", [])})
         if spec.type != "instantiation":
             known[path] = _Known(iri, category, year, date, ancestors)
         yield doc

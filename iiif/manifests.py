@@ -46,7 +46,7 @@ import iiif_prezi3 as p3
 from pyoxigraph import Literal, NamedNode, Store
 
 from ontology.namespaces import DCTERMS, RDF, RDFS, RICO, RST, SCHEMA
-from repo.values import ISO639_1_TO_2
+from repo.values import language_tag
 
 PRESENTATION_CONTEXT = "http://iiif.io/api/presentation/3/context.json"
 SEARCH_CONTEXT = "http://iiif.io/api/search/2/context.json"
@@ -56,7 +56,6 @@ THUMB_SIZE = "!300,300"
 AUDIO_POSTER = (640, 360)  # the generated poster of a recording (a waveform), in pixels
 MAX_SEGMENTS_BYTES = 1 << 20  # a table of contents larger than this is ignored
 
-_ISO2_TO_1 = {v: k for k, v in ISO639_1_TO_2.items()} | {"zho": "zh", "fra": "fr", "deu": "de"}
 _DURATION = re.compile(r"^P(?:(?P<d>\d+(?:\.\d+)?)D)?(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?"
                        r"(?:(?P<m>\d+(?:\.\d+)?)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$")
 _NATURAL = re.compile(r"(\d+)")
@@ -112,7 +111,7 @@ class Media:
 def bcp47(language_iri: str) -> str:
     """``…/iso639-2/chi`` → ``zh``: IIIF language maps take BCP 47 tags."""
     code = language_iri.rsplit("/", 1)[-1]
-    return _ISO2_TO_1.get(code, code)
+    return language_tag(code) or code
 
 
 def iso_seconds(text: str) -> float | None:

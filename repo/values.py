@@ -25,8 +25,6 @@ CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\
 LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
 CJK_LANGS = {"zh", "ja", "ko"}
 LATIN_LANGS = {"en", "fr", "de", "es", "it", "la", "pt", "nl"}
-ISO639_1_TO_2 = {"zh": "chi", "en": "eng", "ja": "jpn", "ko": "kor", "fr": "fre", "de": "ger",
-                 "ru": "rus", "es": "spa", "la": "lat", "it": "ita"}
 
 
 @lru_cache(maxsize=4096)

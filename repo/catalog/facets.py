@@ -21,7 +21,7 @@ import tantivy
 
 from repo.catalog.index import int_range_query, keyword_query
 from repo.errors import Invalid
-from repo.values import ISO639_1_TO_2
+from repo.values import iso639_2b
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ def filter_queries(filters: Mapping[str, object] | None) -> list[tantivy.Query]:
             out.append(keyword_query("category", [v.upper() for v in values]))
         elif name == "language":
             out.append(keyword_query("language",
-                                     [ISO639_1_TO_2.get(v.lower(), v.lower()) for v in values]))
+                                     [iso639_2b(v) or v.lower() for v in values]))
         elif name in ("type", "access", "state"):
             out.append(keyword_query(name, [v.lower() for v in values]))
         elif name == "within":
