@@ -43,8 +43,9 @@ from flask import Blueprint, Flask, Response, current_app, redirect, request
 from iiif import caching, derivatives
 from iiif.derivatives import DerivativeError, ImageInfo
 from iiif.image_request import FORMATS, Limits, Plan, RequestError, canonical, parse
-from iiif.public import PublicImage, PublicImages
+from iiif.public import PublicImage, PublicImages, instantiation_iri
 from publisher.dataset import public_store, read_generation
+from publisher.gone import is_gone
 
 bp = Blueprint("iiif_image_api", __name__)
 
@@ -154,6 +155,10 @@ def _request_error(exc: RequestError):
 
 @bp.errorhandler(NotPublic)
 def _not_public(exc: NotPublic):
+    """404, or 410 Gone for the image of an instantiation withdrawn from publication."""
+    identifier = str(exc.args[0]) if exc.args else ""
+    if identifier and is_gone(instantiation_iri(current_app.config["BASE"], identifier)):
+        return _error(410, "this image was withdrawn")
     return _error(404, "no such image")
 
 

@@ -43,6 +43,7 @@ from iiif.manifests import (
 )
 from iiif.transcripts import transcript_cues
 from publisher.dataset import public_store, read_generation
+from publisher.gone import absent
 from repo.errors import LantaiError
 
 bp = Blueprint("iiif_presentation_api", __name__)
@@ -246,6 +247,11 @@ def _cors(resp: Response) -> Response:
     return resp
 
 
+def _iri(kind: str, key: str) -> str:
+    """The IRI a manifest, collection or media route is of: 410 Gone once it was withdrawn."""
+    return f"{current_app.config['BASE']}/id/{kind}/{key}"
+
+
 def _checked(kind: str, key: str) -> None:
     if kind not in KINDS or not KEY.match(key):
         abort(404)
@@ -258,7 +264,7 @@ def manifest(kind: str, key: str):
     lang = preferred_language()
     body = manifest_document(kind, key, lang)
     if body is None:
-        abort(404)
+        absent(_iri(kind, key))  # 410 once it was public
     return _json_response(body, lang)
 
 
@@ -268,7 +274,7 @@ def manifest_part(kind: str, key: str, rest: str):
     _checked(kind, key)
     body = manifest_document(kind, key)
     if body is None:
-        abort(404)
+        absent(_iri(kind, key))
     index = _cache().get(_generation(), ("index", kind, key),
                          lambda: _index(json.loads(body)))
     wanted = f"{current_app.config['BASE']}/iiif/manifest/{kind}/{key}/{rest}"
@@ -306,7 +312,7 @@ def collection(kind: str, key: str):
     lang = preferred_language()
     body = collection_document(kind, key, lang)
     if body is None:
-        abort(404)
+        absent(_iri(kind, key))
     return _json_response(body, lang)
 
 
@@ -314,8 +320,10 @@ def _public_media(key: str) -> Media:
     if not KEY.match(key):
         abort(404)
     graph = PublicGraph(public_store(), current_app.config["BASE"])
-    m = graph.media(f"{current_app.config['BASE']}/id/instantiation/{key}")
-    if m is None or not m.digest or not m.mime.startswith(SERVED_MEDIA):
+    m = graph.media(_iri("instantiation", key))
+    if m is None:
+        absent(_iri("instantiation", key))
+    if not m.digest or not m.mime.startswith(SERVED_MEDIA):
         abort(404)
     return m
 

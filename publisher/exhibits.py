@@ -23,6 +23,7 @@ from pyoxigraph import Literal, NamedNode, Store
 from ontology import terms
 from ontology.namespaces import DCTERMS, RDF, RICO, SCHEMA
 from publisher.dataset import public_store
+from publisher.gone import absent
 from publisher.i18n import LANGS, lang, render
 from repo.ordering import stored_order
 
@@ -321,7 +322,7 @@ def exhibit_page(key: str):
     r = _reader()
     node = r.exhibit_node(key)
     if node is None:
-        abort(404)
+        absent(f"{r.base}/id/exhibit/{key}")  # 410 once it was public
     sections = [r.section(key, s) for s in r.section_nodes(node)]
     features = r.features(node)
     all_cards = [features, *[s.features for s in sections]]
@@ -344,7 +345,9 @@ def exhibit_page(key: str):
 def section_page(key: str, section_key: str):
     r = _reader()
     node = r.exhibit_node(key)
-    if node is None or not KEY.match(section_key):
+    if node is None:
+        absent(f"{r.base}/id/exhibit/{key}")
+    if not KEY.match(section_key):
         abort(404)
     nodes = r.section_nodes(node)
     keys = [n.value.rsplit("/", 1)[-1] for n in nodes]

@@ -33,7 +33,7 @@ from pyoxigraph import NamedNode, RdfFormat, Store, Triple, serialize
 from ontology import terms
 from ontology.namespaces import DCTERMS, LT, PREFIXES, RDF, RICO, SCHEMA, SKOS
 from publisher.dataset import public_store, read_generation
-from repo.gone import GONE_FILE, read_gone
+from publisher.gone import absent
 
 bp = Blueprint("linkeddata", __name__)
 
@@ -185,32 +185,6 @@ def link_header(links: list[tuple[str, str, str]]) -> str:
             part += f"; type={quoted_string(mtype)}"
         parts.append(part)
     return ", ".join(parts)
-
-
-def gone_iris(home: Path) -> set[str]:
-    """The withdrawn IRIs (re-read when the file changes)."""
-    path = home / GONE_FILE
-    try:
-        stamp = path.stat()
-        key = (stamp.st_mtime_ns, stamp.st_size)
-    except FileNotFoundError:
-        return set()
-    cached = _gone_cache.get(str(home))
-    if cached and cached[0] == key:
-        return cached[1]
-    gone = read_gone(home)
-    _gone_cache[str(home)] = (key, gone)
-    return gone
-
-
-_gone_cache: dict[str, tuple[tuple[int, int], set[str]]] = {}
-
-
-def absent(iri: str):
-    """404, or 410 for an IRI withdrawn from publication: the same bodies for every IRI."""
-    if iri in gone_iris(current_app.config["LANTAI_HOME"]):
-        abort(410)
-    abort(404)
 
 
 @bp.get("/id/<kind>/<path:key>")

@@ -508,8 +508,9 @@ def test_escaped_characters_in_identifiers_are_decoded(demo_server):
     assert get(f"{demo_server}/iiif/3/{escaped}/full/100,/0/default.jpg").status_code == 200
 
 
-def test_public_image_closed_later_is_404(tmp_path):
-    """The cache of public images follows the publication dataset."""
+def test_public_image_closed_later_is_410(tmp_path):
+    """The cache of public images follows the publication dataset; an image that was public
+    is 410 Gone once closed, as its IRI is (a never-public one stays 404)."""
     from repo.repository import Repository
 
     home = tmp_path / "img-site"
@@ -521,8 +522,9 @@ def test_public_image_closed_later_is_404(tmp_path):
             repo.set_access(repo.user("admin"), "/bench/item-1", "restricted")
         finally:
             repo.close()
-        assert get(f"{base}/iiif/3/page/info.json").status_code == 404
-        assert get(f"{base}/iiif/3/page/full/100,/0/default.jpg").status_code == 404
+        assert get(f"{base}/iiif/3/page/info.json").status_code == 410
+        assert get(f"{base}/iiif/3/page/full/100,/0/default.jpg").status_code == 410
+        assert get(f"{base}/iiif/3/never/info.json").status_code == 404
 
 
 # =========================================================================== derivatives

@@ -306,7 +306,7 @@ def test_a_withdrawn_record_loses_its_manifest_at_once(site):
         assert see_also == (iri, "http://www.w3.org/2000/01/rdf-schema#seeAlso",
                             f"{site.repo.base}{url}")
     repo.transition(admin, item, "withdraw")
-    assert client.get(url).status_code == 404
+    assert client.get(url).status_code == 410  # it was public: Gone, as its IRI
     with app.test_request_context():
         assert hook(iri) == [] and rdf(iri) == []
 
