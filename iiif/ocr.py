@@ -411,7 +411,7 @@ def site_images(home: Path | str) -> list[str]:
 
 def write_demo_seed(path: Path = SEED_FILE, *, workers: int = 2) -> int:
     """Recognise the demo's page scans and write their OCR, keyed by SHA-256 (what
-    ``python -m iiif.ocr --demo-seed`` does after ``repo/demo/make_media.py``)."""
+    ``python -m iiif.ocr --demo-seed`` does after ``scripts/make_demo_media.py``)."""
     from repo.demo import MEDIA_DIR, manifest
 
     names = [n for n, info in manifest().items() if is_ocr_type(info.get("mime"))]

@@ -26,7 +26,7 @@ from repo.files import FileStore, parse_digest
 
 ROOT = Path(__file__).resolve().parent.parent
 FONT_CANDIDATES = (
-    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",  # what repo/demo/make_media.py used
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",  # what scripts/make_demo_media.py used
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
     "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
 )
@@ -81,7 +81,7 @@ def admission() -> ocr.Page:
 
 
 def test_demo_page_is_recognised(admission: ocr.Page):
-    # what repo/demo/make_media.py draws on the 1956 admission letter (800×1130)
+    # what scripts/make_demo_media.py draws on the 1956 admission letter (800×1130)
     assert (admission.width, admission.height) == (800, 1130)
     text = "\n".join(line.text for line in admission.lines).replace(" ", "")
     for expected in ("交通大学", "录取通知书", "张明华", "电机制造专业", "西安新校址",
