@@ -44,6 +44,7 @@ from iiif import caching, derivatives
 from iiif.derivatives import DerivativeError, ImageInfo
 from iiif.image_request import FORMATS, Limits, Plan, RequestError, canonical, parse
 from iiif.public import PublicImage, PublicImages, instantiation_iri
+from publisher import busy
 from publisher.dataset import public_store, read_generation
 from publisher.gone import is_gone
 
@@ -119,7 +120,8 @@ def image(identifier: str, region: str, size: str, rotation: str, quality_format
             key = (str(pyramid), version, canon)
             data = _rendered.get(key)
             if data is None:
-                data = render(pyramid, info, plan, version[0])
+                with busy.enter("render"):  # a bounded pool: 503 when full (publisher.busy)
+                    data = render(pyramid, info, plan, version[0])
                 if version[0]:  # the main pyramid was there before and after rendering
                     _rendered.put(key, data)
     except (pyvips.Error, OSError):
@@ -127,7 +129,8 @@ def image(identifier: str, region: str, size: str, rotation: str, quality_format
         _forget(public)
         info = _image_info(public)
         try:
-            data = render(pyramid, info, plan)
+            with busy.enter("render"):
+                data = render(pyramid, info, plan)
         except pyvips.Error as exc:
             raise DerivativeError(f"{public.digest[:23]}…: cannot read its pyramid "
                                   f"({str(exc).strip().splitlines()[-1][:200]})") from None
@@ -222,7 +225,7 @@ class TileFastPath:
         if environ.get("REQUEST_METHOD") == "GET" and "HTTP_IF_NONE_MATCH" not in environ:
             path = environ.get("PATH_INFO", "")
             if path.startswith(_TILE_PATH_START):
-                answer = self._answer(path)
+                answer = self._answer(path, environ)
                 if answer is not None:
                     self.answered += 1
                     media_type, body, headers = answer
@@ -231,7 +234,7 @@ class TileFastPath:
                     return [body]
         return self.wsgi_app(environ, start_response)
 
-    def _answer(self, path: str) -> tuple[str, bytes, list[tuple[str, str]]] | None:
+    def _answer(self, path: str, environ: dict) -> tuple[str, bytes, list[tuple[str, str]]] | None:
         try:  # WSGI paths are bytes as latin-1; Flask decodes them as UTF-8 too
             path = path.encode("latin-1").decode("utf-8")
         except UnicodeError:
@@ -272,8 +275,9 @@ class TileFastPath:
                 if not version[0]:
                     return None
                 try:
-                    data = render(pyramid, info, plan, version[0])
-                except Exception:  # Flask answers instead: remakes the pyramid, or reports
+                    with busy.enter("render", environ, self.app):
+                        data = render(pyramid, info, plan, version[0])
+                except Exception:  # Flask answers instead: remakes the pyramid, reports, 503
                     return None
                 _rendered.put(key, data)
         headers = [*_image_headers(f"{self.base}{PREFIX}/{identifier}", canon).items(),

@@ -29,6 +29,17 @@ MAX_CLIENTS = 10_000
 EXEMPT_PATHS = ("/healthz",)
 
 
+def client_address(environ: dict, trusted: Iterable[str]) -> str:
+    """The client of a request: ``REMOTE_ADDR``, or for a ``trusted`` proxy the last
+    ``X-Forwarded-For`` entry (the one the proxy added; anything before it is forgeable)."""
+    addr = environ.get("REMOTE_ADDR") or "?"
+    if addr in trusted:
+        forwarded = [a.strip() for a in environ.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        if forwarded and forwarded[-1]:
+            return forwarded[-1][:64]
+    return addr
+
+
 class RateLimit:
     """WSGI middleware answering 429 to a client over ``rate`` requests/second (``burst``)."""
 
@@ -44,12 +55,7 @@ class RateLimit:
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
 
     def client(self, environ: dict) -> str:
-        addr = environ.get("REMOTE_ADDR") or "?"
-        if addr in self.trusted:
-            forwarded = [a.strip() for a in environ.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-            if forwarded and forwarded[-1]:
-                return forwarded[-1][:64]
-        return addr
+        return client_address(environ, self.trusted)
 
     def take(self, client: str) -> float:
         """Spend one token of ``client``; 0 if there was one, else seconds until there is."""

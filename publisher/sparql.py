@@ -24,6 +24,7 @@ from flask import Blueprint, Response, current_app, request
 from werkzeug.datastructures import MultiDict
 
 from ontology.namespaces import PREFIXES
+from publisher import busy
 from publisher import sparql_formats as fmt
 from publisher.i18n import lang, render
 from publisher.sparql_check import UPDATE_REFUSED
@@ -53,6 +54,7 @@ def init_app(app) -> None:
                      int(getattr(settings, "sparql_memory_mb", DEFAULT_MEMORY_MB)))
     app.extensions["lantai.sparql_pool"] = pool
     atexit.register(pool.close)
+    busy.init_app(app)  # the bounded pools of expensive work (SPARQL and IIIF renders)
 
 
 def _text(status: int, message: str, headers: dict | None = None) -> Response:
@@ -137,7 +139,7 @@ def _job(params: MultiDict, query: str, choice: fmt.Choice) -> Job:
 def _run(job: Job):
     settings = current_app.config["SETTINGS"]
     pool: QueryPool = current_app.extensions["lantai.sparql_pool"]
-    try:
+    try:  # the request passed the sparql gate on its way in (publisher.busy)
         answer = pool.run(job, float(settings.sparql_timeout))
     except QueryRefused as exc:
         headers = {"Retry-After": "10"} if exc.busy else {}

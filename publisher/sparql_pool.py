@@ -17,7 +17,7 @@ store when ``publication.generation`` moves, like :class:`publisher.dataset.Publ
 and die with the web process (PR_SET_PDEATHSIG, and EOF on their pipe).
 
 A worker first leaves the host's network (a network namespace of its own): the engine would
-otherwise fetch whatever ``SERVICE`` names. It then lowers its priority (nice 10) so that
+otherwise fetch whatever ``SERVICE`` names. It then lowers its priority (nice 19) so that
 heavy queries take the cores only when the web process does not need them, and checks each
 query's parse tree before running it (:mod:`publisher.sparql_check`).
 """
@@ -176,7 +176,7 @@ def _worker_main(home: str, conn, parent: int, memory_mb: int = 0) -> None:
     from publisher.sparql_check import isolate
 
     isolated = isolate()  # first, while this process has one thread
-    os.nice(10)  # queries yield the cores to the web process: pages stay fast under load
+    os.nice(19)  # queries yield the cores to the web process: pages stay fast under load
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C on the server is the parent's job
     import rdflib.plugins.sparql.parser  # noqa: F401 - imported before the first query
 

@@ -373,7 +373,8 @@ def export_rdf(ctx: Context, public: bool, fmt: str, output: Path | None) -> Non
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int,
+              help="Threads for cheap pages (SPARQL and renders get theirs on top).")
 @click.option("--quiet", is_flag=True, help="No request log (one JSON line per request on stderr).")
 @click.pass_obj
 def serve(ctx: Context, host: str, port: int, threads: int, quiet: bool) -> None:
@@ -385,13 +386,16 @@ def serve(ctx: Context, host: str, port: int, threads: int, quiet: bool) -> None
     import waitress
 
     from publisher.app import create_app
+    from publisher.busy import server_threads
 
     try:
         app = create_app(ctx.home, REQUEST_LOG=not quiet)
     except LantaiError as exc:
         fail(exc)
     err.print(f"Serving {ctx.home} at http://{host}:{port}/ (Ctrl-C stops)", markup=False)
-    waitress.serve(app, host=host, port=port, threads=threads, ident="lantai")
+    # --threads stay free for cheap pages: expensive work has threads of its own (busy.py)
+    waitress.serve(app, host=host, port=port, threads=server_threads(app, threads),
+                   ident="lantai")
 
 
 # ---------------------------------------------------------------------- users

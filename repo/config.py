@@ -87,6 +87,12 @@ class Settings:
     image_max_width: Annotated[int, Field(ge=1)] = 10_000  # IIIF Image API maxWidth / maxHeight
     image_max_height: Annotated[int, Field(ge=1)] = 10_000
     image_max_area: Annotated[int, Field(ge=1)] = 40_000_000
+    # Expensive work (publisher.busy): SPARQL queries (sparql_workers at once) and IIIF
+    # renders (render_threads at once) each wait in a queue of expensive_queue; past it, and
+    # past expensive_per_client from one client, the answer is at once 503/429 Retry-After
+    render_threads: Annotated[int, Field(ge=1, le=64)] = 2
+    expensive_queue: Annotated[int, Field(ge=0, le=256)] = 4
+    expensive_per_client: Annotated[int, Field(ge=1, le=256)] = 2
     # IIIF Presentation: the rights statement of manifests (a Creative Commons or
     # RightsStatements.org URI; default "Copyright Not Evaluated")
     iiif_rights: Annotated[str, AfterValidator(_rights)] = (
