@@ -34,7 +34,7 @@ test: $(VENV)/.installed viewer
 # catalog (then write the Chinese of new ones in messages.po), compile messages.mo. Both
 # files are committed, so a clean clone needs no build step; tests/test_i18n.py checks them.
 translations: $(VENV)/.installed
-	$(VENV)/bin/pybabel extract -F babel.cfg --ignore-dirs='.* _* static' \
+	$(VENV)/bin/pybabel extract -F babel.cfg -k lazy_gettext --ignore-dirs='.* _* static' \
 	  -o $(VENV)/messages.pot publisher
 	$(VENV)/bin/pybabel update -i $(VENV)/messages.pot -d publisher/translations -l zh \
 	  --no-fuzzy-matching --width 100

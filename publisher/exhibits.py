@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field
 
 from flask import Blueprint, abort, current_app, request
+from flask_babel import gettext, lazy_gettext
 from pyoxigraph import Literal, NamedNode, Store
 
 from ontology import terms
@@ -41,12 +42,13 @@ KEY = re.compile(r"^[a-z0-9_-]{1,64}$")
 YEAR = re.compile(r"(\d{4})")
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
           "September", "October", "November", "December")
-KIND_LABELS = {  # class → (zh, en) shown on a card
-    RICO + "Record": ("档案", "Record"), RICO + "RecordSet": ("档案组", "Records"),
-    RICO + "RecordResource": ("档案", "Record"), RICO + "Person": ("人物", "Person"),
-    RICO + "CorporateBody": ("机构", "Organisation"), RICO + "Family": ("家族", "Family"),
-    RICO + "Event": ("事件", "Event"), RICO + "Activity": ("活动", "Activity"),
-    RICO + "Instantiation": ("数字副本", "Digital copy"), RICO + "Place": ("地点", "Place"),
+KIND_LABELS = {  # class → what a card says it is (message ids: the catalog has the Chinese)
+    RICO + "Record": lazy_gettext("Record"), RICO + "RecordSet": lazy_gettext("Records"),
+    RICO + "RecordResource": lazy_gettext("Record"), RICO + "Person": lazy_gettext("Person"),
+    RICO + "CorporateBody": lazy_gettext("Organisation"),
+    RICO + "Family": lazy_gettext("Family"), RICO + "Event": lazy_gettext("Event"),
+    RICO + "Activity": lazy_gettext("Activity"),
+    RICO + "Instantiation": lazy_gettext("Digital copy"), RICO + "Place": lazy_gettext("Place"),
 }
 THUMB = "/iiif/3/{key}/full/!300,300/0/default.jpg"
 
@@ -201,7 +203,7 @@ class Reader:
         if self.exists(iri):
             node = NamedNode(iri)
             cls = self.cls(node)
-            zh, en = KIND_LABELS.get(cls, ("", ""))
+            kind = str(KIND_LABELS.get(cls, ""))
             title = self.text(node, TITLES)
             shown, dt_attr, sort = self.dates(node)
             refcode = ""
@@ -210,9 +212,9 @@ class Reader:
                                 if isinstance(o, Literal) and not o.value.startswith("sha256:")),
                                "")
             thumb, _ = self.thumbnail(node, cls)
-            alt = (("图像：" if self.want == "zh" else "Image: ") + title.text) if thumb else ""
+            alt = gettext("Image: %(title)s", title=title.text) if thumb else ""
             card = Card(iri=iri, href=self.href(iri), title=title or Text(iri, "en"),
-                        kind=zh if self.want == "zh" else en, date=shown, datetime=dt_attr,
+                        kind=kind, date=shown, datetime=dt_attr,
                         sort=sort, refcode=refcode, thumb=thumb, alt=alt)
         self._cards[iri] = card
         return card

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, Response, abort, current_app, request
+from flask_babel import gettext
 from markupsafe import Markup
 from pyoxigraph import NamedNode, Store
 
@@ -35,11 +36,6 @@ bp = Blueprint("pages", __name__)
 PER_PAGE = 50
 
 
-def tr(zh: str, en: str) -> str:
-    """The text in the reader's language (templates call it ``t``)."""
-    return zh if lang() == "zh" else en
-
-
 def lang_url(code: str) -> str:
     """The same page in the other language: a query-only relative URL, so that a page never
     echoes the path it was asked for (the 404 of a closed IRI is byte-for-byte the 404 of one
@@ -52,7 +48,7 @@ def lang_url(code: str) -> str:
 
 def page(template: str, status: int = 200, **context) -> Response:
     """``i18n.render`` with the helpers every page of this blueprint uses."""
-    return render(template, status=status, t=tr, lang_url=lang_url, **context)
+    return render(template, status=status, lang_url=lang_url, **context)
 
 
 def describer(store: Store | None = None) -> Describer:
@@ -86,11 +82,11 @@ def home_page():
         return ref.iri
 
     groups = [
-        ("fonds", tr("全宗", "Fonds"),
+        ("fonds", gettext("Fonds"),
          [(r, r.iri) for r in of_type(RICO + "hasRecordSetType", RST + "Fonds")]),
-        ("collections", tr("专题汇集", "Collections"),
+        ("collections", gettext("Collections"),
          [(r, r.iri) for r in of_type(RICO + "hasRecordSetType", RST + "Collection")]),
-        ("exhibits", tr("展览", "Exhibits"),
+        ("exhibits", gettext("Exhibits"),
          [(r, exhibit_href(r)) for r in of_type(RDF + "type", SCHEMA + "ExhibitionEvent",
                                                 top_only=True)]),
     ]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from babel.messages.extract import default_directory_filter, extract_from_dir
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
@@ -25,10 +25,12 @@ def _template_messages() -> list[tuple[str, str | tuple, str | None]]:
     with open(PROJECT / "babel.cfg", encoding="utf-8") as f:
         method_map, options_map = parse_mapping_cfg(f)
     def walk(dirpath: str) -> bool:  # as `make translations`: not static/ (node_modules)
-        return default_directory_filter(dirpath) and Path(dirpath).name != "static"
+        name = Path(dirpath).name
+        return not name.startswith((".", "_")) and name != "static"
 
     return [(f"{name}:{line}", msg, ctx) for name, line, msg, _c, ctx
             in extract_from_dir(str(PROJECT / "publisher"), method_map, options_map,
+                                keywords={**DEFAULT_KEYWORDS, "lazy_gettext": None},
                                 directory_filter=walk)]
 
 
@@ -41,7 +43,8 @@ def _po():
         return read_po(f, locale="zh")
 
 
-def test_every_template_message_has_a_chinese_translation():
+def test_every_message_has_a_chinese_translation():
+    """The templates' and the Python code's (``gettext``, ``lazy_gettext``)."""
     messages = _template_messages()
     assert len(messages) > 50, "the templates' messages were not found"
     catalog = _po()
