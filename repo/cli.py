@@ -23,6 +23,7 @@ from repo.exporters.cli import ead_export
 from repo.importers.cli import import_group
 from repo.objects import ContentObject
 from repo.repository import Repository
+from repo.users_cli import users
 from repo.values import Assignment
 
 
@@ -398,68 +399,6 @@ def serve(ctx: Context, host: str, port: int, threads: int, quiet: bool) -> None
                    ident="lantai")
 
 
-# ---------------------------------------------------------------------- users
-@main.group()
-def users() -> None:
-    """Manage user accounts and roles."""
-
-
-@users.command(name="add")
-@click.argument("name")
-@click.option("--role", "roles", multiple=True,
-              help="Reader, Contributor, Editor, Reviewer or Manager (repeatable).")
-@click.option("--fullname", default="")
-@click.option("--agent", default=None, help="The Person this user is (sees own personal records).")
-@click.option("--password-stdin", is_flag=True, help="Read a password from stdin.")
-@click.option("--token", is_flag=True, help="Create and print an API token.")
-@command
-def users_add(ctx: Context, name: str, roles: tuple[str, ...], fullname: str, agent: str | None,
-              password_stdin: bool, token: bool) -> None:
-    """Create a user (Managers only)."""
-    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
-    new_token = ctx.repo.add_user(ctx.user, name, roles=roles, password=password,
-                                  fullname=fullname, agent=agent, token=token)
-    out.print(f"user {name} created" + (f"; API token (shown once): {new_token}"
-                                        if new_token else ""), markup=False)
-
-
-@users.command(name="grant")
-@click.argument("name")
-@click.argument("role")
-@click.option("--on", "on", default=None, help="A container: a local role there and inside.")
-@command
-def users_grant(ctx: Context, name: str, role: str, on: str | None) -> None:
-    """Give NAME a ROLE, site-wide or (with --on) as a local role."""
-    ctx.repo.grant(ctx.user, name, role, on=on)
-    out.print(f"{name} is {role}" + (f" on {on}" if on else ""), markup=False)
-
-
-@users.command(name="passwd")
-@click.argument("name")
-@command
-def users_passwd(ctx: Context, name: str) -> None:
-    """Set NAME's password, read from stdin (Managers, or the user themself)."""
-    ctx.repo.set_password(ctx.user, name, sys.stdin.readline().rstrip("\n"))
-    out.print(f"password of {name} set", markup=False)
-
-
-@users.command(name="token")
-@click.argument("name")
-@command
-def users_token(ctx: Context, name: str) -> None:
-    """Create a new API token for NAME and print it (shown once)."""
-    token = ctx.repo.new_token(ctx.user, name)
-    click.echo(token)
-
-
-@users.command(name="list")
-@command
-def users_list(ctx: Context) -> None:
-    """List the accounts and their site-wide roles."""
-    for u in ctx.repo.users():
-        out.print(f"{u.name}  {', '.join(sorted(u.roles)) or '-'}  {u.fullname}", markup=False)
-
-
 # ---------------------------------------------------------------------- commands from other modules
 # Importers, exporters, the catalog and IIIF define their click commands in their own modules
 # (which import only repo.cli_support) and are registered here, one line each.
@@ -469,6 +408,7 @@ main.add_command(import_group)
 export.add_command(ead_export)
 main.add_command(ingest_group)
 main.add_command(ocr_cmd)
+main.add_command(users)
 
 
 def run() -> None:

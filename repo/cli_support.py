@@ -49,7 +49,7 @@ class Context:
 
     @property
     def user(self) -> User:
-        return self.repo.user(self.user_name)
+        return self.repo.active_user(self.user_name)  # a disabled account cannot act
 
     def close(self) -> None:
         if self._repo is not None:

@@ -35,7 +35,8 @@ METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "BREW")
 SAFE = ("GET", "HEAD", "OPTIONS")
 ROLES = (None, "nobody", "reader", "contributor", "editor", "reviewer", "manager")
 SAMPLES = {"path": ITEM.lstrip("/"), "subpath": ITEM.lstrip("/"),  # (subpath: the old catch-all)
-           "n": "1", "action": "submit", "type_name": "file"}
+           "n": "1", "action": "submit", "type_name": "file",
+           "name": "nobody"}
 
 
 def api_urls(api: Api) -> dict[str, set[str]]:
@@ -64,7 +65,10 @@ def expected_urls(api: Api) -> dict[str, set[str]]:
 
     out = {"/api": {"GET", "POST"}, "/api/": {"GET", "POST"}, "/api/@children": {"GET"},
            "/api/@search": {"GET"}, "/api/@types": {"GET"}, "/api/openapi.json": {"GET"},
-           "/api/@context/file": {"GET"}}
+           "/api/@context/file": {"GET"}, "/api/@users": {"GET"},
+           "/api/@users/nobody": {"GET", "DELETE"}, "/api/@users/nobody/@history": {"GET"},
+           "/api/@users/nobody/@revoke": {"POST"}, "/api/@users/nobody/@disable": {"POST"},
+           "/api/@users/nobody/@enable": {"POST"}}
     iri = "?iri=" + quote(api.iris[ITEM], safe="")
     for base, query in (("/api" + ITEM, ""), ("/api/@iri", iri)):
         for suffix, methods in (("", {"GET", "POST", "PATCH", "DELETE"}),

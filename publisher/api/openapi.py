@@ -15,6 +15,7 @@ from ontology.profile import load_profile
 from publisher.api.services import IRI, PATH, ROOT, Service
 from repo.catalog.facets import FACETS, FILTER_ALIASES
 from repo.objects import ACCESS_LEVELS
+from repo.security import USERNAME
 from repo.workflow import TRANSITIONS
 
 JSON = "application/json"
@@ -220,6 +221,9 @@ def _components(types: list[str], require_if_match: bool = False) -> dict:
             "iri": {"name": "iri", "in": "query", "required": True,
                     "schema": {"type": "string", "format": "uri", "maxLength": 2000},
                     "description": "The object's IRI, {base}/id/{kind}/{key}"},
+            "name": {"name": "name", "in": "path", "required": True,
+                     "description": "A user name",
+                     "schema": {"type": "string", "pattern": USERNAME.pattern}},
             "n": {"name": "n", "in": "path", "required": True,
                   "schema": {"type": "integer", "minimum": 1, "maximum": 100000}},
             "page": {"name": "page", "in": "query",
@@ -282,6 +286,28 @@ def _components(types: list[str], require_if_match: bool = False) -> dict:
                 "slug": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9._-]{0,63}$"},
                 "position": {"type": "integer", "minimum": 0},
                 "message": {"type": "string", "maxLength": 1000}}},
+            "Revoke": {"type": "object", "properties": {
+                "role": {"type": "string", "enum": ["Reader", "Contributor", "Editor",
+                                                    "Reviewer", "Manager"]},
+                "on": {"type": "string", "maxLength": 2000,
+                       "description": "For a local role: the container's path or IRI"},
+                "token": {"type": "string", "maxLength": 200,
+                          "description": "A token id (GET @users/{name}), or all"},
+                "message": {"type": "string", "maxLength": 1000}}},
+            "Message": {"type": "object", "properties": {
+                "message": {"type": "string", "maxLength": 1000}}},
+            "Account": {"type": "object", "required": ["name", "status", "roles", "tokens"],
+                        "properties": {"@id": {"type": "string"}, "name": {"type": "string"},
+                                       "fullname": {"type": "string"},
+                                       "status": {"type": "string", "enum": [
+                                           "active", "disabled", "removed"]},
+                                       "roles": {"type": "array", "items": {"type": "string"}},
+                                       "tokens": {"type": "array",
+                                                  "items": {"type": "string"}}}},
+            "Accounts": {"type": "object", "required": ["items"], "properties": {
+                "items": {"type": "array", "items": {"$ref": "#/components/schemas/Account"}}}},
+            "AccountHistory": {"type": "object", "required": ["items"], "properties": {
+                "items": {"type": "array", "items": {"type": "object"}}}},
             "Summary": summary,
             "Batching": batching,
             "Object": {"type": "object",

@@ -165,18 +165,17 @@ def writing(fn: Callable[[Repository, User], Response], ref: str | None = None,
     """Authenticate on the read-only view (no lock taken for a bad token, nor for an
     object that is not there), then do the change with the repository opened for this
     request only, where everything is checked again."""
-    def precheck(reader: Repository) -> str:
+    def precheck(reader: Repository) -> None:
         user = authenticated(reader)
         if ref is not None and ref.strip() not in ("", "/"):
             if any_state:
                 reader._load_any(user, ref)
             else:
                 reader.get(user, ref)
-        return user.name
 
-    name = on_reader(precheck)
-    with site().writer() as repo:
-        return fn(repo, repo.user(name))
+    on_reader(precheck)
+    with site().writer() as repo:  # the token again: revoked meanwhile is revoked
+        return fn(repo, authenticated(repo))
 
 
 def require_if_match() -> bool:
@@ -748,6 +747,8 @@ def view(svc: Service, where: str) -> Callable[..., Response]:
             return from_repository_error(exc)
     return run
 
+
+from publisher.api import users  # noqa: E402,F401  (its services, before the rules are made)
 
 for _svc, _where in registered():
     bp.add_url_rule(_svc.rule(_where), endpoint=_svc.operation_id(_where),
