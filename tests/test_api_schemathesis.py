@@ -5,8 +5,9 @@ parameters and bodies) and checks each answer: never a server error, a status co
 document lists for that operation, the documented content type, headers and body schema.
 A Manager's token is sent, so the writes really run (against a fresh site of its own).
 
-Bounded: ``MAX_EXAMPLES`` per operation and no Hypothesis deadline; the whole run takes well
-under a minute on two cores.
+Bounded: ``MAX_EXAMPLES`` per operation and no Hypothesis deadline; 90-140 s on two busy
+cores, so marked slow. Hand-picked hostile input (bad IRIs, language tags with newlines, lone
+surrogates) is in ``tests/test_api_input.py``, fast.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ def run_operation(operation, mode: GenerationMode, token: str, statuses: Counter
     return failures
 
 
+@pytest.mark.slow  # 90-140 s on two busy cores (every operation by path, by IRI, at the root)
 def test_the_api_conforms_to_its_openapi_document(api_site):
     app, token = api_site
     schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app)
@@ -84,7 +86,8 @@ def test_the_api_conforms_to_its_openapi_document(api_site):
                                           examples=3, path_parameters={"path": path})
     assert not failures, "\n\n".join(failures)
     print("statuses:", dict(sorted(statuses.items())))
-    assert statuses[500] == 0
+    server_errors = {code: n for code, n in statuses.items() if code >= 500 and code != 503}
+    assert not server_errors, server_errors  # never a 5xx (503 is "busy, retry")
     assert sum(n for code, n in statuses.items() if code < 300) >= 50  # real work was done
     # valid requests were answered, not only refused
     assert statuses[200] >= 30 and statuses[404] > 0 and statuses[400] > 0

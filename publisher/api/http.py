@@ -145,7 +145,29 @@ def json_body(*, required: bool = False) -> dict:
         raise ApiError(400, "the body is not valid JSON: nested too deeply") from None
     if not isinstance(data, dict):
         raise ApiError(400, "the body must be a JSON object")
+    if not encodable(data):
+        raise ApiError(400, "the body is not valid JSON text: it has a lone surrogate "
+                       "(\\ud800-\\udfff escapes must come in pairs)")
     return data
+
+
+def encodable(data: object) -> bool:
+    """Is every string (key or value) of parsed JSON real text? JSON's ``\\ud800`` escapes
+    parse to lone surrogates, which no store, index or UTF-8 file can take."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return True
 
 
 def body_str(data: dict, key: str, *, required: bool = False, default: str | None = None,

@@ -14,6 +14,7 @@ The same shapes are accepted back: a value taken from a GET can be sent in a PAT
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -158,7 +159,30 @@ def _normalise(f: Field | None, base: str, text: str) -> str:
         return text.rsplit("/", 1)[-1]
     if text.startswith(ISO639):
         return text[len(ISO639):]
+    if f.is_reference and not text.startswith("/"):
+        check_iri(f.name, text)
     return text
+
+
+def check_iri(what: str, text: str) -> None:
+    """A link given as an IRI must be one the store takes (no spaces, ``<>``, controls)."""
+    from pyoxigraph import NamedNode
+
+    try:
+        NamedNode(text)
+    except ValueError as exc:
+        raise Invalid(f"{what}: {text[:80]!r} is not an IRI ({exc})") from None
+
+
+LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8}){0,8}")
+
+
+def check_tag(what: str, tag: object) -> None:
+    """A language tag must be one by BCP 47's syntax before anything else looks at it (a
+    newline or a space in one used to reach the store, which refused it with a 500)."""
+    if not isinstance(tag, str) or not LANGUAGE_TAG.fullmatch(tag):
+        raise Invalid(f"{what[:80]!r}: {str(tag)[:40]!r} is not a language tag (BCP 47, e.g. "
+                      "zh, en, zh-Hant)")
 
 
 def field_input(ctype: ContentType, fields: object, base: str, *,
@@ -178,6 +202,8 @@ def field_input(ctype: ContentType, fields: object, base: str, *,
         if not isinstance(raw_name, str) or not raw_name:
             raise Invalid("fields: names are strings")
         name, _, lang = raw_name.partition("@")
+        if lang:
+            check_tag(raw_name, lang)
         f = ctype.fields.get(name)
         if f is None:
             raise Invalid(f"{ctype.name} has no field {name!r} "
@@ -192,6 +218,7 @@ def field_input(ctype: ContentType, fields: object, base: str, *,
                 raise Invalid(f"{raw_name}: a language map goes with the plain field name")
             langs: dict[str, object] = {}
             for tag, text in value.items():
+                check_tag(f"{name}@{tag}", tag)
                 if text is None:
                     if not allow_null:
                         raise Invalid(f"{name}@{tag}: null is only for PATCH")

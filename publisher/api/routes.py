@@ -563,6 +563,8 @@ def access_change(ref: str) -> Response:
 def move_object(ref: str) -> Response:
     data = json_body(required=True)
     target = body_str(data, "target", required=True, limit=2000)
+    if not target.startswith("/"):
+        jsonld.check_iri("target", target)
     slug = body_str(data, "slug", limit=64)
     position = data.get("position")
     if position is not None and (not isinstance(position, int) or isinstance(position, bool)

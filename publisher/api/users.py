@@ -12,6 +12,7 @@ from __future__ import annotations
 from flask import Response, request
 
 from publisher.api.http import ApiError, body_str, json_body
+from publisher.api.jsonld import check_iri
 from publisher.api.routes import api_root, reading, send, writing
 from publisher.api.services import META, Doc, service
 from repo.errors import Forbidden, NotFound
@@ -85,6 +86,8 @@ def revoke(ref: None, name: str) -> Response:
     data = json_body(required=True)
     role = body_str(data, "role", limit=32)
     on = body_str(data, "on", limit=2000)
+    if on is not None and not on.startswith("/"):
+        check_iri("on", on)
     token = body_str(data, "token", limit=200)
     message = message_of(data)
     if (role is None) == (token is None) or (token is not None and on is not None):
