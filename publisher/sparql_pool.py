@@ -36,10 +36,9 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass
+from functools import partial
 from multiprocessing.connection import Connection
 from pathlib import Path
-
-from repo.store import GENERATION_FILE
 
 _PROJECT = str(Path(__file__).resolve().parents[1])
 
@@ -180,7 +179,7 @@ def _worker_main(home: str, conn, parent: int, memory_mb: int = 0) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C on the server is the parent's job
     import rdflib.plugins.sparql.parser  # noqa: F401 - imported before the first query
 
-    from repo.store import is_store_race, open_read_only, store_stamp
+    from repo.handles import ReadHandle
 
     if memory_mb > 0:  # heap and anonymous maps: a query past it aborts this process only
         import resource
@@ -188,9 +187,9 @@ def _worker_main(home: str, conn, parent: int, memory_mb: int = 0) -> None:
         limit = _data_size() + memory_mb * 2**20  # on top of what the imports took
         resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
 
-    home_path = Path(home)
-    folder = home_path / "publication"
-    store, version = None, None
+    # a snapshot reopened when the publication moves, a read retried on a fresh one when it
+    # met a table the writer compacted away (repo.handles says why, with figures)
+    dataset = ReadHandle(Path(home) / "publication", generation=Path(home))
     while True:
         try:
             job = conn.recv()
@@ -200,23 +199,7 @@ def _worker_main(home: str, conn, parent: int, memory_mb: int = 0) -> None:
             conn.send(isolated)
             continue
         try:
-            now = (home_path / GENERATION_FILE).read_text(encoding="utf-8").strip()
-        except FileNotFoundError:
-            now = ""
-        try:
-            # a read-only handle is a snapshot: reopen when the writer changed the files, and
-            # once more when a read meets a table the writer compacted away meanwhile
-            for attempt in range(3):
-                current = (now, store_stamp(folder))
-                if store is None or current != version:
-                    store, version = open_read_only(folder), current
-                try:
-                    answer = _execute(store, job, isolated)
-                    break
-                except (OSError, RuntimeError) as exc:
-                    if not is_store_race(exc) or attempt == 2:
-                        raise
-                    store = None
+            answer = dataset.read(partial(_execute, job=job, isolated=isolated), attempts=3)
         except Exception:  # the worker must answer whatever happens; details to the log
             traceback.print_exc()
             answer = Answer(500, "text/plain", b"query failed: internal error (logged)")

@@ -15,6 +15,7 @@ import re
 import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -29,6 +30,7 @@ from repo.accounts import Accounts
 from repo.config import Settings, check_base, read_settings, write_settings
 from repo.errors import Conflict, Forbidden, Invalid, LantaiError, NotFound, WorkflowError
 from repo.gone import GoneRegister
+from repo.handles import WriteHandle
 from repo.ingest import BulkIngest, NewObject
 from repo.objects import (
     ACCESS_LEVELS,
@@ -61,7 +63,6 @@ from repo.store import (
     apply_update,
     bump_generation,
     migrate_management_graph,
-    open_store,
 )
 from repo.validation import check as validate
 from repo.values import Assignment, assignments_from_mapping, display, to_term
@@ -105,9 +106,6 @@ class Repository(Accounts, BulkIngest):
         self.mgmt = MANAGEMENT
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self.profile = load_profile()
-        self.working = open_store(home / "working", wait=wait)
-        migrate_management_graph(self.working, self.base)
-        self.public = open_store(home / "publication", wait=wait)
         self.journal = Journal(home / "journal")
         self.gone = GoneRegister(home)  # withdrawn IRIs, for 410 Gone
         self.listeners: list[Listener] = []
@@ -120,10 +118,20 @@ class Repository(Accounts, BulkIngest):
         self._inside: dict[str, bool] = {}
         self._roles: dict[tuple[str, str], set[str]] = {}
         self._may_add: set[tuple[str, str | None]] = set()  # (user, container): ingest only
-        from repo import catalog
+        self._stores = ExitStack()  # the write handles: closed together, whatever is raised
+        try:  # an open that fails (a lock, recovery) lets go of what it had opened
+            self.working = self._stores.enter_context(
+                WriteHandle(home / "working", wait=wait)).store
+            migrate_management_graph(self.working, self.base)
+            self.public = self._stores.enter_context(
+                WriteHandle(home / "publication", wait=wait)).store
+            from repo import catalog
 
-        catalog.attach(self)
-        self.recover()
+            catalog.attach(self)
+            self.recover()
+        except BaseException:
+            self._let_go()
+            raise
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -162,9 +170,13 @@ class Repository(Accounts, BulkIngest):
             close = getattr(listener, "close", None)
             if close is not None:
                 close()
-        self.working.flush()
-        self.public.flush()
-        self.working = self.public = None  # the locks go now, not at the next collection
+        self._let_go()
+
+    def _let_go(self) -> None:
+        """Flush the stores and drop every reference the repository holds to them: their
+        locks go now, not at the next collection, whatever a flush raises."""
+        self.working = self.public = None
+        self._stores.close()
 
     # ------------------------------------------------------------------ reading
     def iri_for(self, kind: str, key: str) -> str:

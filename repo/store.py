@@ -19,14 +19,10 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import time
 from collections.abc import Iterable
 from pathlib import Path
 
 from pyoxigraph import DefaultGraph, Literal, NamedNode, Quad, RdfFormat, Store
-
-from repo.errors import Busy
 
 MANAGEMENT = DefaultGraph()  # the management graph: the working store's default graph
 # where sites made before 2026-11-26 kept it (moved on open: migrate_management_graph)
@@ -69,79 +65,6 @@ def sparql_data_block(quads: Iterable[Quad]) -> str:
         by_graph.setdefault(g, []).append(f"{q.subject} {q.predicate} {q.object} .")
     return " ".join(f"GRAPH {g} {{ {' '.join(lines)} }}" if g else " ".join(lines)
                     for g, lines in by_graph.items())
-
-
-def open_store(path: Path, *, wait: float = 10.0) -> Store:
-    """Open an on-disk store for writing, waiting a little if another process holds it.
-
-    Besides the lock, an open can meet another process's open: RocksDB rotates and prunes
-    its info logs (``LOG.old.*``) *before* it takes the lock, so two processes opening at
-    once can fail with "No such file … while unlink() LOG.old…" (measured with three
-    processes writing in turn). That is a race of the open, not a fault of the store: it
-    is retried like the lock, within ``wait``, instead of refusing the write at once."""
-    path.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            return Store(str(path))
-        except OSError as exc:
-            text = str(exc).lower()
-            if not ("lock" in text or "no such file" in text) or time.monotonic() > deadline:
-                raise Busy(f"the store {path} is in use by another process ({exc})") from None
-            time.sleep(0.05)
-
-
-# ---------------------------------------------------------------------- read-only handles
-# Oxigraph lets other processes open a store read-only while one writes it, with a warning
-# ("undefined behaviour"). What it means here, measured (tests/test_multiprocess_writes.py):
-# a read-only open reads CURRENT, the MANIFEST, then the table files and write-ahead logs it
-# names; a writer that flushes or compacts meanwhile deletes some of them, so about one open
-# in twenty under constant writes fails ("Corruption: … No such file"), and an open between
-# a flush's manifest edit and its log deletion can even see the store *without* the last
-# write, silently. Readers therefore (1) retry such an open, and (2) key a handle on the
-# store's files as well (:func:`store_stamp`), taken before the open and checked after it: a
-# handle opened while the files changed is not trusted beyond the request that opened it.
-
-_STORE_FILE = re.compile(r"^(\d+\.(sst|log)|MANIFEST-\d+|CURRENT)$")
-
-
-def store_stamp(folder: Path) -> tuple:
-    """What changes whenever the store behind ``folder`` changes: its tables, write-ahead log
-    and manifest (names, sizes, modification times). About 0.1 ms to read."""
-    out = []
-    try:
-        with os.scandir(folder) as it:
-            for entry in it:
-                if _STORE_FILE.match(entry.name):
-                    try:
-                        st = entry.stat()
-                    except FileNotFoundError:  # deleted by the writer while we looked
-                        continue
-                    out.append((entry.name, st.st_size, st.st_mtime_ns))
-    except FileNotFoundError:
-        return ()
-    return tuple(sorted(out))
-
-
-def is_store_race(exc: BaseException) -> bool:
-    """Did an open (or read) meet a file another process had just replaced or removed?
-    RocksDB reports a compacted-away table as corruption of the manifest; it is not: a new
-    open succeeds. (pyoxigraph raises OSError for I/O errors, RuntimeError for corruption.)"""
-    text = str(exc)
-    return isinstance(exc, OSError | RuntimeError) and (
-        "No such file" in text or "Corruption" in text or "IO error" in text)
-
-
-def open_read_only(path: Path, *, attempts: int = 20) -> Store:
-    """``Store.read_only``, retried while a writer replaces the files (see above)."""
-    for attempt in range(attempts):
-        try:
-            return Store.read_only(str(path))
-        except (OSError, RuntimeError) as exc:
-            if not is_store_race(exc) or attempt == attempts - 1:
-                raise
-            time.sleep(0.01 * (attempt + 1))
-    raise AssertionError("unreachable")
 
 
 class Journal:
@@ -207,3 +130,11 @@ def bump_generation(home: Path, value: str) -> None:
     tmp = home / (GENERATION_FILE + ".tmp")
     tmp.write_text(value, encoding="utf-8")
     tmp.replace(home / GENERATION_FILE)
+
+
+def read_generation(home: Path | str) -> str:
+    """The publication's generation ("" before anything was published)."""
+    try:
+        return (Path(home) / GENERATION_FILE).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return ""

@@ -283,14 +283,14 @@ def test_api_and_commands_writing_together_lose_nothing(live):
 CHURN = """
 import sys
 from pathlib import Path
-from repo.store import bump_generation, open_store
+from repo.handles import WriteHandle
+from repo.store import bump_generation
 home = Path(sys.argv[1])
 for i in range(int(sys.argv[2])):
-    store = open_store(home / "publication")
-    store.update(f'INSERT DATA {{ GRAPH <http://g/{i}> {{ <http://x/{i}> <http://p> "{i}" }} }}')
-    bump_generation(home, f"g{i}")  # as a commit does: before the store is flushed, closed
-    store.flush()
-    del store
+    with WriteHandle(home / "publication") as handle:
+        handle.store.update(
+            f'INSERT DATA {{ GRAPH <http://g/{i}> {{ <http://x/{i}> <http://p> "{i}" }} }}')
+        bump_generation(home, f"g{i}")  # as a commit does: before the store is flushed, closed
 """
 
 

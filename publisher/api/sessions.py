@@ -27,12 +27,9 @@ from pyoxigraph import Store
 from ontology.profile import load_profile
 from repo.config import read_settings
 from repo.errors import Busy, LantaiError
+from repo.handles import ReadHandle, is_store_race  # routes import is_store_race from here
 from repo.repository import Repository
-from repo.store import (  # routes import is_store_race from here
-    MANAGEMENT,
-    is_store_race,
-    store_stamp,
-)
+from repo.store import MANAGEMENT
 
 
 class ReadOnly(RuntimeError):
@@ -43,7 +40,8 @@ class ReadOnlyRepository(Repository):
     """The repository's read methods (get, children, history, diff, users, permissions) over
     a read-only snapshot of the working store. Nothing here can write."""
 
-    def __init__(self, home: Path, dataset) -> None:  # no super(): it would lock the store
+    def __init__(self, home: Path, dataset: ReadHandle, working: Store) -> None:
+        # no super(): it would open the stores for writing, and lock them
         settings = read_settings(home)
         self.home = home
         self.settings = settings
@@ -51,7 +49,7 @@ class ReadOnlyRepository(Repository):
         self.root_iri = self.base + "/"
         self.mgmt = MANAGEMENT
         self.profile = load_profile()
-        self.working = Store.read_only(str(home / "working"))
+        self.working = working  # a snapshot from the API's ReadHandle
         self._dataset = dataset
         self.journal = None
         self.listeners = []
@@ -81,20 +79,6 @@ class ReadOnlyRepository(Repository):
         pass
 
 
-def open_reader(home: Path, dataset, *, attempts: int = 20) -> ReadOnlyRepository:
-    """Open the read-only view, retrying while a writer replaces table files (compaction
-    after each flush: measured to hit about one open in ten under constant writes)."""
-    for attempt in range(attempts):
-        try:
-            return ReadOnlyRepository(home, dataset)
-        except (OSError, RuntimeError) as exc:
-            if not is_store_race(exc) or attempt == attempts - 1:
-                raise Busy(f"the working store could not be read just now ({exc}); "
-                           "try again") from None
-            time.sleep(0.01 * (attempt + 1))
-    raise AssertionError("unreachable")
-
-
 class ApiSite:
     """The API's handles on one site home (one per Flask app)."""
 
@@ -103,7 +87,8 @@ class ApiSite:
         self.wait = float(app.config.get("LANTAI_API_WAIT", 5.0))
         self._write_lock = threading.Lock()
         self._read_lock = threading.Lock()
-        self._reader: tuple[tuple, ReadOnlyRepository] | None = None
+        self._working = ReadHandle(self.home / "working")
+        self._reader: ReadOnlyRepository | None = None
         self.stats = {"reader_opens": 0, "writer_opens": 0}
 
     def reader(self) -> ReadOnlyRepository:
@@ -119,27 +104,24 @@ class ApiSite:
         g.pop("lantai_api_reader", None)
         with self._read_lock:
             self._reader = None
+            self._working.forget()
 
     def _fresh_reader(self) -> ReadOnlyRepository:
-        """Kept under the stamp of the store's files read before the open and checked after
-        it: a view opened while a writer flushed may miss its last change (repo.store,
-        "read-only handles"), so it is opened again until nothing moved meanwhile (a few
-        tries; one still unsettled serves this request only)."""
-        stamp = store_stamp(self.home / "working")
+        """A view on the handle's current snapshot of the working store (reopened when the
+        store's files moved: :class:`repo.handles.ReadHandle`)."""
         with self._read_lock:
-            if self._reader is None or self._reader[0] != stamp:
-                dataset = current_app.extensions["lantai.dataset"]
-                for _ in range(5):
-                    reader = open_reader(self.home, dataset)
-                    self.stats["reader_opens"] += 1
-                    after = store_stamp(self.home / "working")
-                    if after == stamp:
-                        break
-                    stamp = after
-                else:
-                    stamp = ("unsettled",)  # never equal to a real stamp: reopened next time
-                self._reader = (stamp, reader)
-            return self._reader[1]
+            try:
+                store = self._working.store
+            except (OSError, RuntimeError) as exc:
+                if not is_store_race(exc):
+                    raise
+                raise Busy(f"the working store could not be read just now ({exc}); "
+                           "try again") from None
+            if self._reader is None or self._reader.working is not store:
+                self._reader = ReadOnlyRepository(
+                    self.home, current_app.extensions["lantai.dataset"], store)
+                self.stats["reader_opens"] += 1
+            return self._reader
 
     @contextmanager
     def writer(self) -> Iterator[Repository]:

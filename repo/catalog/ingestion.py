@@ -41,12 +41,11 @@ import os
 import pickle
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
 
-from pyoxigraph import DefaultGraph, NamedNode, Quad, Store
+from pyoxigraph import DefaultGraph, NamedNode, Quad
 
 from ontology import terms
 from ontology.profile import load_profile
@@ -67,6 +66,7 @@ from repo.catalog.documents import (
     public_facts,
 )
 from repo.catalog.index import CatalogIndex, Writer
+from repo.handles import ReadHandle
 from repo.objects import ContentObject, lt_node, read_object
 from repo.store import MANAGEMENT
 
@@ -89,36 +89,14 @@ def _container_types() -> frozenset[str]:
     return frozenset(c for t in load_profile().types.values() for c in t.allowed_in)
 
 
-class _ReadOnlyStore:
-    """A read-only view of an on-disk store that the ingest keeps writing.
-
-    RocksDB's read-only mode reads the files listed when it opened; the writer's
-    compactions may delete some of them meanwhile. Then the view is opened again (it sees
-    more of the ingest: see :class:`_Overlay`) and the read retried."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.store = self._open()
-
-    def _open(self, attempts: int = 20) -> Store:
-        for attempt in range(attempts):
-            try:
-                return Store.read_only(self.path)
-            except (OSError, RuntimeError):
-                if attempt == attempts - 1:
-                    raise
-                time.sleep(0.05 * (attempt + 1))
-        raise AssertionError("unreachable")
-
-    def quads_for_pattern(self, s=None, p=None, o=None, g=None) -> list[Quad]:
-        for attempt in range(5):
-            try:
-                return list(self.store.quads_for_pattern(s, p, o, g))
-            except (OSError, RuntimeError):
-                if attempt == 4:
-                    raise
-                self.store = self._open()
-        raise AssertionError("unreachable")
+def _snapshot(path: str) -> ReadHandle:
+    """A read-only view of an on-disk store that the ingest keeps writing, opened now. It
+    is not reopened as the ingest writes (that would be for every read), only when a read
+    meets a table the writer's compaction removed (then it sees more of the ingest: see
+    :class:`_Overlay`)."""
+    handle = ReadHandle(Path(path), follow=False)
+    handle.store  # noqa: B018 - opened when the second process starts, as _Overlay expects
+    return handle
 
 
 class _Overlay:
@@ -135,7 +113,7 @@ class _Overlay:
     batch's again and is not counted twice. The batch is text (:class:`BatchReader`):
     a look-up parses only the lines it may match."""
 
-    def __init__(self, store: _ReadOnlyStore) -> None:
+    def __init__(self, store: ReadHandle) -> None:
         self.store = store
         self.set_batch(Batch())
 
@@ -239,7 +217,7 @@ class _Overlay:
                 yield q
         if complete:
             return
-        for q in self.store.quads_for_pattern(s, p, o, g):
+        for q in self.store.read(lambda store: list(store.quads_for_pattern(s, p, o, g))):
             if not self._in_batch(q):
                 yield q
 
@@ -248,7 +226,7 @@ class _StoreView:
     """The stores, read as the repository reads them, for the second process: the
     catalog's sources and text sources (OCR, transcripts) get what they need of it."""
 
-    def __init__(self, working: _ReadOnlyStore, public: _ReadOnlyStore, *,
+    def __init__(self, working: ReadHandle, public: ReadHandle, *,
                  root_iri: str, base: str, home: str) -> None:
         self.working = _Overlay(working)
         self.public = _Overlay(public)
@@ -480,14 +458,14 @@ def _worker(conn) -> None:
         from repo.catalog import documents
 
         documents.TEXT_SOURCES[:] = config["text_sources"]  # those of the ingest's process
-        view = _StoreView(_ReadOnlyStore(config["working"]),
-                          _ReadOnlyStore(config["publication"]),
+        view = _StoreView(_snapshot(config["working"]),
+                          _snapshot(config["publication"]),
                           root_iri=config["root_iri"], base=config["base"],
                           home=config["home"])
 
         def final_view() -> _StoreView:  # every batch is in the stores now
-            return _StoreView(_ReadOnlyStore(config["working"]),
-                              _ReadOnlyStore(config["publication"]),
+            return _StoreView(_snapshot(config["working"]),
+                              _snapshot(config["publication"]),
                               root_iri=config["root_iri"], base=config["base"],
                               home=config["home"])
 
