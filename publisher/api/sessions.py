@@ -51,7 +51,6 @@ class ReadOnlyRepository(Repository):
         self.profile = load_profile()
         self.working = working  # a snapshot from the API's ReadHandle
         self._dataset = dataset
-        self.journal = None
         self.listeners = []
         self._lock = threading.RLock()
         self._cache = None
@@ -65,7 +64,7 @@ class ReadOnlyRepository(Repository):
         return dt.datetime.now(dt.UTC)
 
     @property
-    def public(self) -> Store:
+    def public(self) -> Store:  # type: ignore[override]  # read, never assigned, here
         """The publication dataset as the public site sees it (refreshed on every change)."""
         return self._dataset.store
 
@@ -141,11 +140,7 @@ class ApiSite:
             yield repo
         finally:
             try:
-                if repo is not None:
-                    repo.close()  # the catalog commits; the stores flush
-                    # the stores' locks go with the last reference (no gc.collect needed,
-                    # which cost 20-200 ms a request)
-                    repo.working = repo.public = None
-                    del repo
+                if repo is not None:  # the catalog commits; the stores flush and go
+                    repo.close()
             finally:
                 self._write_lock.release()
