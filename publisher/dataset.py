@@ -18,7 +18,7 @@ from typing import Any
 from flask import Flask
 from pyoxigraph import Store
 
-from repo.handles import RETRIES, ReadHandle, backoff, is_store_race
+from repo.handles import RETRIES, ReadHandle, is_store_race, retry_races
 from repo.store import read_generation
 
 __all__ = ["RETRIES", "PublicDataset", "install_store_retry", "public_store", "read_generation"]
@@ -45,15 +45,10 @@ def install_store_retry(app: Flask) -> None:
             raise exc
         g.lantai_store_retried = True
         view = current_app.ensure_sync(current_app.view_functions[request.url_rule.endpoint])
-        for attempt in range(RETRIES):
-            current_app.extensions["lantai.dataset"].forget()
-            backoff(attempt)
-            try:
-                return view(**(request.view_args or {}))
-            except (OSError, RuntimeError) as again:
-                if not is_store_race(again) or attempt == RETRIES - 1:
-                    raise
-        raise AssertionError("unreachable")
+        dataset = current_app.extensions["lantai.dataset"]
+        dataset.forget()  # the failed first try was the view itself
+        return retry_races(lambda: view(**(request.view_args or {})), dataset.forget,
+                           attempts=RETRIES)
 
     app.register_error_handler(RuntimeError, retry)
     app.register_error_handler(OSError, retry)

@@ -77,6 +77,22 @@ def is_store_race(exc: BaseException) -> bool:
         "No such file" in text or "Corruption" in text or "IO error" in text)
 
 
+def retry_races(fn: Callable[[], T], forget: Callable[[], None], *,
+                attempts: int = RETRIES + 1) -> T:
+    """``fn()``; when it meets a writer's compaction (:func:`is_store_race`), ``forget()``
+    the stale snapshot, wait (:func:`backoff`) and call it again, ``attempts`` times in all.
+    For uses that wrap a :class:`ReadHandle`'s store (the API's repository view, a page)."""
+    for attempt in range(attempts):
+        try:
+            return fn()
+        except (OSError, RuntimeError) as exc:
+            if not is_store_race(exc) or attempt == attempts - 1:
+                raise
+            forget()
+            backoff(attempt + 1)
+    raise AssertionError("unreachable")
+
+
 _STORE_FILE = re.compile(r"^(\d+\.(sst|log)|MANIFEST-\d+|CURRENT)$")
 
 
@@ -208,15 +224,7 @@ class ReadHandle:
 
     def read(self, fn: Callable[[Store], T], *, attempts: int = RETRIES + 1) -> T:
         """``fn(store)``, again on a fresh store if it met the writer's compaction."""
-        for attempt in range(attempts):
-            try:
-                return fn(self.store)
-            except (OSError, RuntimeError) as exc:
-                if not is_store_race(exc) or attempt == attempts - 1:
-                    raise
-                self.forget()
-                backoff(attempt + 1)
-        raise AssertionError("unreachable")
+        return retry_races(lambda: fn(self.store), self.forget, attempts=attempts)
 
     def forget(self) -> None:
         """Drop the store: the next use opens a fresh one (a read met a removed file)."""

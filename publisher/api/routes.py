@@ -48,8 +48,9 @@ from publisher.api.services import (
     registered,
     service,
 )
-from publisher.api.sessions import ApiSite, is_store_race
+from publisher.api.sessions import ApiSite
 from repo.errors import Forbidden, Invalid, LantaiError, NotFound
+from repo.handles import retry_races
 from repo.objects import ContentObject
 from repo.repository import Repository
 from repo.security import ALL_ROLES, User
@@ -145,15 +146,7 @@ def authenticated(repo: Repository) -> User:
 def on_reader(fn: Callable[[Repository], T]) -> T:
     """Run ``fn`` on the read-only view; again on a fresh one if a writer compacted away a
     table file the view was about to read (RocksDB calls that corruption; it is a race)."""
-    for attempt in range(3):
-        reader = site().reader()
-        try:
-            return fn(reader)
-        except (OSError, RuntimeError) as exc:
-            if not is_store_race(exc) or attempt == 2:
-                raise
-            site().forget_reader()
-    raise AssertionError("unreachable")
+    return retry_races(lambda: fn(site().reader()), site().forget_reader, attempts=3)
 
 
 def reading(fn: Callable[[Repository, User], Response]) -> Response:

@@ -27,7 +27,7 @@ from pyoxigraph import Store
 from ontology.profile import load_profile
 from repo.config import read_settings
 from repo.errors import Busy, LantaiError
-from repo.handles import ReadHandle, is_store_race  # routes import is_store_race from here
+from repo.handles import ReadHandle, is_store_race
 from repo.repository import Repository
 from repo.store import MANAGEMENT
 
