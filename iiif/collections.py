@@ -13,6 +13,8 @@ neither appear in a collection nor be guessed.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pyoxigraph import NamedNode, Store, Variable
 
 from iiif.manifests import (
@@ -26,6 +28,7 @@ from iiif.manifests import (
     manifest_ref,
     natural_key,
 )
+from ontology import terms
 from ontology.namespaces import RICO, SCHEMA
 
 _ORDER_PRED = RICO + "identifier"
@@ -58,17 +61,18 @@ def featured(store: Store, iri: str) -> list[str]:
 
     node = NamedNode(iri)
     quads = list(store.quads_for_pattern(None, None, None, node))
-    ordered = [t.value for t in stored_order(quads, iri, "feature")]
-    rest = sorted(q.object.value for q in quads
+    ordered = [terms.value(t) for t in stored_order(quads, iri, "feature")]
+    rest = sorted(terms.value(q.object) for q in quads
                   if q.subject == node and q.predicate.value == SCHEMA + "hasPart")
     out = list(dict.fromkeys([*ordered, *rest]))
     sections = []
     for q in store.quads_for_pattern(None, NamedNode(SCHEMA + "isPartOf"), node, None):
         if q.subject == q.graph_name:
-            pos = next(store.quads_for_pattern(q.subject, NamedNode(SCHEMA + "position"),
-                                               None, q.subject), None)
-            sections.append((int(pos.object.value) if pos is not None
-                             and pos.object.value.isdigit() else 1 << 30, q.subject.value))
+            part = terms.named(q.subject)
+            pos = next(store.quads_for_pattern(part, NamedNode(SCHEMA + "position"),
+                                               None, part), None)
+            place = terms.value(pos.object) if pos is not None else ""
+            sections.append((int(place) if place.isdigit() else 1 << 30, part.value))
     for _, section in sorted(sections):
         out += [i for i in featured(store, section) if i not in out]
     return out
@@ -94,8 +98,9 @@ def build_exhibit_collection(store: Store, site: Site, key: str) -> dict | None:
     stmts = graph.statements(iri)
     label = label_or(graph.lang_map(iri, stmts=stmts), key)
     summary = lang_map(stmts.get(SCHEMA + "description", []))
-    out = {"@context": PRESENTATION_CONTEXT, "id": urls.collection("exhibit", key),
-           "type": "Collection", "label": label}
+    out: dict[str, Any] = {"@context": PRESENTATION_CONTEXT,
+                           "id": urls.collection("exhibit", key),
+                           "type": "Collection", "label": label}
     if summary:
         out["summary"] = summary
     out |= {"requiredStatement": {"label": {"zh": ["提供者"], "en": ["Attribution"]},

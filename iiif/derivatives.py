@@ -308,13 +308,14 @@ def pyramid_layout(pyramid: Path) -> tuple[TiffLevel, ...]:
         big = magic == 43
         offset = struct.unpack(order + ("Q" if big else "I"),
                                data_head[8:16] if big else data_head[4:8])[0]
-        levels = []
+        levels: list[TiffLevel] = []
         while offset and len(levels) < 64:
             fh.seek(offset)
             count_fmt, entry_size = ("Q", 20) if big else ("H", 12)
             n = struct.unpack(order + count_fmt, fh.read(8 if big else 2))[0]
             entries = fh.read(n * entry_size)
             tags: dict[int, tuple] = {}
+            jpeg_tables = b""  # tag 347, the one kept as bytes
             for i in range(n):
                 e = entries[i * entry_size:(i + 1) * entry_size]
                 tag, typ = struct.unpack(order + "HH", e[:4])
@@ -333,7 +334,10 @@ def pyramid_layout(pyramid: Path) -> tuple[TiffLevel, ...]:
                     fh.seek(where)
                     raw = fh.read(total)
                     fh.seek(here)
-                tags[tag] = raw if tag == 347 else struct.unpack(order + fmt * count, raw)
+                if tag == 347:
+                    jpeg_tables = raw
+                else:
+                    tags[tag] = struct.unpack(order + fmt * count, raw)
             next_raw = fh.read(8 if big else 4)
             offset = struct.unpack(order + ("Q" if big else "I"), next_raw)[0]
             if 322 not in tags or 324 not in tags:
@@ -342,7 +346,7 @@ def pyramid_layout(pyramid: Path) -> tuple[TiffLevel, ...]:
                 width=tags[256][0], height=tags[257][0], tile_width=tags[322][0],
                 tile_height=tags[323][0], compression=tags.get(259, (1,))[0],
                 samples=tags.get(277, (1,))[0], offsets=tags[324], counts=tags[325],
-                jpeg_tables=tags.get(347, b"")))
+                jpeg_tables=jpeg_tables))
     layout = tuple(levels)
     if len(_layouts) > 1000:
         _layouts.clear()

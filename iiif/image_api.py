@@ -196,7 +196,8 @@ def init_app(app: Flask) -> None:
                 response.headers.setdefault(name, value)
         return response
 
-    app.wsgi_app = TileFastPath(app, app.wsgi_app)
+    wrapped = TileFastPath(app, app.wsgi_app)
+    app.wsgi_app = wrapped  # type: ignore[method-assign]  # Flask's documented middleware
 
 
 class TileFastPath:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import TypeVar
 
 QUALITIES = ("default", "color", "gray", "bitonal")
 # Formats this server writes, and their media types. jp2 and pdf are valid IIIF formats
@@ -250,6 +251,16 @@ def _max_scale(w: int, h: int, limits: Limits) -> float:
     return scale
 
 
+N = TypeVar("N", int, float)
+
+
+def _given(value: N | None, size: Size) -> N:
+    """A dimension ``size``'s kind says is there; :func:`parse_size` builds no other."""
+    if value is None:
+        raise ValueError(f"a {size.kind} size without its dimension: {size!r}")
+    return value
+
+
 def resolve_size(size: Size, w: int, h: int, limits: Limits = Limits()) -> tuple[int, int]:
     """The output size for a ``w`` × ``h`` region (spec 4.2).
 
@@ -267,25 +278,26 @@ def resolve_size(size: Size, w: int, h: int, limits: Limits = Limits()) -> tuple
             scale = 1.0
         return _sized(w, h, scale, scale)
     if size.kind == "pct":
-        scale = size.percent / 100
+        scale = _given(size.percent, size) / 100
         out = _sized(w, h, scale, scale)
     elif size.kind == "w,":
-        scale = size.width / w
-        out = (size.width, _dim(h * scale))
+        scale = _given(size.width, size) / w
+        out = (_given(size.width, size), _dim(h * scale))
     elif size.kind == ",h":
-        scale = size.height / h
-        out = (_dim(w * scale), size.height)
+        scale = _given(size.height, size) / h
+        out = (_dim(w * scale), _given(size.height, size))
     elif size.kind == "w,h":
-        out = (size.width, size.height)
+        out = (_given(size.width, size), _given(size.height, size))
     else:  # "!w,h": the largest size inside the box, keeping the aspect ratio; without ^
         # "not larger than the extracted region" is part of its definition (spec 4.2), so a
         # box bigger than the region gives the region at its size, never a 400
-        scale = min(size.width / w, size.height / h, _max_scale(w, h, limits))
+        box_w, box_h = _given(size.width, size), _given(size.height, size)
+        scale = min(box_w / w, box_h / h, _max_scale(w, h, limits))
         if not size.upscale:
             scale = min(scale, 1.0)
         out = _sized(w, h, scale, scale)
         # the box may be a little off the aspect ratio: never step outside it
-        out = (min(out[0], size.width), min(out[1], size.height))
+        out = (min(out[0], box_w), min(out[1], box_h))
     if out[0] < 1 or out[1] < 1:
         raise RequestError(f"size: the result would be {out[0]}×{out[1]} pixels")
     if not size.upscale and (out[0] > w or out[1] > h):

@@ -45,6 +45,7 @@ from pathlib import Path
 import iiif_prezi3 as p3
 from pyoxigraph import Literal, NamedNode, Store
 
+from ontology import terms
 from ontology.namespaces import DCTERMS, RDF, RDFS, RICO, RST, SCHEMA
 from repo.values import language_tag
 
@@ -173,7 +174,7 @@ class PublicGraph:
         return {}
 
     def subjects(self, pred: str, obj: str) -> list[str]:
-        return [q.subject.value for q in self.store.quads_for_pattern(
+        return [terms.value(q.subject) for q in self.store.quads_for_pattern(
             None, NamedNode(pred), NamedNode(obj), None)]
 
     def media_of(self, record_iri: str) -> list[Media]:
@@ -188,7 +189,7 @@ class PublicGraph:
         # the query reads inside ``GRAPH ?i`` (a tenth faster than the union default graph,
         # which must remove duplicates across graphs); one row per title (and language):
         # tuples, not names, are the fast way to read them
-        rows = self.store.query(_MEDIA_QUERY % record_iri)
+        rows = terms.solutions(self.store.query(_MEDIA_QUERY % record_iri))
         for i, mime, digest, w, h, ext, lang_iri, derived, title, pos in rows:
             iri = i.value
             m = found.get(iri)
@@ -602,7 +603,7 @@ MONTHS = ("January", "February", "March", "April", "May", "June", "July", "Augus
 
 
 def _dates(stmts: dict[str, list]) -> tuple[str | None, str | None]:
-    return tuple(_first_text(stmts.get(RICO + p)) for p in ("beginningDate", "endDate"))
+    return _first_text(stmts.get(RICO + "beginningDate")), _first_text(stmts.get(RICO + "endDate"))
 
 
 def human_date(iso: str, lang: str) -> str | None:

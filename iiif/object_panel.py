@@ -129,7 +129,7 @@ def describe(graph: PublicGraph, m: Media, base: str, home: Path, lang: str
         recording = graph.media(m.derived_from) if m.derived_from else None
         return DigitalObject(
             "Text", title, lines=_cue_lines(home, m), text_lang=m.language or "",
-            recording=Link(m.derived_from, "text/html", _title(recording, lang))
+            recording=Link(recording.iri, "text/html", _title(recording, lang))
             if recording is not None else None,
             downloads=[Link(media_url, "text/vtt", "vtt"),
                        Link(f"{media_url}/text", "text/plain", "text")])

@@ -171,16 +171,17 @@ def load_image(path: Path | str) -> tuple[Image.Image, int, int]:
             if img.format == "JPEG":
                 img.draft("RGB", (MAX_SIDE, MAX_SIDE))  # decode at 1/2, 1/4 … directly
             img.load()
+            picture: Image.Image = img
             if img.mode.startswith("I"):  # 16/32-bit grey (archival TIFF masters)
-                img = img.convert("I").point(lambda v: v * (1 / 256)).convert("L")
+                picture = img.convert("I").point(lambda v: v * (1 / 256)).convert("L")
             elif img.mode == "F":
-                img = img.convert("L")
+                picture = img.convert("L")
             elif img.mode not in ("RGB", "L"):
-                img = img.convert("RGBA").convert("RGB") if "A" in img.mode else \
+                picture = img.convert("RGBA").convert("RGB") if "A" in img.mode else \
                     img.convert("RGB")
-            if max(img.size) > MAX_SIDE:
-                img.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
-            out = img.convert("RGB") if img.mode != "RGB" else img.copy()
+            if max(picture.size) > MAX_SIDE:
+                picture.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+            out = picture.convert("RGB") if picture.mode != "RGB" else picture.copy()
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
             raise OCRError(f"{name}: truncated or corrupt image ({exc})") from None
     return out, width, height
@@ -330,7 +331,7 @@ def ensure_ocr(home: Path | str, digest: str) -> list[Line]:
 
 def is_ocr_type(mime: str | None) -> bool:
     """Whether a file of this MIME type is a page image OCR applies to."""
-    return bool(mime) and mime.split(";")[0].strip().lower() in {
+    return mime is not None and mime.split(";")[0].strip().lower() in {
         "image/jpeg", "image/png", "image/tiff", "image/webp", "image/jp2", "image/bmp"}
 
 
@@ -374,7 +375,7 @@ def ocr_many(home: Path | str, digests: Iterable[str], *, workers: int = 2,
         return errors
     jobs = [(str(home), d, seeds, force) for d in todo]
     if workers <= 1 or len(todo) == 1:
-        results = map(_worker_job, jobs)
+        results: Iterable[tuple[str, int, str]] = map(_worker_job, jobs)
         pool = None
     else:
         import multiprocessing

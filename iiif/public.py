@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from pyoxigraph import NamedNode, Store
 
+from ontology import terms
 from repo.files import DIGEST
 from repo.repository import KEY
 
@@ -56,9 +57,9 @@ def lookup(store: Store, base: str, key: str) -> PublicImage | None:
     graph = node  # each object's description is the named graph named by its IRI
     values: dict[str, list[str]] = {}
     for prop in ("identifier", "width", "height"):
-        values[prop] = [q.object.value for q in
+        values[prop] = [terms.value(q.object) for q in
                         store.quads_for_pattern(node, NamedNode(RICO + prop), None, graph)]
-    values["format"] = [q.object.value for q in
+    values["format"] = [terms.value(q.object) for q in
                         store.quads_for_pattern(node, NamedNode(DCTERMS + "format"), None,
                                                 graph)]
     digests = [d for d in values["identifier"] if DIGEST.match(d)]

@@ -34,6 +34,7 @@ import threading
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, jsonify, request
@@ -427,7 +428,7 @@ def search(kind: str, key: str):
         out["startIndex"] = page_no * PAGE_SIZE
     shown = results.shown
     out["items"] = [annotation(u) for u, _ in shown]
-    highlights = []
+    highlights: list[dict[str, Any]] = []
     for unit, found in shown:
         for s, e in found:
             highlights.append({
@@ -490,8 +491,8 @@ def autocomplete(kind: str, key: str):
     for item in items:
         item["service"] = [{"id": _self_url(search_path, {"q": item["value"]}),
                             "type": "SearchService2"}]
-    out = {"@context": SEARCH_CONTEXT, "id": _self_url(request.path, {"q": q}),
-           "type": "TermPage"}
+    out: dict[str, Any] = {"@context": SEARCH_CONTEXT,
+                           "id": _self_url(request.path, {"q": q}), "type": "TermPage"}
     ignored = sorted({k for k in request.args if k != "q"})
     if ignored:
         out["ignored"] = ignored

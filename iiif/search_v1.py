@@ -31,10 +31,16 @@ MOTIVATIONS = frozenset({"painting", "sc:painting"})  # what ``motivation`` find
 
 
 class Unit(Protocol):
-    id: str
-    text: str
-    target: str
-    language: str
+    """What a hit needs (read-only, so the frozen dataclass of search_api fits)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def target(self) -> str: ...
+    @property
+    def language(self) -> str: ...
 
 
 Spans = Sequence[tuple[int, int]]

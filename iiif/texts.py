@@ -34,6 +34,7 @@ from pathlib import Path
 from pyoxigraph import Literal, NamedNode, Store
 
 from iiif import ocr, transcripts
+from ontology import terms
 from ontology.namespaces import DCTERMS, ISO639, RDFS, RICO, SCHEMA
 from repo.catalog.analysis import has_cjk
 from repo.catalog.documents import register_text_source
@@ -156,7 +157,9 @@ def public_media(store: Store, record_iri: str) -> list[Media]:
         inst = q.subject
         if q.graph_name != inst:  # only an instantiation's own (public) description counts
             continue
-        out.append(media_from_quads(inst.value, store.quads_for_pattern(inst, None, None, inst)))
+        graph = terms.named(q.graph_name)
+        out.append(media_from_quads(graph.value,
+                                    store.quads_for_pattern(graph, None, None, graph)))
     return _order(out)
 
 
@@ -164,7 +167,7 @@ def public_instantiation(store: Store, iri: str) -> tuple[Media, str] | None:
     """A public instantiation and its (public) record's IRI, or None."""
     node = NamedNode(iri)
     quads = list(store.quads_for_pattern(node, None, None, node))
-    record = next((q.object.value for q in quads if q.predicate == DIGITAL_OF), None)
+    record = next((terms.value(q.object) for q in quads if q.predicate == DIGITAL_OF), None)
     if not quads or record is None or not public_graph_exists(store, record):
         return None
     return media_from_quads(iri, quads), record
@@ -201,6 +204,7 @@ def join_lines(lines: list[str]) -> str:
 
 def media_texts(home: Path | str, media: Iterable[Media]) -> list[str]:
     """The text of the media, one string per page or transcript (bounded in total)."""
+    home = Path(home)
     out: list[str] = []
     total = 0
     for m in media:
@@ -287,13 +291,13 @@ def _text_media(store: Store, iri: str) -> Media | None:
                       "")
         return Media(iri=iri, key=iri.rsplit("/", 1)[-1], mime=mime, digest=digest)
     node = NamedNode(iri)
-    mime = next((q.object.value for q in store.quads_for_pattern(node, MIME_NODE, None, node)),
-                "")
+    mime = next((terms.value(q.object)
+                 for q in store.quads_for_pattern(node, MIME_NODE, None, node)), "")
     if not (ocr.is_ocr_type(mime) or transcripts.is_transcript_type(mime)):
         return None
-    digest = next((q.object.value for q in store.quads_for_pattern(node, IDENTIFIER_NODE, None,
-                                                                   node)
-                   if DIGEST.match(q.object.value)), "")
+    digests = (terms.value(q.object)
+               for q in store.quads_for_pattern(node, IDENTIFIER_NODE, None, node))
+    digest = next((d for d in digests if DIGEST.match(d)), "")
     return Media(iri=iri, key=iri.rsplit("/", 1)[-1], mime=mime, digest=digest)
 
 
@@ -471,9 +475,9 @@ def recognise_scans(repository, scans: list[tuple[object, Media]], *, workers: i
             if obj.parent and obj.parent != repository.root_iri:
                 targets.add(obj.parent)
     if targets:
-        m = maintainer(repository)
-        run.staff, run.public = m.update(sorted(targets))
-        m.flush()  # searchable now, by other processes too
+        catalog = maintainer(repository)
+        run.staff, run.public = catalog.update(sorted(targets))
+        catalog.flush()  # searchable now, by other processes too
     return run
 
 

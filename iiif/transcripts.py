@@ -55,9 +55,9 @@ def _seconds(value: float) -> str:
     return f"{value:.3f}".rstrip("0").rstrip(".") or "0"
 
 
-def _time(groups: tuple[str | None, ...]) -> float:
-    hours, minutes, seconds, millis = groups
-    return int(hours or 0) * 3600 + int(minutes) * 60 + int(seconds) + int(millis) / 1000
+def _time(groups: tuple[str, ...]) -> float:
+    hours, minutes, seconds, millis = groups  # hours "0" when absent (groups(default="0"))
+    return int(hours) * 3600 + int(minutes) * 60 + int(seconds) + int(millis) / 1000
 
 
 def plain(text: str) -> str:
@@ -97,7 +97,8 @@ def parse_vtt(data: bytes | str) -> list[Cue]:
         m = _TIMING.match(lines[0])
         if m is None:
             continue
-        start, end = _time(m.groups()[:4]), _time(m.groups()[4:])
+        groups = m.groups(default="0")
+        start, end = _time(groups[:4]), _time(groups[4:])
         if not (0 <= start <= end <= MAX_SECONDS):
             continue
         raw = "\n".join(lines[1:])[:MAX_CUE_CHARS]
@@ -141,7 +142,7 @@ def transcript_cues(home: Path | str, digest: str) -> list[Cue]:
 
 
 def is_transcript_type(mime: str | None) -> bool:
-    return bool(mime) and mime.split(";")[0].strip().lower() == "text/vtt"
+    return mime is not None and mime.split(";")[0].strip().lower() == "text/vtt"
 
 
 __all__ = ["Cue", "is_transcript_type", "parse_vtt", "plain", "read_vtt", "transcript_cues"]

@@ -19,8 +19,13 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from flask import Flask, Response, abort, current_app, redirect, request
+from werkzeug.wrappers import Response as BaseResponse
+
+if TYPE_CHECKING:  # current_app is typed Flask, but is the proxy to it
+    from werkzeug.local import LocalProxy
 
 SCRIPT = Path("viewer") / "dist" / "viewer.js"  # under the app's static folder
 ROUTE = "/viewer/<version>/viewer.js"  # under the app's static URL path
@@ -63,18 +68,20 @@ def current(app: Flask) -> Script | None:
 def script_url(app: Flask) -> str | None:
     """The versioned URL of the current script (None when not built)."""
     script = current(app)
-    if script is None:
-        return None
+    return None if script is None else _url(app, script)
+
+
+def _url(app: Flask, script: Script) -> str:
     return f"{app.static_url_path}{ROUTE.replace('<version>', script.version)}"
 
 
-def serve(version: str) -> Response:
-    app = current_app._get_current_object()
+def serve(version: str) -> BaseResponse:
+    app = cast("LocalProxy[Flask]", current_app)._get_current_object()
     script = current(app)
     if script is None:
         abort(404)
     if version != script.version:  # an older page: the current build, never cached
-        response = redirect(script_url(app), code=302)
+        response = redirect(_url(app, script), code=302)
         response.headers["Cache-Control"] = "no-cache"
         return response
     zipped = request.accept_encodings["gzip"] > 0

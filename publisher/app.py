@@ -72,7 +72,8 @@ def create_app(home: Path | str, **config) -> Flask:
     ratelimit.install(app)  # inside the request log, so refused floods are logged too
     if app.config.get("REQUEST_LOG"):
         requestlog.configure()
-        app.wsgi_app = requestlog.RequestLog(app.wsgi_app)  # type: ignore[method-assign]
+        wrapped = requestlog.RequestLog(app.wsgi_app)
+        app.wsgi_app = wrapped  # type: ignore[method-assign]  # Flask's documented middleware
 
     @app.get("/healthz")
     def healthz():

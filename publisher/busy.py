@@ -21,10 +21,14 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, cast
 
 from flask import Flask, Response, current_app, request
 
 from publisher.ratelimit import client_address
+
+if TYPE_CHECKING:  # current_app is typed Flask, but is the proxy to it
+    from werkzeug.local import LocalProxy
 
 KINDS = ("sparql", "render")
 _lock = threading.Lock()
@@ -107,7 +111,7 @@ def gates(app: Flask) -> dict[str, Gate]:
 @contextmanager
 def enter(kind: str, environ: dict | None = None, app: Flask | None = None) -> Iterator[None]:
     """Pass the gate of ``kind`` for this request (Flask's, or a WSGI ``environ``)."""
-    app = app or current_app._get_current_object()
+    app = app or cast("LocalProxy[Flask]", current_app)._get_current_object()
     environ = environ if environ is not None else request.environ
     client = client_address(environ, app.config["SETTINGS"].trusted_proxies.split())
     with gates(app)[kind].enter(client):
@@ -126,7 +130,8 @@ def init_app(app: Flask) -> None:
     put SPARQL queries through theirs before Flask (:class:`SparqlAdmission`)."""
     gates(app)
     app.register_error_handler(Busy, _busy_response)
-    app.wsgi_app = SparqlAdmission(app, app.wsgi_app)
+    wrapped = SparqlAdmission(app, app.wsgi_app)
+    app.wsgi_app = wrapped  # type: ignore[method-assign]  # Flask's documented middleware
 
 
 class SparqlAdmission:

@@ -9,6 +9,7 @@ The bodies are the same for every IRI, so the answer says no more than the statu
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NoReturn
 
 from flask import abort, current_app
 
@@ -37,6 +38,6 @@ def is_gone(iri: str) -> bool:
     return iri in gone_iris(current_app.config["LANTAI_HOME"])
 
 
-def absent(iri: str):
+def absent(iri: str) -> NoReturn:
     """Abort with 410 for a withdrawn IRI, else 404."""
     abort(410 if is_gone(iri) else 404)
