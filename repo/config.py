@@ -17,7 +17,7 @@ import re
 import tomllib
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import tomli_w
 from pydantic import AfterValidator, ConfigDict, Field, ValidationError
@@ -126,8 +126,9 @@ def settings_error(where: object, exc: ValidationError) -> Invalid:
     return Invalid(f"{where}: {key}: {message}{got}")
 
 
-def make_settings(**values: object) -> Settings:
-    """Settings from keyword values, or Invalid naming the key that is wrong."""
+def make_settings(**values: Any) -> Settings:
+    """Settings from keyword values (of any type: pydantic checks them), or Invalid naming
+    the key that is wrong."""
     try:
         return Settings(**values)
     except ValidationError as exc:

@@ -16,6 +16,7 @@ from functools import lru_cache
 
 from pyoxigraph import Literal, NamedNode, Quad
 
+from ontology import terms
 from ontology.namespaces import LT, RDF_TYPE, RICO, SCHEMA, XSD
 from ontology.profile import ContentType, load_profile
 from repo.ordering import stored_order
@@ -199,15 +200,16 @@ class ContentObject:
         ctype = self.type
         out: dict[str, list] = {}
         for q in sorted(self.description, key=str):
-            if q.subject.value != self.iri:
+            if terms.value(q.subject) != self.iri:
                 continue
             f = ctype.field_for_path(q.predicate.value)
             if f is None:
                 continue
-            if f.is_text:
-                out.setdefault(f.name, []).append((q.object.value, q.object.language))
+            o = q.object
+            if f.is_text and isinstance(o, Literal):
+                out.setdefault(f.name, []).append((o.value, o.language))
             else:
-                out.setdefault(f.name, []).append(display(q.object, base))
+                out.setdefault(f.name, []).append(display(o, base))
         for f in ctype.fields.values():  # ordered fields: in their stored order
             if f.ordered and len(out.get(f.name, ())) > 1:
                 rank = {display(t, base): n for n, t in

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from pyoxigraph import NamedNode, Quad
 
+from ontology import terms
 from ontology.profile import ContentType
 from repo.objects import ContentObject
 
@@ -47,7 +48,7 @@ def public_view(
     personal_paths = _personal_paths(obj.type, obj.personal_fields)
     out = set()
     for q in obj.description:
-        if q.predicate.value in personal_paths and q.subject.value == obj.iri:
+        if q.predicate.value in personal_paths and terms.value(q.subject) == obj.iri:
             continue
         o = q.object
         if isinstance(o, NamedNode) and is_repository_object(o.value) and not is_public(o.value):

@@ -17,9 +17,12 @@ from dataclasses import dataclass
 
 from pyoxigraph import DefaultGraph, Literal, NamedNode, Quad, RdfFormat, parse
 
+from ontology import terms
 from ontology.namespaces import PROV, RDF_TYPE, RDFS
 from repo.objects import lt_node, user_iri, user_name, xsd_datetime
 from repo.store import is_management, quad_nq
+
+_ABSENT = Literal("")  # what a fact a changeset lacks reads as
 
 _counter = itertools.count()
 
@@ -89,11 +92,11 @@ class Changeset:
         author = v.get(PROV + "wasAttributedTo")
         return cls(
             id=cs_id,
-            author=user_name(author) if author is not None else "?",
-            time=v[PROV + "endedAtTime"].value if PROV + "endedAtTime" in v else "",
-            message=v[RDFS + "comment"].value if RDFS + "comment" in v else "",
-            action=v[lt_node("action").value].value if lt_node("action").value in v else "",
-            patch=v[lt_node("patch").value].value if lt_node("patch").value in v else "",
+            author=user_name(terms.named(author)) if author is not None else "?",
+            time=terms.value(v.get(PROV + "endedAtTime", _ABSENT)),
+            message=terms.value(v.get(RDFS + "comment", _ABSENT)),
+            action=terms.value(v.get(lt_node("action").value, _ABSENT)),
+            patch=terms.value(v.get(lt_node("patch").value, _ABSENT)),
         )
 
 
@@ -126,7 +129,7 @@ def concerns(q: Quad, iri: str) -> bool:
     management facts in the default graph)?"""
     g = q.graph_name
     if isinstance(g, DefaultGraph):
-        return q.subject.value == iri
+        return terms.value(q.subject) == iri
     return g.value == iri
 
 

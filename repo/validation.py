@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from pyoxigraph import Literal, NamedNode
 
+from ontology import terms
 from ontology.namespaces import XSD
 from ontology.profile import ContentType, vocabulary_codes
 from repo.errors import Invalid
@@ -34,10 +35,10 @@ def problems(
     found: list[str] = []
     by_path: dict[str, list] = {}
     for q in obj.description:
-        if q.graph_name.value != obj.iri:
+        if terms.value(q.graph_name) != obj.iri:
             found.append(f"statement outside the object's graph: {q}")
             continue
-        if q.subject.value != obj.iri:
+        if terms.value(q.subject) != obj.iri:
             continue  # auxiliary nodes (e.g. from EAD import) are checked by their own rules
         p = q.predicate.value
         if p in STRUCTURAL:
@@ -80,13 +81,15 @@ def problems(
                 found.append(f"{f.name}: {v.value!r} has datatype {v.datatype.value}")
                 continue
             if f.is_text:
-                if not is_language_tag(v.language):
-                    found.append(f"{f.name}: bad language tag {v.language!r}")
-                try:
-                    check_script(f.name, v.value, v.language)
-                except Invalid as exc:
-                    found.append(exc.message)
-                langs.append(v.language)
+                lang = v.language
+                if lang is None or not is_language_tag(lang):
+                    found.append(f"{f.name}: bad language tag {lang!r}")
+                if lang is not None:
+                    try:
+                        check_script(f.name, v.value, lang)
+                    except Invalid as exc:
+                        found.append(exc.message)
+                    langs.append(lang)
             if f.pattern is not None and not f.pattern.search(v.value):
                 found.append(f"{f.name}: {v.value!r} does not match {f.pattern.pattern}")
         if f.unique_lang and len(langs) != len(set(langs)):

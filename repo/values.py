@@ -16,6 +16,7 @@ from typing import NamedTuple
 import langcodes
 from pyoxigraph import Literal, NamedNode
 
+from ontology import terms
 from ontology.namespaces import ISO639, RDF_LANGSTRING, XSD
 from ontology.profile import ContentType, Field, vocabulary_codes
 from repo.errors import Invalid
@@ -191,11 +192,11 @@ def _to_term(
         # free text as typed (`date` also takes text@lang, and typed dates from importers)
         return f, Literal(value)
     if f.path.endswith(("hasOrHadLanguage", "hasOrHadAllMembersWithLanguage")):
-        code = iso639_2b(value)
-        if code is None:
+        iso = iso639_2b(value)
+        if iso is None:
             raise Invalid(f"{what}: {value!r} is not an ISO 639 code of a known "
                           "language (e.g. zh, chi, bo, tib, mn, ug)")
-        return f, NamedNode(ISO639 + code)
+        return f, NamedNode(ISO639 + iso)
     if f.is_reference:
         return f, NamedNode(resolve(value))
     if f.is_iri:
@@ -211,11 +212,11 @@ def _to_term(
     return f, Literal(value)
 
 
-def display(term: Literal | NamedNode, base: str = "") -> str:
+def display(term: terms.Term, base: str = "") -> str:
     """A term as an archivist reads it: the text, a vocabulary code, or the IRI."""
     if isinstance(term, Literal):
         return term.value
-    iri = term.value
+    iri = terms.value(term)
     if base and iri.startswith(base + "/vocab/"):
         return iri.rsplit("/", 1)[-1]
     if iri.startswith(ISO639):

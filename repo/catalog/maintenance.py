@@ -35,11 +35,13 @@ from pathlib import Path
 
 from pyoxigraph import NamedNode
 
+from ontology import terms
 from repo.catalog import ingestion
 from repo.catalog.documents import (
     Builder,
     Document,
     PublicSource,
+    Source,
     StaffSource,
     container_signature,
 )
@@ -179,7 +181,7 @@ class Maintainer:
         # (weakref.finalize also runs at interpreter exit)
         self._finalizer = weakref.finalize(self, Pending.flush, self.pending)
         self._ingest = None  # the indexer of the bulk ingest under way
-        self._ingest_queue: list[tuple[str, str]] = []  # batches not yet in the stores
+        self._ingest_queue: list[tuple[str, str, str]] = []  # batches not yet in the stores
 
     @property
     def repo(self):
@@ -340,9 +342,9 @@ class Maintainer:
         repo = self.repo
         self.pending.flush()
         counts: dict[str, int] = {}
-        jobs = []
+        jobs: list[tuple[str, CatalogIndex, Source, list[str]]] = []
         if staff:
-            iris = [q.subject.value for q in repo.working.quads_for_pattern(
+            iris = [terms.value(q.subject) for q in repo.working.quads_for_pattern(
                 None, lt_node("type"), None, repo.mgmt)]
             jobs.append(("staff", self.staff, StaffSource(repo), iris))
         if public:
