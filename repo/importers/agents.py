@@ -13,10 +13,13 @@ from __future__ import annotations
 import re
 import secrets
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from pyoxigraph import Literal, NamedNode
 
+from ontology import terms
 from ontology.namespaces import RICO
 from repo.errors import NotFound
 from repo.objects import lt_node
@@ -61,26 +64,26 @@ class AgentIndex:
         self.by_name: dict[tuple[str, str], Entry] = {}
         self.slugs: dict[str, set[str]] = {}
         self.folders: dict[str, str] = {}
-        self._pending: list[tuple[str, object, Entry]] = []
+        self._undo: list[Callable[[], object]] = []  # forgets what the file would create
         self._load()
 
     def _load(self) -> None:
         repo = self.repo
         for q in repo.working.quads_for_pattern(None, lt_node("type"), None, repo.mgmt):
-            type_name = q.object.value
+            type_name = terms.value(q.object)
             if type_name not in (*AGENT_TYPES, "place"):
                 continue
-            iri = q.subject.value
-            if next(repo.working.quads_for_pattern(q.subject, lt_node("deletedIn"), None,
+            node = terms.named(q.subject)
+            if next(repo.working.quads_for_pattern(node, lt_node("deletedIn"), None,
                                                    repo.mgmt), None):
                 continue
-            entry = Entry(iri, type_name)
-            for d in repo.working.quads_for_pattern(q.subject, None, None, q.subject):
+            entry = Entry(node.value, type_name)
+            for d in repo.working.quads_for_pattern(node, None, None, node):
                 if d.predicate == NAME:
-                    self.by_name.setdefault((self._kind(type_name), name_key(d.object.value)),
-                                            entry)
+                    self.by_name.setdefault(
+                        (self._kind(type_name), name_key(terms.value(d.object))), entry)
                 elif d.predicate == IDENTIFIER:
-                    self.by_id.setdefault(d.object.value, entry)
+                    self.by_id.setdefault(terms.value(d.object), entry)
 
     @staticmethod
     def _kind(type_name: str) -> str:
@@ -106,7 +109,7 @@ class AgentIndex:
         key = new_key()
         iri = self.repo.iri_for("folder", key)
         self.folders[which] = iri
-        self._pending.append(("folder", which, Entry(iri, "folder")))
+        self._undo.append(partial(self.folders.pop, which, None))
         labels = FOLDERS[which]
         return iri, [NewObject("/", "folder", {"title": labels}, slug=which, key=key)]
 
@@ -119,7 +122,7 @@ class AgentIndex:
                 slug = next(self.repo.working.quads_for_pattern(
                     kid.subject, lt_node("slug"), None, self.repo.mgmt), None)
                 if slug is not None:
-                    taken.add(slug.object.value)
+                    taken.add(terms.value(slug.object))
             self.slugs[folder_iri] = taken
         return self.slugs[folder_iri]
 
@@ -156,23 +159,18 @@ class AgentIndex:
         key = (type_name, name_key(name))
         if key not in self.by_name:
             self.by_name[key] = entry
-            self._pending.append(("name", key, entry))
+            self._undo.append(partial(self.by_name.pop, key, None))
         if identifier and identifier not in self.by_id:
             self.by_id[identifier] = entry
-            self._pending.append(("id", identifier, entry))
+            self._undo.append(partial(self.by_id.pop, identifier, None))
 
     def commit(self) -> None:
         """The file imported: what it created is now in the repository."""
-        self._pending.clear()
+        self._undo.clear()
 
     def rollback(self) -> None:
         """The file failed: forget what it would have created."""
-        for kind, key, _entry in reversed(self._pending):
-            if kind == "name":
-                self.by_name.pop(key, None)
-            elif kind == "id":
-                self.by_id.pop(key, None)
-            else:
-                self.folders.pop(key, None)
-        self._pending.clear()
+        for undo in reversed(self._undo):
+            undo()
+        self._undo.clear()
         self.slugs.clear()

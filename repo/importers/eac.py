@@ -22,6 +22,7 @@ from pathlib import Path
 from lxml import etree
 from pyoxigraph import Literal, NamedNode
 
+from ontology import terms
 from ontology.mappings import load
 from ontology.namespaces import RDF_TYPE, RICO
 from repo.errors import Invalid, LantaiError
@@ -98,15 +99,16 @@ def _date(elem: etree._Element | None) -> str | None:
 def read(root: etree._Element, source: str) -> AgentRecord:
     """An EAC-CPF document as an :class:`AgentRecord`."""
     m = load("eac-cpf")
-    entity = text_of(_first(root, "entityType")) if _first(root, "entityType") is not None \
-        else ""
+    etype = _first(root, "entityType")
+    entity = text_of(etype) if etype is not None else ""
     type_name = m["entity_types"].get(entity)
     if type_name is None:
-        raise fail(source, getattr(_first(root, "entityType"), "sourceline", 1),
+        raise fail(source, etype.sourceline if etype is not None else 1,
                    f"entityType {entity!r}: person, corporateBody or family")
     decl = _first(root, "languageDeclaration")
-    default = languages.normalise(attr(_first(decl, "language"), "languageCode")) \
-        if decl is not None and _first(decl, "language") is not None else None
+    declared = _first(decl, "language") if decl is not None else None
+    default = languages.normalise(attr(declared, "languageCode")) \
+        if declared is not None else None
     hints = [default] if default else []
     for ne in _children(root, "nameEntry"):  # the names' own languages hint at the others
         stated = languages.normalise(attr(ne, "lang"))
@@ -194,7 +196,7 @@ def _record_object(repo: Repository, href: str) -> str | None:
         q = next(repo.working.quads_for_pattern(None, NamedNode(RICO + "identifier"),
                                                 Literal(href), None), None)
         if q is not None:
-            iri = q.subject.value.split("#", 1)[0]
+            iri = terms.value(q.subject).split("#", 1)[0]
     if iri and repo.class_of(iri) in (RICO + "RecordSet", RICO + "Record",
                                       RICO + "RecordResource"):
         return iri
@@ -224,7 +226,7 @@ def import_eac(repo: Repository, user: User, path: Path | str, *,
         report.warnings.append(f"{source}:{rec.line}: {existing.iri} is a {existing.type}; "
                                f"the record says {rec.type} (kept {existing.type})")
     type_name = existing.type if existing else rec.type
-    key = None if existing else new_key()
+    key = new_key()  # used when the agent is new
     iri = existing.iri if existing else repo.iri_for(repo.profile.type(type_name).kind, key)
     node = NamedNode(iri)
     sets: list[Assignment] = []
@@ -302,18 +304,18 @@ def import_eac(repo: Repository, user: User, path: Path | str, *,
     for i in ids:
         for q in repo.working.quads_for_pattern(None, NamedNode(RICO + "identifier"),
                                                 Literal(i), None):
-            subject = q.subject.value
+            subject = terms.value(q.subject)
             if "#relation-" not in subject:
                 continue
             other_iri = subject.split("#", 1)[0]
-            other = repo.load(other_iri)
-            if other is None or other.deleted or other_iri == iri:
+            naming = repo.load(other_iri)
+            if naming is None or naming.deleted or other_iri == iri:
                 continue
-            kind = next((x.object.value for x in other.description
-                         if x.subject.value == subject
+            kind = next((terms.value(x.object) for x in naming.description
+                         if terms.value(x.subject) == subject
                          and x.predicate.value == RICO + "type"), "associative")
             kinds = m["relations"].get(kind, m["relations"][""])
-            fname = kinds.get(f"{_group(other.type_name)}>{_group(type_name)}", kinds["any"])
+            fname = kinds.get(f"{_group(naming.type_name)}>{_group(type_name)}", kinds["any"])
             inverse = m["inverse"].get(fname, "associatedWith")
             if inverse in fields:
                 adds.append(Assignment(inverse, None, other_iri))
@@ -368,5 +370,8 @@ def import_eac(repo: Repository, user: User, path: Path | str, *,
         index.by_id.setdefault(i, Entry(iri, type_name))
     index.commit()
     report.objects = len(created)
-    report.path = repo.load(iri).path
+    made = repo.load(iri)
+    if made is None:  # repo.ingest above created it
+        raise LantaiError(f"{source}: {iri} was created but cannot be read back")
+    report.path = made.path
     return report

@@ -208,7 +208,7 @@ class _Context:
 
 def _inherited(elem: etree._Element) -> str | None:
     """The nearest language stated by the element or an ancestor still in memory."""
-    node = elem
+    node: etree._Element | None = elem
     while node is not None:
         tag = explicit_lang(node)
         if tag:
@@ -245,7 +245,7 @@ def _paragraphs(elem: etree._Element) -> list[tuple[str, etree._Element]]:
         text = text_of(elem)
         if text:
             out.append((text, elem))
-    elif (elem.text or "").strip():
+    elif elem.text and elem.text.strip():
         out.insert(0, (" ".join(elem.text.split()), elem))
     return out
 
@@ -300,8 +300,9 @@ def _dao(elem: etree._Element, ctx: _Context, comp: Component) -> Dao | None:
     desc: list[Text] = []
     for node in elem.iter():
         n = local(node.tag)
-        if n in ("dao", "daoloc", "extptrloc", "extrefloc") and attr(node, "href"):
-            hrefs.append(attr(node, "href").strip())
+        href = attr(node, "href") if n in ("dao", "daoloc", "extptrloc", "extrefloc") else None
+        if href:
+            hrefs.append(href.strip())
             title = title or attr(node, "title")
         elif n == "daodesc":
             desc.extend(note_texts(node, ctx, comp))
@@ -313,8 +314,9 @@ def _dao(elem: etree._Element, ctx: _Context, comp: Component) -> Dao | None:
 # ---------------------------------------------------------------------- the did
 def _did(did: etree._Element, ctx: _Context, comp: Component, internal: bool = False) -> None:
     for node in did.iter():
-        if local(node.tag) == "language" and attr(node, "langcode"):
-            comp.languages.append(attr(node, "langcode").strip().lower())
+        code = attr(node, "langcode") if local(node.tag) == "language" else None
+        if code:
+            comp.languages.append(code.strip().lower())
     if internal or marked_internal(did):
         comp.internal_parts.append("did")
     for child in did:
@@ -364,9 +366,9 @@ def _did(did: etree._Element, ctx: _Context, comp: Component, internal: bool = F
             if text:
                 comp.containers.append((child.get("type") or "", text))
         elif name in ("dao", "daogrp"):
-            d = _dao(child, ctx, comp)
-            if d:
-                comp.daos.append(d)
+            dao = _dao(child, ctx, comp)
+            if dao:
+                comp.daos.append(dao)
         elif name in ("abstract",):
             comp.note("scopecontent", note_texts(child, ctx, comp), is_internal(child))
         elif name == "note":
@@ -425,7 +427,8 @@ def _header(elem: etree._Element, ctx: _Context) -> None:
         name = local(node.tag)
         if name == "eadid" and text_of(node):
             h.eadid = text_of(node)
-        elif name == "language" and local(node.getparent().tag) == "langusage":
+        elif name == "language" and (parent := node.getparent()) is not None \
+                and local(parent.tag) == "langusage":
             tag = languages.normalise(attr(node, "langcode")) or languages.normalise(
                 text_of(node))
             if tag and tag not in h.languages:

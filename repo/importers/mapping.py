@@ -40,6 +40,9 @@ RDFS_SEEALSO = NamedNode("http://www.w3.org/2000/01/rdf-schema#seeAlso")
 UNTITLED = {"zh": "[无题名]", "ja": "[無題]", "fr": "[sans titre]", "en": "[untitled]"}
 _SLUG_CHARS = re.compile(r"[^a-z0-9._-]+")
 
+# what an importer adds to a description: (subject, predicate, object), as NewObject takes
+Statement = tuple[NamedNode, NamedNode, NamedNode | Literal]
+
 
 def rico(local: str) -> NamedNode:
     return NamedNode(RICO + local)
@@ -114,7 +117,7 @@ class EadMapper:
         key = new_key()
         iri = self.repo.iri_for(ctype.kind, key)
         node = NamedNode(iri)
-        st: list[tuple] = []
+        st: list[Statement] = []
         todo: list[NewObject] = []
         fields = ctype.fields
 
@@ -136,7 +139,7 @@ class EadMapper:
 
         # unitids: a valid 档号 fills refcode, the others go to the instantiation
         fonds_code = parent.fonds_code if parent else self.target.fonds_code
-        i1: list[tuple] = []
+        i1: list[Statement] = []
         inst = NamedNode(iri + "#i1")
         refcode = None
         kept = 0
@@ -218,10 +221,10 @@ class EadMapper:
             p = NamedNode(f"{iri}#physloc-{n}")
             i1 += [(inst, rico("hasOrHadLocation"), p), (p, RDF_TYPE, rico("Place")),
                    (p, rico("name"), _lit(t))]
-        for n, (kind, text) in enumerate(comp.containers, start=1):
+        for n, (kind, label) in enumerate(comp.containers, start=1):
             p = NamedNode(f"{iri}#container-{n}")
             i1 += [(inst, rico("hasOrHadLocation"), p), (p, RDF_TYPE, rico("Place")),
-                   (p, rico("name"), Literal(text))]
+                   (p, rico("name"), Literal(label))]
             if kind:
                 i1.append((p, rico("type"), Literal(kind)))
 
@@ -294,7 +297,7 @@ class EadMapper:
 
     # ------------------------------------------------------------------ parts
     def _record_identifier(self, iri: str, node: NamedNode, unitid: str, n: int
-                           ) -> list[tuple]:
+                           ) -> list[Statement]:
         """``{iri}#unitid-N``: a unitid as an identifier of the record set itself."""
         spec = self.map["record_identifier"]
         idn = NamedNode(f"{iri}#unitid-{n}")
@@ -368,8 +371,8 @@ class EadMapper:
                                                         Literal(code), None), None)
         return code not in self.codes and used is None
 
-    def _dates(self, comp: Component, node: NamedNode, iri: str) -> list[tuple]:
-        st: list[tuple] = []
+    def _dates(self, comp: Component, node: NamedNode, iri: str) -> list[Statement]:
+        st: list[Statement] = []
         begin = end = None
         singles: list[str] = []
         texts: dict[str, list[str]] = {}
@@ -404,11 +407,12 @@ class EadMapper:
                     st.append((dn, rico("dateQualifier"), Literal(d.type)))
         return st
 
-    def _languages(self, comp: Component, node: NamedNode, type_name: str) -> list[tuple]:
+    def _languages(self, comp: Component, node: NamedNode, type_name: str) -> list[Statement]:
         fields = self.repo.profile.type(type_name).fields
         prop = "materialLanguage" if "materialLanguage" in fields else "language"
         path = NamedNode(fields[prop].path)
-        out, seen = [], set()
+        out: list[Statement] = []
+        seen: set[str] = set()
         for given in comp.languages:
             code = iso639_2b(given)
             if code is None:
@@ -429,10 +433,10 @@ class EadMapper:
             lang = "und"
         return self.index.get_or_create(type_name, name.text, lang, name.authfilenumber)
 
-    def _finding_aid(self, iri: str, node: NamedNode) -> list[tuple]:
+    def _finding_aid(self, iri: str, node: NamedNode) -> list[Statement]:
         h = self.header
         fa = NamedNode(iri + "#findingaid")
-        st = [(fa, RDF_TYPE, rico("Record")),
+        st: list[Statement] = [(fa, RDF_TYPE, rico("Record")),
               (fa, rico("hasDocumentaryFormType"), NamedNode(self.map["finding_aid_form"])),
               (fa, rico("describesOrDescribed"), node)]
         if h.eadid:

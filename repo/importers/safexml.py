@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 from lxml import etree
 
@@ -66,7 +67,7 @@ def parser_options() -> dict:
             "remove_pis": True, "recover": False}
 
 
-def iterparse(path: Path, events: tuple[str, ...] = ("start", "end"),
+def iterparse(path: Path, events: tuple[Literal["start", "end"], ...] = ("start", "end"),
               display: str | None = None) -> Iterator[tuple[str, etree._Element]]:
     """``lxml.etree.iterparse`` made safe; syntax errors become ``FILE:LINE: why``."""
     name = display or str(path)
