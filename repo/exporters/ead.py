@@ -28,6 +28,7 @@ from xml.sax.saxutils import quoteattr
 from lxml import etree
 from pyoxigraph import Literal
 
+from ontology import terms
 from ontology.mappings import load
 from ontology.namespaces import ISO639, RICO
 from repo.errors import Invalid
@@ -78,10 +79,10 @@ class View:
 
     @classmethod
     def of(cls, obj: ContentObject) -> View:
-        own, nodes = Node(), {}
+        own, nodes = Node(), dict[str, Node]()
         prefix = obj.iri + "#"
         for q in obj.description:
-            s, p = q.subject.value, q.predicate.value
+            s, p = terms.value(q.subject), q.predicate.value
             if s == obj.iri:
                 own.values[p].append(q.object)
             elif s.startswith(prefix):
@@ -117,7 +118,7 @@ class EadWriter:
         for level, type_name in self.map["levels"].items():
             levels.setdefault(type_name, level or "otherlevel")
         self.type_levels = levels
-        self.note_fields = {}
+        self.note_fields: dict[str, str] = {}
         for element, field_name in self.map["notes"].items():
             self.note_fields.setdefault(field_name, element)
 
@@ -143,12 +144,12 @@ class EadWriter:
             ident = None
             if obj is not None:
                 for q in obj.description:
-                    if q.subject.value != iri:
+                    if terms.value(q.subject) != iri:
                         continue
                     if q.predicate.value == _rico("name") and isinstance(q.object, Literal):
                         names.setdefault(q.object.language or "", q.object.value)
                     elif q.predicate.value == _rico("identifier"):
-                        ident = ident or q.object.value
+                        ident = ident or terms.value(q.object)
             self._agents[iri] = (element, names, ident)
         return self._agents[iri]
 
@@ -263,8 +264,8 @@ class EadWriter:
             "http://www.w3.org/2001/XMLSchema#g") or v.datatype.value.endswith("#date"))
         texts = self._ordered(v for v in dates if v.language or v.datatype.value.endswith(
             "#string"))
-        normals = ([f"{begin}/{end}"] if begin and end else [begin or end] if begin or end
-                   else []) + typed
+        span = f"{begin}/{end}" if begin and end else begin or end
+        normals = ([span] if span else []) + typed
         for i, lit in enumerate(texts):
             attrs = {"normal": normals[i]} if i < len(normals) and i == 0 else {}
             attrs.update(self._lang_attr(lit))
@@ -359,9 +360,9 @@ class EadWriter:
             first = languages.normalise(sorted(langs)[0]) or "zh"
             self.default_lang = first if len(langs) == 1 else self._main_lang(top, langs)
         else:
-            titles = [t.language for t in view.own.texts(_rico("title"))]
-            self.default_lang = "zh" if "zh" in titles or not titles else sorted(titles)[0]
-            langs = [languages.iso639_2(self.default_lang)]
+            tagged = [t.language for t in view.own.texts(_rico("title")) if t.language]
+            self.default_lang = "zh" if "zh" in tagged or not tagged else sorted(tagged)[0]
+            langs = [code for code in [languages.iso639_2(self.default_lang)] if code]
         h = new("eadheader", {"langencoding": "iso639-2b", "dateencoding": "iso8601"})
         eadid = next((v.value for v in fa.texts(_rico("identifier"))), None) or next(
             (v.value for v in view.own.texts(_rico("identifier"))), None) or \
