@@ -28,6 +28,7 @@ demo: $(VENV)/.installed viewer
 
 test: $(VENV)/.installed viewer
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest
 
 # The Chinese of the public pages: extract the templates' messages, merge them into the
