@@ -26,7 +26,7 @@ def read_gone(home: Path) -> set[str]:
     except FileNotFoundError:
         return set()
     gone: set[str] = set()
-    for line in text.splitlines():
+    for line in text.split("\n"):
         if line.startswith("- "):
             gone.add(line[2:])
         elif line.startswith("+ "):

@@ -65,7 +65,14 @@ from repo.store import (
     migrate_management_graph,
 )
 from repo.validation import check as validate
-from repo.values import Assignment, assignments_from_mapping, display, to_term
+from repo.values import (
+    Assignment,
+    assignments_from_mapping,
+    check_iri,
+    check_text,
+    display,
+    to_term,
+)
 from repo.workflow import INITIAL_STATE, TRANSITIONS
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -197,10 +204,12 @@ class Repository(Accounts, BulkIngest):
         if ref in ("", "/"):
             return self.root_iri
         if ref.startswith(("http://", "https://")):
+            check_iri("object", ref)
             obj = self.load(ref)
             if obj is None or obj.deleted:
                 raise NotFound(f"no object {ref}")
             return ref
+        check_text("path", ref)
         path = "/" + ref.strip("/")
         if self._cache is not None and path in self._paths:
             return self._paths[path]
@@ -829,6 +838,7 @@ class Repository(Accounts, BulkIngest):
     def _load_any(self, user: User, ref: str) -> ContentObject:
         """Like get, but deleted objects are found by IRI (to see their history, revert)."""
         if ref.startswith(("http://", "https://")):
+            check_iri("object", ref)
             obj = self.load(ref)
             if obj is None:
                 raise NotFound(f"no object {ref}")

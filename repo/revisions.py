@@ -44,9 +44,13 @@ def encode_patch(removed: set[Quad], added: set[Quad]) -> str:
 
 
 def decode_patch(text: str) -> tuple[list[Quad], list[Quad]]:
-    """``(removed, added)`` quads of an RDF Patch."""
+    """``(removed, added)`` quads of an RDF Patch.
+
+    Lines are split on ``\n`` only: N-Quads escapes ``\n`` and ``\r`` in literals but not
+    U+2028, U+0085, ``\x0b``, ``\x1c``-``\x1e``, which ``str.splitlines`` also breaks on
+    (a title holding one of them made the object's history unreadable)."""
     adds, dels = [], []
-    for line in text.splitlines():
+    for line in text.split("\n"):
         if line.startswith("A "):
             adds.append(line[2:])
         elif line.startswith("D "):

@@ -21,7 +21,19 @@ from ontology.namespaces import ISO639, RDF_LANGSTRING, XSD
 from ontology.profile import ContentType, Field, vocabulary_codes
 from repo.errors import Invalid
 
-LANG_TAG = re.compile(r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$")  # the shape only: see language_tag
+LANG_TAG = re.compile(r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*\Z")  # shape only: see language_tag
+# RFC 3987: what an IRI may hold, besides %XX escapes: unreserved, reserved and ucschar
+# characters (no spaces, controls, <>"{}|\^`, surrogates, private-use or non-characters)
+_IRI_CHARS = re.compile(
+    r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%\u00a0-\ud7ff\uf900-\ufdcf\ufdf0-\uffef"
+    r"\U00010000-\U0001fffd\U00020000-\U0002fffd\U00030000-\U0003fffd"
+    r"\U00040000-\U0004fffd\U00050000-\U0005fffd\U00060000-\U0006fffd"
+    r"\U00070000-\U0007fffd\U00080000-\U0008fffd\U00090000-\U0009fffd"
+    r"\U000a0000-\U000afffd\U000b0000-\U000bfffd\U000c0000-\U000cfffd"
+    r"\U000d0000-\U000dfffd\U000e1000-\U000efffd]*\Z")
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
 LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
 CJK_LANGS = {"zh", "ja", "ko"}
@@ -98,6 +110,30 @@ def assignments_from_mapping(fields: Mapping[str, object]) -> list[Assignment]:
     return out
 
 
+def check_text(what: str, text: str) -> str:
+    """Refuse text that is not Unicode text: lone surrogates (from a badly decoded file or
+    argument) cannot be stored, and would fail deep inside a write."""
+    if _SURROGATE.search(text):
+        raise Invalid(f"{what}: the value holds a lone surrogate (not valid Unicode text)")
+    return text
+
+
+def check_iri(what: str, text: str) -> NamedNode:
+    """An absolute IRI as RFC 3987 allows it, or :class:`Invalid` naming the field.
+
+    Checked here, at the value layer, so that a bad IRI is a clear refusal before any store
+    is touched (it used to raise ValueError inside a write)."""
+    check_text(what, text)
+    bad = _IRI_CHARS.match(text) is None or _BAD_ESCAPE.search(text) is not None
+    if bad or not _SCHEME.match(text):
+        raise Invalid(f"{what}: {text!r} is not an IRI (RFC 3987: an absolute IRI without "
+                      "spaces, controls or any of <>\"{}|\\^`)")
+    try:
+        return NamedNode(text)
+    except ValueError as exc:
+        raise Invalid(f"{what}: {text!r} is not an IRI ({exc})") from None
+
+
 def parse_date(text: str, what: str) -> Literal:
     """YYYY, YYYY-MM or YYYY-MM-DD as xsd:gYear, xsd:gYearMonth or xsd:date."""
     text = text.strip()
@@ -169,14 +205,15 @@ def _to_term(
         known = ", ".join(sorted(ctype.fields))
         raise Invalid(f"{ctype.name} has no field {a.field!r} (fields: {known})")
     what = a.field
-    value = a.value.strip()
+    check_text(what, a.lang or "")
+    value = check_text(what, a.value).strip()
     if not value:
         raise Invalid(f"{what}: empty value")
     if f.is_text or (a.lang is not None and RDF_LANGSTRING in f.datatypes):
         if a.lang is None:
             raise Invalid(f"{what} needs a language: {what}@zh=… or {what}@en=…")
-        if not is_language_tag(a.lang):
-            raise Invalid(f"{what}@{a.lang}: {a.lang!r} is not a language tag of a known "
+        if a.lang != a.lang.strip() or not is_language_tag(a.lang):  # "en\n" is no tag
+            raise Invalid(f"{what}@{a.lang!r}: {a.lang!r} is not a language tag of a known "
                           "language (BCP 47, e.g. zh, en, bo, mn, ug)")
         check_script(what, value, a.lang)
         return f, Literal(value, language=a.lang.lower())
@@ -198,9 +235,11 @@ def _to_term(
                           "language (e.g. zh, chi, bo, tib, mn, ug)")
         return f, NamedNode(ISO639 + iso)
     if f.is_reference:
-        return f, NamedNode(resolve(value))
+        if value.startswith(("http://", "https://")):
+            check_iri(what, value)
+        return f, check_iri(what, resolve(value))
     if f.is_iri:
-        return f, NamedNode(value)
+        return f, check_iri(what, value)
     if f.is_date:
         return f, parse_date(value, what)
     if f.datatypes == (XSD + "integer",):

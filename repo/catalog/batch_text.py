@@ -135,7 +135,7 @@ class BatchReader:
         management_nt = canonical(management_nt)
         batch.graphs = _by_graph(description_nq, _plain(description_nq))
         batch.public = _by_graph(public_nq, _plain(public_nq))
-        batch.mgmt = management_nt.splitlines()
+        batch.mgmt = [line for line in management_nt.split("\n") if line]  # not splitlines: U+2028…
         batch.facts = self._management(batch.mgmt)
         batch.iris = [s for s, found in batch.facts.items() if "type" in found]
         return batch
@@ -209,7 +209,7 @@ def _by_graph(text: str, plain: bool) -> dict[str, TextGraph]:
     groups: dict[str, list[str]] = {}
     tail = "\0"
     group: list[str] = []
-    for line in text.splitlines():
+    for line in text.split("\n"):
         if line.endswith(tail):
             group.append(line)
         elif line.endswith("> ."):
