@@ -18,6 +18,7 @@ from rich.table import Table
 from iiif.ingest_cli import ingest_group, ocr_cmd
 from repo.catalog.cli import reindex, search
 from repo.cli_support import Context, command, echo_json, err, fail, out, progress_bar
+from repo.durable import output_path, write_atomically
 from repo.errors import LantaiError
 from repo.exporters.cli import ead_export
 from repo.importers.cli import import_group
@@ -360,11 +361,11 @@ def export() -> None:
 @command
 def export_rdf(ctx: Context, public: bool, fmt: str, output: Path | None) -> None:
     """Export RDF as Turtle, N-Quads, JSON-LD, TriG or N-Triples."""
+    if output:
+        output_path(output)  # a bad target is refused before the export is made
     data = ctx.repo.export_rdf(ctx.user, public=public, fmt=fmt)
     if output:
-        tmp = output.with_name(output.name + ".part")
-        tmp.write_bytes(data)
-        tmp.replace(output)
+        write_atomically(output, data)
         err.print(f"wrote {len(data)} bytes to {output}", markup=False)
     else:
         sys.stdout.buffer.write(data)

@@ -25,7 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from repo.config import default_home
 from repo.errors import LantaiError
-from repo.repository import Repository
+from repo.repository import Repository, release_frames
 from repo.security import User
 
 out = Console(highlight=False, soft_wrap=True)
@@ -58,9 +58,14 @@ class Context:
 
 
 def fail(exc: LantaiError) -> NoReturn:
-    """Print ``lantai: error: MESSAGE`` on stderr and exit with the error's code."""
-    err.print(f"lantai: error: {exc.message}", markup=False)
+    """Print ``lantai: error: MESSAGE`` on stderr (one line, whatever the message holds:
+    a value may carry newlines or line separators) and exit with the error's code."""
+    err.print(f"lantai: error: {one_line(exc.message)}", markup=False)
     sys.exit(exc.exit_code)
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split()) or "?"
 
 
 def warn(message: str) -> None:
@@ -75,8 +80,14 @@ def command(fn: Callable) -> Callable:
     def wrapper(ctx: Context, *args, **kwargs):
         try:
             return fn(ctx, *args, **kwargs)
-        except LantaiError as exc:
-            fail(exc)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except Exception as exc:
+            release_frames(exc.__traceback__)  # a failed write's frames keep no store
+            if isinstance(exc, LantaiError):
+                fail(exc)
+            # a bug: still one line, never a traceback (exit 1, "general")
+            fail(LantaiError(f"internal error ({type(exc).__name__}: {exc}); please report it"))
         finally:
             ctx.close()
     return wrapper

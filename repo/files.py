@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from repo.durable import fsync_dir
 from repo.errors import Invalid, NotFound
 
 ALGORITHM = "sha256"
@@ -188,7 +189,7 @@ class FileStore:
             target.parent.mkdir(parents=True, exist_ok=True)
             os.chmod(tmp, 0o444)  # originals are never modified in place
             os.replace(tmp, target)
-            _fsync_dir(target.parent)
+            fsync_dir(target.parent)
             return digest
         except BaseException:
             tmp.unlink(missing_ok=True)
@@ -250,20 +251,6 @@ class FileStore:
             with contextlib.suppress(OSError):
                 if tmp.stat().st_mtime < cutoff:
                     tmp.unlink()
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename durable: fsync the folder that holds the new name (POSIX only)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 __all__ = ["DEFAULT_MAX_BYTES", "FileStore", "FixityReport", "parse_digest"]

@@ -14,11 +14,13 @@ import datetime as dt
 import re
 import secrets
 import threading
+import traceback
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from types import TracebackType
 
 from pyoxigraph import DefaultGraph, Literal, NamedNode, Quad, RdfFormat, Store, serialize
 
@@ -86,6 +88,12 @@ IDENTIFIER = NamedNode(RICO + "identifier")
 def _predicate(path: str) -> NamedNode:
     """The predicate of a field (a few dozen: made once, not once per value)."""
     return NamedNode(path)
+
+
+def release_frames(tb: TracebackType | None) -> None:
+    """Drop the local variables of a traceback's finished frames (the stores they hold)."""
+    if tb is not None:
+        traceback.clear_frames(tb)
 
 
 @dataclass(frozen=True)
@@ -173,17 +181,34 @@ class Repository(Accounts, BulkIngest):
         collector met it. A closed repository cannot be used again; closing twice is fine."""
         if self.working is None:
             return
-        for listener in self.listeners:  # listeners that buffer (the catalog) finish here
-            close = getattr(listener, "close", None)
-            if close is not None:
-                close()
-        self._let_go()
+        try:
+            for listener in self.listeners:  # listeners that buffer (the catalog) finish here
+                close = getattr(listener, "close", None)
+                if close is not None:
+                    close()
+        finally:  # whatever a listener raised, the locks go now
+            self._let_go()
 
     def _let_go(self) -> None:
         """Flush the stores and drop every reference the repository holds to them: their
         locks go now, not at the next collection, whatever a flush raises."""
         self.working = self.public = None
         self._stores.close()
+
+    def __enter__(self) -> Repository:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        """Close, whatever was raised. Closing drops the repository's own references to its
+        stores, but a failed write's traceback still holds the frames it went through, and a
+        frame that was handed a store (``read_object(store, …)``, ``apply_update(store, …)``)
+        kept it, and its lock, for as long as the exception lived (a web server logs it and
+        the cycle waits for the collector): every later write answered 503 and every
+        ``lantai`` command failed. So the traceback's finished frames are cleared too."""
+        try:
+            self.close()
+        finally:
+            release_frames(tb)
 
     # ------------------------------------------------------------------ reading
     def iri_for(self, kind: str, key: str) -> str:
@@ -983,7 +1008,11 @@ class Repository(Accounts, BulkIngest):
         added |= set(cs.quads(self.mgmt))
         was_public = {iri: self._in_publication(iri) for iri in changes}
         entry = self.journal.begin(cs_id, {"changeset": cs_id, "objects": list(changes)})
-        apply_update(self.working, removed, added)
+        try:
+            apply_update(self.working, removed, added)
+        except BaseException:
+            self.journal.end(entry)  # one transaction that failed: nothing was written
+            raise
         projected = self._publish_affected(changes, was_public)
         bump_generation(self.home, cs_id)
         for listener in self.listeners:

@@ -24,6 +24,9 @@ from pathlib import Path
 
 from pyoxigraph import DefaultGraph, Literal, NamedNode, Quad, RdfFormat, Store
 
+from repo.durable import write_atomically
+from repo.errors import Busy
+
 MANAGEMENT = DefaultGraph()  # the management graph: the working store's default graph
 # where sites made before 2026-11-26 kept it (moved on open: migrate_management_graph)
 LEGACY_MANAGEMENT_SUFFIX = "/graph/management"
@@ -76,20 +79,17 @@ class Journal:
 
     def begin(self, changeset_id: str, entry: dict) -> Path:
         path = self.folder / f"{changeset_id}.json"
-        tmp = path.with_suffix(".tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(entry, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.replace(path)
+        # the entry and its name are on disk before the stores are touched (the rename
+        # made durable too: a power cut must not lose an entry whose write went ahead)
+        write_atomically(path, json.dumps(entry).encode("utf-8"))
         return path
 
     def end(self, path: Path) -> None:
         path.unlink(missing_ok=True)
 
     def pending(self) -> list[tuple[Path, dict]]:
-        for tmp in self.folder.glob("*.tmp"):  # never completed its own write: nothing happened
-            tmp.unlink(missing_ok=True)
+        for tmp in [*self.folder.glob("*.tmp"), *self.folder.glob(".*.part")]:
+            tmp.unlink(missing_ok=True)  # never completed its own write: nothing happened
         out = []
         for path in sorted(self.folder.glob("*.json")):
             out.append((path, json.loads(path.read_text(encoding="utf-8"))))

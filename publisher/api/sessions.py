@@ -28,7 +28,7 @@ from ontology.profile import load_profile
 from repo.config import read_settings
 from repo.errors import Busy, LantaiError
 from repo.handles import ReadHandle, is_store_race
-from repo.repository import Repository
+from repo.repository import Repository, release_frames
 from repo.store import MANAGEMENT
 
 
@@ -138,6 +138,9 @@ class ApiSite:
             except LantaiError as exc:  # never a reason to refuse the user's own change
                 current_app.logger.warning("lantai api: release of embargoes: %s", exc.message)
             yield repo
+        except BaseException as exc:  # the failed write's frames must not keep the store
+            release_frames(exc.__traceback__)
+            raise
         finally:
             try:
                 if repo is not None:  # the catalog commits; the stores flush and go

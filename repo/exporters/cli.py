@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from repo.cli_support import Context, command, err, progress_bar
+from repo.durable import atomic_output
 
 
 @click.command(name="ead")
@@ -26,9 +27,9 @@ def ead_export(ctx: Context, path: str, output: Path | None, validate: bool) -> 
         _check(validate, data)
         sys.stdout.buffer.write(data)
         return
-    with progress_bar(f"Exporting {path}") as bar:
-        task = bar.add_task("components", total=None)
-        n = export_ead(ctx.repo, ctx.user, path, output, progress=lambda: bar.advance(task))
+    with atomic_output(output) as fh, progress_bar(f"Exporting {path}") as bar:
+        task = bar.add_task("components", total=None)  # written to a regular file only
+        n = export_ead(ctx.repo, ctx.user, path, fh, progress=lambda: bar.advance(task))
     if validate:
         _check(True, output)
     err.print(f"wrote {n} component(s) to {output}", markup=False)
