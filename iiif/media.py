@@ -649,7 +649,9 @@ def ingest_media(repo, user, ref: str, files: list[Path], *, private: bool = Fal
                 describe(p, digest, p.mime, name=p.name, label=str(p.path),
                          derived=recording_path[p.stem])
             step()
-        repo.ingest(user, specs, message=f"attach {len(paths)} media file(s) to {record.path}")
+        with repo.ingesting_files():  # the bytes were stored here: their identity may be set
+            repo.ingest(user, specs,
+                        message=f"attach {len(paths)} media file(s) to {record.path}")
     except BaseException:
         for digest in added_digests:
             with contextlib.suppress(OSError):

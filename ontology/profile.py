@@ -48,6 +48,7 @@ class Field:
     personal: bool = False
     refcode: bool = False
     ordered: bool = False  # values keep the order they were given in (repo/ordering.py)
+    set_by_ingest: bool = False  # names the stored bytes: media ingest only (file_identity)
     description: str = ""
 
     @cached_property
@@ -147,6 +148,7 @@ def _compile_field(g: rdflib.Graph, ps: rdflib.term.Node) -> Field:
         personal=bool(one(_LT.personal)),
         refcode=bool(one(_LT.refcode)),
         ordered=bool(one(_LT.ordered)),
+        set_by_ingest=bool(one(_LT.setByIngest)),
         description=str(one(_SH.description) or ""),
     )
 

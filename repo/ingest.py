@@ -357,6 +357,7 @@ class BulkIngest:
                 objs.append(obj)
             class_of = self._ingest_class_of({o.iri: o for o in objs})
             for obj in objs:
+                self._check_file_identity(user, None, obj)
                 validate(obj, class_of, vocab_base=self.base)
                 parent = self.load(obj.parent) if obj.parent != self.root_iri else None
                 self._check_refcode(obj, parent)

@@ -10,6 +10,7 @@ crash is finished or forgotten on the next open, never half-applied.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 import secrets
@@ -27,7 +28,7 @@ from pyoxigraph import DefaultGraph, Literal, NamedNode, Quad, RdfFormat, Store,
 from ontology.namespaces import LT, RDF_TYPE, RICO, SCHEMA, XSD, shorten
 from ontology.profile import ContentType, load_profile
 from repo import access as access_rules
-from repo import refcodes
+from repo import file_identity, refcodes
 from repo.accounts import Accounts
 from repo.config import Settings, check_base, read_settings, write_settings
 from repo.errors import Conflict, Forbidden, Invalid, LantaiError, NotFound, WorkflowError
@@ -54,6 +55,7 @@ from repo.revisions import (
     undo,
 )
 from repo.security import (
+    STAFF,
     SYSTEM,
     User,
     allowed,
@@ -133,6 +135,7 @@ class Repository(Accounts, BulkIngest):
         self._inside: dict[str, bool] = {}
         self._roles: dict[tuple[str, str], set[str]] = {}
         self._may_add: set[tuple[str, str | None]] = set()  # (user, container): ingest only
+        self._files_ingest = False  # inside ingesting_files(): file identity may be set
         self._stores = ExitStack()  # the write handles: closed together, whatever is raised
         try:  # an open that fails (a lock, recovery) lets go of what it had opened
             self.working = self._stores.enter_context(
@@ -209,6 +212,33 @@ class Repository(Accounts, BulkIngest):
             self.close()
         finally:
             release_frames(tb)
+
+    @contextlib.contextmanager
+    def ingesting_files(self) -> Iterator[None]:
+        """Writes made inside may set the fields that name stored bytes (digest, mime…):
+        for the code that stores those bytes itself (media ingest, the demo loader) and
+        nothing else (repo/file_identity.py)."""
+        before, self._files_ingest = self._files_ingest, True
+        try:
+            yield
+        finally:
+            self._files_ingest = before
+
+    def _check_file_identity(self, user: User, before: ContentObject | None,
+                             after: ContentObject) -> None:
+        if self._files_ingest or after.deleted:
+            return
+        if before is not None and not before.deleted:
+            file_identity.check_edit(before, after)
+            return
+
+        def may_publish(iri: str) -> bool:
+            holder = self.load(iri)
+            return (holder is None or holder.deleted or self.is_public(iri)
+                    or allowed("open", holder.state, self.roles_on(user, holder)))
+
+        file_identity.check_new(after, lambda q: file_identity.holders_in(self.working, q),
+                                may_publish)
 
     # ------------------------------------------------------------------ reading
     def iri_for(self, kind: str, key: str) -> str:
@@ -416,12 +446,14 @@ class Repository(Accounts, BulkIngest):
         obj.description = keep | self._structural(obj, parent)
 
     def _apply_assignments(self, obj: ContentObject, assignments: list[Assignment], *,
-                           replace: bool) -> None:
-        """Set (replace=True) or add values; for text fields only the given language."""
+                           replace: bool, user: User | None = None) -> None:
+        """Set (replace=True) or add values; for text fields only the given language.
+        With ``user``, a link may name only an object the user may view."""
         ctype = obj.type
         terms: list[tuple] = []
+        resolve = self.resolve if user is None else (lambda ref: self._resolve_visible(user, ref))
         for a in assignments:
-            f, term = to_term(ctype, a, base=self.base, resolve=self.resolve)
+            f, term = to_term(ctype, a, base=self.base, resolve=resolve)
             terms.append((f, a.lang, term))
         if replace and terms:
             replaced = {(f.path, lang.lower() if lang else None) for f, lang, _ in terms}
@@ -434,6 +466,20 @@ class Repository(Accounts, BulkIngest):
         obj.description.update(Quad(node, _predicate(f.path), term, node) for f, _, term in terms)
         for f in {f for f, _, _ in terms if f.ordered}:  # repo/ordering.py
             keep_order(obj, f, [t for g, _, t in terms if g is f], replace=replace)
+
+    def _resolve_visible(self, user: User, ref: str) -> str:
+        """Like :meth:`resolve`, but an object ``user`` may not view is answered exactly as
+        one that does not exist (no IRI, no type, no "exists": issue 10, item 12). Staff
+        roles view everything; the check costs nothing for them."""
+        iri = self.resolve(ref)
+        if iri == self.root_iri or set(user.roles) & STAFF:
+            return iri
+        obj = self.load(iri)
+        if obj is not None and not self.can_view(user, obj):
+            ref = ref.strip()
+            raise NotFound(f"no object {ref}" if ref.startswith(("http://", "https://"))
+                           else f"no object at {'/' + ref.strip('/')}")
+        return iri
 
     def _unset(self, obj: ContentObject, names: list[str]) -> None:
         ctype = obj.type
@@ -570,7 +616,7 @@ class Repository(Accounts, BulkIngest):
         # a new object: its description is what the tree implies, then the given values
         # (nothing to replace: no field has a structural path)
         obj.description = self._structural(obj, parent)
-        self._apply_assignments(obj, assignments, replace=False)
+        self._apply_assignments(obj, assignments, replace=False, user=user)
         if statements:  # an importer's: the tree's own statements are the tree's to make
             obj.description.update(Quad(s, p, o, obj.node) for s, p, o in statements)
             self._with_structure(obj, parent)
@@ -692,8 +738,8 @@ class Repository(Accounts, BulkIngest):
             sets = assignments_from_mapping(set) if isinstance(set, dict) else list(set or [])
             if unset:
                 self._unset(new, unset)
-            self._apply_assignments(new, sets, replace=True)
-            self._apply_assignments(new, list(add or []), replace=False)
+            self._apply_assignments(new, sets, replace=True, user=user)
+            self._apply_assignments(new, list(add or []), replace=False, user=user)
             if new.mgmt.get("accessByDefault"):  # the default rule follows the record's dates
                 self._set_access_facts(new, None, None, default=True)
             new.description.update(Quad(s, p, o, new.node) for s, p, o in statements)
@@ -926,6 +972,9 @@ class Repository(Accounts, BulkIngest):
             new = obj.copy()
             desc = {q for q in target if q.graph_name == obj.node}
             new.description = desc
+            if not obj.deleted:  # file identity is not reverted: media ingest sets it
+                new.description = (desc - file_identity.ingest_values(new)) | \
+                    file_identity.ingest_values(obj)
             marks = [q.object for q in target if q.predicate == lt_node("personalField")]
             if marks:
                 new.mgmt["personalField"] = marks
@@ -983,9 +1032,10 @@ class Repository(Accounts, BulkIngest):
             if after.mgmt.get("deletedIn"):
                 after.mgmt["deletedIn"] = [cs_node]
         self._new_codes = {}
-        for iri, (_, after) in changes.items():
+        for iri, (before, after) in changes.items():
             if after.deleted or iri not in revised:
                 continue
+            self._check_file_identity(user, before, after)
             validate(after, self._class_in(changes), vocab_base=self.base)
             parent = self.load(after.parent) if after.parent and after.parent != self.root_iri \
                 else None

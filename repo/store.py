@@ -18,14 +18,12 @@ open (projection is a pure function of the working store); a crash before it lea
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
 from pyoxigraph import DefaultGraph, Literal, NamedNode, Quad, RdfFormat, Store
 
 from repo.durable import write_atomically
-from repo.errors import Busy
 
 MANAGEMENT = DefaultGraph()  # the management graph: the working store's default graph
 # where sites made before 2026-11-26 kept it (moved on open: migrate_management_graph)

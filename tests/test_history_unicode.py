@@ -78,4 +78,4 @@ def test_a_lone_surrogate_is_refused_before_anything_is_written(site, core, surr
     with pytest.raises(Invalid, match="surrogate"):
         repo.create(admin, FILE, "item", {"title": {"en": english(surrogate + core)}})
     assert repo.load(repo.resolve(ITEM)).revision == n
-    repo.edit(admin, ITEM, set={"note@en": english(core)})  # the store is free
+    repo.edit(admin, ITEM, set={"note@en": english(f"{core} {next(_numbers)}")})  # free

@@ -12,11 +12,12 @@ they were.
 from __future__ import annotations
 
 import pytest
-from support import AGENTS, FONDS, PERSON, SERIES, Site, new_site
+from support import AGENTS, FILE, FONDS, PERSON, SERIES, Site, new_site
 
 from repo.errors import Forbidden, Invalid, LantaiError, NotFound, WorkflowError
 from repo.repository import NewObject
 from repo.security import PERMISSIONS, User
+from repo.values import Assignment
 from repo.workflow import TRANSITIONS
 
 STATES = ("private", "pending", "published")
@@ -348,3 +349,33 @@ def test_authentication(tmp_path, clock):
         assert "correct horse" not in stored and s.token not in stored
     finally:
         s.close()
+
+
+def test_linking_to_a_record_one_may_not_view_answers_as_for_a_missing_one(site):
+    """Issue 10, item 12: the answer for a hidden target is byte-identical to the answer for
+    a target that does not exist (the given reference put aside), and no link is added."""
+    from test_api import Api
+
+    repo, admin = site.repo, site.admin
+    repo.grant(admin, "nobody", "Editor", on=FILE)  # may edit the file, may not see /agents
+    nobody = site.user("nobody")
+    hidden_iri, missing_iri = site.iris[PERSON], site.iris[PERSON] + "-not-there"
+    answers = []
+    for hidden, missing in ((hidden_iri, missing_iri), (PERSON, PERSON + "-not-there")):
+        got = []
+        for ref in (hidden, missing):
+            with pytest.raises(NotFound) as info:
+                repo.edit(nobody, FILE, add=[Assignment("subject", None, ref)])
+            got.append(info.value.message.replace(ref, "REF"))
+            with pytest.raises(NotFound) as info:
+                repo.create(nobody, FILE, "item", {"title": {"en": "Linked"}, "subject": ref})
+            got.append(info.value.message.replace(ref, "REF"))
+        assert got[0] == got[2] and got[1] == got[3], got
+        answers.append(got)
+    assert "subject" not in repo.load(site.iris[FILE]).fields()
+    api = Api(site)
+    bodies = []
+    for ref in (hidden_iri, missing_iri):
+        resp = api.patch(FILE, {"add": {"subject": [ref]}}, user="nobody")
+        bodies.append((resp.status_code, resp.get_data(as_text=True).replace(ref, "REF")))
+    assert bodies[0] == bodies[1] and bodies[0][0] == 404, bodies
