@@ -14,7 +14,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from pyoxigraph import Literal, NamedNode, Quad
+from pyoxigraph import DefaultGraph, Literal, NamedNode, Quad
 
 from ontology import terms
 from ontology.namespaces import LT, RDF_TYPE, RICO, SCHEMA, XSD
@@ -36,7 +36,7 @@ STRUCTURAL = frozenset((RDF_TYPE.value, RICO + "hasRecordSetType", RICO + "isDir
                         SCHEMA + "position"))
 
 
-def read_object(store, mgmt_graph: NamedNode, iri: str) -> ContentObject | None:
+def read_object(store, mgmt_graph: NamedNode | DefaultGraph, iri: str) -> ContentObject | None:
     """An object as ``store`` holds it (its management facts and its description graph), or
     None when the store has no such object. ``store`` is anything with ``quads_for_pattern``:
     the working store, or the catalog's read-only view of it during a bulk ingest."""

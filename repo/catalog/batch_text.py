@@ -12,7 +12,7 @@ builders get is always what ``documents.own_statements`` reads from a store.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from pyoxigraph import Quad, RdfFormat, parse
@@ -57,7 +57,7 @@ class TextGraph:
     def __len__(self) -> int:
         return len(self.lines)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Quad]:
         if self._quads is None:
             self._quads = list(quads_of("\n".join(self.lines)))
         return iter(self._quads)

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from operator import itemgetter
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, TypeAlias
 
 import orjson
 from pyoxigraph import Literal, NamedNode, Quad
@@ -36,6 +36,9 @@ from pyoxigraph import Literal, NamedNode, Quad
 from ontology import terms
 from ontology.namespaces import ISO639, RDF_TYPE, RDFS, RICO, SCHEMA
 from ontology.profile import load_profile
+
+if TYPE_CHECKING:
+    from repo.catalog.batch_text import TextGraph
 
 TITLE_PREDICATES = frozenset({RICO + "title", RICO + "name", RDFS + "label", SCHEMA + "name"})
 # text fields → the catalog's text groups (scope and content vs. notes)
@@ -193,15 +196,19 @@ def parse_date(text: str) -> tuple[int, int] | None:
     return year, year * 10000 + month * 100 + day
 
 
+# an object's description graph: quads, or a bulk ingest's batch text (read lazily)
+Graph: TypeAlias = "list[Quad] | TextGraph"
+
+
 class Source:
     """Where a builder reads descriptions and facts."""
 
     public = False
 
-    def graph(self, iri: str) -> list[Quad] | None:  # pragma: no cover - interface
+    def graph(self, iri: str) -> Graph | None:  # pragma: no cover - interface
         raise NotImplementedError
 
-    def facts(self, iri: str, graph: list[Quad]) -> Facts | None:  # pragma: no cover
+    def facts(self, iri: str, graph: Graph) -> Facts | None:  # pragma: no cover
         raise NotImplementedError
 
 
@@ -211,13 +218,13 @@ class StaffSource(Source):
     def __init__(self, repository) -> None:
         self.repo = repository
 
-    def graph(self, iri: str) -> list[Quad] | None:
+    def graph(self, iri: str) -> Graph | None:
         obj = self.repo.load(iri)
         if obj is None or obj.deleted:
             return None
         return list(obj.description)
 
-    def facts(self, iri: str, graph: list[Quad]) -> Facts | None:
+    def facts(self, iri: str, graph: Graph) -> Facts | None:
         obj = self.repo.load(iri)
         if obj is None or obj.deleted:
             return None
@@ -237,11 +244,11 @@ class PublicSource(Source):
     def __init__(self, repository) -> None:
         self.repo = repository
 
-    def graph(self, iri: str) -> list[Quad] | None:
+    def graph(self, iri: str) -> Graph | None:
         quads = list(self.repo.public.quads_for_pattern(None, None, None, NamedNode(iri)))
         return quads or None
 
-    def facts(self, iri: str, graph: list[Quad]) -> Facts | None:
+    def facts(self, iri: str, graph: Graph) -> Facts | None:
         return public_facts(own_statements(iri, graph))
 
 
@@ -408,19 +415,19 @@ class Builder:
     def __init__(self, source: Source, *, base: str) -> None:
         self.source = source
         self.base = base
-        self._graphs: dict[str, list[Quad] | None] = {}
-        self._statements: dict[str, tuple[list[Quad], list[Statement]]] = {}
+        self._graphs: dict[str, Graph | None] = {}
+        self._statements: dict[str, tuple[Graph, list[Statement]]] = {}
         self._names: dict[str, tuple[list[str], str]] = {}
         self._inherited: dict[str, tuple[str, int | None, int | None, list[str]]] = {}
 
-    def _graph(self, iri: str) -> list[Quad] | None:
+    def _graph(self, iri: str) -> Graph | None:
         if iri not in self._graphs:
             if len(self._graphs) > 20_000:
                 self._graphs.clear()
             self._graphs[iri] = self.source.graph(iri)
         return self._graphs[iri]
 
-    def statements(self, iri: str, graph: list[Quad]) -> list[Statement]:
+    def statements(self, iri: str, graph: Graph) -> list[Statement]:
         """The statements about ``iri`` in ``graph``, in the graph's order, read once.
 
         Reading a pyoxigraph quad's parts makes new Python objects every time, and
@@ -435,7 +442,7 @@ class Builder:
         self._statements[iri] = (graph, rows)
         return rows
 
-    def rdf_class(self, iri: str, graph: list[Quad]) -> str:
+    def rdf_class(self, iri: str, graph: Graph) -> str:
         """The object's class as its graph states it ('' if none)."""
         return next((v for p, _, v, _ in self.statements(iri, graph) if p == _RDF_TYPE), "")
 
@@ -450,7 +457,7 @@ class Builder:
             self._names[iri] = (sorted(names), cls)
         return self._names[iri]
 
-    def _own(self, iri: str, graph: list[Quad]) -> tuple[str, int | None, int | None]:
+    def _own(self, iri: str, graph: Graph) -> tuple[str, int | None, int | None]:
         """Category code, year and sort date stated by the object itself."""
         d = describe(self.statements(iri, graph))
         return d.category, d.year, d.date

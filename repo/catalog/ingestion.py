@@ -41,7 +41,7 @@ import os
 import pickle
 import subprocess
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from pathlib import Path
 
@@ -49,7 +49,7 @@ from pyoxigraph import DefaultGraph, NamedNode, Quad
 
 from ontology import terms
 from ontology.profile import load_profile
-from repo.catalog.batch_text import Batch, BatchReader, quads_of
+from repo.catalog.batch_text import Batch, BatchReader, TextGraph, quads_of
 from repo.catalog.documents import (
     AGENT_LINKS,
     PLACE_LINKS,
@@ -58,6 +58,7 @@ from repo.catalog.documents import (
     Builder,
     Document,
     Facts,
+    Graph,
     PublicSource,
     Source,
     StaffSource,
@@ -262,15 +263,16 @@ class _BatchSource(Source):
         self.fallback = fallback
         self.public = fallback.public
         self.repo = getattr(fallback, "repo", None)  # what text sources are given
-        self.graphs: dict[str, list[Quad] | None] = {}
-        self.facts_of: dict[str, Facts | None] = {}
+        # the batch's (set per batch by IngestIndexer.add)
+        self.graphs: Mapping[str, Graph | None] = {}
+        self.facts_of: Mapping[str, Facts | None] = {}
 
-    def graph(self, iri: str) -> list[Quad] | None:
+    def graph(self, iri: str) -> Graph | None:
         if iri in self.graphs:
             return self.graphs[iri]
         return self.fallback.graph(iri)
 
-    def facts(self, iri: str, graph: list[Quad]) -> Facts | None:
+    def facts(self, iri: str, graph: Graph) -> Facts | None:
         if iri in self.facts_of:
             return self.facts_of[iri]
         return self.fallback.facts(iri, graph)
@@ -286,7 +288,7 @@ class _IngestBuilder(Builder):
         self.names_mem: dict[str, tuple[list[str], str]] = {}
         self.own_mem: dict[str, tuple[str, int | None, int | None, str | None]] = {}
 
-    def _graph(self, iri: str) -> list[Quad] | None:
+    def _graph(self, iri: str) -> Graph | None:
         if iri in self.source.graphs:  # the batch: not cached, it is gone after the batch
             return self.source.graphs[iri]
         return super()._graph(iri)
@@ -306,7 +308,7 @@ class _IngestBuilder(Builder):
                                        [parent, *up_anc])
         return super()._chain(iri, parent)
 
-    def remember(self, iri: str, graph: list[Quad], facts: Facts) -> None:
+    def remember(self, iri: str, graph: Graph, facts: Facts) -> None:
         if self.rdf_class(iri, graph) in _link_target_classes():
             self.names_mem[iri] = super()._linked(iri)
             self._names.pop(iri, None)
@@ -347,35 +349,38 @@ class IngestIndexer:
             self.overlay.set_batch(batch)
         iris = batch.iris
         staff, public = self.builders["staff"], self.builders["public"]
-        staff_src, public_src = staff.source, public.source
-        staff_src.graphs, staff_src.facts_of = {}, {}
-        public_src.graphs, public_src.facts_of = {}, {}
+        staff_graphs: dict[str, Graph] = {}
+        staff_facts: dict[str, Facts] = {}
+        public_graphs: dict[str, TextGraph | None] = {}
+        public_facts_of: dict[str, Facts] = {}
+        staff.source.graphs, staff.source.facts_of = staff_graphs, staff_facts
+        public.source.graphs, public.source.facts_of = public_graphs, public_facts_of
         root = self.root_iri
         for iri in iris:  # the facts as ContentObject and StaffSource make them
             f = batch.facts[iri]
             parent = f.get("parent")
             owner = f.get("owner")
-            staff_src.graphs[iri] = batch.graphs.get(iri, [])
-            staff_src.facts_of[iri] = Facts(
+            staff_graphs[iri] = batch.graphs.get(iri, [])
+            staff_facts[iri] = Facts(
                 f["type"], f["state"].rsplit("#", 1)[-1] if "state" in f else "private",
                 f["access"].rsplit("/", 1)[-1] if "access" in f else "restricted",
                 f.get("path", ""), owner.rsplit(":", 1)[-1] if owner else "",  # user_name
                 parent if parent and parent != root else None)
             pub = batch.public.get(iri)
-            public_src.graphs[iri] = pub
+            public_graphs[iri] = pub
             if pub is not None and iri in batch.graphs:
                 pub.share(batch.graphs[iri])
             if pub is not None:
-                public_src.facts_of[iri] = public_facts(public.statements(iri, pub))
+                public_facts_of[iri] = public_facts(public.statements(iri, pub))
         if TEXT_SOURCES:  # containers from before this batch that get children in it
             in_batch = set(iris)
-            self.late.update(f.parent for f in staff_src.facts_of.values()
+            self.late.update(f.parent for f in staff_facts.values()
                              if f.parent and f.parent not in in_batch)
         for iri in iris:  # first: links and containers inside the batch are found
-            staff.remember(iri, staff_src.graphs[iri], staff_src.facts_of[iri])
-            pub = public_src.graphs[iri]
+            staff.remember(iri, staff_graphs[iri], staff_facts[iri])
+            pub = public_graphs[iri]
             if pub is not None:
-                public.remember(iri, pub, public_src.facts_of[iri])
+                public.remember(iri, pub, public_facts_of[iri])
         for iri in iris:
             for name in ("staff", "public"):
                 doc = self.builders[name].build(iri)
