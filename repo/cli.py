@@ -177,7 +177,8 @@ def show(ctx: Context, ref: str, as_json: bool, rdf_format: str | None) -> None:
 @click.argument("type_name", metavar="TYPE")
 @click.option("--set", "sets", multiple=True, metavar="FIELD[@LANG]=VALUE", help="A field value.")
 @click.option("--name", "slug", default=None, help="Path segment (default: from refcode or title).")
-@click.option("--key", default=None, help="IRI key (default: random, never reused).")
+@click.option("--key", default=None,
+              help="IRI key (default: random, never reused; giving one needs a site-wide role).")
 @click.option("--access", "level", default=None,
               type=click.Choice(["open", "restricted", "personal", "embargoed"]),
               help="Access rule (default: records embargoed until their date + the period).")

@@ -60,6 +60,7 @@ from repo.security import (
     User,
     allowed,
     check_username,
+    sees_everything,
 )
 from repo.store import (
     MANAGEMENT,
@@ -601,6 +602,9 @@ class Repository(Accounts, BulkIngest):
             raise Invalid(f"a {type_name} cannot be placed in a {container} "
                           f"(allowed in: {', '.join(sorted(ctype.allowed_in))})")
         self._check_may_add(user, parent, parent_ref)
+        if key is not None and not sees_everything(user.roles):  # else 409 is an oracle
+            raise Forbidden("giving a key needs a site-wide role that sees every object "
+                            "(leave the key out and one is made)")
         if key is not None and not KEY.match(key):
             raise Invalid(f"key {key!r}: lowercase letters, digits, '-' or '_'")
         key = key or self._new_key()

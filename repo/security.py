@@ -58,6 +58,13 @@ def allowed(permission: str, state: str, roles: set[str]) -> bool:
     return bool(PERMISSIONS[permission][state] & roles)
 
 
+def sees_everything(user_roles: set[str]) -> bool:
+    """Do these site-wide roles let one view every object in every state? Only such a user
+    may give a new object's key: "that key is taken" would otherwise tell anyone else that
+    an object they may not see exists (issue 10, item 12)."""
+    return all(allowed("view", state, user_roles) for state in _ANY_STATE)
+
+
 def hash_password(password: str, *, salt: bytes | None = None) -> str:
     salt = salt or secrets.token_bytes(16)
     digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=2**14, r=8, p=1, dklen=32)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 from support import AGENTS, FILE, FONDS, PERSON, SERIES, Site, new_site
 
-from repo.errors import Forbidden, Invalid, LantaiError, NotFound, WorkflowError
+from repo.errors import Conflict, Forbidden, Invalid, LantaiError, NotFound, WorkflowError
 from repo.repository import NewObject
 from repo.security import PERMISSIONS, User
 from repo.values import Assignment
@@ -379,3 +379,36 @@ def test_linking_to_a_record_one_may_not_view_answers_as_for_a_missing_one(site)
         resp = api.patch(FILE, {"add": {"subject": [ref]}}, user="nobody")
         bodies.append((resp.status_code, resp.get_data(as_text=True).replace(ref, "REF")))
     assert bodies[0] == bodies[1] and bodies[0][0] == 404, bodies
+
+
+def test_giving_a_key_needs_a_site_wide_role_that_sees_everything(site):
+    """Issue 10, item 12: "that key exists" (409) told a user who may not see an object that
+    it is there. A user without a site-wide role gets the same 403 for a hidden object's key
+    and for a free one (byte-identical through the API); a Manager still gets 409."""
+    from test_api import Api
+
+    repo, admin = site.repo, site.admin
+    repo.grant(admin, "nobody", "Editor", on=FILE)  # may add to the file, may not see /agents
+    nobody = site.user("nobody")
+    repo.create(admin, FONDS + "/admin", "item", {"title": {"en": "Elsewhere"}}, key="hidden")
+    hidden, free = "hidden", "not-there"  # an item nobody may not see; a free key
+    messages = []
+    for key in (hidden, free):
+        with pytest.raises(Forbidden) as info:
+            repo.create(nobody, FILE, "item", {"title": {"en": "Keyed"}}, key=key)
+        messages.append(info.value.message)
+    assert messages[0] == messages[1] and "giving a key needs" in messages[0]
+    made = repo.create(nobody, FILE, "item", {"title": {"en": "Unkeyed"}})  # no key: fine
+    assert made.path.startswith(FILE + "/")
+    with pytest.raises(Conflict):
+        repo.create(admin, FILE, "item", {"title": {"en": "Keyed"}}, key=hidden)
+    api = Api(site)
+    answers = []
+    for key in (hidden, free):
+        resp = api.post(FILE, {"type": "item", "key": key, "title": {"en": "Keyed"}},
+                        user="nobody")
+        answers.append((resp.status_code, resp.get_data()))
+    assert answers[0] == answers[1] and answers[0][0] == 403, answers
+    taken = api.post(FILE, {"type": "item", "key": hidden, "title": {"en": "Keyed"}},
+                     user="admin")
+    assert taken.status_code == 409, taken.get_data(as_text=True)
