@@ -231,8 +231,9 @@ def write_graph(fmt: str, triples: list[Triple], prefixes: dict[str, str]) -> by
     from pyoxigraph import serialize
 
     rdf_format = RDF_FORMATS[fmt]
+    data: list[Triple] | list[Quad] = triples
     if fmt in ("nq", "trig"):
-        triples = [Quad(t.subject, t.predicate, t.object, DefaultGraph()) for t in triples]
+        data = [Quad(t.subject, t.predicate, t.object, DefaultGraph()) for t in triples]
     if fmt in ("ttl", "trig", "rdfxml"):
-        return serialize(triples, format=rdf_format, prefixes=prefixes) or b""
-    return serialize(triples, format=rdf_format) or b""
+        return serialize(data, format=rdf_format, prefixes=prefixes) or b""
+    return serialize(data, format=rdf_format) or b""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from typing import Literal, overload
 
 from flask import Response, jsonify, request
 
@@ -170,8 +171,15 @@ def encodable(data: object) -> bool:
     return True
 
 
+@overload
+def body_str(data: dict, key: str, *, required: Literal[True], default: str | None = None,
+             limit: int = 1000) -> str: ...
+@overload
+def body_str(data: dict, key: str, *, required: bool = False, default: str | None = None,
+             limit: int = 1000) -> str | None: ...
 def body_str(data: dict, key: str, *, required: bool = False, default: str | None = None,
              limit: int = 1000) -> str | None:
+    """The string ``key`` of a JSON body (None when absent, unless ``required``)."""
     value = data.get(key, default)
     if value is None:
         if required:

@@ -18,7 +18,11 @@ import re
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
+from pyoxigraph import Literal
+
+from ontology import terms
 from ontology.namespaces import ISO639, LT, XSD
 from ontology.profile import ContentType, Field, load_profile
 from repo.errors import Invalid
@@ -91,28 +95,28 @@ def compact_class(iri: str) -> str:
 def field_values(obj: ContentObject) -> dict[str, object]:
     """The description by field name, in the shapes the type's context declares."""
     ctype = obj.type
-    out: dict[str, object] = {}
+    out: dict[str, Any] = {}  # JSON: a language map, a value or a list, by field
     for q in sorted(obj.description, key=str):
-        if q.subject.value != obj.iri:
+        if terms.value(q.subject) != obj.iri:
             continue
         f = ctype.field_for_path(q.predicate.value)
         if f is None:
             continue
         term = q.object
+        text = terms.value(term)
+        literal = term if isinstance(term, Literal) else None
         if f.is_text:
-            langs = out.setdefault(f.name, {})
-            lang = getattr(term, "language", None) or "und"
+            langs: dict[str, str | list[str]] = out.setdefault(f.name, {})
+            lang = (literal.language if literal is not None else None) or "und"
             if lang in langs:
                 prev = langs[lang]
-                langs[lang] = [*prev, term.value] if isinstance(prev, list) else [prev, term.value]
+                langs[lang] = [*prev, text] if isinstance(prev, list) else [prev, text]
             else:
-                langs[lang] = term.value
+                langs[lang] = text
             continue
-        if hasattr(term, "datatype") and term.datatype is not None and \
-                term.datatype.value == XSD + "integer":
-            value: object = int(term.value)
-        else:
-            value = term.value
+        value: object = text
+        if literal is not None and literal.datatype.value == XSD + "integer":
+            value = int(text)
         if f.single:
             out[f.name] = value
         else:
@@ -216,7 +220,7 @@ def field_input(ctype: ContentType, fields: object, base: str, *,
         if isinstance(value, Mapping):
             if lang:
                 raise Invalid(f"{raw_name}: a language map goes with the plain field name")
-            langs: dict[str, object] = {}
+            langs: dict[str, str | list[str]] = {}
             for tag, text in value.items():
                 check_tag(f"{name}@{tag}", tag)
                 if text is None:
@@ -224,9 +228,7 @@ def field_input(ctype: ContentType, fields: object, base: str, *,
                         raise Invalid(f"{name}@{tag}: null is only for PATCH")
                     unset.append(f"{name}@{tag}")
                 elif isinstance(text, list):
-                    langs.setdefault(f"{name}@{tag}", [])
-                    for t in text:
-                        langs[f"{name}@{tag}"].append(_scalar(name, t))  # type: ignore[union-attr]
+                    langs[f"{name}@{tag}"] = [_scalar(name, t) for t in text]
                 else:
                     langs[f"{name}@{tag}"] = _scalar(name, text)
             for key, v in langs.items():

@@ -10,6 +10,7 @@ one the client reached. ``tests/test_api_schemathesis.py`` checks the API agains
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from ontology.profile import load_profile
 from publisher.api.services import IRI, PATH, ROOT, Service
@@ -166,7 +167,7 @@ def document(api_url: str, services: list[Service], *, require_if_match: bool = 
 
 
 def _search_params() -> list[dict]:
-    out = [
+    out: list[dict[str, Any]] = [
         {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 1000},
          "description": "Words (Chinese found inside longer text), \"phrases\", reference "
          "codes, a OR b, -word, prefix*, title: agent: place: subject: text: refcode: ocr:"},

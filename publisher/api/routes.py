@@ -449,6 +449,8 @@ def workflow_transition(ref: str, action: str) -> Response:
         check_if_match(obj.revision, required=require_if_match())
         changed = repo.transition(user, obj.iri, action, comment=comment, recursive=recursive)
         now = repo.load(obj.iri)
+        if now is None:  # a transition keeps the object (a deleted one, its tombstone)
+            raise NotFound(f"{obj.iri}: gone during the transition")
         page, size = paging()
         body, etag = object_body(repo, user, now, page=page, size=size)
         body["changed"] = [summary(repo, o) for o in changed]
@@ -692,7 +694,7 @@ def reference(where: str, path: str | None) -> str | None:
     """The object a request is about: ``/`` at the root, ``/{path}``, or ``?iri=``."""
     if where == ROOT:
         return "/"
-    if where == PATH:
+    if where == PATH and path is not None:
         return "/" + path
     if where == IRI:
         iri = request.args.get("iri", "")

@@ -96,7 +96,7 @@ def revoke(ref: None, name: str) -> Response:
     def run(repo: Repository, user: User) -> Response:
         if token is not None:
             repo.revoke_token(manager(user), known(name), token, message=message)
-        else:
+        elif role is not None:  # one of the two, checked above
             repo.revoke(manager(user), known(name), role, on=on, message=message)
         return send(account_body(repo, repo.user(name)))
     return writing(run)

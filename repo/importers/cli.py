@@ -8,9 +8,11 @@ imported (each was complete), and the command says which.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import click
+from rich.progress import Progress, TaskID
 
 from repo.cli_support import Context, command, err, out, progress_bar
 from repo.importers.agents import AgentIndex
@@ -26,6 +28,10 @@ def _warnings(warnings: list[str], limit: int = 10) -> None:
         err.print(f"lantai: warning: {w}", markup=False)
     if len(warnings) > limit:
         err.print(f"lantai: warning: … and {len(warnings) - limit} more", markup=False)
+
+
+def _set_total(bar: Progress, task: TaskID, total: int) -> None:
+    bar.update(task, total=total)
 
 
 @import_group.command(name="ead")
@@ -45,8 +51,8 @@ def import_ead_cmd(ctx: Context, files: tuple[Path, ...], into: str,
         with progress_bar(f"Importing {path.name}") as bar:
             task = bar.add_task("components", total=None)
             report = import_ead(repo, user, path, into=into, index=index, message=message,
-                                on_total=lambda n, t=task: bar.update(t, total=n),
-                                tick=lambda t=task: bar.advance(t))
+                                on_total=partial(_set_total, bar, task),
+                                tick=partial(bar.advance, task))
         _warnings(report.warnings)
         kinds = ", ".join(f"{n} {k}" for k, n in sorted(report.created.items()))
         out.print(f"imported {path} → {report.top}: {report.components} component(s) "
