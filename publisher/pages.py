@@ -18,6 +18,7 @@ from flask_babel import gettext
 from markupsafe import Markup
 from pyoxigraph import NamedNode, Store
 
+from ontology import terms
 from ontology.namespaces import RDF, RICO, RST, SCHEMA
 from publisher.dataset import public_store
 from publisher.describe import (
@@ -68,9 +69,10 @@ def home_page():
         for q in store.quads_for_pattern(None, NamedNode(pred), NamedNode(obj), None):
             if q.subject != q.graph_name:
                 continue
-            if top_only and d.parent_of(q.subject) is not None:
+            node = terms.named(q.subject)  # an object's own graph is named by its IRI
+            if top_only and d.parent_of(node) is not None:
                 continue
-            ref = d.ref(q.subject.value)
+            ref = d.ref(node.value)
             if ref is not None:
                 refs.append(ref)
         return sorted(refs, key=lambda r: (r.label(want), r.iri))
