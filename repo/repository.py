@@ -28,7 +28,7 @@ from pyoxigraph import DefaultGraph, Literal, NamedNode, Quad, RdfFormat, Store,
 from ontology.namespaces import LT, RDF_TYPE, RICO, SCHEMA, XSD, shorten
 from ontology.profile import ContentType, load_profile
 from repo import access as access_rules
-from repo import file_identity, refcodes
+from repo import exposure, file_identity, refcodes
 from repo.accounts import Accounts
 from repo.config import Settings, check_base, read_settings, write_settings
 from repo.errors import Conflict, Forbidden, Invalid, LantaiError, NotFound, WorkflowError
@@ -774,6 +774,7 @@ class Repository(Accounts, BulkIngest):
             if new_path != obj.path and next(self.working.quads_for_pattern(
                     None, lt_node("path"), Literal(new_path), self.mgmt), None):
                 raise Conflict(f"{new_path} exists already")
+            exposure.check_move(self, user, obj, target_iri, new_path)
             new = obj.copy()
             new.mgmt["parent"] = [NamedNode(target_iri)]
             new.mgmt["slug"] = [Literal(slug)]
