@@ -145,10 +145,10 @@ def parse_region(text: str) -> Region:
         kind = "percent"
     if m is None:
         raise RequestError(f"region {text!r}: expected full, square, x,y,w,h or pct:x,y,w,h")
-    values = tuple(_number(v, "region") for v in m.groups())
-    if values[2] <= 0 or values[3] <= 0:
+    x, y, w, h = (_number(v, "region") for v in m.groups())  # the patterns have four
+    if w <= 0 or h <= 0:
         raise RequestError(f"region {text!r}: width and height must be greater than zero")
-    return Region(kind, values)  # type: ignore[arg-type]
+    return Region(kind, (x, y, w, h))
 
 
 def parse_size(text: str) -> Size:

@@ -30,6 +30,7 @@ import importlib
 from pathlib import Path
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 
 from publisher import i18n, ratelimit, requestlog
 from publisher.dataset import PublicDataset, install_store_retry
@@ -57,7 +58,8 @@ def create_app(home: Path | str, **config) -> Flask:
     app = Flask(__name__)
     app.config.update(LANTAI_HOME=home, BASE=settings.base, SETTINGS=settings,
                       JSON_AS_ASCII=False, **config)
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Flask's DefaultJSONProvider
+    if isinstance(app.json, DefaultJSONProvider):  # Flask's own, unless an app sets another
+        app.json.ensure_ascii = False
     i18n.init_app(app)  # page texts from the message catalogs, in the visitor's language
     app.extensions["lantai.dataset"] = PublicDataset(home)
     install_store_retry(app)  # a page that met a writer's compaction is served again, once
