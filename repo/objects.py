@@ -11,8 +11,10 @@ indexes the repository keeps in step and can recompute.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Protocol
 
 from pyoxigraph import DefaultGraph, Literal, NamedNode, Quad
 
@@ -36,7 +38,17 @@ STRUCTURAL = frozenset((RDF_TYPE.value, RICO + "hasRecordSetType", RICO + "isDir
                         SCHEMA + "position"))
 
 
-def read_object(store, mgmt_graph: NamedNode | DefaultGraph, iri: str) -> ContentObject | None:
+class QuadSource(Protocol):
+    """What :func:`read_object` reads: a ``Store``, or the catalog's view of the working
+    store during a bulk ingest (``repo.catalog.ingestion``)."""
+
+    def quads_for_pattern(self, subject: NamedNode | None, predicate: NamedNode | None,
+                          object: NamedNode | None, graph_name: NamedNode | DefaultGraph,
+                          /) -> Iterable[Quad]: ...
+
+
+def read_object(store: QuadSource, mgmt_graph: NamedNode | DefaultGraph,
+                iri: str) -> ContentObject | None:
     """An object as ``store`` holds it (its management facts and its description graph), or
     None when the store has no such object. ``store`` is anything with ``quads_for_pattern``:
     the working store, or the catalog's read-only view of it during a bulk ingest."""
