@@ -12,7 +12,6 @@ from collections.abc import Callable
 
 from pyoxigraph import Literal, NamedNode
 
-from ontology import terms
 from ontology.namespaces import XSD
 from ontology.profile import ContentType, vocabulary_codes
 from repo.errors import Invalid
@@ -34,11 +33,12 @@ def problems(
     ctype: ContentType = obj.type
     found: list[str] = []
     by_path: dict[str, list] = {}
+    node = NamedNode(obj.iri)  # terms compared as terms: no string made per quad
     for q in obj.description:
-        if terms.value(q.graph_name) != obj.iri:
+        if q.graph_name != node:
             found.append(f"statement outside the object's graph: {q}")
             continue
-        if terms.value(q.subject) != obj.iri:
+        if q.subject != node:
             continue  # auxiliary nodes (e.g. from EAD import) are checked by their own rules
         p = q.predicate.value
         if p in STRUCTURAL:
