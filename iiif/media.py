@@ -46,6 +46,7 @@ from pathlib import Path
 from iiif.derivatives import derivatives_folder, ensure_image_derivatives
 from iiif.transcripts import parse_vtt
 from repo.errors import Invalid, LantaiError, NotFound
+from repo.sweep import IngestMarker
 
 MAX_PIXELS = 500_000_000  # more pixels is refused as a bomb (as in iiif.derivatives)
 PDF_DPI = 200
@@ -480,6 +481,18 @@ def _title(p: Probe, page: int | None) -> dict:
     return {"zh": zh, "en": en}
 
 
+def _pause_for_tests() -> None:
+    """Sleep ``LANTAI_TEST_INGEST_PAUSE`` seconds between storing and describing: the crash
+    test kills the process here (tests/test_ingest_crash.py)."""
+    pause = os.environ.get("LANTAI_TEST_INGEST_PAUSE")
+    if pause:
+        import sys
+        import time
+
+        print("lantai: test pause before the commit", file=sys.stderr, flush=True)
+        time.sleep(float(pause))
+
+
 def ingest_media(repo, user, ref: str, files: list[Path], *, private: bool = False,
                  ocr: bool = True, progress: Progress | None = None) -> IngestResult:
     """Attach ``files`` to the record ``ref`` as instantiations, all or nothing."""
@@ -571,6 +584,7 @@ def ingest_media(repo, user, ref: str, files: list[Path], *, private: bool = Fal
     def put(data: Path | bytes, digest: str | None = None) -> str:
         digest = digest or _sha256(data)
         if digest not in files_store and digest not in added_digests:
+            marker.will_create(digest, files_store.path_for(digest))  # before the copy
             added_digests.append(digest)
         if files_store.put(data) != digest:
             raise Invalid("a file changed while it was being stored; try again")
@@ -579,6 +593,7 @@ def ingest_media(repo, user, ref: str, files: list[Path], *, private: bool = Fal
     def derivatives(digest: str, mime: str) -> None:
         folder = derivatives_folder(repo.home, digest)
         if not folder.exists():
+            marker.will_create(digest, folder)
             added_folders.append(folder)
         if mime.startswith("image/"):
             ensure_image_derivatives(repo.home, digest)
@@ -620,6 +635,9 @@ def ingest_media(repo, user, ref: str, files: list[Path], *, private: bool = Fal
         attached.append(a)
         return a
 
+    # names what this batch stores before it is stored: if the process is killed, the next
+    # open removes what no description names (repo/sweep.py)
+    marker = IngestMarker(repo.home)
     try:
         # recordings first, so that their transcripts can name them
         order = sorted(range(len(probes)), key=lambda i: probes[i].kind in ("vtt", "toc"))
@@ -649,6 +667,7 @@ def ingest_media(repo, user, ref: str, files: list[Path], *, private: bool = Fal
                 describe(p, digest, p.mime, name=p.name, label=str(p.path),
                          derived=recording_path[p.stem])
             step()
+        _pause_for_tests()
         with repo.ingesting_files():  # the bytes were stored here: their identity may be set
             repo.ingest(user, specs,
                         message=f"attach {len(paths)} media file(s) to {record.path}")
@@ -659,6 +678,8 @@ def ingest_media(repo, user, ref: str, files: list[Path], *, private: bool = Fal
         for folder in added_folders:
             shutil.rmtree(folder, ignore_errors=True)
         raise
+    finally:
+        marker.close()
     kind, key = record.iri.removeprefix(repo.base + "/id/").split("/", 1)
     return IngestResult(record=record.iri, path=record.path,
                         manifest=f"{repo.base}/iiif/manifest/{kind}/{key}", attached=attached)

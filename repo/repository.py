@@ -69,6 +69,7 @@ from repo.store import (
     bump_generation,
     migrate_management_graph,
 )
+from repo.sweep import sweep
 from repo.validation import check as validate
 from repo.values import (
     Assignment,
@@ -148,6 +149,7 @@ class Repository(Accounts, BulkIngest):
 
             catalog.attach(self)
             self.recover()
+            sweep(home, self.working)  # files a killed media ingest left (after recover)
         except BaseException:
             self._let_go()
             raise
