@@ -14,7 +14,6 @@ from collections.abc import Callable
 
 from pyoxigraph import NamedNode, Quad
 
-from ontology import terms
 from ontology.profile import ContentType
 from repo.objects import ContentObject
 
@@ -46,9 +45,10 @@ def public_view(
     if obj.deleted or not is_public(obj.iri):
         return set()
     personal_paths = _personal_paths(obj.type, obj.personal_fields)
+    node = NamedNode(obj.iri)
     out = set()
     for q in obj.description:
-        if q.predicate.value in personal_paths and terms.value(q.subject) == obj.iri:
+        if q.predicate.value in personal_paths and q.subject == node:
             continue
         o = q.object
         if isinstance(o, NamedNode) and is_repository_object(o.value) and not is_public(o.value):
