@@ -493,13 +493,12 @@ def av_canvas(site: Site, manifest_id: str, m: Media, n: int, related: list[Medi
             rendering.append(make(p3.LinkedResource, True, id=urls.transcript_text(t.key),
                                   type="Text", format="text/plain", label=label,
                                   language=[t.language] if t.language else None))
-        # the WebVTT files (viewers that play captions), then each transcript's cues as text
-        # annotations targeting canvas#t=start,end (viewers that list annotations: Mirador)
+        # the WebVTT files (viewers that play captions). Each transcript's cues, as text
+        # annotations targeting canvas#t=start,end, are served at urls.cues(key) but not listed
+        # here: Clover (the site's viewer) turns every text annotation listed on an A/V canvas
+        # into a caption <track>, and made ten broken ones of the demo's ten cues.
         annotations = [make(p3.AnnotationPage, True, id=f"{cid}/transcripts",
                             type="AnnotationPage", items=items)]
-        annotations += [make(p3.AnnotationPage, True, id=urls.cues(t.key),
-                             type="AnnotationPage", label=label_or(t.title, "WebVTT"))
-                        for t in transcripts if site.has_cues(t)]
     return make(p3.Canvas, True, id=cid, type="Canvas", label=label_or(m.title, str(n)),
                 duration=m.duration, width=m.width if video else None,
                 height=m.height if video else None, items=[page], annotations=annotations,

@@ -191,15 +191,15 @@ def test_oral_histories_are_sound_canvases_with_transcripts_toc_and_poster(demo_
         assert {a["body"]["language"] for a in annos} == {"zh", "en"}
         assert all(a["body"]["format"] == "text/vtt" and a["target"] == canvas["id"]
                    for a in annos)
-        # ... their cues as text annotations at canvas#t=start,end, in annotation pages the
-        # canvas references (what Mirador lists beside the player), Chinese first
-        refs = canvas["annotations"][1:]
-        assert [r["id"] for r in refs] == [
-            f"{demo_server}/iiif/annotations/{key}-{lang}-vtt/transcript" for lang in ("zh", "en")]
-        for ref in refs:
-            assert ref["type"] == "AnnotationPage" and set(ref["label"]) == {"zh", "en"}
-            cues = get(ref["id"]).json()
-            assert cues["id"] == ref["id"] and cues["items"]
+        # ... their cues as text annotations at canvas#t=start,end, in annotation pages of
+        # their own: not listed on the canvas (Clover, the site's viewer, makes a caption
+        # <track> of every text annotation listed there: ten broken vault:// tracks)
+        assert len(canvas["annotations"]) == 1
+        for lang in ("zh", "en"):
+            page_id = f"{demo_server}/iiif/annotations/{key}-{lang}-vtt/transcript"
+            cues = get(page_id).json()
+            assert cues["type"] == "AnnotationPage" and set(cues["label"]) == {"zh", "en"}
+            assert cues["id"] == page_id and cues["items"]
             assert all(a["motivation"] == "supplementing" and a["body"]["value"]
                        and a["target"].startswith(canvas["id"] + "#t=") for a in cues["items"])
         # ... and as text renderings (cookbook 0017)
