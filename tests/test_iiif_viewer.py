@@ -100,7 +100,8 @@ def test_an_oral_history_plays_with_its_transcript(browser, demo_server):
         panel = page.locator("[data-viewer=clover]")
         # both transcripts, each fetched on its own: wait for the two (on a loaded machine the
         # second arrived after the first had been seen)
-        for cue in ("我们那时年轻，相信西迁是对的。", "We were young, and we believed in the move."):
+        for cue in ("我们那时年轻，相信西迁是对的。",
+                    "We were young, and we believed in the move."):
             page.wait_for_function(
                 "s => document.querySelector('[data-viewer=clover]').innerText.includes(s)",
                 arg=cue, timeout=20_000)
