@@ -114,8 +114,11 @@ def probe(path: Path, *, max_pixels: int = MAX_PIXELS) -> Probe:
         raise NotFound(f"{path}: no such file")
     if not path.is_file():
         raise Invalid(f"{path}: not a regular file")
-    with path.open("rb") as fh:
-        head = fh.read(64)
+    try:  # a special file may claim to be regular (/proc/self/mem) and fail to read
+        with path.open("rb") as fh:
+            head = fh.read(64)
+    except OSError as exc:
+        raise Invalid(f"{path}: cannot be read ({exc.strerror or exc})") from None
     kind = sniff(head, path.name)
     if kind is None:
         raise Invalid(f"{path.name}: not a supported media file (scans: JPEG, PNG, TIFF, PDF; "

@@ -95,7 +95,10 @@ def command(fn: Callable) -> Callable:
 
 def progress_bar(description: str) -> Progress:
     """A progress bar on stderr, so stdout stays the command's output."""
-    return Progress(TextColumn(description), BarColumn(), MofNCompleteColumn(),
+    # the description holds names given by the user (a file "{x}.xml", "[/x]"): it is a
+    # format string and markup to the column, so it is escaped for one and kept from the other
+    text = TextColumn(description.replace("{", "{{").replace("}", "}}"), markup=False)
+    return Progress(text, BarColumn(), MofNCompleteColumn(),
                     TimeElapsedColumn(), console=err, transient=False)
 
 
