@@ -124,6 +124,9 @@ def sweep(home: Path, store: Store) -> list[str]:
             fd = os.open(marker, os.O_RDONLY)
         except FileNotFoundError:
             continue  # its ingest finished meanwhile
+        except OSError as exc:  # never a reason not to open the site: say so and go on
+            log.warning("lantai: cannot read %s (%s)", marker, exc.strerror)
+            continue
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
