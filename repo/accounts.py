@@ -15,13 +15,15 @@ Nothing is cached: the API reads the account on every request, so a change count
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 
 from pyoxigraph import Literal, NamedNode, Quad
 
 from ontology.namespaces import LT, RDF_TYPE
 from repo.errors import Conflict, Forbidden, Invalid, NotFound
-from repo.objects import lt_node, user_iri, user_name
+from repo.objects import ContentObject, lt_node, user_iri, user_name
+from repo.reads import Reads
 from repo.revisions import Changeset, changeset_iri, encode_patch, new_changeset_id
 from repo.security import (
     SYSTEM,
@@ -34,10 +36,20 @@ from repo.security import (
     token_hash,
     verify_password,
 )
+from repo.site import ReadOnly, Site
 from repo.store import apply_update
 
 DISABLED, REMOVED = "disabled", "removed"
 SECRET = ("passwordHash", "tokenHash")
+
+Changes = dict[str, tuple[ContentObject | None, ContentObject]]
+# commit(actor, action, message, changes): one changeset of object changes (repo.writes)
+Commit = Callable[[User, str, str, Changes], Changeset]
+
+
+def require_manager(actor: User) -> None:
+    if "Manager" not in actor.roles:
+        raise Forbidden(f"{actor.name} is not a Manager")
 
 
 def token_id(digest: str) -> str:
@@ -46,7 +58,16 @@ def token_id(digest: str) -> str:
 
 
 class Accounts:
-    """The user-account half of :class:`repo.repository.Repository` (a mixin)."""
+    """The site's accounts (a part of :class:`repo.repository.Repository`). Local roles are
+    management facts of objects, changed through ``commit`` like any change of an object;
+    the account itself is written here, unless the site is read-only."""
+
+    def __init__(self, site: Site, reads: Reads, commit: Commit,
+                 lock: threading.RLock) -> None:
+        self.site = site
+        self.reads = reads
+        self.commit = commit
+        self.lock = lock
 
     def _save_user(self, user: User, *, password: str | None = None,
                    new_api_token: bool = False, actor: User = SYSTEM,
@@ -54,8 +75,10 @@ class Accounts:
                    status: str | None = None) -> str | None:
         """Write ``user``'s account as one changeset by ``actor``; the new token, if asked.
         ``status`` is ``disabled``, ``removed`` or "" (active); None keeps it."""
+        if not self.site.writable:
+            raise ReadOnly("the read-only view of the repository cannot change accounts")
         node = user_iri(user.name)
-        old = set(self.working.quads_for_pattern(node, None, None, self.mgmt))
+        old = set(self.site.working.quads_for_pattern(node, None, None, self.site.mgmt))
         token = None
         if password is not None:
             if len(password) < 8:
@@ -64,7 +87,7 @@ class Accounts:
         if new_api_token:
             token, digest = new_token()
             user.token_hashes.add(digest)
-        g = self.mgmt
+        g = self.site.mgmt
         new = {Quad(node, RDF_TYPE, lt_node("User"), g),
                Quad(node, lt_node("name"), Literal(user.name), g)}
         new |= {Quad(node, lt_node("role"), Literal(r), g) for r in user.roles}
@@ -81,7 +104,7 @@ class Accounts:
         elif status:
             new.add(Quad(node, lt_node("accountStatus"), Literal(status), g))
         new |= {q for q in old if q.predicate == lt_node("changedIn")}
-        with self._lock:
+        with self.lock:
             self._commit_account(actor, action, message or f"{action} {user.name}", node,
                                  old, new)
         return token
@@ -89,7 +112,7 @@ class Accounts:
     def _commit_account(self, actor: User, action: str, message: str, node: NamedNode,
                         old: set[Quad], new: set[Quad]) -> Changeset:
         """One SPARQL update: the account's facts and the changeset that records them."""
-        now = self.clock()
+        now = self.site.clock()
         cs = new_changeset_id(now)
 
         def public(quads: set[Quad]) -> set[Quad]:
@@ -106,21 +129,23 @@ class Accounts:
         before, after = public(old), public(new)
         changeset = Changeset(cs, actor.name, now.isoformat(timespec="microseconds"), message,
                               action, encode_patch(before - after, after - before))
-        new = new | {Quad(node, lt_node("changedIn"), changeset_iri(cs), self.mgmt)}
-        apply_update(self.working, old - new, (new - old) | set(changeset.quads(self.mgmt)))
+        new = new | {Quad(node, lt_node("changedIn"), changeset_iri(cs), self.site.mgmt)}
+        apply_update(self.site.working, old - new,
+                     (new - old) | set(changeset.quads(self.site.mgmt)))
         return changeset
 
     def account_history(self, actor: User, name: str) -> list[Changeset]:
         """The changesets of an account, oldest first (Managers, or the user themself)."""
         if actor.name != name:
-            self._require_manager(actor)
+            require_manager(actor)
         node = user_iri(name)
-        if not any(True for _ in self.working.quads_for_pattern(node, None, None, self.mgmt)):
+        working, mgmt = self.site.working, self.site.mgmt
+        if not any(True for _ in working.quads_for_pattern(node, None, None, mgmt)):
             raise NotFound(f"no user {name!r}")
-        ids = sorted(q.object.value.rsplit(":", 1)[-1] for q in self.working.quads_for_pattern(
-            node, lt_node("changedIn"), None, self.mgmt))
-        return [Changeset.from_quads(i, list(self.working.quads_for_pattern(
-            changeset_iri(i), None, None, self.mgmt))) for i in ids]
+        ids = sorted(q.object.value.rsplit(":", 1)[-1] for q in self.site.working.quads_for_pattern(
+            node, lt_node("changedIn"), None, self.site.mgmt))
+        return [Changeset.from_quads(i, list(self.site.working.quads_for_pattern(
+            changeset_iri(i), None, None, self.site.mgmt))) for i in ids]
 
     def user(self, name: str) -> User:
         """The account, whatever its status (history and grants name it); use
@@ -128,7 +153,7 @@ class Accounts:
         if name == "system":
             return SYSTEM
         node = user_iri(name)
-        quads = list(self.working.quads_for_pattern(node, None, None, self.mgmt))
+        quads = list(self.site.working.quads_for_pattern(node, None, None, self.site.mgmt))
         if not any(q.predicate == RDF_TYPE for q in quads):
             raise NotFound(f"no user {name!r}")
         u = User(name)
@@ -149,8 +174,8 @@ class Accounts:
     def account_status(self, name: str) -> str:
         """``active``, ``disabled`` or ``removed``."""
         self.user(name)
-        for q in self.working.quads_for_pattern(user_iri(name), lt_node("accountStatus"),
-                                                None, self.mgmt):
+        for q in self.site.working.quads_for_pattern(user_iri(name), lt_node("accountStatus"),
+                                                None, self.site.mgmt):
             return q.object.value
         return "active"
 
@@ -162,8 +187,8 @@ class Accounts:
         return user
 
     def users(self) -> list[User]:
-        names = sorted(q.subject.value for q in self.working.quads_for_pattern(
-            None, RDF_TYPE, lt_node("User"), self.mgmt))
+        names = sorted(q.subject.value for q in self.site.working.quads_for_pattern(
+            None, RDF_TYPE, lt_node("User"), self.site.mgmt))
         return [self.user(user_name(NamedNode(n))) for n in names]
 
     def add_user(self, actor: User, name: str, *, roles: Iterable[str] = (),
@@ -171,21 +196,21 @@ class Accounts:
                  token: bool = False, message: str = "") -> str | None:
         """Create an account (Managers only). Returns a new API token if asked for. A name
         once used is never given again (past changesets name its account)."""
-        self._require_manager(actor)
+        require_manager(actor)
         check_username(name)
         if any(u.name == name for u in self.users()):
             status = self.account_status(name)
             raise Conflict(f"user {name!r} exists already" + (
                 f" ({status}; a name is never reused)" if status == REMOVED else
                 f" ({status}: `lantai users enable {name}`)" if status == DISABLED else ""))
-        agent_iri = self.resolve(agent) if agent else None
+        agent_iri = self.reads.resolve(agent) if agent else None
         return self._save_user(User(name, {check_role(r) for r in roles}, fullname, agent_iri),
                                password=password, new_api_token=token, actor=actor,
                                action="add-user", message=message or f"add user {name}")
 
     def _account(self, actor: User, name: str) -> User:
         """The account ``actor`` (a Manager) changes; a removed one cannot be changed."""
-        self._require_manager(actor)
+        require_manager(actor)
         user = self.user(name)
         if user.is_system:
             raise Forbidden("the system account cannot be changed")
@@ -205,14 +230,14 @@ class Accounts:
             return
         if self.account_status(name) == REMOVED:
             raise Conflict(f"the account {name!r} was removed")
-        obj = self.get(actor, on)
-        if not allowed("manage", obj.state, self.roles_on(actor, obj)):
+        obj = self.reads.get(actor, on)
+        if not allowed("manage", obj.state, self.reads.roles_on(actor, obj)):
             raise Forbidden(f"{actor.name} may not grant roles on {obj.path}")
         new = obj.copy()
         new.mgmt.setdefault("local" + role, [])
         if user_iri(name) not in new.mgmt["local" + role]:
             new.mgmt["local" + role].append(user_iri(name))
-        self._commit(actor, "grant", message or f"grant {role} to {name}",
+        self.commit(actor, "grant", message or f"grant {role} to {name}",
                      {obj.iri: (obj, new)})
 
     def revoke(self, actor: User, name: str, role: str, *, on: str | None = None,
@@ -228,8 +253,8 @@ class Accounts:
                             message=message or f"revoke {role} from {name}")
             return
         self.user(name)
-        obj = self.get(actor, on)
-        if not allowed("manage", obj.state, self.roles_on(actor, obj)):
+        obj = self.reads.get(actor, on)
+        if not allowed("manage", obj.state, self.reads.roles_on(actor, obj)):
             raise Forbidden(f"{actor.name} may not revoke roles on {obj.path}")
         holders = obj.mgmt.get("local" + role, [])
         if user_iri(name) not in holders:
@@ -238,12 +263,12 @@ class Accounts:
         new.mgmt["local" + role] = [u for u in holders if u != user_iri(name)]
         if not new.mgmt["local" + role]:
             del new.mgmt["local" + role]
-        self._commit(actor, "revoke", message or f"revoke {role} from {name}",
+        self.commit(actor, "revoke", message or f"revoke {role} from {name}",
                      {obj.iri: (obj, new)})
 
     def set_password(self, actor: User, name: str, password: str) -> None:
         if actor.name != name:
-            self._require_manager(actor)
+            require_manager(actor)
         if self.account_status(name) == REMOVED:
             raise Conflict(f"the account {name!r} was removed")
         self._save_user(self.user(name), password=password, actor=actor, action="password",
@@ -252,7 +277,7 @@ class Accounts:
     def new_token(self, actor: User, name: str, *, keep: bool = False) -> str:
         """A new API token for ``name``; the previous ones stop working unless ``keep``."""
         if actor.name != name:
-            self._require_manager(actor)
+            require_manager(actor)
         user = self.user(name)
         if (status := self.account_status(name)) != "active":
             raise Conflict(f"the account {name!r} is {status}: no token for it")
@@ -267,14 +292,14 @@ class Accounts:
     def tokens(self, actor: User, name: str) -> list[str]:
         """The ids of ``name``'s tokens (Managers, or the user themself)."""
         if actor.name != name:
-            self._require_manager(actor)
+            require_manager(actor)
         return sorted(token_id(h) for h in self.user(name).token_hashes)
 
     def revoke_token(self, actor: User, name: str, token: str, *, message: str = "") -> None:
         """Revoke one token, named by its id (``tokens``) or given itself; ``all`` for every
         token of the user. Managers, or the user themself."""
         if actor.name != name:
-            self._require_manager(actor)
+            require_manager(actor)
         user = self.user(name)
         if token == "all":
             gone = set(user.token_hashes)
@@ -309,7 +334,7 @@ class Accounts:
         if actor.name == name:
             raise Conflict("a Manager cannot remove their own account")
         for iri in self._local_role_objects(name):
-            obj = self.load(iri)
+            obj = self.reads.load(iri)
             new = obj.copy()
             for key, holders in list(obj.mgmt.items()):
                 if key.startswith("local") and user_iri(name) in holders:
@@ -318,7 +343,7 @@ class Accounts:
                         new.mgmt[key] = rest
                     else:
                         del new.mgmt[key]
-            self._commit(actor, "revoke", f"revoke the local roles of {name} (removed)",
+            self.commit(actor, "revoke", f"revoke the local roles of {name} (removed)",
                          {iri: (obj, new)})
         gone = User(name, set(), user.fullname)
         self._save_user(gone, actor=actor, action="remove", status=REMOVED,
@@ -326,8 +351,8 @@ class Accounts:
 
     def _local_role_objects(self, name: str) -> list[str]:
         node = user_iri(name)
-        return sorted({q.subject.value for q in self.working.quads_for_pattern(
-            None, None, node, self.mgmt)
+        return sorted({q.subject.value for q in self.site.working.quads_for_pattern(
+            None, None, node, self.site.mgmt)
             if q.predicate.value.startswith(LT + "local")})
 
     def authenticate(self, name: str, *, password: str | None = None,
@@ -347,12 +372,9 @@ class Accounts:
 
     def user_for_token(self, token: str) -> User:
         """The active user whose token this is (read from the store on every call)."""
-        hits = list(self.working.quads_for_pattern(None, lt_node("tokenHash"),
-                                                   Literal(token_hash(token)), self.mgmt))
+        hits = list(self.site.working.quads_for_pattern(None, lt_node("tokenHash"),
+                                                   Literal(token_hash(token)), self.site.mgmt))
         if not hits:
             raise Forbidden("unknown token")
         return self.active_user(user_name(hits[0].subject))
 
-    def _require_manager(self, actor: User) -> None:
-        if "Manager" not in actor.roles:
-            raise Forbidden(f"{actor.name} is not a Manager")

@@ -170,6 +170,7 @@ class BulkIngest:
 
     def _ingest(self, user: User, objects: Iterable[NewObject], *, message: str,
                 batch_size: int, progress: Callable[[int], None] | None) -> list[str]:
+        self.require_writable()
         created: list[str] = []
         ingest_id = new_changeset_id(self.clock())
         aware = [x for x in self.listeners if _ingest_aware(x)]
@@ -177,9 +178,8 @@ class BulkIngest:
             entry = self.journal.begin(ingest_id, {"changeset": ingest_id, "bulk": True,
                                                    "objects_log": f"{ingest_id}.objects"})
             log_path = self.journal.folder / f"{ingest_id}.objects"
-            self._cache, self._paths, self._new_codes, self._code_hints = {}, {}, {}, {}
-            self._contexts, self._inside, self._roles = {}, {}, {}
-            self._may_add = set()
+            self.cache.clear(active=True)
+            self._new_codes, self._code_hints = {}, {}
             self._positions: dict[str, list[int]] = {}  # parent -> [next position, batch no.]
             self._batch_no = 0
             writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lantai-ingest")
@@ -270,9 +270,8 @@ class BulkIngest:
                 raise
             finally:
                 writer.shutdown(wait=True)
-                self._cache, self._paths, self._new_codes, self._code_hints = None, {}, {}, {}
-                self._contexts, self._inside, self._roles = {}, {}, {}
-                self._may_add = set()
+                self.cache.clear()
+                self._new_codes, self._code_hints = {}, {}
                 self._positions = {}
                 self.journal.end(entry)
                 log_path.unlink(missing_ok=True)
@@ -284,13 +283,13 @@ class BulkIngest:
         and the agents, places and events records link to."""
         for built in group:
             for iri in built.iris:
-                obj = self._cache.get(iri)
+                obj = self.cache.objects.get(iri)
                 if obj is None or obj.type_name in _KEPT:
                     continue
-                del self._cache[iri]
-                self._paths.pop(obj.path, None)
-                self._contexts.pop(iri, None)
-                self._inside.pop(iri, None)
+                del self.cache.objects[iri]
+                self.cache.paths.pop(obj.path, None)
+                self.cache.contexts.pop(iri, None)
+                self.cache.inside.pop(iri, None)
         # a parent no child of which came after these batches: the store has them all
         last = group[-1].number
         for parent in [p for p, (_, seen) in self._positions.items() if seen <= last]:
@@ -318,8 +317,8 @@ class BulkIngest:
         may not be in the store yet), else the store."""
         def class_of(iri: str) -> str | None:
             obj = batch.get(iri)
-            if obj is None and self._cache is not None:
-                obj = self._cache.get(iri)
+            if obj is None and self.cache.objects is not None:
+                obj = self.cache.objects.get(iri)
             if obj is not None:
                 return None if obj.deleted else obj.type.rdf_class
             return self.class_of(iri)
@@ -352,8 +351,8 @@ class BulkIngest:
                         raise Forbidden(f"{user.name} may not import objects as {spec.state}")
                     obj.mgmt["state"] = [lt_node(spec.state)]
                 obj.mgmt["changedIn"] = [cs_node]
-                self._cache[obj.iri] = obj
-                self._paths[obj.path] = obj.iri
+                self.cache.objects[obj.iri] = obj
+                self.cache.paths[obj.path] = obj.iri
                 objs.append(obj)
             class_of = self._ingest_class_of({o.iri: o for o in objs})
             for obj in objs:
@@ -363,8 +362,8 @@ class BulkIngest:
                 self._check_refcode(obj, parent)
         except LantaiError:
             for obj in objs:  # forget the batch: nothing of it was written
-                self._cache.pop(obj.iri, None)
-                self._paths.pop(obj.path, None)
+                self.cache.objects.pop(obj.iri, None)
+                self.cache.paths.pop(obj.path, None)
             raise
         iris = [o.iri for o in objs]
         # one N-Quads text per store, written by Oxigraph's serializer (3x faster than
@@ -393,8 +392,8 @@ class BulkIngest:
         changesets = set()
         for iri in iris:
             node = NamedNode(iri)
-            if self._cache is not None:  # listeners called next must not see it either
-                self._cache.pop(iri, None)
+            if self.cache.objects is not None:  # listeners called next must not see it either
+                self.cache.objects.pop(iri, None)
             changesets |= {q.object for q in self.working.quads_for_pattern(
                 node, lt_node("changedIn"), None, self.mgmt)}
             self.working.remove_graph(node) if self.working.contains_named_graph(node) else None

@@ -17,7 +17,6 @@ import secrets
 import threading
 import traceback
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -26,26 +25,25 @@ from types import TracebackType
 from pyoxigraph import DefaultGraph, Literal, NamedNode, Quad, RdfFormat, Store, serialize
 
 from ontology.namespaces import LT, RDF_TYPE, RICO, SCHEMA, XSD, shorten
-from ontology.profile import ContentType, load_profile
+from ontology.profile import ContentType
 from repo import access as access_rules
 from repo import exposure, file_identity, refcodes
-from repo.accounts import Accounts
+from repo.accounts import Accounts, require_manager
 from repo.config import Settings, check_base, read_settings, write_settings
 from repo.errors import Conflict, Forbidden, Invalid, LantaiError, NotFound, WorkflowError
 from repo.gone import GoneRegister
-from repo.handles import WriteHandle
 from repo.ingest import BulkIngest, NewObject
 from repo.objects import (
     ACCESS_LEVELS,
     STRUCTURAL,
     ContentObject,
     lt_node,
-    read_object,
     user_iri,
     xsd_int,
 )
 from repo.ordering import keep_order
-from repo.publication import NEVER_PUBLIC_TYPES, public_view
+from repo.publication import public_view
+from repo.reads import IngestCache, Reads
 from repo.revisions import (
     Changeset,
     Revision,
@@ -62,8 +60,8 @@ from repo.security import (
     check_username,
     sees_everything,
 )
+from repo.site import ReadOnly, Site, StoreHandle
 from repo.store import (
-    MANAGEMENT,
     Journal,
     apply_update,
     bump_generation,
@@ -74,8 +72,6 @@ from repo.validation import check as validate
 from repo.values import (
     Assignment,
     assignments_from_mapping,
-    check_iri,
-    check_text,
     display,
     to_term,
 )
@@ -113,52 +109,82 @@ class DiffLine:
 Listener = Callable[["Repository", set[str]], None]
 
 
-class Repository(Accounts, BulkIngest):
-    """A Lantai site opened for work. Use :meth:`open` or :meth:`init`."""
+class Repository(BulkIngest):
+    """A Lantai site opened for work: the one door (DESIGN.md decision 3) in front of its
+    parts, each with one job and given what it depends on: the :class:`~repo.site.Site`
+    (settings, store handles), :class:`~repo.reads.Reads`, :class:`~repo.accounts.Accounts`.
+    Use :meth:`open` or :meth:`init`; :meth:`read_only` for a view that cannot write."""
 
-    def __init__(self, home: Path, settings: Settings, *,
-                 clock: Callable[[], dt.datetime] | None = None, wait: float = 10.0) -> None:
-        self.home = home
-        self.settings = settings
-        self.base = settings.base
-        self.root_iri = self.base + "/"
-        self.mgmt = MANAGEMENT
-        self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
-        self.profile = load_profile()
-        self.journal = Journal(home / "journal")
-        self.gone = GoneRegister(home)  # withdrawn IRIs, for 410 Gone
+    def __init__(self, site: Site) -> None:
+        self.site = site
+        self.home, self.settings, self.base = site.home, site.settings, site.base
+        self.root_iri, self.mgmt, self.profile = site.root_iri, site.mgmt, site.profile
+        self.clock = site.clock
+        self.journal = Journal(site.home / "journal")
+        self.gone = GoneRegister(site.home)  # withdrawn IRIs, for 410 Gone
         self.listeners: list[Listener] = []
         self._lock = threading.RLock()
-        self._cache: dict[str, ContentObject] | None = None  # set during a bulk ingest
-        self._paths: dict[str, str] = {}
+        self.cache = IngestCache()
         self._new_codes: dict[str, str] = {}  # reference codes given out in this operation
         self._code_hints: dict[str, int] = {}  # next free number per code prefix
-        self._contexts: dict[str, dict] = {}  # ingest caches, per container
-        self._inside: dict[str, bool] = {}
-        self._roles: dict[tuple[str, str], set[str]] = {}
-        self._may_add: set[tuple[str, str | None]] = set()  # (user, container): ingest only
         self._files_ingest = False  # inside ingesting_files(): file identity may be set
-        self._stores = ExitStack()  # the write handles: closed together, whatever is raised
-        try:  # an open that fails (a lock, recovery) lets go of what it had opened
-            self.working = self._stores.enter_context(
-                WriteHandle(home / "working", wait=wait)).store
-            migrate_management_graph(self.working, self.base)
-            self.public = self._stores.enter_context(
-                WriteHandle(home / "publication", wait=wait)).store
+        self.reads = reads = Reads(site, self.cache)
+        self.accounts = accounts = Accounts(site, reads, self._commit, self._lock)
+        # the parts' public methods, as the repository's (callers keep one door)
+        self.iri_for, self.is_repository_object = site.iri_for, site.is_repository_object
+        self.load, self.resolve, self.get, self.children = (
+            reads.load, reads.resolve, reads.get, reads.children)
+        self.walk, self.ancestors, self.roles_on, self.can_view = (
+            reads.walk, reads.ancestors, reads.roles_on, reads.can_view)
+        self.child_iris, self.descendant_iris, self.class_of, self.is_public = (
+            reads.child_iris, reads.descendant_iris, reads.class_of, reads.is_public)
+        self._load_any, self._referrers, self._next_position = (
+            reads.load_any, reads.referrers, reads.next_position)
+        self.user, self.users, self.active_user, self.account_status = (
+            accounts.user, accounts.users, accounts.active_user, accounts.account_status)
+        self.add_user, self.grant, self.revoke, self.set_password = (
+            accounts.add_user, accounts.grant, accounts.revoke, accounts.set_password)
+        self.new_token, self.tokens, self.revoke_token = (
+            accounts.new_token, accounts.tokens, accounts.revoke_token)
+        self.disable, self.enable, self.remove = accounts.disable, accounts.enable, accounts.remove
+        self.authenticate, self.user_for_token, self.account_history = (
+            accounts.authenticate, accounts.user_for_token, accounts.account_history)
+        self._save_user = accounts._save_user
+        if not site.writable:
+            return
+        try:  # an open that fails (recovery, the catalog) lets go of the stores
+            migrate_management_graph(site.working, self.base)
             from repo import catalog
 
             catalog.attach(self)
             self.recover()
-            sweep(home, self.working)  # files a killed media ingest left (after recover)
+            sweep(site.home, site.working)  # files a killed media ingest left (after recover)
         except BaseException:
-            self._let_go()
+            site.close()
             raise
+
+    @property
+    def working(self) -> Store:
+        """The working store (for one use: keep the repository, not the store)."""
+        return self.site.working
+
+    @property
+    def public(self) -> Store:
+        """The publication dataset (for one use, as :attr:`working`)."""
+        return self.site.public
 
     # ------------------------------------------------------------------ opening
     @classmethod
-    def open(cls, home: Path | str, **kw) -> Repository:
+    def open(cls, home: Path | str, *, clock: Callable[[], dt.datetime] | None = None,
+             wait: float = 10.0) -> Repository:
         home = Path(home)
-        return cls(home, read_settings(home), **kw)
+        return cls(Site.for_writing(home, read_settings(home), wait=wait, clock=clock))
+
+    @classmethod
+    def read_only(cls, home: Path, working: Store, public: StoreHandle) -> Repository:
+        """The same parts over a snapshot of the working store, with nothing that writes:
+        a write attempt raises :class:`~repo.site.ReadOnly`."""
+        return cls(Site.for_reading(home, read_settings(home), working, public))
 
     @classmethod
     def init(cls, home: Path | str, base: str, *, embargo_years: int = 25,
@@ -171,10 +197,9 @@ class Repository(Accounts, BulkIngest):
             existing = read_settings(home)
             if existing.base != settings.base:
                 raise Conflict(f"{home} is already a site with base {existing.base}")
-            repo = cls(home, existing, **kw)
-            return repo, ""
+            return cls(Site.for_writing(home, existing, **kw)), ""
         write_settings(home, settings)
-        repo = cls(home, settings, **kw)
+        repo = cls(Site.for_writing(home, settings, **kw))
         token = repo._save_user(User(check_username(admin), {"Manager"}, "Administrator"),
                                 password=admin_password, new_api_token=True)
         return repo, token or ""
@@ -185,7 +210,7 @@ class Repository(Accounts, BulkIngest):
         its last reference, and a closed repository that stayed referenced (a fixture, a
         script, a traceback) kept the site locked for every other process until the garbage
         collector met it. A closed repository cannot be used again; closing twice is fine."""
-        if self.working is None:
+        if self.site.closed:
             return
         try:
             for listener in self.listeners:  # listeners that buffer (the catalog) finish here
@@ -193,13 +218,7 @@ class Repository(Accounts, BulkIngest):
                 if close is not None:
                     close()
         finally:  # whatever a listener raised, the locks go now
-            self._let_go()
-
-    def _let_go(self) -> None:
-        """Flush the stores and drop every reference the repository holds to them: their
-        locks go now, not at the next collection, whatever a flush raises."""
-        self.working = self.public = None
-        self._stores.close()
+            self.site.close()
 
     def __enter__(self) -> Repository:
         return self
@@ -242,175 +261,6 @@ class Repository(Accounts, BulkIngest):
 
         file_identity.check_new(after, lambda q: file_identity.holders_in(self.working, q),
                                 may_publish)
-
-    # ------------------------------------------------------------------ reading
-    def iri_for(self, kind: str, key: str) -> str:
-        return f"{self.base}/id/{kind}/{key}"
-
-    def load(self, iri: str) -> ContentObject | None:
-        """The object as stored (tombstones included), or None. No permission check."""
-        if self._cache is not None and iri in self._cache:
-            return self._cache[iri]
-        obj = read_object(self.working, self.mgmt, iri)
-        if obj is not None and self._cache is not None:
-            self._cache[iri] = obj
-        return obj
-
-    def resolve(self, ref: str) -> str:
-        """A path (``/a/b``) or an IRI to the IRI of a live object (or the root)."""
-        ref = ref.strip()
-        if ref in ("", "/"):
-            return self.root_iri
-        if ref.startswith(("http://", "https://")):
-            check_iri("object", ref)
-            obj = self.load(ref)
-            if obj is None or obj.deleted:
-                raise NotFound(f"no object {ref}")
-            return ref
-        check_text("path", ref)
-        path = "/" + ref.strip("/")
-        if self._cache is not None and path in self._paths:
-            return self._paths[path]
-        hits = list(self.working.quads_for_pattern(None, lt_node("path"), Literal(path), self.mgmt))
-        if not hits:
-            raise NotFound(f"no object at {path}")
-        return hits[0].subject.value
-
-    def ancestors(self, obj: ContentObject) -> list[ContentObject]:
-        """Containers above ``obj``, nearest first (the site root is not an object)."""
-        out = []
-        parent = obj.parent
-        while parent and parent != self.root_iri:
-            p = self.load(parent)
-            if p is None:
-                break
-            out.append(p)
-            parent = p.parent
-        return out
-
-    def child_iris(self, iri: str) -> list[str]:
-        """Children in their order."""
-        kids = []
-        for q in self.working.quads_for_pattern(None, lt_node("parent"), NamedNode(iri), self.mgmt):
-            pos = next(self.working.quads_for_pattern(q.subject, lt_node("position"), None,
-                                                      self.mgmt), None)
-            kids.append((int(pos.object.value) if pos else 0, q.subject.value))
-        return [iri for _, iri in sorted(kids)]
-
-    def descendant_iris(self, iri: str) -> list[str]:
-        out, todo = [], [iri]
-        while todo:
-            kids = self.child_iris(todo.pop())
-            out.extend(kids)
-            todo.extend(kids)
-        return out
-
-    def roles_on(self, user: User, obj: ContentObject | None) -> set[str]:
-        """Global roles, local roles on ``obj`` and its containers, and Owner."""
-        roles = set(user.roles)
-        if obj is None:
-            return roles
-        if self._cache is not None and obj.parent:  # an ingest: containers do not change
-            key = (user.name, obj.parent)
-            if key not in self._roles:
-                parent = self.load(obj.parent)
-                self._roles[key] = self.roles_on(user, parent) - {"Owner"} if parent else roles
-            inherited = self._roles[key] | obj.local_roles().get(user.name, set())
-            return inherited | ({"Owner"} if obj.owner == user.name else set())
-        for o in [obj, *self.ancestors(obj)]:
-            roles |= o.local_roles().get(user.name, set())
-        if obj.owner == user.name:
-            roles.add("Owner")
-        return roles
-
-    def can_view(self, user: User, obj: ContentObject) -> bool:
-        if allowed("view", obj.state, self.roles_on(user, obj)):
-            return True
-        # personal data: the person described may read their own record (and its scans)
-        if user.agent:
-            chain = [obj, *self.ancestors(obj)]
-            for o in chain:
-                if o.access in ("restricted", "embargoed"):
-                    return False  # staff only, even for the person described
-                if o.access == "personal":
-                    return any(q.object.value == user.agent for q in o.description
-                               if isinstance(q.object, NamedNode))
-        return False
-
-    def get(self, user: User, ref: str) -> ContentObject:
-        iri = self.resolve(ref)
-        obj = self.load(iri)
-        if obj is None:
-            raise NotFound(f"{ref} is the site root, not an object")
-        if not self.can_view(user, obj):
-            raise NotFound(f"no object at {ref}")  # do not confirm that it exists
-        return obj
-
-    def children(self, user: User, ref: str = "/") -> list[ContentObject]:
-        out = []
-        for iri in self.child_iris(self.resolve(ref)):
-            obj = self.load(iri)
-            if obj is not None and self.can_view(user, obj):
-                out.append(obj)
-        return out
-
-    def walk(self, user: User, ref: str = "/", depth: int | None = None
-             ) -> Iterator[tuple[int, ContentObject]]:
-        """Depth-first walk of what ``user`` may see, in tree order."""
-        def visit(iri: str, level: int) -> Iterator[tuple[int, ContentObject]]:
-            if depth is not None and level > depth:
-                return
-            for kid in self.child_iris(iri):
-                obj = self.load(kid)
-                if obj is None or not self.can_view(user, obj):
-                    continue
-                yield level, obj
-                yield from visit(kid, level + 1)
-        start = self.resolve(ref)
-        if start != self.root_iri:
-            obj = self.get(user, ref)
-            yield 0, obj
-            yield from visit(start, 1)
-        else:
-            yield from visit(start, 0)
-
-    def class_of(self, iri: str) -> str | None:
-        """The RiC-O class of a live repository object (for checking links)."""
-        t = next(self.working.quads_for_pattern(NamedNode(iri), lt_node("type"), None, self.mgmt),
-                 None)
-        if t is None or next(self.working.quads_for_pattern(
-                NamedNode(iri), lt_node("deletedIn"), None, self.mgmt), None):
-            return None
-        return self.profile.types[t.object.value].rdf_class
-
-    def _inside_public(self, container_iri: str | None) -> bool:
-        """Is every container from ``container_iri`` up open (and published, unless a
-        folder)? Cached during an ingest, when containers do not change."""
-        if container_iri is None or container_iri == self.root_iri:
-            return True
-        if self._cache is not None and container_iri in self._inside:
-            return self._inside[container_iri]
-        c = self.load(container_iri)
-        ok = (c is not None and not c.deleted and access_rules.is_open(c)
-              and (c.state == "published" or c.type_name in NEVER_PUBLIC_TYPES)
-              and self._inside_public(c.parent))
-        if self._cache is not None:
-            self._inside[container_iri] = ok
-        return ok
-
-    def is_public(self, iri: str) -> bool:
-        """Published and open, and so is every container above it (folders only need to
-        be open: they organise, they are not published themselves). A node of an object's
-        own graph (``{iri}#fragment``, e.g. an imported instantiation) goes with the object."""
-        obj = self.load(iri.split("#", 1)[0])
-        if obj is None or obj.deleted or obj.type_name in NEVER_PUBLIC_TYPES:
-            return False
-        if obj.state != "published" or not access_rules.is_open(obj):
-            return False
-        return self._inside_public(obj.parent)
-
-    def is_repository_object(self, iri: str) -> bool:
-        return iri.startswith(self.base + "/id/")
 
     # ------------------------------------------------------------------ building objects
     def _new_key(self) -> str:
@@ -515,8 +365,8 @@ class Repository(Accounts, BulkIngest):
         retention of the nearest container that has one (cached during an ingest)."""
         if container_iri is None or container_iri == self.root_iri:
             return {"fonds": None, "category": None, "retention": None}
-        if self._cache is not None and container_iri in self._contexts:
-            return self._contexts[container_iri]
+        if self.cache.objects is not None and container_iri in self.cache.contexts:
+            return self.cache.contexts[container_iri]
         c = self.load(container_iri)
         up = self._context_of(c.parent) if c is not None else self._context_of(None)
         ctx = dict(up)
@@ -525,8 +375,8 @@ class Repository(Accounts, BulkIngest):
                 ctx["fonds"] = self._field_value(c, "refcode")
             ctx["category"] = self._field_value(c, "category") or up["category"]
             ctx["retention"] = self._field_value(c, "retention") or up["retention"]
-        if self._cache is not None:
-            self._contexts[container_iri] = ctx
+        if self.cache.objects is not None:
+            self.cache.contexts[container_iri] = ctx
         return ctx
 
     def _refcode_context(self, obj: ContentObject) -> dict:
@@ -649,14 +499,14 @@ class Repository(Accounts, BulkIngest):
         """May ``user`` add to ``parent``? During an ingest the answer is kept per container
         (containers do not change while it runs; thousands of objects go into each)."""
         key = (user.name, parent.iri if parent else None)
-        if self._cache is not None and key in self._may_add:
+        if self.cache.objects is not None and key in self.cache.may_add:
             return
         if parent is not None and (parent.deleted or not self.can_view(user, parent)):
             raise NotFound(f"no object at {parent_ref}")
         if not allowed("add", parent.state if parent else "private", self.roles_on(user, parent)):
             raise Forbidden(f"{user.name} may not add to {parent.path if parent else '/'}")
-        if self._cache is not None:
-            self._may_add.add(key)
+        if self.cache.objects is not None:
+            self.cache.may_add.add(key)
 
     def _slug_for(self, obj: ContentObject, key: str) -> str:
         code = self._field_value(obj, "refcode")
@@ -913,19 +763,6 @@ class Repository(Accounts, BulkIngest):
         obj = self._load_any(user, ref)
         return self._history(obj)
 
-    def _load_any(self, user: User, ref: str) -> ContentObject:
-        """Like get, but deleted objects are found by IRI (to see their history, revert)."""
-        if ref.startswith(("http://", "https://")):
-            check_iri("object", ref)
-            obj = self.load(ref)
-            if obj is None:
-                raise NotFound(f"no object {ref}")
-            if obj.deleted:
-                if not (self.roles_on(user, obj) & {"Editor", "Manager", "Owner"}):
-                    raise NotFound(f"no object {ref}")
-                return obj
-        return self.get(user, ref)
-
     def _history(self, obj: ContentObject) -> list[Revision]:
         ids = sorted(q.value.rsplit(":", 1)[-1] for q in obj.mgmt.get("changedIn", []))
         revs = []
@@ -1019,6 +856,10 @@ class Repository(Accounts, BulkIngest):
             return self.load(obj.iri)
 
     # ------------------------------------------------------------------ committing
+    def require_writable(self) -> None:
+        if not self.site.writable:
+            raise ReadOnly("the read-only view of the repository cannot write")
+
     def _commit(self, user: User, action: str, message: str,
                 changes: dict[str, tuple[ContentObject | None, ContentObject]],
                 *, bookkeeping: list[str] | None = None) -> Changeset:
@@ -1027,6 +868,7 @@ class Repository(Accounts, BulkIngest):
         ``bookkeeping`` limits which objects get a revision (a move re-indexes the paths
         of everything inside, which is not a change of those objects).
         """
+        self.require_writable()
         now = self.clock()
         cs_id = new_changeset_id(now)
         cs_node = changeset_iri(cs_id)
@@ -1174,6 +1016,7 @@ class Repository(Accounts, BulkIngest):
 
     def rebuild_publication(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Recompute the whole publication dataset from the working store."""
+        self.require_writable()
         with self._lock:
             before = [g.value for g in self.public.named_graphs() if isinstance(g, NamedNode)]
             self.public.clear()
@@ -1200,7 +1043,7 @@ class Repository(Accounts, BulkIngest):
             store = self.public
             quads = list(store)
         else:
-            self._require_manager(user)
+            require_manager(user)
             quads = [q for q in self.working if q.graph_name != self.mgmt]
         if formats[fmt].supports_datasets:
             return serialize(sorted(quads, key=str), format=formats[fmt]) or b""

@@ -72,10 +72,10 @@ class Journal:
     """Write-ahead notes for changesets that touch more than one store."""
 
     def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        folder.mkdir(parents=True, exist_ok=True)
+        self.folder = folder  # made by the first entry (a read-only site makes nothing)
 
     def begin(self, changeset_id: str, entry: dict) -> Path:
+        self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"{changeset_id}.json"
         # the entry and its name are on disk before the stores are touched (the rename
         # made durable too: a power cut must not lose an entry whose write went ahead)

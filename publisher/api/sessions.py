@@ -7,7 +7,7 @@ while the server runs (issue 4, item 1). So the server never holds the working s
   ``LANTAI_API_WAIT`` seconds for a ``lantai`` command that holds it, then answering 503
   with ``Retry-After``), do the operation through the repository's one door, and close it
   again; a lock serialises the writes of this process;
-- **reads** use a read-only handle on the working store (:class:`ReadOnlyRepository`), the
+- **reads** use a read-only handle on the working store (:meth:`Repository.read_only`), the
   same read methods and permission checks as the repository, opened again only when the
   store's files changed (a write appends to its log or adds tables), so a change made by
   ``lantai`` or by another request is visible to the next GET.
@@ -22,60 +22,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from flask import Flask, current_app, g
-from pyoxigraph import Store
 
-from ontology.profile import load_profile
-from repo.config import read_settings
 from repo.errors import Busy, LantaiError
 from repo.handles import ReadHandle, is_store_race
 from repo.repository import Repository, release_frames
-from repo.store import MANAGEMENT
-
-
-class ReadOnly(RuntimeError):
-    """A write was attempted through the read-only view (a bug in the API, not user input)."""
-
-
-class ReadOnlyRepository(Repository):
-    """The repository's read methods (get, children, history, diff, users, permissions) over
-    a read-only snapshot of the working store. Nothing here can write."""
-
-    def __init__(self, home: Path, dataset: ReadHandle, working: Store) -> None:
-        # no super(): it would open the stores for writing, and lock them
-        settings = read_settings(home)
-        self.home = home
-        self.settings = settings
-        self.base = settings.base
-        self.root_iri = self.base + "/"
-        self.mgmt = MANAGEMENT
-        self.profile = load_profile()
-        self.working = working  # a snapshot from the API's ReadHandle
-        self._dataset = dataset
-        self.listeners = []
-        self._lock = threading.RLock()
-        self._cache = None
-        self._paths, self._new_codes, self._code_hints = {}, {}, {}
-        self._contexts, self._inside, self._roles = {}, {}, {}
-
-    @staticmethod
-    def clock():
-        import datetime as dt
-
-        return dt.datetime.now(dt.UTC)
-
-    @property
-    def public(self) -> Store:  # type: ignore[override]  # read, never assigned, here
-        """The publication dataset as the public site sees it (refreshed on every change)."""
-        return self._dataset.store
-
-    def _commit(self, *args, **kwargs):
-        raise ReadOnly("the read-only view of the repository cannot commit")
-
-    def _save_user(self, *args, **kwargs):
-        raise ReadOnly("the read-only view of the repository cannot change accounts")
-
-    def close(self) -> None:
-        pass
 
 
 class ApiSite:
@@ -87,10 +37,10 @@ class ApiSite:
         self._write_lock = threading.Lock()
         self._read_lock = threading.Lock()
         self._working = ReadHandle(self.home / "working")
-        self._reader: ReadOnlyRepository | None = None
+        self._reader: Repository | None = None
         self.stats = {"reader_opens": 0, "writer_opens": 0}
 
-    def reader(self) -> ReadOnlyRepository:
+    def reader(self) -> Repository:
         """A read-only view no older than the last change to the working store (one per
         request: a request sees one snapshot)."""
         if "lantai_api_reader" in g:
@@ -105,7 +55,7 @@ class ApiSite:
             self._reader = None
             self._working.forget()
 
-    def _fresh_reader(self) -> ReadOnlyRepository:
+    def _fresh_reader(self) -> Repository:
         """A view on the handle's current snapshot of the working store (reopened when the
         store's files moved: :class:`repo.handles.ReadHandle`)."""
         with self._read_lock:
@@ -117,8 +67,8 @@ class ApiSite:
                 raise Busy(f"the working store could not be read just now ({exc}); "
                            "try again") from None
             if self._reader is None or self._reader.working is not store:
-                self._reader = ReadOnlyRepository(
-                    self.home, current_app.extensions["lantai.dataset"], store)
+                self._reader = Repository.read_only(
+                    self.home, store, current_app.extensions["lantai.dataset"])
                 self.stats["reader_opens"] += 1
             return self._reader
 
