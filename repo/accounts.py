@@ -21,10 +21,11 @@ from collections.abc import Callable, Iterable
 from pyoxigraph import Literal, NamedNode, Quad
 
 from ontology.namespaces import LT, RDF_TYPE
+from ontology.terms import named, value
 from repo.errors import Conflict, Forbidden, Invalid, NotFound
-from repo.objects import ContentObject, lt_node, user_iri, user_name
+from repo.objects import lt_node, user_iri, user_name
 from repo.reads import Reads
-from repo.revisions import Changeset, changeset_iri, encode_patch, new_changeset_id
+from repo.revisions import Changes, Changeset, changeset_iri, encode_patch, new_changeset_id
 from repo.security import (
     SYSTEM,
     User,
@@ -42,8 +43,7 @@ from repo.store import apply_update
 DISABLED, REMOVED = "disabled", "removed"
 SECRET = ("passwordHash", "tokenHash")
 
-Changes = dict[str, tuple[ContentObject | None, ContentObject]]
-# commit(actor, action, message, changes): one changeset of object changes (repo.writes)
+# commit(actor, action, message, changes): one changeset of object changes
 Commit = Callable[[User, str, str, Changes], Changeset]
 
 
@@ -120,7 +120,7 @@ class Accounts:
             for q in quads:
                 key = q.predicate.value.removeprefix(LT)
                 if key == "tokenHash":  # recorded by id only
-                    out.add(Quad(q.subject, lt_node("token"), Literal(token_id(q.object.value)),
+                    out.add(Quad(q.subject, lt_node("token"), Literal(token_id(value(q.object))),
                                  q.graph_name))
                 elif key not in SECRET and key != "changedIn":
                     out.add(q)
@@ -142,10 +142,10 @@ class Accounts:
         working, mgmt = self.site.working, self.site.mgmt
         if not any(True for _ in working.quads_for_pattern(node, None, None, mgmt)):
             raise NotFound(f"no user {name!r}")
-        ids = sorted(q.object.value.rsplit(":", 1)[-1] for q in self.site.working.quads_for_pattern(
-            node, lt_node("changedIn"), None, self.site.mgmt))
-        return [Changeset.from_quads(i, list(self.site.working.quads_for_pattern(
-            changeset_iri(i), None, None, self.site.mgmt))) for i in ids]
+        ids = sorted(value(q.object).rsplit(":", 1)[-1] for q in working.quads_for_pattern(
+            node, lt_node("changedIn"), None, mgmt))
+        return [Changeset.from_quads(i, list(working.quads_for_pattern(
+            changeset_iri(i), None, None, mgmt))) for i in ids]
 
     def user(self, name: str) -> User:
         """The account, whatever its status (history and grants name it); use
@@ -160,15 +160,15 @@ class Accounts:
         for q in quads:
             key = q.predicate.value[len(LT):] if q.predicate.value.startswith(LT) else ""
             if key == "role":
-                u.roles.add(q.object.value)
+                u.roles.add(value(q.object))
             elif key == "fullname":
-                u.fullname = q.object.value
+                u.fullname = value(q.object)
             elif key == "agent":
-                u.agent = q.object.value
+                u.agent = value(q.object)
             elif key == "passwordHash":
-                u.password_hash = q.object.value
+                u.password_hash = value(q.object)
             elif key == "tokenHash":
-                u.token_hashes.add(q.object.value)
+                u.token_hashes.add(value(q.object))
         return u
 
     def account_status(self, name: str) -> str:
@@ -176,7 +176,7 @@ class Accounts:
         self.user(name)
         for q in self.site.working.quads_for_pattern(user_iri(name), lt_node("accountStatus"),
                                                 None, self.site.mgmt):
-            return q.object.value
+            return value(q.object)
         return "active"
 
     def active_user(self, name: str) -> User:
@@ -187,7 +187,7 @@ class Accounts:
         return user
 
     def users(self) -> list[User]:
-        names = sorted(q.subject.value for q in self.site.working.quads_for_pattern(
+        names = sorted(value(q.subject) for q in self.site.working.quads_for_pattern(
             None, RDF_TYPE, lt_node("User"), self.site.mgmt))
         return [self.user(user_name(NamedNode(n))) for n in names]
 
@@ -335,6 +335,8 @@ class Accounts:
             raise Conflict("a Manager cannot remove their own account")
         for iri in self._local_role_objects(name):
             obj = self.reads.load(iri)
+            if obj is None:  # never: it has management facts (mypy cannot know)
+                continue
             new = obj.copy()
             for key, holders in list(obj.mgmt.items()):
                 if key.startswith("local") and user_iri(name) in holders:
@@ -351,7 +353,7 @@ class Accounts:
 
     def _local_role_objects(self, name: str) -> list[str]:
         node = user_iri(name)
-        return sorted({q.subject.value for q in self.site.working.quads_for_pattern(
+        return sorted({value(q.subject) for q in self.site.working.quads_for_pattern(
             None, None, node, self.site.mgmt)
             if q.predicate.value.startswith(LT + "local")})
 
@@ -376,5 +378,5 @@ class Accounts:
                                                    Literal(token_hash(token)), self.site.mgmt))
         if not hits:
             raise Forbidden("unknown token")
-        return self.active_user(user_name(hits[0].subject))
+        return self.active_user(user_name(named(hits[0].subject)))
 

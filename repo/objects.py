@@ -242,16 +242,17 @@ class ContentObject:
         return values[0][0] if values else self.slug
 
     # -------------------------------------------------------------- quads
-    def mgmt_quads(self, graph: NamedNode, keys: tuple[str, ...] | None = None) -> set[Quad]:
+    def mgmt_quads(self, graph: NamedNode | DefaultGraph,
+                   keys: tuple[str, ...] | None = None) -> set[Quad]:
         node = self.node
         return {Quad(node, lt_node(key), v, graph) for key, values in self.mgmt.items()
                 if keys is None or key in keys for v in values}
 
-    def tracked_quads(self, graph: NamedNode) -> set[Quad]:
+    def tracked_quads(self, graph: NamedNode | DefaultGraph) -> set[Quad]:
         """What a revision records: the description and the tracked management facts."""
         return set(self.description) | self.mgmt_quads(graph, TRACKED)
 
-    def all_quads(self, graph: NamedNode) -> set[Quad]:
+    def all_quads(self, graph: NamedNode | DefaultGraph) -> set[Quad]:
         return set(self.description) | self.mgmt_quads(graph)
 
     def copy(self) -> ContentObject:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 from pyoxigraph import Literal, NamedNode
 
+from ontology.terms import value
 from repo import access as access_rules
 from repo.errors import NotFound
 from repo.objects import ContentObject, lt_node, read_object
@@ -56,6 +57,13 @@ class Reads:
             objects[iri] = obj
         return obj
 
+    def stored(self, iri: str) -> ContentObject:
+        """The object just written (or known to be stored); NotFound if it is not."""
+        obj = self.load(iri)
+        if obj is None:
+            raise NotFound(f"no object {iri}")
+        return obj
+
     def resolve(self, ref: str) -> str:
         """A path (``/a/b``) or an IRI to the IRI of a live object (or the root)."""
         ref = ref.strip()
@@ -80,7 +88,7 @@ class Reads:
         """The IRI of the object stored at ``path``, if any (tombstones have no path)."""
         hit = next(self.site.working.quads_for_pattern(None, lt_node("path"), Literal(path),
                                                        self.site.mgmt), None)
-        return hit.subject.value if hit is not None else None
+        return value(hit.subject) if hit is not None else None
 
     def ancestors(self, obj: ContentObject) -> list[ContentObject]:
         """Containers above ``obj``, nearest first (the site root is not an object)."""
@@ -99,7 +107,7 @@ class Reads:
         for q in working.quads_for_pattern(None, lt_node("parent"), NamedNode(parent_iri), mgmt):
             pos = next(working.quads_for_pattern(q.subject, lt_node("position"), None, mgmt),
                        None)
-            yield (int(pos.object.value) if pos else None), q.subject.value
+            yield (int(value(pos.object)) if pos else None), value(q.subject)
 
     def child_iris(self, iri: str) -> list[str]:
         """Children in their order."""
@@ -217,7 +225,7 @@ class Reads:
         if t is None or next(working.quads_for_pattern(
                 NamedNode(iri), lt_node("deletedIn"), None, mgmt), None):
             return None
-        return self.site.profile.types[t.object.value].rdf_class
+        return self.site.profile.types[value(t.object)].rdf_class
 
     def inside_public(self, container_iri: str | None) -> bool:
         """Is every container from ``container_iri`` up open (and published, unless a

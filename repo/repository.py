@@ -17,14 +17,13 @@ import secrets
 import threading
 import traceback
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from types import TracebackType
 
 from pyoxigraph import DefaultGraph, Literal, NamedNode, Quad, RdfFormat, Store, serialize
 
-from ontology.namespaces import LT, RDF_TYPE, RICO, SCHEMA, XSD, shorten
+from ontology.namespaces import LT, RDF_TYPE, RICO, SCHEMA, XSD
 from ontology.profile import ContentType
 from repo import access as access_rules
 from repo import exposure, file_identity, refcodes
@@ -42,15 +41,13 @@ from repo.objects import (
     xsd_int,
 )
 from repo.ordering import keep_order
-from repo.publication import public_view
+from repo.projection import Publication
 from repo.reads import IngestCache, Reads
 from repo.revisions import (
     Changeset,
-    Revision,
     changeset_iri,
     encode_patch,
     new_changeset_id,
-    undo,
 )
 from repo.security import (
     STAFF,
@@ -75,6 +72,7 @@ from repo.values import (
     display,
     to_term,
 )
+from repo.versions import DiffLine, Versions
 from repo.workflow import INITIAL_STATE, TRANSITIONS
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -94,16 +92,6 @@ def release_frames(tb: TracebackType | None) -> None:
     """Drop the local variables of a traceback's finished frames (the stores they hold)."""
     if tb is not None:
         traceback.clear_frames(tb)
-
-
-@dataclass(frozen=True)
-class DiffLine:
-    sign: str  # "+" or "-"
-    what: str  # field name (with @lang) or management fact
-    value: str
-
-    def __str__(self) -> str:
-        return f"{self.sign} {self.what}: {self.value}"
 
 
 Listener = Callable[["Repository", set[str]], None]
@@ -150,6 +138,14 @@ class Repository(BulkIngest):
         self.authenticate, self.user_for_token, self.account_history = (
             accounts.authenticate, accounts.user_for_token, accounts.account_history)
         self._save_user = accounts._save_user
+        self.versions = versions = Versions(site, reads, self._commit, self._lock)
+        self.history, self._history, self.state_at = (
+            versions.history, versions._history, versions.state_at)
+        self.diff, self.revert = versions.diff, versions.revert
+        self.publication = publication = Publication(site, reads, self.gone, self._lock)
+        self.project, self._in_publication = publication.project, publication.in_publication
+        self._publish_affected = publication.publish_affected
+        self.rebuild_publication = publication.rebuild
         if not site.writable:
             return
         try:  # an open that fails (recovery, the catalog) lets go of the stores
@@ -758,103 +754,6 @@ class Repository(BulkIngest):
                          f"automatic release: embargo ended on or before {today}", changes)
         return [o.iri for o in due]
 
-    # ------------------------------------------------------------------ versions
-    def history(self, user: User, ref: str) -> list[Revision]:
-        obj = self._load_any(user, ref)
-        return self._history(obj)
-
-    def _history(self, obj: ContentObject) -> list[Revision]:
-        ids = sorted(q.value.rsplit(":", 1)[-1] for q in obj.mgmt.get("changedIn", []))
-        revs = []
-        for n, cs_id in enumerate(ids, start=1):
-            quads = list(self.working.quads_for_pattern(changeset_iri(cs_id), None, None,
-                                                        self.mgmt))
-            revs.append(Revision(n, Changeset.from_quads(cs_id, quads)))
-        return revs
-
-    def state_at(self, obj: ContentObject, number: int) -> set[Quad]:
-        """The object's tracked statements as they were after revision ``number``."""
-        history = self._history(obj)
-        if not 0 <= number <= len(history):
-            raise NotFound(f"{obj.path or obj.iri} has revisions 1–{len(history)}, not {number}")
-        if number == 0:
-            return set()
-        state = obj.tracked_quads(self.mgmt)
-        for rev in reversed(history[number:]):
-            state = undo(state, rev.changeset, obj.iri)
-        return state
-
-    def diff(self, user: User, ref: str, a: int, b: int | None = None) -> list[DiffLine]:
-        """What changed from revision ``a`` to ``b`` (default: the current one)."""
-        obj = self._load_any(user, ref)
-        b = obj.revision if b is None else b
-        before, after = self.state_at(obj, a), self.state_at(obj, b)
-        lines = [DiffLine("-", *self._describe(obj, q)) for q in before - after]
-        lines += [DiffLine("+", *self._describe(obj, q)) for q in after - before]
-        return sorted(lines, key=lambda d: (d.what, d.sign))
-
-    def _describe(self, obj: ContentObject, q: Quad) -> tuple[str, str]:
-        p, o = q.predicate.value, q.object
-        value = o.value
-        if p.startswith(LT):
-            return p[len(LT):], value.rsplit("#", 1)[-1] if isinstance(o, NamedNode) else value
-        f = obj.type.field_for_path(p) if q.subject == obj.node else None
-        name = f.name if f else shorten(p)
-        if isinstance(o, Literal) and o.language:
-            name += f"@{o.language}"
-        return name, value
-
-    def revert(self, user: User, ref: str, number: int, *, message: str = "") -> ContentObject:
-        """Make the description (and personal-field marks) what they were at ``number``.
-
-        Workflow state, access rule and place in the tree are not reverted: each has its own
-        command, guarded by its own permission. A deleted object is restored, as private.
-        """
-        with self._lock:
-            obj = self._load_any(user, ref)
-            target = self.state_at(obj, number)
-            new = obj.copy()
-            desc = {q for q in target if q.graph_name == obj.node}
-            new.description = desc
-            if not obj.deleted:  # file identity is not reverted: media ingest sets it
-                new.description = (desc - file_identity.ingest_values(new)) | \
-                    file_identity.ingest_values(obj)
-            marks = [q.object for q in target if q.predicate == lt_node("personalField")]
-            if marks:
-                new.mgmt["personalField"] = marks
-            else:
-                new.mgmt.pop("personalField", None)
-            if obj.deleted:
-                for q in target:
-                    if q.graph_name == self.mgmt and q.predicate.value.startswith(LT):
-                        key = q.predicate.value[len(LT):]
-                        if key not in ("state", "personalField"):
-                            new.mgmt.setdefault(key, [])
-                            if q.object not in new.mgmt[key]:
-                                new.mgmt[key].append(q.object)
-                new.mgmt.pop("deletedIn", None)
-                new.mgmt["state"] = [lt_node(INITIAL_STATE)]
-                parent_iri = new.parent or self.root_iri
-                parent = self.load(parent_iri) if parent_iri != self.root_iri else None
-                if parent is not None and parent.deleted:
-                    raise Conflict(f"restore {parent.iri} first: it held this object")
-                path = (parent.path if parent else "") + "/" + new.slug
-                if next(self.working.quads_for_pattern(None, lt_node("path"), Literal(path),
-                                                       self.mgmt), None):
-                    raise Conflict(f"{path} is taken; move that object first")
-                new.mgmt["path"] = [Literal(path)]
-                new.mgmt["position"] = [xsd_int(self._next_position(parent_iri))]
-                if not (self.roles_on(user, parent) & {"Editor", "Manager"}) and \
-                        obj.owner != user.name:
-                    raise Forbidden(f"{user.name} may not restore {obj.iri}")
-            elif not allowed("modify", obj.state, self.roles_on(user, obj)):
-                raise Forbidden(f"{user.name} may not modify {obj.path} ({obj.state})")
-            if new.description == obj.description and new.mgmt == obj.mgmt:
-                raise Invalid(f"{obj.path or obj.iri} is already as at revision {number}")
-            self._commit(user, "revert", message or f"revert to revision {number}",
-                         {obj.iri: (obj, new)})
-            return self.load(obj.iri)
-
     # ------------------------------------------------------------------ committing
     def require_writable(self) -> None:
         if not self.site.writable:
@@ -927,56 +826,6 @@ class Repository(BulkIngest):
             return self.class_of(iri)
         return class_of
 
-    def _in_publication(self, iri: str) -> bool:
-        return self.public.contains_named_graph(NamedNode(iri))
-
-    def _publish_affected(self, changes: dict, was_public: dict[str, bool]) -> set[str]:
-        """Re-project touched objects, what is inside changed containers, and referrers.
-
-        Returns every IRI re-projected (listeners re-index them all)."""
-        todo = list(changes)
-        seen: set[str] = set()
-        while todo:
-            iri = todo.pop()
-            if iri in seen:
-                continue
-            seen.add(iri)
-            before = was_public[iri] if iri in was_public else self._in_publication(iri)
-            now = self.project(iri)
-            if before != now:
-                todo.extend(self.descendant_iris(iri))
-                todo.extend(self._referrers(iri))
-            elif iri in changes:
-                old, new = changes[iri]
-                if old is not None and (old.access != new.access or old.parent != new.parent
-                                        or old.state != new.state or new.deleted):
-                    todo.extend(self.descendant_iris(iri))
-        return seen
-
-    def _referrers(self, iri: str) -> list[str]:
-        out = set()
-        for q in self.working.quads_for_pattern(None, None, NamedNode(iri), None):
-            g = q.graph_name
-            if isinstance(g, NamedNode) and g.value != iri:  # a description graph
-                out.add(g.value)
-        return sorted(out)
-
-    def project(self, iri: str) -> bool:
-        """Bring ``iri``'s graph in the publication dataset in line; True if it is public."""
-        node = NamedNode(iri)
-        obj = self.load(iri)
-        view = public_view(obj, is_public=self.is_public,
-                           is_repository_object=self.is_repository_object) if obj else set()
-        old = set(self.public.quads_for_pattern(None, None, None, node))
-        if not view:
-            if old or self.public.contains_named_graph(node):
-                self.gone.withdrawn(iri)
-                self.public.remove_graph(node)
-            return False
-        self.gone.published(iri)
-        apply_update(self.public, old - view, view - old)
-        return True
-
     def recover(self) -> list[str]:
         """Finish what a crash interrupted: re-project objects of journalled changesets."""
         done = []
@@ -1013,24 +862,6 @@ class Repository(BulkIngest):
             bump_generation(self.home, f"recovered-{entry['changeset']}")
             self.journal.end(path)
         return done
-
-    def rebuild_publication(self, progress: Callable[[int, int], None] | None = None) -> int:
-        """Recompute the whole publication dataset from the working store."""
-        self.require_writable()
-        with self._lock:
-            before = [g.value for g in self.public.named_graphs() if isinstance(g, NamedNode)]
-            self.public.clear()
-            iris = [q.subject.value for q in self.working.quads_for_pattern(
-                None, lt_node("type"), None, self.mgmt)]
-            count = 0
-            for n, iri in enumerate(iris, start=1):
-                count += self.project(iri)
-                if progress:
-                    progress(n, len(iris))
-            self.gone.rewrite(before, {g.value for g in self.public.named_graphs()
-                                       if isinstance(g, NamedNode)})
-            bump_generation(self.home, f"rebuild-{self.clock().isoformat()}")
-            return count
 
     # ------------------------------------------------------------------ export
     def export_rdf(self, user: User, *, public: bool, fmt: str) -> bytes:

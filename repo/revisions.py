@@ -19,12 +19,16 @@ from pyoxigraph import DefaultGraph, Literal, NamedNode, Quad, RdfFormat, parse
 
 from ontology import terms
 from ontology.namespaces import PROV, RDF_TYPE, RDFS
-from repo.objects import lt_node, user_iri, user_name, xsd_datetime
+from repo.objects import ContentObject, lt_node, user_iri, user_name, xsd_datetime
 from repo.store import is_management, quad_nq
 
 _ABSENT = Literal("")  # what a fact a changeset lacks reads as
 
 _counter = itertools.count()
+
+# One change of objects: IRI -> (before, after); before is None for a new object.
+Changes = dict[str, tuple[ContentObject | None, ContentObject]]
+
 
 
 def new_changeset_id(now: dt.datetime) -> str:
@@ -75,7 +79,7 @@ class Changeset:
     action: str
     patch: str = ""
 
-    def quads(self, graph: NamedNode) -> list[Quad]:
+    def quads(self, graph: NamedNode | DefaultGraph) -> list[Quad]:
         node = changeset_iri(self.id)
         out = [
             Quad(node, RDF_TYPE, lt_node("Changeset"), graph),

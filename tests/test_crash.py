@@ -42,13 +42,14 @@ R.apply_update = apply_update
 
 PATCH_AFTER_WORKING_WRITE = """
 calls = []
-real_project = Repository.project
+from repo.projection import Publication  # the part that projects
+real_project = Publication.project
 def project(self, iri):
     calls.append(iri)
     if len(calls) > {allow}:
         crash("while projecting to the publication dataset")
     return real_project(self, iri)
-Repository.project = project
+Publication.project = project
 """
 
 PATCH_BULK = """
@@ -204,11 +205,12 @@ import datetime as dt, os, sys
 sys.path.insert(0, {tests!r})
 from support import Clock
 from repo.repository import Repository
-real_project = Repository.project
+from repo.projection import Publication  # the part that projects
+real_project = Publication.project
 def project(self, iri):
     print("CRASHED during recovery", file=sys.stderr, flush=True)
     os._exit(1)
-Repository.project = project
+Publication.project = project
 Repository.open({home!r}, clock=Clock(dt.datetime.fromisoformat({start!r})), wait=5)
 print("NO CRASH", flush=True)
 """
