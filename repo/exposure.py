@@ -31,7 +31,7 @@ class Tree(Protocol):
     def child_iris(self, iri: str) -> list[str]: ...
     def is_public(self, iri: str) -> bool: ...
     def roles_on(self, user: User, obj: ContentObject | None) -> set[str]: ...
-    def _inside_public(self, container_iri: str | None) -> bool: ...
+    def inside_public(self, container_iri: str | None) -> bool: ...
 
 
 def _passes(obj: ContentObject) -> bool:
@@ -48,7 +48,7 @@ def _public_itself(obj: ContentObject) -> bool:
 def newly_public(tree: Tree, obj: ContentObject, target_iri: str) -> Iterator[ContentObject]:
     """``obj`` and what is inside it that would be public under ``target_iri`` and is not
     public now."""
-    if not tree._inside_public(target_iri):
+    if not tree.inside_public(target_iri):
         return
 
     def visit(o: ContentObject) -> Iterator[ContentObject]:

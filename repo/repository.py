@@ -622,7 +622,7 @@ class Repository(BulkIngest):
             if new_path != obj.path and next(self.working.quads_for_pattern(
                     None, lt_node("path"), Literal(new_path), self.mgmt), None):
                 raise Conflict(f"{new_path} exists already")
-            exposure.check_move(self, user, obj, target_iri, new_path)
+            exposure.check_move(self.reads, user, obj, target_iri, new_path)
             new = obj.copy()
             new.mgmt["parent"] = [NamedNode(target_iri)]
             new.mgmt["slug"] = [Literal(slug)]
