@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pyoxigraph import NamedNode, Store
 
 from ontology import terms
+from repo.building import KEY
 from repo.files import DIGEST
-from repo.repository import KEY
 
 RICO = "https://www.ica.org/standards/RiC/ontology#"
 DCTERMS = "http://purl.org/dc/terms/"

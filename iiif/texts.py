@@ -36,11 +36,11 @@ from pyoxigraph import Literal, NamedNode, Store
 from iiif import ocr, transcripts
 from ontology import terms
 from ontology.namespaces import DCTERMS, ISO639, RDFS, RICO, SCHEMA
+from repo.building import KEY
 from repo.catalog.analysis import has_cjk
 from repo.catalog.documents import register_text_source
 from repo.errors import Forbidden, LantaiError
 from repo.files import DIGEST
-from repo.repository import KEY
 
 DIGITAL_OF = NamedNode(RICO + "isOrWasDigitalInstantiationOf")
 DERIVED_FROM = RICO + "isOrWasDerivedFromInstantiation"

@@ -22,19 +22,25 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 from pyoxigraph import NamedNode, RdfFormat, serialize
 
+from ontology.terms import named
+from repo.building import Builder
 from repo.errors import Forbidden, Invalid, LantaiError
 from repo.objects import ContentObject, lt_node
 from repo.publication import public_view
+from repo.reads import IngestCache, Reads
 from repo.revisions import Changeset, changeset_iri, new_changeset_id
 from repo.security import User
-from repo.store import bulk_add, bump_generation
+from repo.site import Site
+from repo.store import Journal, bulk_add, bump_generation
 from repo.validation import check as validate
 from repo.workflow import INITIAL_STATE
 
@@ -86,7 +92,7 @@ class _Built:
     number: int
     iris: list[str]
     paths: set[str]
-    entry: object  # its journal entry
+    entry: Path  # its journal entry
     changeset: Changeset
     working: str  # N-Quads: descriptions, then management facts (triples)
     public: str
@@ -152,7 +158,17 @@ def _ingest_aware(listener) -> bool:
 
 
 class BulkIngest:
-    """The bulk-ingest half of :class:`repo.repository.Repository` (a mixin)."""
+    """Bulk ingest (a part of :class:`repo.repository.Repository`). ``listeners`` are the
+    repository's (the catalog), called with ``owner``, the repository, as for any change."""
+
+    def __init__(self, site: Site, reads: Reads, builder: Builder, cache: IngestCache,
+                 journal: Journal, listeners: list, lock: threading.RLock,
+                 owner: object) -> None:
+        self.site, self.reads, self.builder, self.cache = site, reads, builder, cache
+        self.journal, self.listeners, self.lock, self.owner = journal, listeners, lock, owner
+        self._positions: dict[str, list[int]] = {}  # parent -> [next position, batch no.]
+        self._batch_no = 0
+
     def ingest(self, user: User, objects: Iterable[NewObject], *, message: str,
                batch_size: int = 5000, progress: Callable[[int], None] | None = None
                ) -> list[str]:
@@ -170,18 +186,17 @@ class BulkIngest:
 
     def _ingest(self, user: User, objects: Iterable[NewObject], *, message: str,
                 batch_size: int, progress: Callable[[int], None] | None) -> list[str]:
-        self.require_writable()
+        self.site.require_writable()
         created: list[str] = []
-        ingest_id = new_changeset_id(self.clock())
+        ingest_id = new_changeset_id(self.site.clock())
         aware = [x for x in self.listeners if _ingest_aware(x)]
-        with self._lock:
+        with self.lock:
             entry = self.journal.begin(ingest_id, {"changeset": ingest_id, "bulk": True,
                                                    "objects_log": f"{ingest_id}.objects"})
             log_path = self.journal.folder / f"{ingest_id}.objects"
             self.cache.clear(active=True)
-            self._new_codes, self._code_hints = {}, {}
-            self._positions: dict[str, list[int]] = {}  # parent -> [next position, batch no.]
-            self._batch_no = 0
+            self.builder.new_codes, self.builder.code_hints = {}, {}
+            self._positions, self._batch_no = {}, 0
             writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lantai-ingest")
             waiting: list[_Built] = []  # built, not yet handed to the writer
             in_flight: tuple[list[_Built], Future] | None = None  # being loaded
@@ -209,9 +224,9 @@ class BulkIngest:
                             created.extend(built.iris)
                             for listener in self.listeners:
                                 if _ingest_aware(listener):
-                                    listener.ingest_written(self, built.iris)
+                                    listener.ingest_written(self.owner, built.iris)
                                 else:
-                                    listener(self, set(built.iris))
+                                    listener(self.owner, set(built.iris))
                             self.journal.end(built.entry)
                         self._forget(group)  # bounded memory: they are in the stores now
 
@@ -248,10 +263,10 @@ class BulkIngest:
                     hand_over()
                     settle()
                 for listener in aware:  # e.g. the catalog commits what it was handed
-                    listener.ingest_end(self)
-                finished = self.clock().isoformat(timespec="microseconds")
+                    listener.ingest_end(self.owner)
+                finished = self.site.clock().isoformat(timespec="microseconds")
                 done = Changeset(ingest_id, user.name, finished, message, "ingest")
-                self.working.extend(done.quads(self.mgmt))  # the completion mark
+                self.site.working.extend(done.quads(self.site.mgmt))  # the completion mark
             except BaseException:
                 unwritten = waiting
                 if in_flight is not None:  # let the writer finish before undoing its work
@@ -262,16 +277,16 @@ class BulkIngest:
                     created.extend(built.iris)
                     self.journal.end(built.entry)
                 for listener in aware:
-                    listener.ingest_abort(self)
-                self._roll_back(created)
+                    listener.ingest_abort(self.owner)
+                self.roll_back(created)
                 for listener in self.listeners:
-                    listener(self, set(created))
-                bump_generation(self.home, f"rolled-back-{ingest_id}")
+                    listener(self.owner, set(created))
+                bump_generation(self.site.home, f"rolled-back-{ingest_id}")
                 raise
             finally:
                 writer.shutdown(wait=True)
                 self.cache.clear()
-                self._new_codes, self._code_hints = {}, {}
+                self.builder.new_codes, self.builder.code_hints = {}, {}
                 self._positions = {}
                 self.journal.end(entry)
                 log_path.unlink(missing_ok=True)
@@ -283,10 +298,10 @@ class BulkIngest:
         and the agents, places and events records link to."""
         for built in group:
             for iri in built.iris:
-                obj = self.cache.objects.get(iri)
+                obj = self.cache.running().get(iri)
                 if obj is None or obj.type_name in _KEPT:
                     continue
-                del self.cache.objects[iri]
+                del self.cache.running()[iri]
                 self.cache.paths.pop(obj.path, None)
                 self.cache.contexts.pop(iri, None)
                 self.cache.inside.pop(iri, None)
@@ -297,17 +312,17 @@ class BulkIngest:
 
     def _load(self, group: list[_Built]) -> None:
         """Load batches into both stores (in the writer thread: no caches, only stores)."""
-        bulk_add(self.working, "".join(b.working for b in group))
+        bulk_add(self.site.working, "".join(b.working for b in group))
         # the commit marks, after what they mark
-        self.working.extend(q for b in group for q in b.changeset.quads(self.mgmt))
-        bulk_add(self.public, "".join(b.public for b in group))
-        bump_generation(self.home, group[-1].changeset.id)
+        self.site.working.extend(q for b in group for q in b.changeset.quads(self.site.mgmt))
+        bulk_add(self.site.public, "".join(b.public for b in group))
+        bump_generation(self.site.home, group[-1].changeset.id)
 
     def _position_for(self, parent_iri: str) -> int:
         """The next position in ``parent_iri`` (children of batches not loaded included)."""
         slot = self._positions.get(parent_iri)
         if slot is None:
-            slot = self._positions[parent_iri] = [self._next_position(parent_iri), 0]
+            slot = self._positions[parent_iri] = [self.reads.next_position(parent_iri), 0]
         slot[1] = self._batch_no
         slot[0] += 1
         return slot[0] - 1
@@ -318,51 +333,52 @@ class BulkIngest:
         def class_of(iri: str) -> str | None:
             obj = batch.get(iri)
             if obj is None and self.cache.objects is not None:
-                obj = self.cache.objects.get(iri)
+                obj = self.cache.running().get(iri)
             if obj is not None:
                 return None if obj.deleted else obj.type.rdf_class
-            return self.class_of(iri)
+            return self.reads.class_of(iri)
         return class_of
 
     def _ingest_batch(self, user: User, specs: list[NewObject], message: str,
                       part_of: str | None = None, *, taken: _Taken | None = None,
                       aware: list | None = None) -> _Built:
         """Check and build one batch, for :meth:`_load`."""
-        now = self.clock()
+        now = self.site.clock()
         cs_id = new_changeset_id(now)
         cs_node = changeset_iri(cs_id)
         taken = taken if taken is not None else _Taken([])
         objs: list[ContentObject] = []
         try:
             for spec in specs:
-                parent_iri = self.resolve(spec.parent)
-                obj = self._build_new(user, spec.parent, spec.type, spec.fields, slug=spec.slug,
-                                      key=spec.key, access=spec.access, until=spec.until,
-                                      personal_fields=spec.personal_fields,
-                                      position=self._peek_position(parent_iri),
-                                      taken_paths=taken, statements=spec.statements)
+                parent_iri = self.reads.resolve(spec.parent)
+                obj = self.builder.build_new(
+                    user, spec.parent, spec.type, spec.fields, slug=spec.slug, key=spec.key,
+                    access=spec.access, until=spec.until, personal_fields=spec.personal_fields,
+                    position=self._peek_position(parent_iri), taken_paths=taken,
+                    statements=spec.statements)
                 self._position_for(parent_iri)
                 if spec.state != INITIAL_STATE:
                     if spec.state not in ("pending", "published"):
                         raise Invalid(f"state {spec.state!r}: private, pending or published")
                     needed = {"Reviewer", "Manager"} if spec.state == "published" else \
                         {"Owner", "Contributor", "Editor", "Manager"}
-                    if not (self.roles_on(user, obj) & needed):
+                    if not (self.reads.roles_on(user, obj) & needed):
                         raise Forbidden(f"{user.name} may not import objects as {spec.state}")
                     obj.mgmt["state"] = [lt_node(spec.state)]
                 obj.mgmt["changedIn"] = [cs_node]
-                self.cache.objects[obj.iri] = obj
+                self.cache.running()[obj.iri] = obj
                 self.cache.paths[obj.path] = obj.iri
                 objs.append(obj)
             class_of = self._ingest_class_of({o.iri: o for o in objs})
             for obj in objs:
-                self._check_file_identity(user, None, obj)
-                validate(obj, class_of, vocab_base=self.base)
-                parent = self.load(obj.parent) if obj.parent != self.root_iri else None
-                self._check_refcode(obj, parent)
+                self.builder.check_file_identity(user, None, obj)
+                validate(obj, class_of, vocab_base=self.site.base)
+                parent = self.reads.load(obj.parent) \
+                    if obj.parent and obj.parent != self.site.root_iri else None
+                self.builder.check_refcode(obj, parent)
         except LantaiError:
             for obj in objs:  # forget the batch: nothing of it was written
-                self.cache.objects.pop(obj.iri, None)
+                self.cache.running().pop(obj.iri, None)
                 self.cache.paths.pop(obj.path, None)
             raise
         iris = [o.iri for o in objs]
@@ -371,10 +387,11 @@ class BulkIngest:
         description_text = _nquads([q for o in objs for q in o.description])
         management_text = _management_ntriples(objs)
         public_text = _nquads([q for o in objs for q in public_view(
-            o, is_public=self.is_public, is_repository_object=self.is_repository_object)])
+            o, is_public=self.reads.is_public,
+            is_repository_object=self.site.is_repository_object)])
         cs = Changeset(cs_id, user.name, now.isoformat(timespec="microseconds"), message, "create")
         for listener in aware or ():
-            listener.ingest_batch(self, objs, description_text, management_text, public_text)
+            listener.ingest_batch(self.owner, objs, description_text, management_text, public_text)
         working_text = description_text + management_text
         entry = self.journal.begin(cs_id, {"changeset": cs_id, "objects": iris, "bulk": True,
                                            "part_of": part_of})
@@ -384,23 +401,25 @@ class BulkIngest:
     def _peek_position(self, parent_iri: str) -> int:
         slot = self._positions.get(parent_iri)
         if slot is None:
-            slot = self._positions[parent_iri] = [self._next_position(parent_iri), 0]
+            slot = self._positions[parent_iri] = [self.reads.next_position(parent_iri), 0]
         return slot[0]
 
-    def _roll_back(self, iris: list[str]) -> None:
+    def roll_back(self, iris: list[str]) -> None:
         """Remove every trace of objects whose creating ingest never completed."""
         changesets = set()
+        working = self.site.working
         for iri in iris:
             node = NamedNode(iri)
             if self.cache.objects is not None:  # listeners called next must not see it either
                 self.cache.objects.pop(iri, None)
-            changesets |= {q.object for q in self.working.quads_for_pattern(
-                node, lt_node("changedIn"), None, self.mgmt)}
-            self.working.remove_graph(node) if self.working.contains_named_graph(node) else None
-            for q in list(self.working.quads_for_pattern(node, None, None, self.mgmt)):
-                self.working.remove(q)
-            if self.public.contains_named_graph(node):
-                self.public.remove_graph(node)
+            changesets |= {named(q.object) for q in self.site.working.quads_for_pattern(
+                node, lt_node("changedIn"), None, self.site.mgmt)}
+            if working.contains_named_graph(node):
+                working.remove_graph(node)
+            for q in list(self.site.working.quads_for_pattern(node, None, None, self.site.mgmt)):
+                self.site.working.remove(q)
+            if self.site.public.contains_named_graph(node):
+                self.site.public.remove_graph(node)
         for cs in changesets:
-            for q in list(self.working.quads_for_pattern(cs, None, None, self.mgmt)):
-                self.working.remove(q)
+            for q in list(self.site.working.quads_for_pattern(cs, None, None, self.site.mgmt)):
+                self.site.working.remove(q)

@@ -19,7 +19,7 @@ from repo.objects import lt_node
 from repo.publication import public_view
 from repo.reads import Reads
 from repo.revisions import Changes
-from repo.site import ReadOnly, Site
+from repo.site import Site
 from repo.store import apply_update, bump_generation
 
 
@@ -78,8 +78,7 @@ class Publication:
 
     def rebuild(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Recompute the whole publication dataset from the working store."""
-        if not self.site.writable:
-            raise ReadOnly("the read-only view of the repository cannot write")
+        self.site.require_writable()
         with self.lock:
             before = [g.value for g in self.site.public.named_graphs() if isinstance(g, NamedNode)]
             self.site.public.clear()

@@ -39,6 +39,13 @@ class IngestCache:
         self.may_add: set[tuple[str, str | None]] = set()
 
 
+    def running(self) -> dict[str, ContentObject]:
+        """The objects of the ingest under way (outside one, a bug: RuntimeError)."""
+        if self.objects is None:
+            raise RuntimeError("no bulk ingest is running")
+        return self.objects
+
+
 class Reads:
     """Staff reads of the working store (no permission check in :meth:`load`, the rest
     checks what ``user`` may view)."""

@@ -110,6 +110,10 @@ class Site:
     def closed(self) -> bool:
         return self._working is None
 
+    def require_writable(self) -> None:
+        if not self.writable:
+            raise ReadOnly("the read-only view of the repository cannot write")
+
     def iri_for(self, kind: str, key: str) -> str:
         return f"{self.base}/id/{kind}/{key}"
 

@@ -32,10 +32,11 @@ from typing import Any
 import yaml
 
 from ontology.profile import load_profile
+from repo.building import KEY, SLUG
 from repo.errors import Forbidden, Invalid, NotFound
 from repo.files import FileStore
 from repo.objects import ACCESS_LEVELS, STATES
-from repo.repository import KEY, SLUG, NewObject, Repository
+from repo.repository import NewObject, Repository
 from repo.security import User
 from repo.workflow import TRANSITIONS
 
