@@ -42,6 +42,7 @@ from repo.security import User
 from repo.site import Site
 from repo.store import Journal, bulk_add, bump_generation
 from repo.validation import check as validate
+from repo.values import Assignment
 from repo.workflow import INITIAL_STATE
 
 _LASTING_CONTAINERS = frozenset({"fonds", "collection", "series", "folder", "exhibit",
@@ -58,7 +59,7 @@ class NewObject:
 
     parent: str  # path or IRI; may be an object created earlier in the same ingest
     type: str
-    fields: dict
+    fields: dict | list[Assignment]  # field → value(s), or assignments as the CLI gives them
     slug: str | None = None
     key: str | None = None
     access: str | None = None
