@@ -43,6 +43,7 @@ from iiif import caching, ocr, texts
 from iiif import search_v1 as search_v1_format
 from iiif.transcripts import Cue
 from publisher.dataset import public_store, read_generation
+from publisher.gone import is_gone
 from repo.catalog.analysis import CJK_RANGES, fold, has_cjk, normalize
 from repo.catalog.query import STOPWORDS, Highlight, parse
 from repo.catalog.snippets import matches
@@ -335,7 +336,11 @@ def _error(status: int, message: str):
     return resp
 
 
-def _not_found():
+def _not_found(kind: str = "", key: str = ""):
+    """404, or 410 Gone when ``kind``/``key`` names what was public once (as every public
+    surface answers: :mod:`publisher.gone`)."""
+    if kind and texts.valid_key(key) and is_gone(f"{_base()}/id/{kind}/{key}"):
+        return _error(410, "gone: withdrawn from publication")
     return _error(404, "not found")
 
 
@@ -389,7 +394,7 @@ def _results(kind: str, key: str, ours: frozenset[str]):
     our annotations), or an error response (404 not public, 400 bad parameters)."""
     units = _public_units(kind, key)
     if units is None:
-        return _not_found()
+        return _not_found(kind, key)
     try:
         query = parse_query(request.args.get("q", ""))
         page_no = _page_number(request.args.get("page"))
@@ -472,7 +477,7 @@ def _terms(kind: str, key: str):
     """The completions of ``q`` in the public record, or an error response."""
     units = _public_units(kind, key)
     if units is None:
-        return _not_found()
+        return _not_found(kind, key)
     q = " ".join(request.args.get("q", "").split())
     if len(q) > MAX_Q:
         return _error(400, f"the query is too long ({len(q)} characters, at most {MAX_Q})")
@@ -583,7 +588,7 @@ def ocr_annotations(key: str):
     """The OCR lines of one public page image (made now if the ingest did not)."""
     found = _media_or_none(key, "page")
     if found is None:
-        return _not_found()
+        return _not_found("instantiation", key)
     media, kind, rkey = found
     home, base = _home(), _base()
     try:
@@ -605,7 +610,7 @@ def transcript_annotations(key: str):
     """The cues of one public transcript, on its (public) recording's canvas."""
     found = _media_or_none(key, "transcript")
     if found is None:
-        return _not_found()
+        return _not_found("instantiation", key)
     media, kind, rkey = found
     store = public_store()
     base = _base()

@@ -1,9 +1,9 @@
 """Every public surface answers 410 Gone for an IRI that was public and was withdrawn.
 
 DESIGN: IRIs are never reused, and one that was public stays a tombstone (``repo.gone``).
-Its linked data in every format, its IIIF manifest and the images and media of its
-instantiations answer 410; what was never public stays 404, the same answer as an IRI that
-never existed. Real demo archive, real HTTP.
+Its linked data in every format, its IIIF manifest, Content Search and the images, media and
+OCR annotations of its instantiations answer 410; what was never public stays 404, the same
+answer as an IRI that never existed. Real demo archive, real HTTP.
 """
 
 from __future__ import annotations
@@ -27,7 +27,11 @@ def surfaces(url: str, kind: str, key: str, images: list[str]) -> list[str]:
     """Every public URL that names the object (and its images)."""
     found = [f"{url}/id/{kind}/{key}{ext}" for ext in FORMATS]
     found.append(f"{url}/iiif/manifest/{kind}/{key}")
+    if kind == "record":  # Content Search 2.0 and 1.0, with their autocomplete
+        found += [f"{url}/iiif/{api}/{kind}/{key}?q=a"
+                  for api in ("search", "search/1", "autocomplete", "autocomplete/1")]
     for image in images:
+        found.append(f"{url}/iiif/annotations/{image}/ocr")
         found += [f"{url}/id/instantiation/{image}", f"{url}/iiif/3/{image}/info.json",
                   f"{url}/iiif/3/{image}/full/max/0/default.jpg",
                   f"{url}/iiif/3/{image}/full/100,/0/default.jpg"]
