@@ -5,7 +5,7 @@ LANTAI := $(VENV)/bin/lantai
 LANTAI_HOME ?= $(CURDIR)/lantai-data
 export LANTAI_HOME
 
-.PHONY: demo test lint bench clean viewer translations
+.PHONY: demo test lint bench clean viewer staff-assets translations
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -21,12 +21,18 @@ $(VIEWER): publisher/static/viewer/package.json publisher/static/viewer/package-
 	sh scripts/viewer-setup.sh
 viewer: $(VIEWER)
 
-demo: $(VENV)/.installed viewer
+# The staff workspace's htmx (and axe-core for the browser tests), from the npm registry.
+STAFF_JS := staff/static/vendor/htmx.min.js
+$(STAFF_JS): staff/assets/package.json staff/assets/package-lock.json
+	sh scripts/staff-assets.sh
+staff-assets: $(STAFF_JS)
+
+demo: $(VENV)/.installed viewer staff-assets
 	test -f $(LANTAI_HOME)/lantai.toml || $(LANTAI) init --base http://127.0.0.1:5000
 	$(LANTAI) demo
 	$(LANTAI) serve --host 127.0.0.1 --port 5000
 
-test: $(VENV)/.installed viewer
+test: $(VENV)/.installed viewer staff-assets
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest
@@ -40,6 +46,13 @@ translations: $(VENV)/.installed
 	$(VENV)/bin/pybabel update -i $(VENV)/messages.pot -d publisher/translations -l zh \
 	  --no-fuzzy-matching --width 100
 	$(VENV)/bin/pybabel compile -d publisher/translations -l zh
+	$(VENV)/bin/pybabel extract -F babel.cfg -k lazy_gettext --ignore-dirs='.* _* static assets' \
+	  -o $(VENV)/staff.pot staff
+	test -f staff/translations/zh/LC_MESSAGES/messages.po || \
+	  $(VENV)/bin/pybabel init -i $(VENV)/staff.pot -d staff/translations -l zh
+	$(VENV)/bin/pybabel update -i $(VENV)/staff.pot -d staff/translations -l zh \
+	  --no-fuzzy-matching --width 100
+	$(VENV)/bin/pybabel compile -d staff/translations -l zh
 
 clean:
 	rm -rf $(VENV) lantai-data

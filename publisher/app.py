@@ -71,6 +71,9 @@ def create_app(home: Path | str, **config) -> Flask:
         if hasattr(module, "init_app"):
             module.init_app(app)
 
+    import staff  # the staff workspace at /staff/ (after the API: it shares its handles)
+
+    staff.init_app(app)
     ratelimit.install(app)  # inside the request log, so refused floods are logged too
     if app.config.get("REQUEST_LOG"):
         requestlog.configure()

@@ -28,7 +28,12 @@ def select_locale() -> str:
 
 def init_app(app: Flask) -> None:
     """Install Flask-Babel with our language choice; templates get ``_``/``gettext``."""
-    Babel(app, locale_selector=select_locale, default_locale=DEFAULT)
+    from pathlib import Path
+
+    here = Path(__file__).parent
+    catalogs = [here / "translations", here.parent / "staff" / "translations"]
+    Babel(app, locale_selector=select_locale, default_locale=DEFAULT,
+          default_translation_directories=";".join(str(p) for p in catalogs))
 
 
 def lang() -> str:

@@ -15,6 +15,7 @@ Nothing is cached: the API reads the account on every request, so a change count
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterable
 
@@ -41,7 +42,7 @@ from repo.site import ReadOnly, Site
 from repo.store import apply_update
 
 DISABLED, REMOVED = "disabled", "removed"
-SECRET = ("passwordHash", "tokenHash")
+SECRET = ("passwordHash", "tokenHash", "totpSecret")
 
 # commit(actor, action, message, changes): one changeset of object changes
 Commit = Callable[[User, str, str, Changes], Changeset]
@@ -98,6 +99,8 @@ class Accounts:
         if user.password_hash:
             new.add(Quad(node, lt_node("passwordHash"), Literal(user.password_hash), g))
         new |= {Quad(node, lt_node("tokenHash"), Literal(h), g) for h in user.token_hashes}
+        if user.totp_secret:
+            new.add(Quad(node, lt_node("totpSecret"), Literal(user.totp_secret), g))
         keep_status = [q for q in old if q.predicate == lt_node("accountStatus")]
         if status is None:
             new |= set(keep_status)
@@ -169,6 +172,8 @@ class Accounts:
                 u.password_hash = value(q.object)
             elif key == "tokenHash":
                 u.token_hashes.add(value(q.object))
+            elif key == "totpSecret":
+                u.totp_secret = value(q.object)
         return u
 
     def account_status(self, name: str) -> str:
@@ -288,6 +293,23 @@ class Accounts:
             f"; revoked {', '.join(revoked)}" if revoked and not keep else "")
         return self._save_user(user, new_api_token=True, actor=actor, action="token",
                                message=message) or ""
+
+    def set_totp(self, actor: User, name: str, secret: str | None, *,
+                 message: str = "") -> None:
+        """Give ``name`` a TOTP secret (RFC 6238; a second factor at sign-in to the staff
+        workspace), or take it away with None. Managers, or the user themself. The secret is
+        kept like a password hash: never in a changeset's patch."""
+        if actor.name != name:
+            require_manager(actor)
+        if (status := self.account_status(name)) != "active":
+            raise Conflict(f"the account {name!r} is {status}")
+        if secret is not None and not re.fullmatch(r"[A-Z2-7]{16,64}", secret):
+            raise Invalid("a TOTP secret is 16 to 64 base-32 characters")
+        user = self.user(name)
+        user.totp_secret = secret
+        self._save_user(user, actor=actor, action="totp", message=message or (
+            f"two-factor sign-in set up for {name}" if secret else
+            f"two-factor sign-in removed from {name}"))
 
     def tokens(self, actor: User, name: str) -> list[str]:
         """The ids of ``name``'s tokens (Managers, or the user themself)."""

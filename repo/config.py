@@ -109,6 +109,13 @@ class Settings:
     # @workflow, @move, @access, @history revert) carry If-Match with the ETag the client
     # read, else 428 Precondition Required; false honours If-Match only when it is sent
     api_require_if_match: bool = False
+    # Staff workspace (staff/): minutes without a request after which a session ends; whether
+    # Managers must sign in with a second factor (TOTP, `lantai users totp NAME`); sign-in
+    # failures allowed per account and per address in a quarter of an hour
+    staff_idle_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 30
+    staff_totp_for_managers: bool = False
+    staff_signin_failures_per_account: Annotated[int, Field(ge=1, le=1000)] = 5
+    staff_signin_failures_per_address: Annotated[int, Field(ge=1, le=10000)] = 20
 
 
 def default_home() -> Path:

@@ -114,6 +114,7 @@ class User:
     agent: str | None = None  # the Person agent this user is (for personal records)
     password_hash: str | None = None
     token_hashes: set[str] = field(default_factory=set)
+    totp_secret: str | None = None  # base-32 TOTP secret (staff sign-in's second factor)
 
     @property
     def is_system(self) -> bool:

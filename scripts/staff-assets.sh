@@ -1,0 +1,26 @@
+#!/bin/sh
+# The staff workspace's JavaScript from the npm registry (htmx; axe-core for the browser
+# tests' accessibility checks), pinned by staff/assets/package.json and package-lock.json
+# (`npm ci`), copied to staff/static/vendor/ and served by Flask under /staff/static/vendor/
+# to signed-in staff only: no CDN, no bundler. Nothing is done when the copies are newer than
+# the lock file.
+#
+# Called by `make staff-assets` (a prerequisite of `make demo` and `make test`). Without npm
+# the workspace still works (every form posts without JavaScript); only the type-ahead, live
+# checks and upload progress are missing, and the browser tests fail under CI.
+set -eu
+cd "$(dirname "$0")/../staff/assets"
+out=../static/vendor
+if [ -f "$out/htmx.min.js" ] && [ "$out/htmx.min.js" -nt package-lock.json ] \
+        && [ -f "$out/axe.min.js" ]; then
+    exit 0
+fi
+if ! command -v npm >/dev/null 2>&1; then
+    echo "staff-assets: npm not found (Debian: apt-get install npm); the staff workspace" \
+         "works without htmx, with fewer live checks" >&2
+    exit 0
+fi
+npm ci --no-audit --no-fund --loglevel=error
+mkdir -p "$out"
+cp node_modules/htmx.org/dist/htmx.min.js node_modules/axe-core/axe.min.js "$out/"
+echo "staff-assets: copied htmx $(node -p 'require("htmx.org/package.json").version' 2>/dev/null || echo '?') and axe-core into staff/static/vendor"

@@ -1,0 +1,54 @@
+"""The staff workspace at ``/staff/``: archivists work through the web.
+
+Server-rendered pages (Jinja templates under ``staff/templates/staff/``), with htmx (from the
+npm registry, served by us) for the parts that update in place. One blueprint per job,
+nested in the ``staff`` blueprint, whose guard (:func:`staff.auth.guard`) stands in front of
+every one of them:
+
+- ``auth``       sign-in (password, TOTP), sign-out
+- ``dashboard``  the start page: recent changes, drafts, review queue, embargoes, failed jobs
+
+Every page reads and writes through :mod:`staff.web` (the repository's one door, as the
+signed-in user); no page holds a rule of its own. Staff pages are never cached by a shared
+cache and carry a Content-Security-Policy that allows no inline script.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from flask import Blueprint, Flask
+from werkzeug.wrappers import Response
+
+from repo.errors import Busy, LantaiError
+from staff import auth, web
+
+# the staff's own pages, in menu order (each module has a ``bp``; ``init_app`` if it needs one)
+PARTS = (
+    "staff.auth",
+    "staff.dashboard",
+)
+
+bp = Blueprint("staff", __name__, url_prefix="/staff", template_folder="templates",
+               static_folder="static", static_url_path="/static")
+bp.before_request(auth.guard)
+bp.after_request(auth.no_store)
+
+
+@bp.errorhandler(LantaiError)
+def repository_error(exc: LantaiError) -> Response:
+    """The repository refused (403, 404, 409, 422, 503): its one-line reason, as a page."""
+    status = exc.http_status if 400 <= exc.http_status < 600 else 400
+    if isinstance(exc, Busy):
+        status = 503
+    return web.error_page(status, exc.message)
+
+
+def init_app(app: Flask) -> None:
+    """Register the workspace on the site's app (after the REST API, whose handles it uses)."""
+    for name in PARTS:
+        module = importlib.import_module(name)
+        bp.register_blueprint(module.bp)
+        if hasattr(module, "init_app"):
+            module.init_app(app)
+    app.register_blueprint(bp)
