@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from flask import Response, current_app, g, make_response, render_template, request, url_for
 from flask_babel import gettext as _
+from werkzeug.routing import BuildError
 
 from publisher.api.sessions import ApiSite
 from publisher.i18n import LANGS
@@ -100,11 +101,60 @@ def render(template: str, status: int = 200, **context) -> Response:
         template, lang=chosen, zh=chosen == "zh", site=settings,
         site_name=settings.site_name_zh if chosen == "zh" else settings.site_name_en,
         csrf_token=s.csrf if s else "", signed_in_as=s.username if s else None,
-        lang_url=lang_url, **context), status)
+        lang_url=lang_url, menu=menu() if s and s.username else [], tabs=tabs,
+        object_url=object_url, root_url=root_url, current_endpoint=request.endpoint, **context), status)
     if request.args.get("lang") in LANGS:
         resp.set_cookie("lang", request.args["lang"], max_age=365 * 24 * 3600,
                         samesite="Lax", path="/")
     return resp
+
+
+# The workspace's menu and an object's tabs, by endpoint: an entry shows only once the part
+# that serves it is registered (a part adds itself to ``staff.PARTS``; no template changes).
+MENU = (
+    ("staff.dashboard.home", "Dashboard"),
+    ("staff.browse.folder", "Browse"),
+    ("staff.search.search", "Search"),
+    ("staff.workflow.review", "Review queue"),
+    ("staff.transfer.import_form", "Import"),
+    ("staff.accounts.accounts", "Accounts"),
+)
+TABS = (
+    ("staff.browse.folder", "Contents"),
+    ("staff.forms.edit", "Edit"),
+    ("staff.files.files", "Files"),
+    ("staff.workflow.access", "Access"),
+    ("staff.workflow.sharing", "Sharing"),
+    ("staff.history.history", "History"),
+)
+
+
+def links(entries: tuple[tuple[str, str], ...], **args) -> list[tuple[str, str, str]]:
+    """``(endpoint, label, url)`` of the entries whose endpoint exists (labels translated)."""
+    rules = current_app.view_functions
+    out = []
+    for endpoint, label in entries:
+        if endpoint in rules:
+            try:
+                out.append((endpoint, _(label), url_for(endpoint, **args)))
+            except BuildError:
+                continue
+    return out
+
+
+def menu() -> list[tuple[str, str, str]]:
+    return links(MENU)
+
+
+def tabs(obj: ContentObject | str) -> list[tuple[str, str, str]]:
+    """The tabs of an object's pages (contents only for containers)."""
+    return links(TABS, path=object_path(obj))
+
+
+def root_url() -> str:
+    """The top of the content tree in the workspace (the dashboard until browsing exists)."""
+    found = links((("staff.browse.folder", "Browse"),), path="")
+    return found[0][2] if found else url_for("staff.dashboard.home")
 
 
 def lang_url(code: str) -> str:
