@@ -102,7 +102,8 @@ def render(template: str, status: int = 200, **context) -> Response:
         site_name=settings.site_name_zh if chosen == "zh" else settings.site_name_en,
         csrf_token=s.csrf if s else "", signed_in_as=s.username if s else None,
         lang_url=lang_url, menu=menu() if s and s.username else [], tabs=tabs,
-        object_url=object_url, root_url=root_url, current_endpoint=request.endpoint, **context), status)
+        object_url=object_url, root_url=root_url, current_endpoint=request.endpoint,
+        **context), status)
     if request.args.get("lang") in LANGS:
         resp.set_cookie("lang", request.args["lang"], max_age=365 * 24 * 3600,
                         samesite="Lax", path="/")
