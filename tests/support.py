@@ -130,9 +130,11 @@ class Site:
 
 
 def new_site(home: Path, clock: Clock | None = None, *, tree: bool = True,
-             users: bool = True, **kw) -> Site:
+             users: bool = True, base: str = BASE, **kw) -> Site:
+    """A site in ``home`` with the standard users and tree; ``base`` is its base IRI (give
+    ``http://127.0.0.1:PORT`` to serve it on that port with ``served``)."""
     clock = clock or Clock()
-    repo, token = Repository.init(home, BASE, clock=clock, **kw)
+    repo, token = Repository.init(home, base, clock=clock, **kw)
     site = Site(home, clock, repo, token)
     if users:
         admin = repo.user("admin")

@@ -1,0 +1,237 @@
+"""The staff workspace in a real browser: Debian's Chromium driven by playwright, against a
+live server (waitress, as ``lantai serve``) on a fresh site whose users have passwords.
+
+Every staff page a test opens is *audited* (:meth:`Desk.audit`): axe-core (from npm, served
+from ``staff/static/vendor/axe.min.js``) runs on it and must find no serious or critical
+violation; the page must raise no JavaScript error and break no rule of the workspace's
+Content-Security-Policy (no inline script or style: a part that forgets it fails here). The
+list of audited pages and screenshots go to ``tests/artifacts/``.
+
+axe is evaluated through the DevTools protocol rather than added as a ``<script>``: the page's
+CSP stays on (an injected inline script would need ``bypass_csp``, which would also hide the
+violations we look for).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from staff_support import PASSWORD, set_password
+from support import ROLE_USERS, free_port, new_site, require, served
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+AXE = Path(__file__).resolve().parents[1] / "staff" / "static" / "vendor" / "axe.min.js"
+ARTIFACTS = Path(__file__).parent / "artifacts"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+USERS = ("admin", *ROLE_USERS.values())
+BLOCKING = ("serious", "critical")  # axe impacts that fail a page (issue 11, item 13)
+
+pytestmark = pytest.mark.browser
+
+AXE_RUN = """async () => {
+  const r = await axe.run(document, {resultTypes: ['violations']});
+  return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.slice(0, 5).map(n => n.target.join(' ') + '  ' + n.html.slice(0, 120))}));
+}"""
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _tools() -> None:
+    require(Path(CHROMIUM).exists(),
+            "Debian's chromium is not installed (apt-get install chromium; .ci/run does it)")
+    require(AXE.exists(), "axe-core is not in staff/static/vendor (make staff-assets: npm)")
+
+
+@dataclass
+class Live:
+    """A site served over HTTP; ``url`` is also its base IRI."""
+
+    home: Path
+    url: str
+    audited: list[dict] = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory) -> Iterator[Live]:
+    home = tmp_path_factory.mktemp("staff-browser") / "site"
+    port = free_port()
+    site = new_site(home, base=f"http://127.0.0.1:{port}")
+    try:
+        for name in USERS:
+            set_password(site.repo, name)
+    finally:
+        site.close()
+    with served(home, port, threads=8) as url:
+        found = Live(home, url)
+        yield found
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "staff-axe.json").write_text(json.dumps(found.audited, indent=1,
+                                                         ensure_ascii=False))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+class Desk:
+    """One person at a browser of their own (own cookies); every page they see is audited."""
+
+    def __init__(self, browser, live: Live, lang: str = "en") -> None:
+        self.live = live
+        self.context = browser.new_context(viewport={"width": 1280, "height": 900},
+                                           locale="zh-CN" if lang == "zh" else "en-GB")
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("pageerror", lambda exc: self.errors.append(f"JavaScript: {exc}"))
+        self.page.on("console", self._console)
+
+    def _console(self, msg) -> None:
+        if msg.type == "error" and "Content Security Policy" in msg.text:
+            self.errors.append(f"CSP: {msg.text[:200]}")
+
+    def close(self) -> None:
+        self.context.close()
+
+    def open(self, path: str, status: int | None = 200, name: str | None = None):
+        """Go to ``path`` of the live site, check the answer's status, audit the page
+        (``name``: and save a screenshot)."""
+        resp = self.page.goto(self.live.url + path)
+        assert resp is not None
+        if status is not None:
+            assert resp.status == status, (path, resp.status, self.page.content()[-800:])
+        self.audit(name)
+        return resp
+
+    def audit(self, name: str | None = None) -> None:
+        """axe-core on this page: no serious or critical violation; no JS error, no CSP
+        violation so far. ``name``: also save a screenshot under that name."""
+        page = self.page
+        page.wait_for_load_state("load")
+        if page.evaluate("typeof axe") == "undefined":
+            page.evaluate(AXE.read_text(encoding="utf-8"))
+        found = page.evaluate(AXE_RUN)
+        bad = [v for v in found if v["impact"] in BLOCKING]
+        self.live.audited.append({"url": page.url, "title": page.title(),
+                                  "violations": found})
+        if name:
+            shots = ARTIFACTS / "screenshots"
+            shots.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(shots / f"staff-{name}.png"), full_page=True)
+        assert not bad, f"axe on {page.url}:\n" + json.dumps(bad, indent=1, ensure_ascii=False)
+        assert not self.errors, f"on {page.url}: {self.errors}"
+
+    def sign_in(self, name: str, password: str = PASSWORD, shot: str | None = None) -> None:
+        self.open("/staff/login")
+        self.page.fill("#username", name)
+        self.page.fill("#password", password)
+        with self.page.expect_navigation():
+            self.page.click("form.signin-form button[type=submit]")
+        assert self.page.url.startswith(self.live.url + "/staff/"), self.page.url
+        assert "/staff/login" not in self.page.url, self.page.content()[-500:]
+        self.audit(shot)
+
+    def csrf(self) -> str:
+        return self.page.locator('meta[name="csrf-token"]').get_attribute("content") or ""
+
+    def post(self, path: str, form: dict[str, str], *, csrf: bool = True):
+        """A direct POST with this browser's cookies (what a forged or hand-made request
+        looks like to the server), with the page's CSRF token unless ``csrf`` is false."""
+        data = {**form, **({"csrf_token": self.csrf()} if csrf else {})}
+        return self.page.request.post(self.live.url + path, form=data, max_redirects=0)
+
+
+@pytest.fixture
+def desk(browser, live) -> Iterator[Desk]:
+    d = Desk(browser, live)
+    yield d
+    d.close()
+
+
+# ---------------------------------------------------------------------- sign-in, dashboard, errors
+def test_sign_in_dashboard_and_error_pages_pass_axe(browser, live):
+    for lang in ("en", "zh"):
+        d = Desk(browser, live, lang)
+        try:
+            d.open("/staff/", name=f"login-{lang}")  # no session: the sign-in page
+            assert "/staff/login" in d.page.url
+            assert d.page.locator("html").get_attribute("lang").startswith(lang)
+            d.page.fill("#username", "editor")
+            d.page.fill("#password", "not the password")
+            with d.page.expect_navigation():
+                d.page.press("#password", "Enter")
+            assert d.page.locator("[role=alert]").is_visible()
+            d.audit(f"login-refused-{lang}")
+            d.sign_in("editor", shot=f"dashboard-{lang}")
+            assert d.page.locator("h1").first.is_visible()
+            # a form whose token is out of date: the 400 page, still signed in
+            d.page.locator("form.inline input[name=csrf_token]").evaluate(
+                "e => e.value = 'forged'")
+            with d.page.expect_navigation():
+                d.page.click("form.inline button[type=submit]")
+            assert "CSRF" in d.page.content()
+            d.audit(f"error-400-{lang}")
+            d.open("/staff/no-such-page", status=404)
+            d.open("/staff/", status=200)  # the forged sign-out changed nothing
+            assert d.page.locator(".staff-whoami").inner_text() == "editor"
+        finally:
+            d.close()
+
+
+def test_sign_in_and_out_with_the_keyboard_alone(desk, live):
+    page = desk.page
+    desk.open("/staff/login")
+    assert page.evaluate("document.activeElement.id") == "username"  # autofocus
+    page.keyboard.type("reviewer")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "password"
+    page.keyboard.type(PASSWORD)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.url == live.url + "/staff/"
+    desk.audit()
+    # the first Tab reaches the skip link, which moves the focus to the main area
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip-link"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+    # sign out: Tab until the sign-out button has the focus, then Enter
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.closest('form.inline') !== null"):
+            break
+    else:
+        pytest.fail("the sign-out button is not reachable with Tab")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "/staff/login" in page.url
+    desk.open("/staff/")
+    assert "/staff/login" in page.url  # signed out on the server
+
+
+def test_the_audit_fails_on_a_violation(desk):
+    """The audit can fail: an unlabelled field and an image without alt text (critical for
+    axe) and an inline style (refused by the CSP) are each reported."""
+    desk.sign_in("reader")
+    desk.page.evaluate("""() => { const m = document.querySelector('main');
+        m.insertAdjacentHTML('beforeend', '<input type="text"><img src="data:,">'); }""")
+    with pytest.raises(AssertionError) as found:
+        desk.audit()
+    assert '"id": "image-alt"' in str(found.value) and '"id": "label"' in str(found.value)
+    desk.page.reload()
+    desk.page.evaluate("""() => { const s = document.createElement('style');
+        s.textContent = 'main { color: red }'; document.head.append(s); }""")
+    with pytest.raises(AssertionError, match="CSP"):
+        desk.audit()
+    desk.errors.clear()
