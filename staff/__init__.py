@@ -44,11 +44,18 @@ def repository_error(exc: LantaiError) -> Response:
     return web.error_page(status, exc.message)
 
 
+_nested: set[str] = set()  # parts already nested in ``bp`` (Flask allows it once per blueprint)
+
+
 def init_app(app: Flask) -> None:
-    """Register the workspace on the site's app (after the REST API, whose handles it uses)."""
+    """Register the workspace on the site's app (after the REST API, whose handles it uses).
+    A process may make several apps (tests, ``lantai serve`` reloading): the parts are nested
+    in the module's blueprint once, and every app gets all of them."""
     for name in PARTS:
         module = importlib.import_module(name)
-        bp.register_blueprint(module.bp)
+        if name not in _nested:
+            bp.register_blueprint(module.bp)
+            _nested.add(name)
         if hasattr(module, "init_app"):
             module.init_app(app)
     app.register_blueprint(bp)
