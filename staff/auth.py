@@ -11,26 +11,31 @@ The guard (:func:`guard`) runs before every ``/staff/`` request: a request that 
 anything must carry the session's CSRF token (form field ``csrf_token`` or header
 ``X-CSRF-Token``), or it is refused with 400 before anything else is looked at; a page
 without a signed-in session sends the visitor to the sign-in page; the account is read from
-the store on every request, so disabling it ends its sessions at once.
+the store on every request, so disabling or removing it, or changing its password (here or
+with ``lantai users passwd``), ends its sessions at their next request.
+
+:func:`init_app` extends the same guard and ``no-store`` to whatever under ``/staff/`` no
+staff view answers (an unknown URL, a method a view was not registered for, a failure): those
+get the workspace's own error page, and only after the guard (no session, no page).
 """
 
 from __future__ import annotations
 
 import secrets
-import time
 
 import pyotp
 import segno
-from flask import Blueprint, current_app, g, redirect, request, url_for
+from flask import Blueprint, Flask, current_app, g, redirect, request, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from publisher.ratelimit import client_address
 from repo.errors import Forbidden, LantaiError, NotFound
 from repo.security import User
 from staff import web
-from staff.sessions import Session, SessionStore
+from staff.sessions import Session, SessionStore, fingerprint
 
 bp = Blueprint("auth", __name__)
 
@@ -45,11 +50,54 @@ def sessions() -> SessionStore:
     return current_app.extensions[EXTENSION]
 
 
-def init_app(app) -> None:
+def init_app(app: Flask) -> None:
     settings = app.config["SETTINGS"]
     app.extensions[EXTENSION] = SessionStore(
         app.config["LANTAI_HOME"] / "staff" / "sessions.sqlite3",
         idle_seconds=settings.staff_idle_minutes * 60)
+    app.before_request(guard_unrouted)
+    app.after_request(no_store_under_staff)
+    for code in (404, 405, 413, 500):
+        staff_errors(app, code)
+
+
+def under_staff() -> bool:
+    return request.path == "/staff" or request.path.startswith("/staff/")
+
+
+def guard_unrouted() -> Response | None:
+    """The guard, for a ``/staff/`` URL that no staff view answers (the staff blueprint's
+    own ``before_request`` does not run for it): no session, no 404 either."""
+    if under_staff() and "staff" not in request.blueprints:
+        return guard()
+    return None
+
+
+def no_store_under_staff(resp: Response) -> Response:
+    return no_store(resp) if under_staff() else resp
+
+
+def staff_errors(app: Flask, code: int) -> None:
+    """``code`` under ``/staff/`` as a workspace page; elsewhere the handler there was."""
+    from werkzeug.exceptions import default_exceptions
+
+    before = app.error_handler_spec.get(None, {}).get(code, {}).get(default_exceptions[code])
+    messages = {
+        404: _("There is no page of the workspace at this address."),
+        405: _("This page does not take that kind of request."),
+        413: _("What was sent is too large. Nothing was changed."),
+        500: _("The workspace failed on this request; it is logged. Nothing was changed."),
+    }
+
+    def handler(exc: HTTPException):
+        if not under_staff():
+            return before(exc) if before is not None else exc
+        resp = web.error_page(code, str(messages[code]))
+        if code == 405 and getattr(exc, "valid_methods", None):
+            resp.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+        return resp
+
+    app.register_error_handler(code, handler)
 
 
 def set_cookie(resp: Response, s: Session) -> Response:
@@ -82,11 +130,15 @@ def guard() -> Response | None:
             return redirect(url_for("staff.auth.login", next=request.full_path.rstrip("?")))
         return web.error_page(401, _("Please sign in first."))
     try:
-        g.staff_user = web.reading(lambda _repo, user: user)
+        g.staff_user = user = web.reading(lambda _repo, user: user)
     except (Forbidden, NotFound):  # disabled or removed since: the session ends here
+        user = None
+    if user is None or fingerprint(user.password_hash) != s.password:  # or a new password
         sessions().end(s.id)
         g.staff_session = None
-        return redirect(url_for("staff.auth.login"))
+        if request.method in SAFE_METHODS:
+            return redirect(url_for("staff.auth.login"))
+        return web.error_page(401, _("Please sign in again."))
     return None
 
 
@@ -145,7 +197,7 @@ def signin() -> Response:
         s = store.new(pending=user.name, enrol=enrol)
         return set_cookie(redirect(url_for("staff.auth.second_factor", next=nxt)), s)
     store.forget_failures(who)
-    return set_cookie(redirect(nxt), store.new(user.name))
+    return set_cookie(redirect(nxt), store.new(user.name, password_hash=user.password_hash))
 
 
 def totp_required(user: User) -> bool:
@@ -200,14 +252,14 @@ def check_second_factor() -> Response:
         web.writing_as(name, lambda repo, me: repo.set_totp(me, name, s.enrol))
     store.end(s.id)
     store.forget_failures(name)
-    return set_cookie(redirect(nxt), store.new(name))
+    return set_cookie(redirect(nxt), store.new(name, password_hash=user.password_hash))
 
 
 def matching_step(secret: str, code: str) -> int | None:
     """The time step whose code this is (this one or a neighbour: clocks drift)."""
     if not secret or not code.isdigit() or len(code) != 6:
         return None
-    totp, now = pyotp.TOTP(secret), int(time.time()) // 30
+    totp, now = pyotp.TOTP(secret), int(sessions().clock()) // 30
     for step in (now, now - 1, now + 1):
         if secrets.compare_digest(totp.at(step * 30), code):
             return step

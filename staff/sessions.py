@@ -3,9 +3,12 @@
 Why on the server and not in a signed cookie: signing out, an idle timeout and a disabled
 account must end a session at once, and a copied cookie must stop working when it does. The
 cookie carries only a random session id; the table keeps its SHA-256 (a stolen database file
-gives no usable cookie), the account, the CSRF token, when it was last used and whether the
-second factor was given. SQLite, because several ``lantai serve`` worker processes share it
-(WAL mode, one short transaction per request) and it is in the standard library.
+gives no usable cookie), the account, the CSRF token, when it was last used, whether the
+second factor was given, and a fingerprint of the account's password hash (the guard compares
+it with the account's hash on every request, so a password changed anywhere, the ``lantai``
+command included, ends the sessions made with the old one). SQLite, because several
+``lantai serve`` worker processes share it (WAL mode, one short transaction per request) and
+it is in the standard library.
 
 The file is ``{home}/staff/sessions.sqlite3``: outside both Oxigraph stores, never published,
 never in a dump. Sign-in failures are counted per account and per address over a window, in
@@ -19,6 +22,7 @@ import secrets
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +33,7 @@ CREATE TABLE IF NOT EXISTS session (
     csrf      TEXT NOT NULL,
     pending   TEXT,              -- the account waiting for its second factor
     enrol     TEXT,              -- a TOTP secret offered to it, until confirmed by a code
+    password  TEXT NOT NULL,     -- fingerprint of the password hash it signed in with
     created   REAL NOT NULL,
     seen      REAL NOT NULL
 );
@@ -53,6 +58,12 @@ def _hash(session_id: str) -> str:
     return hashlib.sha256(session_id.encode("ascii", "replace")).hexdigest()
 
 
+def fingerprint(password_hash: str | None) -> str:
+    """What a session remembers of the password hash it was made with: enough to see that
+    it changed, nothing that helps to guess the password."""
+    return hashlib.sha256(("lantai-staff:" + (password_hash or "")).encode()).hexdigest()[:32]
+
+
 @dataclass
 class Session:
     """One browser's session: ``id`` is only known right after it was made (for the cookie)."""
@@ -62,6 +73,7 @@ class Session:
     csrf: str
     pending: str | None
     enrol: str | None
+    password: str
     created: float
     seen: float
     id: str = ""
@@ -74,12 +86,17 @@ class Session:
 class SessionStore:
     """The sessions of one site home (one per Flask app, shared by its threads)."""
 
-    def __init__(self, path: Path, *, idle_seconds: float) -> None:
+    def __init__(self, path: Path, *, idle_seconds: float,
+                 clock: Callable[[], float] = time.time) -> None:
         self.path = path
         self.idle = idle_seconds
+        self.clock = clock  # seconds since the epoch (tests move it to pass the idle time)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         with self._db() as db:
+            columns = {r[1] for r in db.execute("PRAGMA table_info(session)")}
+            if columns and "password" not in columns:  # made before fingerprints: sign in again
+                db.execute("DROP TABLE session")
             db.executescript(SCHEMA)
         path.chmod(0o600)
 
@@ -95,16 +112,18 @@ class SessionStore:
 
     # ------------------------------------------------------------------ sessions
     def new(self, username: str | None = None, *, pending: str | None = None,
-            enrol: str | None = None) -> Session:
+            enrol: str | None = None, password_hash: str | None = None) -> Session:
         """A fresh session (a new id every time: a signed-in session never keeps the id it
-        had before, so an id planted before sign-in is worth nothing after)."""
+        had before, so an id planted before sign-in is worth nothing after).
+        ``password_hash``: the account's, when it signs in (see :func:`fingerprint`)."""
         session_id = secrets.token_urlsafe(32)
-        now = time.time()
+        now = self.clock()
         s = Session(_hash(session_id), username, secrets.token_urlsafe(32), pending, enrol,
-                    now, now, id=session_id)
+                    fingerprint(password_hash), now, now, id=session_id)
         with self._db() as db:
-            db.execute("INSERT INTO session VALUES (?, ?, ?, ?, ?, ?, ?)",
-                       (s.id_hash, s.username, s.csrf, s.pending, s.enrol, s.created, s.seen))
+            db.execute("INSERT INTO session VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                       (s.id_hash, s.username, s.csrf, s.pending, s.enrol, s.password,
+                        s.created, s.seen))
         self._sweep()
         return s
 
@@ -112,7 +131,7 @@ class SessionStore:
         """The live session with this id, touched; None if unknown, idle too long or old."""
         if not session_id or len(session_id) > 100:
             return None
-        now = time.time()
+        now = self.clock()
         db = self._db()
         row = db.execute("SELECT * FROM session WHERE id_hash = ?", (_hash(session_id),)
                          ).fetchone()
@@ -140,7 +159,7 @@ class SessionStore:
                               (username, username)).rowcount
 
     def _sweep(self) -> None:
-        now = time.time()
+        now = self.clock()
         with self._db() as db:
             db.execute("DELETE FROM session WHERE (username IS NULL AND seen < ?) OR seen < ?",
                        (now - ANONYMOUS_LIFETIME, now - self.idle))
@@ -151,10 +170,10 @@ class SessionStore:
         """Sign-in failures of this account or address in the last quarter of an hour."""
         return self._db().execute(
             "SELECT count(*) FROM failure WHERE kind = ? AND who = ? AND at > ?",
-            (kind, who, time.time() - FAILURE_WINDOW)).fetchone()[0]
+            (kind, who, self.clock() - FAILURE_WINDOW)).fetchone()[0]
 
     def fail(self, account: str, address: str) -> None:
-        now = time.time()
+        now = self.clock()
         with self._db() as db:
             db.executemany("INSERT INTO failure VALUES (?, ?, ?)",
                            [("account", account[:64], now), ("address", address, now)])
