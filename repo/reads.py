@@ -192,10 +192,19 @@ class Reads:
             if obj is None:
                 raise NotFound(f"no object {ref}")
             if obj.deleted:
-                if not (self.roles_on(user, obj) & {"Editor", "Manager", "Owner"}):
+                if not self.may_restore(user, obj):
                     raise NotFound(f"no object {ref}")
                 return obj
         return self.get(user, ref)
+
+    def may_restore(self, user: User, tombstone: ContentObject) -> bool:
+        """May ``user`` see a deleted object's history and restore it? Its owner, or an
+        Editor or Manager site-wide or of the container it was deleted from."""
+        if tombstone.owner == user.name:
+            return True
+        where = tombstone.mgmt.get("deletedFrom")
+        container = self.load(where[0].value) if where else None
+        return bool(self.roles_on(user, container) & {"Editor", "Manager"})
 
     def children(self, user: User, ref: str = "/") -> list[ContentObject]:
         out = []

@@ -63,6 +63,7 @@ from repo.values import (
 )
 from repo.versions import DiffLine, Versions
 from repo.workflow import TRANSITIONS
+from repo.worklists import Worklists
 
 
 def release_frames(tb: TracebackType | None) -> None:
@@ -122,6 +123,12 @@ class Repository:
         self.history, self._history, self.state_at = (
             versions.history, versions._history, versions.state_at)
         self.diff, self.revert = versions.diff, versions.revert
+        self.undelete, self.last_published = versions.undelete, versions.last_published
+        self.worklists = worklists = Worklists(site, reads)
+        self.review_queue, self.recent_changes, self.drafts = (
+            worklists.review_queue, worklists.recent_changes, worklists.drafts)
+        self.embargoes_opening, self.deleted_inside = (
+            worklists.embargoes_opening, worklists.deleted_inside)
         self.publication = publication = Publication(site, reads, self.gone, self._lock)
         self.project, self._in_publication = publication.project, publication.in_publication
         self._publish_affected = publication.publish_affected
@@ -322,6 +329,8 @@ class Repository:
                 gone = ContentObject(iri, {k: list(v) for k, v in o.mgmt.items()
                                            if k in ("type", "owner", "changedIn")})
                 gone.mgmt["deletedIn"] = [Literal("pending")]  # replaced by the changeset IRI
+                if o.parent:  # an index: what was deleted here, to undelete it from there
+                    gone.mgmt["deletedFrom"] = [NamedNode(o.parent)]
                 changes[iri] = (o, gone)
             self._commit(user, "delete", message or f"delete {obj.path}", changes)
             return list(changes)

@@ -19,7 +19,7 @@ from repo.accounts import Commit
 from repo.errors import Conflict, Forbidden, Invalid, NotFound
 from repo.objects import ContentObject, lt_node, xsd_int
 from repo.reads import Reads
-from repo.revisions import Changeset, Revision, changeset_iri, undo
+from repo.revisions import Changes, Changeset, Revision, changeset_iri, undo
 from repo.security import User, allowed
 from repo.site import Site
 from repo.workflow import INITIAL_STATE
@@ -98,45 +98,100 @@ class Versions:
         """
         with self.lock:
             obj = self.reads.load_any(user, ref)
-            target = self.state_at(obj, number)
-            new = obj.copy()
-            desc = {q for q in target if q.graph_name == obj.node}
-            new.description = desc
-            if not obj.deleted:  # file identity is not reverted: media ingest sets it
-                new.description = (desc - file_identity.ingest_values(new)) | \
-                    file_identity.ingest_values(obj)
-            marks = [q.object for q in target if q.predicate == lt_node("personalField")]
-            if marks:
-                new.mgmt["personalField"] = marks
-            else:
-                new.mgmt.pop("personalField", None)
             if obj.deleted:
-                for q in target:
-                    if q.graph_name == self.site.mgmt and q.predicate.value.startswith(LT):
-                        key = q.predicate.value[len(LT):]
-                        if key not in ("state", "personalField"):
-                            new.mgmt.setdefault(key, [])
-                            if q.object not in new.mgmt[key]:
-                                new.mgmt[key].append(q.object)
-                new.mgmt.pop("deletedIn", None)
-                new.mgmt["state"] = [lt_node(INITIAL_STATE)]
-                parent_iri = new.parent or self.site.root_iri
-                parent = self.reads.load(parent_iri) if parent_iri != self.site.root_iri else None
-                if parent is not None and parent.deleted:
-                    raise Conflict(f"restore {parent.iri} first: it held this object")
-                path = (parent.path if parent else "") + "/" + new.slug
-                if next(self.site.working.quads_for_pattern(None, lt_node("path"), Literal(path),
-                                                       self.site.mgmt), None):
-                    raise Conflict(f"{path} is taken; move that object first")
-                new.mgmt["path"] = [Literal(path)]
-                new.mgmt["position"] = [xsd_int(self.reads.next_position(parent_iri))]
-                if not (self.reads.roles_on(user, parent) & {"Editor", "Manager"}) and \
-                        obj.owner != user.name:
-                    raise Forbidden(f"{user.name} may not restore {obj.iri}")
-            elif not allowed("modify", obj.state, self.reads.roles_on(user, obj)):
-                raise Forbidden(f"{user.name} may not modify {obj.path} ({obj.state})")
+                new = self._restored(user, obj, number, None, {})
+            else:
+                new = self._as_at(obj, self.state_at(obj, number))
+                if not allowed("modify", obj.state, self.reads.roles_on(user, obj)):
+                    raise Forbidden(f"{user.name} may not modify {obj.path} ({obj.state})")
             if new.description == obj.description and new.mgmt == obj.mgmt:
                 raise Invalid(f"{obj.path or obj.iri} is already as at revision {number}")
             self.commit(user, "revert", message or f"revert to revision {number}",
                         {obj.iri: (obj, new)})
             return self.reads.stored(obj.iri)
+
+    def _as_at(self, obj: ContentObject, target: set[Quad]) -> ContentObject:
+        """``obj`` with the description and personal-field marks of ``target`` (a state)."""
+        new = obj.copy()
+        desc = {q for q in target if q.graph_name == obj.node}
+        new.description = desc
+        if not obj.deleted:  # file identity is not reverted: media ingest sets it
+            new.description = (desc - file_identity.ingest_values(new)) | \
+                file_identity.ingest_values(obj)
+        marks = [q.object for q in target if q.predicate == lt_node("personalField")]
+        if marks:
+            new.mgmt["personalField"] = marks
+        else:
+            new.mgmt.pop("personalField", None)
+        return new
+
+    def _restored(self, user: User, obj: ContentObject, number: int,
+                  parent: ContentObject | None, positions: dict[str, int]) -> ContentObject:
+        """A deleted object as it was at revision ``number``, private, back in its place
+        (under ``parent`` when that is being restored in the same change, else under the
+        stored container it was in). ``positions``: the next free position per container."""
+        target = self.state_at(obj, number)
+        new = self._as_at(obj, target)
+        for q in target:
+            if q.graph_name == self.site.mgmt and q.predicate.value.startswith(LT):
+                key = q.predicate.value[len(LT):]
+                if key not in ("state", "personalField"):
+                    new.mgmt.setdefault(key, [])
+                    if q.object not in new.mgmt[key]:
+                        new.mgmt[key].append(q.object)
+        new.mgmt.pop("deletedIn", None)
+        new.mgmt.pop("deletedFrom", None)
+        new.mgmt["state"] = [lt_node(INITIAL_STATE)]
+        parent_iri = new.parent or self.site.root_iri
+        if parent is None and parent_iri != self.site.root_iri:
+            parent = self.reads.load(parent_iri)
+        if parent is not None and parent.deleted:
+            raise Conflict(f"restore {parent.iri} first: it held this object")
+        path = (parent.path if parent else "") + "/" + new.slug
+        if self.reads.at_path(path) is not None:
+            raise Conflict(f"{path} is taken; move that object first")
+        new.mgmt["path"] = [Literal(path)]
+        if parent_iri not in positions:
+            positions[parent_iri] = self.reads.next_position(parent_iri)
+        new.mgmt["position"] = [xsd_int(positions[parent_iri])]
+        positions[parent_iri] += 1
+        if not (self.reads.roles_on(user, parent) & {"Editor", "Manager"}) and \
+                obj.owner != user.name:
+            raise Forbidden(f"{user.name} may not restore {obj.iri}")
+        return new
+
+    def undelete(self, user: User, ref: str, *, message: str = "") -> list[ContentObject]:
+        """Bring back a deleted object (by IRI) as it was just before it was deleted, as
+        private, with everything deleted with it inside it: one changeset."""
+        with self.lock:
+            obj = self.reads.load_any(user, ref)
+            if not obj.deleted:
+                raise Invalid(f"{obj.path or obj.iri} is not deleted")
+            deleted_in = obj.mgmt["deletedIn"]
+            positions: dict[str, int] = {}
+            changes: Changes = {}
+            todo: list[tuple[ContentObject, ContentObject | None]] = [(obj, None)]
+            while todo:
+                gone, parent = todo.pop(0)
+                new = self._restored(user, gone, gone.revision - 1, parent, positions)
+                changes[gone.iri] = (gone, new)
+                for q in self.site.working.quads_for_pattern(
+                        None, lt_node("deletedFrom"), gone.node, self.site.mgmt):
+                    kid = self.reads.load(value(q.subject))
+                    if kid is not None and kid.deleted and kid.mgmt["deletedIn"] == deleted_in:
+                        todo.append((kid, new))
+            self.commit(user, "undelete", message or f"undelete {changes[obj.iri][1].path}",
+                        changes)
+            return [self.reads.stored(iri) for iri in changes]
+
+    def last_published(self, user: User, ref: str) -> int | None:
+        """The last revision after which the object was published (None: never)."""
+        obj = self.reads.load_any(user, ref)
+        history = self._history(obj)
+        state = obj.tracked_quads(self.site.mgmt)
+        published = Quad(obj.node, lt_node("state"), lt_node("published"), self.site.mgmt)
+        for rev in reversed(history):
+            if published in state:
+                return rev.number
+            state = undo(state, rev.changeset, obj.iri)
+        return None

@@ -1,0 +1,233 @@
+"""Worklists: what needs a user's attention, in bounded lists that stay fast on a big site.
+
+The staff dashboard and review queue read these (so could the CLI): the review queue
+(pending objects the user may publish or reject), the user's drafts, recent changes, embargoes
+opening soon, and the objects deleted inside a container (to undelete them). Each list reads
+the management graph through its indexes and stops after ``limit`` rows: nothing loads every
+child of a folder or every revision of the site. Who may see or review an object is decided
+by :class:`~repo.reads.Reads` (roles, local roles, can_view) and the workflow's transition
+roles, never here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from pyoxigraph import NamedNode
+
+from ontology.namespaces import LT, PROV, RDFS, XSD
+from ontology.terms import solutions, value
+from repo.objects import ContentObject, lt_node, user_iri
+from repo.reads import Reads
+from repo.security import User
+from repo.site import Site
+from repo.workflow import TRANSITIONS
+
+
+def _string(text: str) -> str:
+    """A SPARQL string literal (paths and names are checked text, but quote them anyway)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _id_time(cs_id: str) -> str:
+    """ISO time of a changeset from its id (which starts with it)."""
+    t = cs_id.split("-", 1)[0]
+    return f"{t[:4]}-{t[4:6]}-{t[6:8]}T{t[9:11]}:{t[11:13]}:{t[13:15]}"
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An object waiting for review, since the time of its last change."""
+
+    obj: ContentObject
+    since: str
+
+
+@dataclass(frozen=True)
+class Change:
+    """One recent changeset, with the first objects it touched that the user may view."""
+
+    id: str
+    time: str
+    author: str
+    action: str
+    message: str
+    objects: tuple[ContentObject, ...]
+    more: int  # how many other objects it touched (visible or not)
+
+
+@dataclass(frozen=True)
+class Opening:
+    """An embargoed object and the day its embargo ends."""
+
+    obj: ContentObject
+    opens: dt.date
+
+
+class Worklists:
+    """Bounded lists for the dashboard (a part of :class:`repo.repository.Repository`)."""
+
+    REVIEWING = TRANSITIONS["publish"].roles  # who may publish or reject a pending object
+
+    def __init__(self, site: Site, reads: Reads) -> None:
+        self.site = site
+        self.reads = reads
+
+    def _select(self, query: str) -> Iterator[dict]:
+        yield from solutions(self.site.working.query(f"PREFIX lt: <{LT}>\n{query}"))
+
+    def _live(self, iris: Iterator[str]) -> Iterator[ContentObject]:
+        for iri in iris:
+            obj = self.reads.load(iri)
+            if obj is not None and not obj.deleted:
+                yield obj
+
+    # ------------------------------------------------------------------ review queue
+    def reviewable_paths(self, user: User) -> list[str] | None:
+        """Paths under which ``user`` may review: None for everywhere (a site-wide
+        Reviewer or Manager), else the containers where they hold such a local role."""
+        if user.roles & self.REVIEWING:
+            return None
+        node = user_iri(user.name)
+        paths = set()
+        for role in sorted(self.REVIEWING):
+            if role == "Owner":
+                continue
+            for q in self.site.working.quads_for_pattern(None, lt_node("local" + role), node,
+                                                         self.site.mgmt):
+                obj = self.reads.load(value(q.subject))
+                if obj is not None and not obj.deleted and obj.path:
+                    paths.add(obj.path)
+        return sorted(paths)
+
+    def review_queue(self, user: User, limit: int = 50) -> list[Pending]:
+        """Pending objects ``user`` may publish or reject, oldest first (by their last
+        change: the submission, or a reviewer's edit since)."""
+        paths = self.reviewable_paths(user)
+        if paths == []:
+            return []
+        where = ""
+        if paths is not None:
+            tests = " || ".join(f"?p = {_string(p)} || STRSTARTS(?p, {_string(p + '/')})"
+                                for p in paths)
+            where = f"?o lt:path ?p . FILTER({tests})"
+        rows = self._select(f"""SELECT ?o (MAX(STR(?cs)) AS ?last) WHERE {{
+            ?o lt:state lt:pending ; lt:changedIn ?cs . {where} }}
+            GROUP BY ?o ORDER BY ?last ?o""")
+        out = []
+        for row in rows:
+            obj = self.reads.load(row["o"].value)
+            if obj is None or obj.deleted or obj.state != "pending":
+                continue
+            if not (self.reads.roles_on(user, obj) & self.REVIEWING):
+                continue
+            out.append(Pending(obj, _id_time(row["last"].value.rsplit(":", 1)[-1])))
+            if len(out) >= limit:
+                break
+        return out
+
+    # ------------------------------------------------------------------ changes
+    def _recent_changesets(self, limit: int, author: str | None = None) -> Iterator[dict]:
+        by = f"; <{PROV}wasAttributedTo> <{user_iri(author).value}>" if author else ""
+        return self._select(f"""SELECT ?cs ?t WHERE {{
+            ?cs a lt:Changeset ; <{PROV}endedAtTime> ?t {by} }}
+            ORDER BY DESC(?t) DESC(?cs) LIMIT {int(limit)}""")
+
+    def _touched(self, cs: NamedNode, limit: int) -> tuple[list[str], int]:
+        """Up to ``limit`` objects a changeset touched (accounts left out), and whether
+        there were more (how many, up to 1000 counted)."""
+        iris: list[str] = []
+        n = 0
+        for q in itertools.islice(self.site.working.quads_for_pattern(
+                None, lt_node("changedIn"), cs, self.site.mgmt), 1000):
+            if not self.site.is_repository_object(value(q.subject)):
+                continue
+            n += 1
+            if len(iris) < limit:
+                iris.append(value(q.subject))
+        return iris, n
+
+    def recent_changes(self, user: User, limit: int = 20, *, scan: int = 100,
+                       per_change: int = 3) -> list[Change]:
+        """The newest changesets that touched an object ``user`` may view (at most
+        ``scan`` changesets are looked at), each with up to ``per_change`` such objects."""
+        out = []
+        for row in self._recent_changesets(scan):
+            cs = row["cs"]
+            iris, n = self._touched(cs, 50)
+            visible = [o for o in (self.reads.load(i) for i in iris)
+                       if o is not None and self.reads.can_view(user, o)]
+            if not visible:
+                continue
+            facts = {q.predicate.value: value(q.object) for q in
+                     self.site.working.quads_for_pattern(cs, None, None, self.site.mgmt)
+                     if q.predicate.value != lt_node("patch").value}
+            author = facts.get(PROV + "wasAttributedTo", "")
+            out.append(Change(
+                id=cs.value.rsplit(":", 1)[-1], time=value(row["t"]),
+                author=author.rsplit(":", 1)[-1], action=facts.get(LT + "action", ""),
+                message=facts.get(RDFS + "comment", ""), objects=tuple(visible[:per_change]),
+                more=n - min(len(visible), per_change)))
+            if len(out) >= limit:
+                break
+        return out
+
+    def drafts(self, user: User, limit: int = 20, *, scan: int = 100) -> list[ContentObject]:
+        """Private objects ``user`` owns, most recently changed by them first (from their
+        last ``scan`` changesets, each looked at for its first 50 objects)."""
+        out: dict[str, ContentObject] = {}
+        for row in self._recent_changesets(scan, author=user.name):
+            iris, _ = self._touched(row["cs"], 50)
+            for obj in self._live(iter(iris)):
+                if obj.iri not in out and obj.owner == user.name and obj.state == "private" \
+                        and self.reads.can_view(user, obj):
+                    out[obj.iri] = obj
+                    if len(out) >= limit:
+                        return list(out.values())
+        return list(out.values())
+
+    # ------------------------------------------------------------------ access
+    def embargoes_opening(self, user: User, today: dt.date, days: int = 90,
+                          limit: int = 20) -> list[Opening]:
+        """Embargoed objects ``user`` may view whose opening date is within ``days``
+        from ``today``, soonest first."""
+        end = today + dt.timedelta(days=days)
+        rows = self._select(f"""SELECT ?o ?d WHERE {{
+            ?o lt:access <{self.site.base}/vocab/access/embargoed> ; lt:openingDate ?d .
+            FILTER(?d >= "{today.isoformat()}"^^<{XSD}date> &&
+                   ?d <= "{end.isoformat()}"^^<{XSD}date>) }} ORDER BY ?d ?o""")
+        out = []
+        for row in rows:
+            obj = self.reads.load(row["o"].value)
+            if obj is None or obj.deleted or not self.reads.can_view(user, obj):
+                continue
+            out.append(Opening(obj, dt.date.fromisoformat(value(row["d"]))))
+            if len(out) >= limit:
+                break
+        return out
+
+    # ------------------------------------------------------------------ deleted
+    def deleted_inside(self, user: User, ref: str, limit: int = 50) -> list[ContentObject]:
+        """Objects deleted from the container ``ref`` (``/``: the top) that ``user`` may
+        restore, newest deletion first."""
+        container = self.reads.resolve(ref)
+        if container != self.site.root_iri:
+            self.reads.get(user, ref)  # NotFound unless the container may be viewed
+        found = []
+        for q in self.site.working.quads_for_pattern(None, lt_node("deletedFrom"),
+                                                     NamedNode(container), self.site.mgmt):
+            obj = self.reads.load(value(q.subject))
+            if obj is not None and obj.deleted:
+                found.append(obj)
+        found.sort(key=lambda o: max((v.value for v in o.mgmt.get("deletedIn", [])),
+                                     default=""), reverse=True)
+        out = []
+        for obj in found:
+            if self.reads.may_restore(user, obj):
+                out.append(obj)
+                if len(out) >= limit:
+                    break
+        return out
