@@ -45,7 +45,7 @@ from pathlib import Path
 
 from iiif.derivatives import derivatives_folder, ensure_image_derivatives
 from iiif.transcripts import parse_vtt
-from repo.errors import Invalid, LantaiError, NotFound
+from repo.errors import Invalid, LantaiError, NotFound, Unsupported
 from repo.sweep import IngestMarker
 
 MAX_PIXELS = 500_000_000  # more pixels is refused as a bomb (as in iiif.derivatives)
@@ -107,6 +107,66 @@ def sniff(head: bytes, name: str) -> str | None:
     return None
 
 
+# What a file's name says it is. An uploaded file's content must agree with it (a
+# ``scan.jpg`` that is a PDF or a program is refused): the name is what a person saw
+# when choosing the file, and what the slug of its instantiation is made from.
+BY_EXTENSION = {
+    "jpg": "image/jpeg", "jpeg": "image/jpeg", "jpe": "image/jpeg", "png": "image/png",
+    "tif": "image/tiff", "tiff": "image/tiff", "pdf": "application/pdf", "vtt": "text/vtt",
+    "json": "application/json",
+    **dict.fromkeys(("ogg", "oga", "ogv", "opus", "flac", "mp3", "wav", "mp4", "m4a", "m4v",
+                     "mov", "webm", "mkv", "mka", "avi"), "av"),
+}
+_KIND_WORDS = {"image/jpeg": "a JPEG image", "image/png": "a PNG image",
+               "image/tiff": "a TIFF image", "application/pdf": "a PDF document",
+               "text/vtt": "a WebVTT transcript", "application/json": "a JSON file",
+               "av": "an audio or video recording"}
+_OTHER_CONTENT = ((b"\x7fELF", "an executable program (ELF)"),
+                  (b"MZ", "an executable program (Windows)"),
+                  (b"\xcf\xfa\xed\xfe", "an executable program (Mach-O)"),
+                  (b"\xfe\xed\xfa\xce", "an executable program (Mach-O)"),
+                  (b"\xca\xfe\xba\xbe", "an executable program or Java class"),
+                  (b"#!", "a script"), (b"PK\x03\x04", "a ZIP archive (or an Office file)"),
+                  (b"GIF8", "a GIF image"), (b"<", "markup (HTML, XML or SVG)"))
+
+
+def what_content(head: bytes, name: str = "") -> str:
+    """A few words saying what a file's first bytes show it is (for messages)."""
+    found = sniff(head, name)
+    if found is not None:
+        return _KIND_WORDS[found]
+    text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    for magic, words in _OTHER_CONTENT:
+        if text.startswith(magic) if magic == b"<" else head.startswith(magic):
+            return words
+    return "of an unknown kind"
+
+
+def check_extension(name: str) -> str:
+    """What a file's name says it is (a key of ``_KIND_WORDS``); :class:`Unsupported`
+    (HTTP 415) for a name that says nothing we accept."""
+    ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    expected = BY_EXTENSION.get(ext)
+    if expected is None:
+        raise Unsupported(f"{name}: {'.' + ext if ext else 'a file without an extension'} "
+                          "is not accepted (scans: .jpg .png .tif .pdf; audio and video: "
+                          ".ogg .mp3 .wav .flac .mp4 .webm …; transcripts NAME.LANG.vtt; "
+                          "tables of contents NAME.json)")
+    return expected
+
+
+def check_upload(name: str, head: bytes) -> str:
+    """The media type of an uploaded file from its first bytes, which must be what its
+    name's extension says; :class:`Unsupported` (HTTP 415) otherwise. ``probe`` checks the
+    whole file afterwards, as for ``lantai ingest``."""
+    expected = check_extension(name)
+    found = sniff(head, name)
+    if found != expected:
+        raise Unsupported(f"{name}: the name says {_KIND_WORDS[expected]}, but the file is "
+                          f"{what_content(head, name)}; nothing was stored")
+    return found
+
+
 def probe(path: Path, *, max_pixels: int = MAX_PIXELS) -> Probe:
     """Check one file completely; :class:`Invalid` (one line, naming the file) if unusable."""
     path = Path(path)
@@ -121,7 +181,7 @@ def probe(path: Path, *, max_pixels: int = MAX_PIXELS) -> Probe:
         raise Invalid(f"{path}: cannot be read ({exc.strerror or exc})") from None
     kind = sniff(head, path.name)
     if kind is None:
-        raise Invalid(f"{path.name}: not a supported media file (scans: JPEG, PNG, TIFF, PDF; "
+        raise Unsupported(f"{path.name}: not a supported media file (scans: JPEG, PNG, TIFF, PDF; "
                       "audio and video; NAME.LANG.vtt transcripts; NAME.json tables of contents)")
     if kind.startswith("image/"):
         return _probe_image(path, kind, max_pixels)
@@ -601,12 +661,18 @@ def ingest_media(repo, user, ref: str, files: list[Path], *, private: bool = Fal
         if mime.startswith("image/"):
             ensure_image_derivatives(repo.home, digest)
             if ocr:
+                from iiif import jobs
                 from iiif.ocr import ocr_for_ingest
 
                 # the scan was checked already; OCR that fails here is made again on demand
-                # (/iiif/annotations/{key}/ocr), so it does not stop the ingest
-                with contextlib.suppress(LantaiError):
+                # (/iiif/annotations/{key}/ocr), so it does not stop the ingest: it is
+                # recorded as a failed job for staff to see (iiif/jobs.py)
+                try:
                     ocr_for_ingest(repo.home, digest, mime)
+                except LantaiError as exc:
+                    jobs.record(repo.home, "ocr", digest, exc.message, target=record.path)
+                else:
+                    jobs.succeeded(repo.home, "ocr", [digest])
         elif mime.startswith(("audio/", "video/")):
             ensure_av_derivatives(repo.home, digest, mime)
 
@@ -688,5 +754,6 @@ def ingest_media(repo, user, ref: str, files: list[Path], *, private: bool = Fal
                         manifest=f"{repo.base}/iiif/manifest/{kind}/{key}", attached=attached)
 
 
-__all__ = ["IngestResult", "Probe", "ensure_av_derivatives", "ingest_media", "probe",
-           "render_pdf_pages", "sniff"]
+__all__ = ["BY_EXTENSION", "IngestResult", "Probe", "check_extension", "check_upload",
+           "ensure_av_derivatives", "ingest_media", "probe", "render_pdf_pages", "sniff",
+           "what_content"]

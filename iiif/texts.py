@@ -33,7 +33,7 @@ from pathlib import Path
 
 from pyoxigraph import Literal, NamedNode, Store
 
-from iiif import ocr, transcripts
+from iiif import jobs, ocr, transcripts
 from ontology import terms
 from ontology.namespaces import DCTERMS, ISO639, RDFS, RICO, SCHEMA
 from repo.building import KEY
@@ -466,6 +466,8 @@ def recognise_scans(repository, scans: list[tuple[object, Media]], *, workers: i
     for digest, message in errors.items():
         for obj in by_digest[digest]:
             run.failed[obj.path] = message
+        jobs.record(home, "ocr", digest, message, target=by_digest[digest][0].path)
+    jobs.succeeded(home, "ocr", [d for d in todo if d not in errors])
     targets: set[str] = set()
     for digest, objs in by_digest.items():
         if digest in errors or not ocr.has_ocr(home, digest):

@@ -116,6 +116,10 @@ class Settings:
     staff_totp_for_managers: bool = False
     staff_signin_failures_per_account: Annotated[int, Field(ge=1, le=1000)] = 5
     staff_signin_failures_per_address: Annotated[int, Field(ge=1, le=10000)] = 20
+    # Uploads to the staff workspace (scans, recordings, finding aids): the largest file
+    # accepted, in MiB (staged under the site home until ingested; the file store's own
+    # limit is 8 GiB)
+    staff_upload_max_mb: Annotated[int, Field(ge=1, le=8192)] = 4096
 
 
 def default_home() -> Path:

@@ -31,6 +31,19 @@ class Invalid(LantaiError):
     http_status = 422
 
 
+class Unsupported(Invalid):
+    """A file that is not of a kind accepted here, or not what its name says it is (a
+    ``.jpg`` that is a PDF, an executable): checked by content, before anything is stored."""
+
+    http_status = 415
+
+
+class TooLarge(Invalid):
+    """More bytes than a setting allows (an upload, a request body)."""
+
+    http_status = 413
+
+
 class Conflict(LantaiError):
     exit_code = 6
     http_status = 409

@@ -7,6 +7,7 @@ every one of them:
 
 - ``auth``       sign-in (password, TOTP), sign-out
 - ``dashboard``  the start page: recent changes, drafts, review queue, embargoes, failed jobs
+- ``files``      an item's files: uploads (staged, resumable), derivatives, OCR, page order
 
 Every page reads and writes through :mod:`staff.web` (the repository's one door, as the
 signed-in user); no page holds a rule of its own. Staff pages are never cached by a shared
@@ -27,6 +28,7 @@ from staff import auth, web
 PARTS = (
     "staff.auth",
     "staff.dashboard",
+    "staff.files",
 )
 
 bp = Blueprint("staff", __name__, url_prefix="/staff", template_folder="templates",

@@ -65,12 +65,12 @@ class Report:
     warnings: list[str] = field(default_factory=list)
 
 
-def parse(path: Path) -> etree._Element:
+def parse(path: Path, display: str | None = None) -> etree._Element:
     """The whole record (authority records are small), parsed with the safe options."""
-    source = str(path)
+    source = display or str(path)
     if not path.is_file():
         raise Invalid(f"{source}: no such file")
-    check_prolog(path)
+    check_prolog(path, source)
     try:
         root = etree.parse(str(path), etree.XMLParser(**parser_options())).getroot()
     except etree.XMLSyntaxError as exc:
@@ -204,11 +204,13 @@ def _record_object(repo: Repository, href: str) -> str | None:
 
 
 def import_eac(repo: Repository, user: User, path: Path | str, *,
-               index: AgentIndex | None = None, message: str | None = None) -> Report:
-    """Import one EAC-CPF file: create the agent, or update the one already there."""
+               index: AgentIndex | None = None, message: str | None = None,
+               display: str | None = None) -> Report:
+    """Import one EAC-CPF file: create the agent, or update the one already there.
+    ``display``: the file's name in messages (an upload's, not where it was staged)."""
     path = Path(path)
-    source = str(path)
-    rec = read(parse(path), source)
+    source = display or str(path)
+    rec = read(parse(path, source), source)
     index = index or AgentIndex(repo)
     m = load("eac-cpf")
     report = Report(source, type=rec.type)
@@ -335,7 +337,7 @@ def import_eac(repo: Repository, user: User, path: Path | str, *,
             st.append((r, NamedNode(RICO + "identifier"), Literal(rel["href"])))
 
     adds = list({(a.field, a.value): a for a in adds}.values())
-    msg = message or f"import {path.name} (EAC-CPF)"
+    msg = message or f"import {Path(source).name} (EAC-CPF)"
     try:
         if existing is not None:
             obj = repo.get(user, iri)

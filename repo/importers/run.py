@@ -79,10 +79,12 @@ def _with_place(exc: LantaiError, source: str, lines: dict[str, int]) -> LantaiE
 def import_ead(repo: Repository, user: User, path: Path | str, *, into: str = "/",
                index: AgentIndex | None = None, message: str | None = None,
                on_total: Callable[[int], None] | None = None,
-               tick: Callable[[], None] | None = None, batch_size: int = 5000) -> Report:
-    """Import one EAD 2002 file into ``into``; raises (and writes nothing) on any error."""
+               tick: Callable[[], None] | None = None, batch_size: int = 5000,
+               display: str | None = None) -> Report:
+    """Import one EAD 2002 file into ``into``; raises (and writes nothing) on any error.
+    ``display``: the file's name in messages (an upload's, not where it was staged)."""
     path = Path(path)
-    source = str(path)
+    source = display or str(path)
     found = ead.scan(path, source)
     if on_total:
         on_total(found.components)
@@ -92,7 +94,7 @@ def import_ead(repo: Repository, user: User, path: Path | str, *, into: str = "/
     records = ead.read(path, found.late, source, ead.context(source))
     try:
         created = repo.ingest(user, mapper.objects(records), batch_size=batch_size,
-                              message=message or f"import {path.name} (EAD 2002)")
+                              message=message or f"import {Path(source).name} (EAD 2002)")
     except LantaiError as exc:
         index.rollback()
         raise _with_place(exc, source, mapper.lines) from None

@@ -31,7 +31,7 @@ def fail(source: str | Path, line: int | None, reason: str) -> Invalid:
     return Invalid(f"{source}:{line or 1}: {reason}")
 
 
-def check_prolog(path: Path) -> None:
+def check_prolog(path: Path, display: str | None = None) -> None:
     """Refuse a document type declaration that declares entities (XXE, billion laughs).
 
     A plain ``<!DOCTYPE ead SYSTEM "ead.dtd">`` (as the Archives nationales write) is
@@ -53,11 +53,12 @@ def check_prolog(path: Path) -> None:
         subset = rest[bracket:subset_end if subset_end != -1 else len(rest)]
         if _ENTITY_DECL.search(subset) or subset_end == -1:
             line = head[:m.start()].count(b"\n") + 1
-            raise fail(path, line, "the document type declaration declares entities; "
+            raise fail(display or path, line, "the document type declaration declares "
+                       "entities; "
                        "entity expansion is refused (XXE / billion laughs)")
     before_root = _ROOT_START.search(head, m.end())
     if before_root is None and len(head) == _PROLOG_BYTES:
-        raise fail(path, 1, "the document type declaration is too long")
+        raise fail(display or path, 1, "the document type declaration is too long")
 
 
 def parser_options() -> dict:
@@ -73,7 +74,7 @@ def iterparse(path: Path, events: tuple[Literal["start", "end"], ...] = ("start"
     name = display or str(path)
     if not path.is_file():
         raise Invalid(f"{name}: no such file")
-    check_prolog(path)
+    check_prolog(path, name)
     try:
         yield from etree.iterparse(str(path), events=events, **parser_options())
     except etree.XMLSyntaxError as exc:
