@@ -359,12 +359,22 @@ def export() -> None:
               default="ttl", show_default=True)
 @click.option("--output", "-o", type=click.Path(path_type=Path), default=None,
               help="Write to FILE (default: standard output).")
+@click.option("--under", default=None, metavar="PATH",
+              help="Only PATH and what is inside it that you may view (the working store).")
 @command
-def export_rdf(ctx: Context, public: bool, fmt: str, output: Path | None) -> None:
+def export_rdf(ctx: Context, public: bool, fmt: str, output: Path | None,
+               under: str | None) -> None:
     """Export RDF as Turtle, N-Quads, JSON-LD, TriG or N-Triples."""
     if output:
         output_path(output)  # a bad target is refused before the export is made
-    data = ctx.repo.export_rdf(ctx.user, public=public, fmt=fmt)
+    if under is not None and public:
+        raise click.UsageError("--under exports from the working store; leave out --public")
+    if under is not None:
+        from repo.exporters.rdf import subtree_rdf
+
+        data = subtree_rdf(ctx.repo, ctx.user, under, fmt)
+    else:
+        data = ctx.repo.export_rdf(ctx.user, public=public, fmt=fmt)
     if output:
         write_atomically(output, data)
         err.print(f"wrote {len(data)} bytes to {output}", markup=False)

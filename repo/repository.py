@@ -17,9 +17,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
 
-from pyoxigraph import DefaultGraph, Literal, NamedNode, Quad, RdfFormat, Store, serialize
+from pyoxigraph import Literal, NamedNode, Quad, Store
 
-from ontology.namespaces import LT, RICO, SCHEMA, XSD
+from ontology.namespaces import LT, XSD
 from ontology.terms import solutions
 from repo import exposure
 from repo.accounts import Accounts, require_manager
@@ -527,23 +527,16 @@ class Repository:
     # ------------------------------------------------------------------ export
     def export_rdf(self, user: User, *, public: bool, fmt: str) -> bytes:
         """Descriptions as Turtle, N-Quads or JSON-LD (the working store needs a Manager)."""
-        formats = {"ttl": RdfFormat.TURTLE, "nq": RdfFormat.N_QUADS, "jsonld": RdfFormat.JSON_LD,
-                   "trig": RdfFormat.TRIG, "nt": RdfFormat.N_TRIPLES}
-        if fmt not in formats:
-            raise Invalid(f"format {fmt!r}: one of {', '.join(formats)}")
+        from repo.exporters.rdf import FORMATS, serialize_quads
+
+        if fmt not in FORMATS:
+            raise Invalid(f"format {fmt!r}: one of {', '.join(FORMATS)}")
         if public:
-            store = self.public
-            quads = list(store)
+            quads = list(self.public)
         else:
             require_manager(user)
             quads = [q for q in self.working if q.graph_name != self.mgmt]
-        if formats[fmt].supports_datasets:
-            return serialize(sorted(quads, key=str), format=formats[fmt]) or b""
-        tmp = Store()
-        tmp.extend(Quad(q.subject, q.predicate, q.object) for q in quads)
-        prefixes = {"rico": RICO, "schema": SCHEMA, "xsd": XSD}
-        return tmp.dump(format=formats[fmt], from_graph=DefaultGraph(),
-                        prefixes=prefixes if fmt == "ttl" else None) or b""
+        return serialize_quads(quads, fmt)
 
 
 __all__ = ["DiffLine", "LantaiError", "NewObject", "Repository"]

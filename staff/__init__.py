@@ -8,6 +8,7 @@ every one of them:
 - ``auth``       sign-in (password, TOTP), sign-out
 - ``dashboard``  the start page: recent changes, drafts, review queue, embargoes, failed jobs
 - ``files``      an item's files: uploads (staged, resumable), derivatives, OCR, page order
+- ``transfer``   import EAD / EAC-CPF files; export a subtree as EAD or RDF
 
 Every page reads and writes through :mod:`staff.web` (the repository's one door, as the
 signed-in user); no page holds a rule of its own. Staff pages are never cached by a shared
@@ -29,6 +30,7 @@ PARTS = (
     "staff.auth",
     "staff.dashboard",
     "staff.files",
+    "staff.transfer",
 )
 
 bp = Blueprint("staff", __name__, url_prefix="/staff", template_folder="templates",

@@ -127,6 +127,7 @@ TABS = (
     ("staff.workflow.access", "Access"),
     ("staff.workflow.sharing", "Sharing"),
     ("staff.history.history", "History"),
+    ("staff.transfer.export", "Export"),
 )
 
 
