@@ -145,3 +145,18 @@ def test_export_holds_only_what_the_user_may_view(app):
     graphs = {q.graph_name.value for q in parse(mine.data, format=RdfFormat.N_QUADS)}
     every = {q.graph_name.value for q in parse(everything, format=RdfFormat.N_QUADS)}
     assert len(graphs) == 3 and graphs < every  # not the fonds, not the other series
+
+
+def test_the_cli_exports_the_same_subtree(app):
+    """``lantai export rdf --under PATH``: the same operation as the workspace's download."""
+    from support import run_lantai
+
+    home = app.config["LANTAI_HOME"]
+    cli = run_lantai(home, "export", "rdf", "--under", "/xjtu/students", "--format", "nq",
+                     user="nobody").stdout.encode()
+    web = signed_in(app, "nobody").get("/staff/export/xjtu/students?format=nq").data
+    assert set(cli.splitlines()) == set(web.splitlines()) and cli
+    hidden = run_lantai(home, "export", "rdf", "--under", "/xjtu", user="nobody", check=False)
+    assert hidden.returncode == 3 and "/xjtu" in hidden.stderr
+    both = run_lantai(home, "export", "rdf", "--under", "/xjtu", "--public", check=False)
+    assert both.returncode == 2
