@@ -222,21 +222,52 @@ def run(home: Path, meta: dict, requests: int, rounds: int) -> list[dict]:
                         "goal_p50_ms": page.goal_p50, "goal_p99_ms": page.goal_p99,
                         "rounds": [{"p50": round(r["p50"], 2), "p99": round(r["p99"], 2)}
                                    for r in runs]})
+    results += anchors(app, meta, rounds)
     return results
+
+
+def anchors(app, meta: dict, rounds: int) -> list[dict]:
+    """What the naive page would cost: every child of the big folder loaded
+    (``Repository.children``) and an edited record's whole history, on the read-only view
+    the pages use. Not goals: the figures the paged views are compared with."""
+    from flask import g
+
+    site = app.extensions["lantai.api"]
+    jobs = {f"anchor: Repository.children of the {meta['big']:,}-child folder":
+            (1, lambda repo, user: repo.children(user, "/xjtu/big")),  # ~40 s: once
+            "anchor: Repository.history of an edited record":
+            (max(5, rounds), lambda repo, user: repo.history(user, meta["edited"][0]))}
+    out = []
+    for name, (repeat, job) in jobs.items():
+        times = []
+        for _ in range(repeat):
+            with app.test_request_context():
+                reader = site.reader()
+                user = reader.active_user("editor")
+                t0 = time.perf_counter()
+                job(reader, user)
+                times.append((time.perf_counter() - t0) * 1000)
+                g.pop("lantai_api_reader", None)
+        p50 = statistics.median(times)
+        out.append({"page": name, "url": "", "served": True, "statuses": {},
+                    "p50_ms": round(p50, 2), "p99_ms": round(max(times), 2),
+                    "goal_p50_ms": None, "goal_p99_ms": None,
+                    "rounds": [{"p50": round(t, 2), "p99": round(t, 2)} for t in times]})
+    return out
 
 
 def table(results: list[dict]) -> str:
     def ratio(value: float, goal: float | None) -> str:
         return f"{value / goal:.2f}×" if goal else "—"
 
-    lines = [f"{'page':34} {'p50 ms':>8} {'goal':>5} {'ratio':>6} {'p99 ms':>8} {'goal':>5} "
+    lines = [f"{'page':50} {'p50 ms':>8} {'goal':>5} {'ratio':>6} {'p99 ms':>8} {'goal':>5} "
              f"{'ratio':>6}  statuses"]
     for r in results:
         if not r["served"]:
-            lines.append(f"{r['page']:34} {'not served yet':>44}  {r['statuses']}")
+            lines.append(f"{r['page']:50} {'not served yet':>44}  {r['statuses']}")
             continue
         lines.append(
-            f"{r['page']:34} {r['p50_ms']:8.1f} {r['goal_p50_ms'] or '—':>5} "
+            f"{r['page']:50} {r['p50_ms']:8.1f} {r['goal_p50_ms'] or '—':>5} "
             f"{ratio(r['p50_ms'], r['goal_p50_ms']):>6} {r['p99_ms']:8.1f} "
             f"{r['goal_p99_ms'] or '—':>5} {ratio(r['p99_ms'], r['goal_p99_ms']):>6}  "
             f"{r['statuses']}")
