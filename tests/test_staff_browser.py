@@ -14,6 +14,7 @@ violations we look for).
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import pytest
 from staff_support import PASSWORD, set_password
-from support import ROLE_USERS, free_port, new_site, require, served
+from support import PROJECT, ROLE_USERS, free_port, new_site, require, served
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 AXE = Path(__file__).resolve().parents[1] / "staff" / "static" / "vendor" / "axe.min.js"
@@ -235,3 +236,64 @@ def test_the_audit_fails_on_a_violation(desk):
     with pytest.raises(AssertionError, match="CSP"):
         desk.audit()
     desk.errors.clear()
+
+
+# ---------------------------------------------------------------------- files, import, export
+def scan(path: Path, shade: int) -> Path:
+    """A small page scan (a real JPEG, different for each shade)."""
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (320, 440), (235, 228, 210))
+    ImageDraw.Draw(img).rectangle((30, 40 + shade, 290, 80 + shade), fill=(40, 40, 40))
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=80)
+    path.write_bytes(out.getvalue())
+    return path
+
+
+def test_upload_three_scans_with_progress(desk, tmp_path):
+    """Three scans dropped on an item arrive (a progress bar each), are ingested and listed
+    with their derivatives; a .jpg that is not a JPEG is refused with a message, nothing
+    stored."""
+    from playwright.sync_api import expect
+
+    page = desk.page
+    desk.sign_in("editor")
+    desk.open("/staff/files/xjtu/students/register-1957/page-1", name="files-empty")
+    scans = [scan(tmp_path / f"p{i}.jpg", 60 * i) for i in (1, 2, 3)]
+    page.set_input_files("#upload-files", [str(p) for p in scans])
+    page.locator("form.upload-form button[type=submit]").click()
+    # (no wait_for_function: its string is eval'd in the page, which the CSP refuses)
+    expect(page.locator(".upload-list .ok")).to_have_count(3, timeout=60_000)
+    assert page.locator(".upload-list progress").count() == 3
+    expect(page.locator("#files-section table.files tbody tr")).to_have_count(3, timeout=30_000)
+    desk.audit("files-uploaded")
+    assert page.locator("#files-section img.thumb").count() == 3  # staff-only previews
+    fake = tmp_path / "p4.jpg"
+    fake.write_text("%PDF-1.4 not a picture at all", encoding="utf-8")
+    page.set_input_files("#upload-files", str(fake))
+    page.locator("form.upload-form button[type=submit]").click()
+    page.wait_for_selector(".upload-list [role=alert]", timeout=30_000)
+    desk.audit()
+    desk.open("/staff/files/xjtu/students/register-1957/page-1")
+    assert page.locator("#files-section table.files tbody tr").count() == 3
+
+
+def test_import_and_export_pages(desk):
+    """An EAD finding aid imported through the page (the progress form), then the export
+    page of what was made; both audited."""
+    page = desk.page
+    desk.sign_in("editor")
+    desk.open("/staff/import", name="import")
+    page.check("#kind-ead")
+    page.set_input_files("#import-file", str(PROJECT / "tests/fixtures/ead/bilingual-zh-en.xml"))
+    page.fill("#import-into", "/")
+    page.locator("form.progress-form button[type=submit]").click()
+    page.wait_for_selector("#main [role=status]", timeout=60_000)
+    desk.audit("import-done")
+    top = page.locator("#main [role=status] a").first
+    href = top.get_attribute("href")
+    assert href and href.startswith("/staff/")
+    path = href.split("/", 3)[3]
+    desk.open(f"/staff/export/{path}", name="export")
+    assert page.locator("a[download]").count() >= 5
