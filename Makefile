@@ -37,16 +37,19 @@ test: $(VENV)/.installed viewer staff-assets
 	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest
 
-# The Chinese of the public pages: extract the templates' messages, merge them into the
-# catalog (then write the Chinese of new ones in messages.po), compile messages.mo. Both
-# files are committed, so a clean clone needs no build step; tests/test_i18n.py checks them.
+# The Chinese of the public pages (publisher/ and iiif/) and of the staff workspace: extract
+# the messages of the templates and the code (gettext, lazy_gettext, and ui_text/ui_ptext of
+# publisher/i18n.py), merge them into each catalog (then write the Chinese of new ones in
+# messages.po), compile messages.mo. Both files are committed, so a clean clone needs no build
+# step; tests/test_i18n.py and tests/test_staff_i18n.py check them.
+KEYWORDS := -k lazy_gettext -k lazy_pgettext:1c,2 -k ui_text -k ui_ptext:1c,2
 translations: $(VENV)/.installed
-	$(VENV)/bin/pybabel extract -F babel.cfg -k lazy_gettext --ignore-dirs='.* _* static' \
-	  -o $(VENV)/messages.pot publisher
+	$(VENV)/bin/pybabel extract -F babel.cfg $(KEYWORDS) --ignore-dirs='.* _* static' \
+	  -o $(VENV)/messages.pot publisher iiif
 	$(VENV)/bin/pybabel update -i $(VENV)/messages.pot -d publisher/translations -l zh \
 	  --no-fuzzy-matching --width 100
 	$(VENV)/bin/pybabel compile -d publisher/translations -l zh
-	$(VENV)/bin/pybabel extract -F babel.cfg -k lazy_gettext --ignore-dirs='.* _* static assets' \
+	$(VENV)/bin/pybabel extract -F babel.cfg $(KEYWORDS) --ignore-dirs='.* _* static assets' \
 	  -o $(VENV)/staff.pot staff
 	test -f staff/translations/zh/LC_MESSAGES/messages.po || \
 	  $(VENV)/bin/pybabel init -i $(VENV)/staff.pot -d staff/translations -l zh

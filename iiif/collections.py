@@ -18,6 +18,7 @@ from typing import Any
 from pyoxigraph import NamedNode, Store, Variable
 
 from iiif.manifests import (
+    ATTRIBUTION,
     PRESENTATION_CONTEXT,
     PublicGraph,
     Site,
@@ -25,6 +26,7 @@ from iiif.manifests import (
     is_digitised,
     label_or,
     lang_map,
+    lang_map_of,
     manifest_ref,
     natural_key,
 )
@@ -103,7 +105,7 @@ def build_exhibit_collection(store: Store, site: Site, key: str) -> dict | None:
                            "type": "Collection", "label": label}
     if summary:
         out["summary"] = summary
-    out |= {"requiredStatement": {"label": {"zh": ["提供者"], "en": ["Attribution"]},
+    out |= {"requiredStatement": {"label": lang_map_of(ATTRIBUTION),
                                   "value": site.name},
             "rights": site.rights,
             "homepage": [{"id": iri, "type": "Text", "label": label, "format": "text/html"}],

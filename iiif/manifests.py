@@ -47,6 +47,7 @@ from pyoxigraph import Literal, NamedNode, Store
 
 from ontology import terms
 from ontology.namespaces import DCTERMS, RDF, RDFS, RICO, RST, SCHEMA
+from publisher.i18n import LANGS, UIText, date_range, ui_ptext
 from repo.values import language_tag
 
 PRESENTATION_CONTEXT = "http://iiif.io/api/presentation/3/context.json"
@@ -61,23 +62,35 @@ _DURATION = re.compile(r"^P(?:(?P<d>\d+(?:\.\d+)?)D)?(?:T(?:(?P<h>\d+(?:\.\d+)?)
                        r"(?:(?P<m>\d+(?:\.\d+)?)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$")
 _NATURAL = re.compile(r"(\d+)")
 
-# metadata rows: (predicate, zh label, en label, kind) — kind "text" for literals, "link"
-# for other public objects (shown by their label), "lang" for ISO 639 language IRIs
+# metadata rows: (predicate, label, kind) — kind "text" for literals, "link" for other public
+# objects (shown by their label), "lang" for ISO 639 language IRIs; the labels' Chinese is in
+# the catalogs (context "iiif": these are the 档案 words of a viewer's metadata panel)
 METADATA = (
-    (RICO + "identifier", "档号", "Reference code", "text"),
-    (RICO + "date", "日期", "Date", "text"),
-    (RICO + "recordResourceExtent", "数量", "Extent", "text"),
-    (RICO + "hasCreator", "责任者", "Creator", "link"),
-    (RICO + "hasOrganicProvenance", "立档单位", "Provenance", "link"),
-    (RICO + "hasOrHadSubject", "主题", "Subject", "link"),
-    (RICO + "isAssociatedWithPlace", "地点", "Place", "link"),
-    (RICO + "isAssociatedWithEvent", "相关事件", "Event", "link"),
-    (RICO + "hasOrHadLanguage", "语种", "Language", "lang"),
-    (RICO + "conditionsOfAccess", "利用条件", "Conditions of access", "text"),
-    (RICO + "conditionsOfUse", "使用条件", "Conditions of use", "text"),
+    (RICO + "identifier", ui_ptext("iiif", "Reference code"), "text"),
+    (RICO + "date", ui_ptext("iiif", "Date"), "text"),
+    (RICO + "recordResourceExtent", ui_ptext("iiif", "Extent"), "text"),
+    (RICO + "hasCreator", ui_ptext("iiif", "Creator"), "link"),
+    (RICO + "hasOrganicProvenance", ui_ptext("iiif", "Provenance"), "link"),
+    (RICO + "hasOrHadSubject", ui_ptext("iiif", "Subject"), "link"),
+    (RICO + "isAssociatedWithPlace", ui_ptext("iiif", "Place"), "link"),
+    (RICO + "isAssociatedWithEvent", ui_ptext("iiif", "Event"), "link"),
+    (RICO + "hasOrHadLanguage", ui_ptext("iiif", "Language"), "lang"),
+    (RICO + "conditionsOfAccess", ui_ptext("iiif", "Conditions of access"), "text"),
+    (RICO + "conditionsOfUse", ui_ptext("iiif", "Conditions of use"), "text"),
 )
-LANGUAGE_NAMES = {"zh": ("中文", "Chinese"), "en": ("英文", "English"), "ja": ("日文", "Japanese"),
-                  "ru": ("俄文", "Russian"), "fr": ("法文", "French"), "de": ("德文", "German")}
+LANGUAGE_NAMES = {"zh": ui_ptext("language", "Chinese"), "en": ui_ptext("language", "English"),
+                  "ja": ui_ptext("language", "Japanese"), "ru": ui_ptext("language", "Russian"),
+                  "fr": ui_ptext("language", "French"), "de": ui_ptext("language", "German")}
+DATE = ui_ptext("iiif", "Date")
+POSTER = ui_ptext("iiif", "Poster")
+ATTRIBUTION = ui_ptext("iiif", "Attribution")
+DESCRIPTION_TURTLE = ui_ptext("iiif", "RiC-O description (Turtle)")
+DESCRIPTION_JSONLD = ui_ptext("iiif", "RiC-O description (JSON-LD)")
+
+
+def lang_map_of(text: UIText) -> LangMap:
+    """A catalog text as a IIIF language map: ``{"zh": ["日期"], "en": ["Date"]}``."""
+    return {code: [value] for code, value in text.both().items()}
 
 
 # ---------------------------------------------------------------------- reading the store
@@ -470,7 +483,7 @@ def av_canvas(site: Site, manifest_id: str, m: Media, n: int, related: list[Medi
     poster = make(p3.AnnotationBody, True, id=urls.poster(m.key), type="Image",
                   format="image/jpeg", width=pw, height=ph)
     placeholder = make(p3.PlaceholderCanvas, True, id=pid, type="Canvas",
-                       label={"zh": ["封面"], "en": ["Poster"]}, width=pw, height=ph,
+                       label=lang_map_of(POSTER), width=pw, height=ph,
                        items=[make(p3.AnnotationPage, True, id=f"{pid}/page",
                                    type="AnnotationPage",
                                    items=[make(p3.Annotation, True, id=f"{pid}/page/poster",
@@ -562,7 +575,7 @@ def table_of_contents(manifest_id: str, label: LangMap, av: list[tuple[Media, li
 
 def metadata(graph: PublicGraph, stmts: dict[str, list]) -> list[dict]:
     rows = []
-    for pred, zh, en, kind in METADATA:
+    for pred, label, kind in METADATA:
         objs = stmts.get(pred, [])
         if not objs:
             continue
@@ -571,8 +584,8 @@ def metadata(graph: PublicGraph, stmts: dict[str, list]) -> list[dict]:
             value = lang_map(objs)
         elif kind == "lang":
             codes = sorted({bcp47(o.value) for o in objs if isinstance(o, NamedNode)})
-            value = {"zh": [LANGUAGE_NAMES.get(c, (c, c))[0] for c in codes],
-                     "en": [LANGUAGE_NAMES.get(c, (c, c))[1] for c in codes]}
+            value = {lang: [LANGUAGE_NAMES[c].in_lang(lang) if c in LANGUAGE_NAMES else c
+                            for c in codes] for lang in LANGS}
         else:
             for o in sorted(objs, key=lambda o: o.value):
                 if not isinstance(o, NamedNode) or not graph.exists(o.value):
@@ -589,43 +602,16 @@ def metadata(graph: PublicGraph, stmts: dict[str, list]) -> list[dict]:
             if english:
                 value = {"zh": value["none"], "en": [english]}
         if value and any(value.values()):
-            rows.append({"label": {"zh": [zh], "en": [en]}, "value": value})
+            rows.append({"label": lang_map_of(label), "value": value})
     begin, end = _dates(stmts)
     if begin and not stmts.get(RICO + "date"):
         value = {lang: [date_range(begin, end, lang) or begin] for lang in ("zh", "en")}
-        rows.insert(1, {"label": {"zh": ["日期"], "en": ["Date"]}, "value": value})
+        rows.insert(1, {"label": lang_map_of(DATE), "value": value})
     return rows
-
-
-MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-          "September", "October", "November", "December")
 
 
 def _dates(stmts: dict[str, list]) -> tuple[str | None, str | None]:
     return _first_text(stmts.get(RICO + "beginningDate")), _first_text(stmts.get(RICO + "endDate"))
-
-
-def human_date(iso: str, lang: str) -> str | None:
-    """``1957-10-14`` → ``1957年10月14日`` / ``14 October 1957`` (``1957-10``, ``1957`` too)."""
-    m = re.match(r"^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?", iso or "")
-    if m is None:
-        return None
-    y, mo, d = m[1], int(m[2]) if m[2] else None, int(m[3]) if m[3] else None
-    if mo is not None and not 1 <= mo <= 12:
-        return None
-    if lang == "zh":
-        return y + "年" + (f"{mo}月" if mo else "") + (f"{d}日" if mo and d else "")
-    if mo and d:
-        return f"{d} {MONTHS[mo - 1]} {y}"
-    return f"{MONTHS[mo - 1]} {y}" if mo else y
-
-
-def date_range(begin: str | None, end: str | None, lang: str) -> str | None:
-    first = human_date(begin or "", lang)
-    if first is None:
-        return None
-    last = human_date(end or "", lang) if end and end != begin else None
-    return first if last is None else first + ("—" if lang == "zh" else " – ") + last
 
 
 def descriptive(site: Site, graph: PublicGraph, iri: str, stmts: dict[str, list],
@@ -635,7 +621,7 @@ def descriptive(site: Site, graph: PublicGraph, iri: str, stmts: dict[str, list]
     out: dict = {
         "metadata": metadata(graph, stmts) or None,
         "summary": lang_map(stmts.get(RICO + "scopeAndContent", [])) or None,
-        "requiredStatement": {"label": {"zh": ["提供者"], "en": ["Attribution"]},
+        "requiredStatement": {"label": lang_map_of(ATTRIBUTION),
                               "value": {lang: [f"{names[0]}"]
                                         for lang, names in site.name.items()}},
         "rights": site.rights,
@@ -645,12 +631,10 @@ def descriptive(site: Site, graph: PublicGraph, iri: str, stmts: dict[str, list]
         "homepage": [{"id": iri, "type": "Text", "label": label, "format": "text/html"}],
         "seeAlso": [{"id": f"{iri}.ttl", "type": "Dataset", "format": "text/turtle",
                      "profile": "https://www.ica.org/standards/RiC/ontology",
-                     "label": {"zh": ["RiC-O 描述（Turtle）"],
-                               "en": ["RiC-O description (Turtle)"]}},
+                     "label": lang_map_of(DESCRIPTION_TURTLE)},
                     {"id": f"{iri}.jsonld", "type": "Dataset", "format": "application/ld+json",
                      "profile": "https://www.ica.org/standards/RiC/ontology",
-                     "label": {"zh": ["RiC-O 描述（JSON-LD）"],
-                               "en": ["RiC-O description (JSON-LD)"]}}],
+                     "label": lang_map_of(DESCRIPTION_JSONLD)}],
     }
     parent = next((o.value for o in stmts.get(RICO + "isDirectlyIncludedIn", [])
                    if isinstance(o, NamedNode) and graph.exists(o.value)), None)

@@ -45,6 +45,7 @@ from pathlib import Path
 
 from iiif.derivatives import derivatives_folder, ensure_image_derivatives
 from iiif.transcripts import parse_vtt
+from publisher.i18n import LANGS, ui_ptext
 from repo.errors import Invalid, LantaiError, NotFound, Unsupported
 from repo.sweep import IngestMarker
 
@@ -529,19 +530,23 @@ def iso_duration(seconds: float) -> str:
     return f"PT{text}S"
 
 
-_TITLES = {"audio": ("录音", "Sound recording"), "video": ("录像", "Video recording"),
-           "toc": ("目录", "Table of contents"), "pdf": ("PDF 原件", "PDF original")}
-_LANG_NAMES = {"zh": ("中文", "Chinese"), "en": ("英文", "English")}
+# Titles written into a new instantiation's description, in both languages (the catalogs')
+_TITLES = {"audio": ui_ptext("media", "Sound recording"),
+           "video": ui_ptext("media", "Video recording"),
+           "toc": ui_ptext("media", "Table of contents"), "pdf": ui_ptext("media", "PDF original")}
+_LANG_NAMES = {"zh": ui_ptext("language", "Chinese"), "en": ui_ptext("language", "English")}
+_PAGE = ui_ptext("media", "Page %(page)s")
+_TRANSCRIPT = ui_ptext("media", "Transcript (%(language)s)")
 
 
 def _title(p: Probe, page: int | None) -> dict:
     if page is not None:
-        return {"zh": f"第{page}页", "en": f"Page {page}"}
+        return _PAGE.both(page=page)
     if p.kind == "vtt":
-        zh, en = _LANG_NAMES.get(p.language or "", (p.language, p.language))
-        return {"zh": f"文字稿（{zh}）", "en": f"Transcript ({en})"}
-    zh, en = _TITLES[p.kind]
-    return {"zh": zh, "en": en}
+        name = _LANG_NAMES.get(p.language or "")
+        return {lang: _TRANSCRIPT.in_lang(lang, language=name.in_lang(lang) if name
+                                          else p.language) for lang in LANGS}
+    return _TITLES[p.kind].both()
 
 
 def _pause_for_tests() -> None:

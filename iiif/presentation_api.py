@@ -50,6 +50,7 @@ from iiif.manifests import (
 from iiif.transcripts import transcript_cues
 from publisher.dataset import public_store, read_generation
 from publisher.gone import absent
+from publisher.i18n import ui_text
 from repo.errors import LantaiError
 
 bp = Blueprint("iiif_presentation_api", __name__)
@@ -399,16 +400,20 @@ def record_links(iri: str) -> list[tuple[str, str, str]]:
     return [("alternate", MANIFEST_PROFILE, url)] if url else []
 
 
+VIEWER_LINK = ui_text("IIIF manifest")
+VIEWER_REGION = ui_text("Images and recordings")
+
+
 def viewer_html(manifest_url: str, lang: str = "zh", height: str = "520px") -> Markup:
     """The viewer (Clover IIIF, from our static files) showing ``manifest_url``."""
-    title = "IIIF 清单" if lang == "zh" else "IIIF manifest"
+    title = escape(VIEWER_LINK.in_lang(lang))
     link = (f'<p class="iiif-link"><a href="{escape(manifest_url)}" '
             f'type="application/ld+json">{title}</a></p>')
     app = cast("LocalProxy[Flask]", current_app)._get_current_object()
     src = viewer_asset.script_url(app)  # versioned, gzipped
     if src is None:  # the viewer was not built (scripts/viewer-setup.sh)
         return Markup(f'<section class="iiif-viewer-panel">{link}</section>')
-    region = "影像与录音" if lang == "zh" else "Images and recordings"
+    region = escape(VIEWER_REGION.in_lang(lang))
     return Markup(
         f'<section class="iiif-viewer-panel" aria-label="{region}">'
         f'<div class="iiif-viewer" data-iiif-manifest="{escape(manifest_url)}" '

@@ -41,9 +41,11 @@ from flask import Blueprint, current_app, jsonify, request
 
 from iiif import caching, ocr, texts
 from iiif import search_v1 as search_v1_format
+from iiif.manifests import lang_map_of
 from iiif.transcripts import Cue
 from publisher.dataset import public_store, read_generation
 from publisher.gone import is_gone
+from publisher.i18n import ui_ptext
 from repo.catalog.analysis import CJK_RANGES, fold, has_cjk, normalize
 from repo.catalog.query import STOPWORDS, Highlight, parse
 from repo.catalog.snippets import matches
@@ -62,6 +64,8 @@ OCR_BUDGET = 2  # pages a request may OCR (the rest waits for ingest or later re
 SUPPORTED = frozenset({"q", "motivation", "page"})
 OUR_MOTIVATIONS = frozenset({"supplementing", "non-painting"})
 _CACHE_SIZE = 64
+OCR_TEXT = ui_ptext("iiif", "OCR text")
+TRANSCRIPT = ui_ptext("iiif", "Transcript")
 _LATIN_WORD = re.compile(rf"[^\W_{CJK_RANGES}]+")
 _CJK_RUN = re.compile(f"[{CJK_RANGES}]+")
 
@@ -600,7 +604,7 @@ def ocr_annotations(key: str):
     units = ocr_units(base, kind, rkey, media, page)
     out = {"@context": PRESENTATION_CONTEXT, "id": ocr_page_id(base, key),
            "type": "AnnotationPage",
-           "label": {"zh": ["OCR 文字"], "en": ["OCR text"]},
+           "label": lang_map_of(OCR_TEXT),
            "items": [annotation(u) for u in units]}
     return _respond(out)
 
@@ -619,7 +623,7 @@ def transcript_annotations(key: str):
     if recording is None:
         return _not_found()
     units = cue_units(base, kind, rkey, media, recording, texts.transcript_text(_home(), media))
-    label = {"zh": ["文字稿"], "en": ["Transcript"]}
+    label = lang_map_of(TRANSCRIPT)
     out = {"@context": PRESENTATION_CONTEXT, "id": transcript_page_id(base, key),
            "type": "AnnotationPage", "label": label,
            "items": [annotation(u) for u in units]}

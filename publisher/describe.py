@@ -21,7 +21,7 @@ from pyoxigraph import Literal, NamedNode, Store
 from ontology import terms
 from ontology.namespaces import DCTERMS, RDF, RICO, RST, SCHEMA
 from ontology.profile import vocabulary_codes
-from publisher.i18n import LANGS
+from publisher.i18n import LANGS, UIText, ui_ptext
 
 Texts = dict[str, str]  # language ("" for none) -> text
 
@@ -33,49 +33,46 @@ _INSTANTIATION_OF = NamedNode(RICO + "isOrWasDigitalInstantiationOf")
 _PARTICIPANT = NamedNode(RICO + "hasOrHadParticipant")
 _WITH_EVENT = NamedNode(RICO + "isAssociatedWithEvent")
 
-# Record set types (RiC-O vocabulary) and the 档案 words for them.
-LEVELS: dict[str, Texts] = {
-    RST + "Fonds": {"zh": "全宗", "en": "Fonds"},
-    RST + "Series": {"zh": "系列", "en": "Series"},
-    RST + "File": {"zh": "案卷", "en": "File"},
-    RST + "Collection": {"zh": "专题汇集", "en": "Collection"},
+# Record set types (RiC-O vocabulary) and the 档案 words for them (in the catalogs).
+LEVELS: dict[str, UIText] = {
+    RST + "Fonds": ui_ptext("level", "Fonds"),
+    RST + "Series": ui_ptext("level", "Series"),
+    RST + "File": ui_ptext("level", "File"),
+    RST + "Collection": ui_ptext("level", "Collection"),
 }
 
-CLASSES: dict[str, Texts] = {
-    RICO + "Record": {"zh": "文件", "en": "Record"},
-    RICO + "RecordSet": {"zh": "档案组合", "en": "Record set"},
-    RICO + "RecordPart": {"zh": "文件部分", "en": "Record part"},
-    RICO + "Instantiation": {"zh": "数字副本", "en": "Digital instantiation"},
-    RICO + "Person": {"zh": "人物", "en": "Person"},
-    RICO + "CorporateBody": {"zh": "机构", "en": "Corporate body"},
-    RICO + "Family": {"zh": "家族", "en": "Family"},
-    RICO + "Place": {"zh": "地点", "en": "Place"},
-    RICO + "Event": {"zh": "事件", "en": "Event"},
-    RICO + "Activity": {"zh": "活动", "en": "Activity"},
-    SCHEMA + "ExhibitionEvent": {"zh": "展览", "en": "Exhibit"},
-    SCHEMA + "CreativeWork": {"zh": "展览单元", "en": "Exhibit section"},
+CLASSES: dict[str, UIText] = {
+    RICO + "Record": ui_ptext("type", "Record"),
+    RICO + "RecordSet": ui_ptext("type", "Record set"),
+    RICO + "RecordPart": ui_ptext("type", "Record part"),
+    RICO + "Instantiation": ui_ptext("type", "Digital instantiation"),
+    RICO + "Person": ui_ptext("type", "Person"),
+    RICO + "CorporateBody": ui_ptext("type", "Corporate body"),
+    RICO + "Family": ui_ptext("type", "Family"),
+    RICO + "Place": ui_ptext("type", "Place"),
+    RICO + "Event": ui_ptext("type", "Event"),
+    RICO + "Activity": ui_ptext("type", "Activity"),
+    SCHEMA + "ExhibitionEvent": ui_ptext("type", "Exhibit"),
+    SCHEMA + "CreativeWork": ui_ptext("type", "Exhibit section"),
 }
 
-# Links shown on pages: predicate -> (label, label of the inverse), bilingual.
-RELATIONS: dict[str, tuple[Texts, Texts]] = {
-    RICO + "hasCreator": ({"zh": "形成者", "en": "Creators"},
-                          {"zh": "形成的档案", "en": "Created"}),
-    RICO + "hasOrganicProvenance": ({"zh": "来源", "en": "Provenance"},
-                                    {"zh": "来源于此的档案", "en": "Provenance of"}),
-    RICO + "hasOrHadSubject": ({"zh": "主题", "en": "Subjects"},
-                               {"zh": "相关档案", "en": "Subject of"}),
-    RICO + "hasOrHadParticipant": ({"zh": "参与者", "en": "Participants"},
-                                   {"zh": "参与的事件", "en": "Took part in"}),
-    RICO + "isAssociatedWithPlace": ({"zh": "地点", "en": "Places"},
-                                     {"zh": "与此地相关", "en": "Associated with this place"}),
-    RICO + "isAgentAssociatedWithPlace": ({"zh": "地点", "en": "Places"},
-                                          {"zh": "相关人物与机构",
-                                           "en": "People and bodies associated"}),
-    RICO + "isAssociatedWithEvent": ({"zh": "事件", "en": "Events"},
-                                     {"zh": "相关档案", "en": "Records about this event"}),
-    SCHEMA + "about": ({"zh": "关于", "en": "About"}, {"zh": "相关展览", "en": "Exhibits"}),
-    SCHEMA + "hasPart": ({"zh": "展品", "en": "Featured"},
-                         {"zh": "出现于展览", "en": "Featured in"}),
+# Links shown on pages: predicate -> (label, label of the inverse).
+RELATIONS: dict[str, tuple[UIText, UIText]] = {
+    RICO + "hasCreator": (ui_ptext("relation", "Creators"), ui_ptext("relation", "Created")),
+    RICO + "hasOrganicProvenance": (ui_ptext("relation", "Provenance"),
+                                    ui_ptext("relation", "Provenance of")),
+    RICO + "hasOrHadSubject": (ui_ptext("relation", "Subjects"),
+                               ui_ptext("relation", "Subject of")),
+    RICO + "hasOrHadParticipant": (ui_ptext("relation", "Participants"),
+                                   ui_ptext("relation", "Took part in")),
+    RICO + "isAssociatedWithPlace": (ui_ptext("relation", "Places"),
+                                     ui_ptext("relation", "Associated with this place")),
+    RICO + "isAgentAssociatedWithPlace": (ui_ptext("relation", "Places"),
+                                          ui_ptext("relation", "People and bodies associated")),
+    RICO + "isAssociatedWithEvent": (ui_ptext("relation", "Events"),
+                                     ui_ptext("relation", "Records about this event")),
+    SCHEMA + "about": (ui_ptext("relation", "About"), ui_ptext("relation", "Exhibits")),
+    SCHEMA + "hasPart": (ui_ptext("relation", "Featured"), ui_ptext("relation", "Featured in")),
 }
 AGENT_CLASSES = {RICO + "Person", RICO + "CorporateBody", RICO + "Family"}
 FORWARD_ORDER = (RICO + "hasCreator", RICO + "hasOrganicProvenance", RICO + "hasOrHadParticipant",
@@ -181,11 +178,12 @@ class Described:
     def class_label(self, want: str) -> str:
         for c in self.classes:
             if c in CLASSES:
-                return CLASSES[c][want]
+                return CLASSES[c].in_lang(want)
         return ""
 
     def level_label(self, want: str) -> str:
-        return LEVELS.get(self.level or "", {}).get(want, "")
+        level = LEVELS.get(self.level or "")
+        return level.in_lang(want) if level else ""
 
 
 def texts_of(store: Store, node: NamedNode, preds: list[NamedNode],

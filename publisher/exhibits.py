@@ -25,7 +25,7 @@ from ontology import terms
 from ontology.namespaces import DCTERMS, RDF, RICO, SCHEMA
 from publisher.dataset import public_store
 from publisher.gone import absent
-from publisher.i18n import LANGS, lang, render
+from publisher.i18n import LANGS, date_range, lang, render
 from repo.ordering import stored_order
 
 bp = Blueprint("exhibits", __name__)
@@ -40,8 +40,6 @@ ABOUT = NamedNode(SCHEMA + "about")
 TITLES = tuple(NamedNode(p) for p in (RICO + "title", RICO + "name", SCHEMA + "name"))
 KEY = re.compile(r"^[a-z0-9_-]{1,64}$")
 YEAR = re.compile(r"(\d{4})")
-MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-          "September", "October", "November", "December")
 KIND_LABELS = {  # class → what a card says it is (message ids: the catalog has the Chinese)
     RICO + "Record": lazy_gettext("Record"), RICO + "RecordSet": lazy_gettext("Records"),
     RICO + "RecordResource": lazy_gettext("Record"), RICO + "Person": lazy_gettext("Person"),
@@ -158,25 +156,13 @@ class Reader:
             return 1 << 30
 
     # ---------------------------------------------------------------- dates
-    def fmt(self, iso: str) -> str:
-        parts = iso.split("-")
-        y = parts[0]
-        m = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
-        d = int(parts[2][:2]) if len(parts) > 2 and parts[2][:2].isdigit() else None
-        if self.want == "zh":
-            return y + "年" + (f"{m}月" if m else "") + (f"{d}日" if m and d else "")
-        if m and d:
-            return f"{d} {MONTHS[m - 1]} {y}"
-        return f"{MONTHS[m - 1]} {y}" if m else y
-
     def dates(self, node: NamedNode) -> tuple[str, str, str]:
         """(shown, datetime attribute, sort key) of a record or event."""
         begin = self.one(node, NamedNode(RICO + "beginningDate"))
         end = self.one(node, NamedNode(RICO + "endDate"))
         if isinstance(begin, Literal):
-            shown = self.fmt(begin.value)
-            if isinstance(end, Literal) and end.value != begin.value:
-                shown += ("—" if self.want == "zh" else " – ") + self.fmt(end.value)
+            shown = date_range(begin.value, end.value if isinstance(end, Literal) else None,
+                               self.want) or begin.value
             return shown, begin.value, begin.value
         written = self.text(node, NamedNode(RICO + "date"))
         m = YEAR.search(written.text)

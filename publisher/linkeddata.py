@@ -34,6 +34,7 @@ from ontology import terms
 from ontology.namespaces import DCTERMS, LT, PREFIXES, RDF, RICO, SCHEMA, SKOS
 from publisher.dataset import public_store, read_generation
 from publisher.gone import absent
+from publisher.i18n import ui_text
 
 bp = Blueprint("linkeddata", __name__)
 
@@ -266,6 +267,9 @@ def dataset_stats(home: Path, store: Store) -> dict:
         return stats
 
 
+DATASET_DESCRIPTION = ui_text("The public archival descriptions (RiC-O 1.1)")
+
+
 def _void_turtle(base: str, stats: dict, settings) -> str:
     def lit(text: str) -> str:  # a JSON string is a valid Turtle string literal
         return json.dumps(text, ensure_ascii=False)  # 中文 readable, not \\u escapes
@@ -281,8 +285,8 @@ def _void_turtle(base: str, stats: dict, settings) -> str:
         "",
         f"<{base}/.well-known/void#dataset> a void:Dataset ;",
         f"    dcterms:title {lit(settings.site_name_zh)}@zh, {lit(settings.site_name_en)}@en ;",
-        f"    dcterms:description {lit('档案描述（RiC-O 1.1）的公开数据集')}@zh, "
-        f"{lit('The public archival descriptions (RiC-O 1.1)')}@en ;",
+        "    dcterms:description " + ", ".join(
+            f"{lit(text)}@{code}" for code, text in DATASET_DESCRIPTION.both().items()) + " ;",
         f"    foaf:homepage <{base}/> ;",
         f"    void:sparqlEndpoint <{base}/sparql> ;",
         f"    void:dataDump <{base}/dumps/lantai.nq.gz>, <{base}/dumps/lantai.ttl.gz> ;",

@@ -25,6 +25,10 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
+from publisher.i18n import ui_text
+
+TOO_MANY = ui_text("too many requests: at most %(rate)s per second from one client "
+                   "(bursts of %(burst)s); retry after %(retry)s s")
 MAX_CLIENTS = 10_000
 EXEMPT_PATHS = ("/healthz",)
 
@@ -83,9 +87,9 @@ class RateLimit:
         if not wait:
             return self.app(environ, start_response)
         retry = max(1, math.ceil(wait))
-        body = (f"too many requests: at most {self.rate:g} per second from one client "
-                f"(bursts of {self.burst}); retry after {retry} s\n"
-                f"请求过于频繁，请 {retry} 秒后再试\n").encode()
+        # no request language here (this runs before the app): both, English first
+        body = "".join(TOO_MANY.in_lang(code, rate=f"{self.rate:g}", burst=self.burst,
+                                        retry=retry) + "\n" for code in ("en", "zh")).encode()
         start_response("429 Too Many Requests", [
             ("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body))),
             ("Retry-After", str(retry)), ("Access-Control-Allow-Origin", "*")])

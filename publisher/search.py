@@ -17,14 +17,16 @@ import re
 import threading
 from urllib.parse import urlencode
 
+from babel.lists import format_list
 from flask import Blueprint, current_app, request
+from flask_babel import gettext
 from markupsafe import Markup
 from pyoxigraph import NamedNode, Store
 
 from ontology import terms
 from ontology.namespaces import SCHEMA
 from publisher.dataset import public_store
-from publisher.i18n import lang, render
+from publisher.i18n import lang, render, ui_ptext
 from repo.catalog import Catalog
 from repo.catalog import facets as facet_defs
 from repo.errors import LantaiError
@@ -38,23 +40,16 @@ FACETS = ("category", "decade", "type", "language")  # all public records are op
 FACET_LIMIT = 12
 SORTS = ("relevance", "date", "-date")
 MARK = re.compile(r"(</?mark>)")
-LANGUAGE_LABELS = {"chi": ("中文", "Chinese"), "zho": ("中文", "Chinese"),
-                   "eng": ("英文", "English"), "jpn": ("日文", "Japanese"),
-                   "rus": ("俄文", "Russian"), "fre": ("法文", "French"),
-                   "ger": ("德文", "German")}
+LANGUAGE_LABELS = {"chi": ui_ptext("language", "Chinese"), "zho": ui_ptext("language", "Chinese"),
+                   "eng": ui_ptext("language", "English"), "jpn": ui_ptext("language", "Japanese"),
+                   "rus": ui_ptext("language", "Russian"), "fre": ui_ptext("language", "French"),
+                   "ger": ui_ptext("language", "German")}
 IS_PART_OF = NamedNode(SCHEMA + "isPartOf")
 _lock = threading.Lock()
 
 
 class BadRequest(Exception):
-    """A search the page cannot run, with a message for the visitor in either language."""
-
-    def __init__(self, en: str, zh: str) -> None:
-        super().__init__(en)
-        self.en, self.zh = en, zh
-
-    def message(self, want: str) -> str:
-        return self.zh if want == "zh" else self.en
+    """A search the page cannot run; the message is in the visitor's language."""
 
 
 def marked(fragment: str) -> Markup:
@@ -80,8 +75,8 @@ def catalog() -> Catalog:
 
 def facet_label(name: str, value, want: str) -> str:
     if name == "language":
-        pair = LANGUAGE_LABELS.get(str(value))
-        return (pair[0] if want == "zh" else pair[1]) if pair else str(value)
+        label = LANGUAGE_LABELS.get(str(value))
+        return label.in_lang(want) if label else str(value)
     return facet_defs.label(name, value, want)
 
 
@@ -89,24 +84,21 @@ def read_params() -> tuple[str, int, str, dict[str, list[str]]]:
     args = request.args
     q = args.get("q", "").strip()
     if len(q) > MAX_QUERY:
-        raise BadRequest(f"q: at most {MAX_QUERY} characters",
-                         f"检索词（q）最多 {MAX_QUERY} 个字符")
+        raise BadRequest(gettext("q: at most %(count)s characters", count=MAX_QUERY))
     raw_page = args.get("page", "1").strip() or "1"
     if not raw_page.isdigit() or not 1 <= int(raw_page) <= MAX_PAGE:
-        raise BadRequest(f"page: a whole number from 1 to {MAX_PAGE}",
-                         f"页码（page）须为 1 到 {MAX_PAGE} 之间的整数")
+        raise BadRequest(gettext("page: a whole number from 1 to %(last)s", last=MAX_PAGE))
     sort = args.get("sort", "relevance") or "relevance"
     if sort not in SORTS:
-        raise BadRequest(f"sort: one of {', '.join(SORTS)}",
-                         f"排序（sort）须为以下之一：{'、'.join(SORTS)}")
+        raise BadRequest(gettext("sort: one of %(choices)s",
+                                 choices=format_list(list(SORTS), style="or", locale=lang())))
     filters: dict[str, list[str]] = {}
     for name in FACETS:
         values = [v.strip() for v in args.getlist(name) if v.strip()]
         if len(values) > 20 or any(len(v) > 40 for v in values):
-            raise BadRequest(f"{name}: too many or too long values",
-                             f"筛选项（{name}）的值过多或过长")
+            raise BadRequest(gettext("%(name)s: too many or too long values", name=name))
         if name == "decade" and any(not re.fullmatch(r"\d{4}s?", v) for v in values):
-            raise BadRequest("decade: a year such as 1950", "年代（decade）须为年份，如 1950")
+            raise BadRequest(gettext("decade: a year such as 1950"))
         if values:
             filters[name] = list(dict.fromkeys(values))
     return q, int(raw_page), sort, filters
@@ -162,7 +154,7 @@ def search_page():
     try:
         q, page, sort, filters = read_params()
     except BadRequest as exc:
-        return render("search.html", status=400, error=exc.message(want),
+        return render("search.html", status=400, error=str(exc),
                       q=request.args.get("q", "")[:MAX_QUERY], header_query="", results=None)
     try:
         results = catalog().search(q, filters=filters, sort=sort, page=page, size=PAGE_SIZE,

@@ -26,13 +26,14 @@ from werkzeug.datastructures import MultiDict
 from ontology.namespaces import PREFIXES
 from publisher import busy
 from publisher import sparql_formats as fmt
-from publisher.i18n import lang, render
+from publisher.i18n import lang, render, ui_text
 from publisher.sparql_check import UPDATE_REFUSED
 from publisher.sparql_examples import examples
 from publisher.sparql_pool import Job, QueryPool, QueryRefused
 
 bp = Blueprint("sparql", __name__)
 
+SERVICE_TITLE = ui_text("%(site)s SPARQL endpoint")  # the service description's title
 MAX_QUERY_CHARS = 100_000  # a longer query is a mistake or an attack
 MAX_BODY_BYTES = 1_000_000
 DEFAULT_WORKERS = 4
@@ -235,10 +236,9 @@ def _service_description(params: MultiDict) -> Response:
         Triple(service, sd("endpoint"), service),
         Triple(service, sd("supportedLanguage"), sd("SPARQL11Query")),
         Triple(service, sd("feature"), sd("UnionDefaultGraph")),
-        Triple(service, NamedNode(PREFIXES["dcterms"] + "title"),
-               Literal(f"{settings.site_name_zh} SPARQL 查询服务", language="zh")),
-        Triple(service, NamedNode(PREFIXES["dcterms"] + "title"),
-               Literal(f"{settings.site_name_en} SPARQL endpoint", language="en")),
+        *(Triple(service, NamedNode(PREFIXES["dcterms"] + "title"),
+                 Literal(SERVICE_TITLE.in_lang(code, site=name), language=code))
+          for code, name in (("zh", settings.site_name_zh), ("en", settings.site_name_en))),
         Triple(service, sd("defaultDataset"), dataset),
         Triple(dataset, a, sd("Dataset")),
         Triple(dataset, sd("defaultGraph"), graph),

@@ -7,13 +7,14 @@ labels come back in the language the visitor reads.
 
 from __future__ import annotations
 
+from publisher.i18n import ui_text
+
 PROLOGUE = """PREFIX rico: <https://www.ica.org/standards/RiC/ontology#>
 PREFIX schema: <http://schema.org/>
 """
 
-EXAMPLES: tuple[dict[str, str], ...] = (
-    {"id": "fonds-by-decade", "zh": "全宗内各年代的档案数量",
-     "en": "Records of a fonds by decade",
+EXAMPLES: tuple[dict, ...] = (  # labels: message ids of the catalogs
+    {"id": "fonds-by-decade", "label": ui_text("Records of a fonds by decade"),
      "query": """SELECT ?decade (COUNT(?record) AS ?records) WHERE {
   ?fonds rico:identifier "0421" .               # 全宗号 fonds number
   ?record rico:isDirectlyIncludedIn+ ?fonds ;
@@ -22,8 +23,7 @@ EXAMPLES: tuple[dict[str, str], ...] = (
 }
 GROUP BY ?decade
 ORDER BY ?decade"""},
-    {"id": "interviews-by-narrator", "zh": "按受访者列出口述历史访谈",
-     "en": "Oral-history interviews by narrator",
+    {"id": "interviews-by-narrator", "label": ui_text("Oral-history interviews by narrator"),
      "query": """SELECT ?narrator ?name ?date ?record ?title WHERE {
   ?interview a rico:Event ;
              rico:hasOrHadParticipant ?narrator ;
@@ -33,8 +33,7 @@ ORDER BY ?decade"""},
   FILTER (LANG(?name) = "{lang}" && LANG(?title) = "{lang}")
 }
 ORDER BY ?name ?date"""},
-    {"id": "agents-created", "zh": "人物与机构及其形成的档案",
-     "en": "Agents and what they created",
+    {"id": "agents-created", "label": ui_text("Agents and what they created"),
      "query": """SELECT ?agent ?name (COUNT(?record) AS ?created) (SAMPLE(?title) AS ?example)
 WHERE {
   ?record rico:hasCreator ?agent ; rico:title ?title .
@@ -43,8 +42,7 @@ WHERE {
 }
 GROUP BY ?agent ?name
 ORDER BY DESC(?created) ?name"""},
-    {"id": "exhibits-featured", "zh": "专题展览及其展出的档案",
-     "en": "Exhibits and their featured records",
+    {"id": "exhibits-featured", "label": ui_text("Exhibits and their featured records"),
      "query": """SELECT ?exhibit ?exhibitName ?sectionName ?record ?title WHERE {
   ?exhibit a schema:ExhibitionEvent ; schema:name ?exhibitName .
   { ?exhibit schema:hasPart ?record }
@@ -55,8 +53,7 @@ ORDER BY DESC(?created) ?name"""},
   FILTER (LANG(?exhibitName) = "{lang}" && LANG(?title) = "{lang}")
 }
 ORDER BY ?exhibitName ?sectionName ?title"""},
-    {"id": "records-by-category", "zh": "按门类统计档案",
-     "en": "Records by category (门类)",
+    {"id": "records-by-category", "label": ui_text("Records by category (门类)"),
      "query": """SELECT ?category (COUNT(DISTINCT ?record) AS ?records) WHERE {
   ?series rico:hasOrHadType ?type .
   FILTER STRSTARTS(STR(?type), "{base}/vocab/category/")
@@ -65,8 +62,7 @@ ORDER BY ?exhibitName ?sectionName ?title"""},
 }
 GROUP BY ?category
 ORDER BY DESC(?records)"""},
-    {"id": "children", "zh": "一个案卷或系列的下级",
-     "en": "Children of a series or file",
+    {"id": "children", "label": ui_text("Children of a series or file"),
      "query": """SELECT ?child ?code ?title WHERE {
   ?parent rico:identifier "0421-XS" .
   ?child rico:isDirectlyIncludedIn ?parent ; rico:title ?title .
@@ -74,8 +70,7 @@ ORDER BY DESC(?records)"""},
   FILTER (LANG(?title) = "{lang}")
 }
 ORDER BY ?code"""},
-    {"id": "places", "zh": "与各地点相关的档案",
-     "en": "Records about each place",
+    {"id": "places", "label": ui_text("Records about each place"),
      "query": """SELECT ?place ?placeName (COUNT(?record) AS ?records) WHERE {
   ?record rico:isAssociatedWithPlace ?place .
   ?place rico:name ?placeName .
@@ -83,17 +78,14 @@ ORDER BY ?code"""},
 }
 GROUP BY ?place ?placeName
 ORDER BY DESC(?records)"""},
-    {"id": "mentions", "zh": "内容提要中提到“专列”的档案",
-     "en": "Records whose scope mentions the special trains",
+    {"id": "mentions", "label": ui_text("Records whose scope mentions the special trains"),
      "query": """SELECT ?record ?title ?scope WHERE {
   ?record rico:scopeAndContent ?scope ; rico:title ?title .
   FILTER (CONTAINS(?scope, "专列") && LANG(?title) = "zh")
 }"""},
-    {"id": "describe", "zh": "一条档案的完整描述（图）",
-     "en": "Everything about one record (a graph)",
+    {"id": "describe", "label": ui_text("Everything about one record (a graph)"),
      "query": """DESCRIBE <{base}/id/record/oh-01>"""},
-    {"id": "construct-hierarchy", "zh": "全宗的层级结构（构造图）",
-     "en": "The hierarchy as a graph (CONSTRUCT)",
+    {"id": "construct-hierarchy", "label": ui_text("The hierarchy as a graph (CONSTRUCT)"),
      "query": """CONSTRUCT {
   ?part rico:isDirectlyIncludedIn ?whole ; rico:title ?title .
 } WHERE {
@@ -108,6 +100,6 @@ def examples(base: str, lang: str) -> list[dict[str, str]]:
     out = []
     for ex in EXAMPLES:
         text = ex["query"].replace("{base}", base).replace("{lang}", lang)
-        out.append({"id": ex["id"], "label": ex[lang] if lang in ex else ex["en"],
+        out.append({"id": ex["id"], "label": ex["label"].in_lang(lang),
                     "query": PROLOGUE + "\n" + text + "\n"})
     return out
