@@ -276,7 +276,8 @@ SAME_TEXTS = [
 @pytest.mark.parametrize(("path", "zh", "en"), SAME_TEXTS)
 def test_pages_read_the_same_in_both_languages(demo_server, path, zh, en):
     for accept, want, other in (("zh-CN", zh, en), ("en", en, zh)):
-        r = requests.get(demo_server + path, headers={"Accept-Language": accept}, timeout=30)
+        r = requests.get(demo_server + path, timeout=30,
+                         headers={"Accept-Language": accept, "Accept": "text/html"})
         assert r.status_code in (200, 400), r.status_code
         text = _text(r.text)
         for t in want:
@@ -296,3 +297,12 @@ def test_manifest_labels_come_from_the_catalog(demo_server):
     assert {"zh": ["责任者"], "en": ["Creator"]} in labels
     assert manifest["requiredStatement"]["label"] == {"zh": ["提供者"], "en": ["Attribution"]}
     assert "RiC-O 描述（Turtle）" in json.dumps(manifest, ensure_ascii=False)
+
+
+def test_rdf_texts_carry_both_languages_from_the_catalog(demo_server):
+    """The SPARQL service description and the VoID description: one literal per language."""
+    sd = requests.get(demo_server + "/sparql", headers={"Accept": "text/turtle"}, timeout=30)
+    assert "SPARQL 查询服务\"@zh" in sd.text and "SPARQL endpoint\"@en" in sd.text
+    void = requests.get(demo_server + "/.well-known/void", timeout=30)
+    assert '"档案描述（RiC-O 1.1）的公开数据集"@zh' in void.text
+    assert '"The public archival descriptions (RiC-O 1.1)"@en' in void.text
