@@ -16,6 +16,7 @@ import click
 from rich.table import Table
 
 from iiif.ingest_cli import ingest_group, ocr_cmd
+from repo import dates
 from repo.catalog.cli import reindex, search
 from repo.cli_support import Context, command, echo_json, err, fail, out, progress_bar
 from repo.durable import output_path, write_atomically
@@ -28,8 +29,15 @@ from repo.users_cli import users
 from repo.values import Assignment
 
 
-def _assignments(values: tuple[str, ...]) -> list[Assignment]:
-    return [Assignment.parse(v) for v in values]
+def _assignments(values: tuple[str, ...], date: str | None = None) -> list[Assignment]:
+    """``--set`` values, and ``--date`` as written with the beginning and end read from it
+    (:mod:`repo.dates`, the reading the staff forms use)."""
+    return [Assignment.parse(v) for v in values] + (dates.parse(date).assignments()
+                                                    if date is not None else [])
+
+
+DATE_HELP = ("A date as written (1956年8月, 1957-09, 1956/1958, 约1950): stored as written, "
+             "with begin and end read from it.")
 
 
 def _summary(obj: ContentObject, base: str) -> dict:
@@ -184,14 +192,16 @@ def show(ctx: Context, ref: str, as_json: bool, rdf_format: str | None) -> None:
               help="Access rule (default: records embargoed until their date + the period).")
 @click.option("--until", default=None, help="Opening date for embargoed (YYYY-MM-DD).")
 @click.option("--personal", multiple=True, metavar="FIELD", help="Mark a field personal.")
+@click.option("--date", default=None, help=DATE_HELP)
 @click.option("-m", "--message", default="", help="Revision message.")
 @click.option("--json", "as_json", is_flag=True)
 @command
 def add(ctx: Context, parent: str, type_name: str, sets: tuple[str, ...], slug: str | None,
         key: str | None, level: str | None, until: str | None, personal: tuple[str, ...],
-        message: str, as_json: bool) -> None:
+        date: str | None, message: str, as_json: bool) -> None:
     """Create an object of TYPE inside PARENT (a path, an IRI or /)."""
-    obj = ctx.repo.create(ctx.user, parent, type_name, _assignments(sets), slug=slug, key=key,
+    obj = ctx.repo.create(ctx.user, parent, type_name, _assignments(sets, date), slug=slug,
+                          key=key,
                           access=level, until=until, personal_fields=personal, message=message)
     if as_json:
         echo_json(_summary(obj, ctx.repo.base))
@@ -207,14 +217,31 @@ def add(ctx: Context, parent: str, type_name: str, sets: tuple[str, ...], slug: 
 @click.option("--unset", multiple=True, metavar="FIELD[@LANG]", help="Remove a field's values.")
 @click.option("--revision", type=int, default=None,
               help="Only if the object is still at this revision (else: conflict, exit 6).")
+@click.option("--date", default=None, help=DATE_HELP)
 @click.option("-m", "--message", default="", help="Revision message.")
 @command
 def edit(ctx: Context, ref: str, sets: tuple[str, ...], adds: tuple[str, ...],
-         unset: tuple[str, ...], revision: int | None, message: str) -> None:
+         unset: tuple[str, ...], revision: int | None, date: str | None, message: str) -> None:
     """Change an object's description."""
-    obj = ctx.repo.edit(ctx.user, ref, set=_assignments(sets), add=_assignments(adds),
+    obj = ctx.repo.edit(ctx.user, ref, set=_assignments(sets, date), add=_assignments(adds),
                         unset=list(unset), expected_revision=revision, message=message)
     out.print(f"{obj.path} is now at revision {obj.revision}", markup=False)
+
+
+@main.command()
+@click.argument("ref")
+@click.option("--type", "type_name", default=None,
+              help="A new object of this type inside REF (else: REF itself, edited).")
+@click.option("--set", "sets", multiple=True, metavar="FIELD[@LANG]=VALUE",
+              help="A value the write would give (refcode, category, retention, begin, date).")
+@click.option("--date", default=None, help=DATE_HELP)
+@command
+def refcode(ctx: Context, ref: str, type_name: str | None, sets: tuple[str, ...],
+            date: str | None) -> None:
+    """The reference code (档号) an add or edit would store, checked; nothing is written."""
+    code = ctx.repo.refcode_for(ctx.user, ref, _assignments(sets, date), new_type=type_name)
+    out.print(code or "(none would be given: it needs the fonds code, category, retention "
+              "and a year)", markup=False)
 
 
 @main.command()

@@ -27,8 +27,15 @@ class Forbidden(LantaiError):
 
 
 class Invalid(LantaiError):
+    """A value or a description the profile refuses. ``problems`` lists every finding (the
+    message names the first): a form shows each next to the field it concerns."""
+
     exit_code = 5
     http_status = 422
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or [message]
 
 
 class Unsupported(Invalid):

@@ -231,6 +231,31 @@ class Repository:
             self._commit(user, "create", message or f"create {obj.path}", {obj.iri: (None, obj)})
             return self.reads.stored(obj.iri)
 
+    def refcode_for(self, user: User, ref: str, fields: dict | list[Assignment] | None = None,
+                    *, new_type: str | None = None) -> str | None:
+        """The reference code (档号) a write of ``fields`` would store, written nowhere: the
+        given code normalised and checked against the record's context (Invalid or Conflict,
+        as the write would raise), or, with none given, the number the repository would
+        give a new file or item (None: it would give none). ``ref`` is the object edited, or
+        with ``new_type`` the container a new object goes into. The staff forms ask this as
+        the archivist types; a fresh builder keeps the numbering of one question to itself."""
+        builder = Builder(self.site, self.reads, IngestCache())
+        sets = assignments_from_mapping(fields) if isinstance(fields, dict) else list(fields or [])
+        if new_type is None:
+            obj = self._editable(user, ref).copy()
+            builder.apply_assignments(obj, sets, replace=True, user=user)
+        else:
+            builder._type(new_type)
+            parent_iri = self.resolve(ref)
+            container = self.load(parent_iri) if parent_iri != self.root_iri else None
+            builder._check_may_add(user, container, ref)
+            obj = ContentObject("urn:lantai:unsaved", {
+                "type": [Literal(new_type)], "parent": [NamedNode(parent_iri)]})
+            builder.apply_assignments(obj, sets, replace=False, user=user)
+        parent = self.load(obj.parent) if obj.parent and obj.parent != self.root_iri else None
+        builder.check_refcode(obj, parent)
+        return builder.field_value(obj, "refcode")
+
     def _editable(self, user: User, ref: str, permission: str = "modify") -> ContentObject:
         obj = self.get(user, ref)
         if not allowed(permission, obj.state, self.roles_on(user, obj)):

@@ -112,7 +112,7 @@ def check(obj: ContentObject, class_of: Callable[[str], str | None], *, vocab_ba
     found = problems(obj, class_of, vocab_base=vocab_base)
     if found:
         more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
-        raise Invalid(f"{obj.path or obj.iri}: {found[0]}{more}")
+        raise Invalid(f"{obj.path or obj.iri}: {found[0]}{more}", problems=found)
 
 
 XSD_STRING = XSD + "string"

@@ -9,6 +9,8 @@ every one of them:
 - ``dashboard``  the start page: recent changes, drafts, review queue, embargoes, failed jobs
 - ``files``      an item's files: uploads (staged, resumable), derivatives, OCR, page order
 - ``transfer``   import EAD / EAC-CPF files; export a subtree as EAD or RDF
+- ``forms``      add and edit forms generated from the profile; edit conflicts
+- ``lookup``     what the forms ask while one types: links, reference codes, dates
 
 Every page reads and writes through :mod:`staff.web` (the repository's one door, as the
 signed-in user); no page holds a rule of its own. Staff pages are never cached by a shared
@@ -31,6 +33,8 @@ PARTS = (
     "staff.dashboard",
     "staff.files",
     "staff.transfer",
+    "staff.forms",
+    "staff.lookup",
 )
 
 bp = Blueprint("staff", __name__, url_prefix="/staff", template_folder="templates",
