@@ -380,8 +380,10 @@ def test_bad_input_is_a_clear_refusal_never_a_500(site, app, editor):
     raw = editor.client.post(url, data=f"csrf_token={editor.csrf}&revision=1&title%40en=%ED%A0%80"
                              "&title%40zh=%FF%FE", content_type="application/x-www-form-urlencoded")
     assert raw.status_code in (400, 422)  # bytes that are not UTF-8: refused, never a 500
-    assert editor.client.put(url).status_code == 405
-    assert editor.client.delete("/staff/add/xjtu?type=file").status_code == 405
+    token = {"X-CSRF-Token": editor.csrf}
+    assert editor.client.put(url, headers=token).status_code == 405
+    assert editor.client.delete("/staff/add/xjtu?type=file", headers=token).status_code == 405
+    assert editor.client.put("/staff/lookup/refcode", headers=token).status_code == 405
     assert editor.get("/staff/edit/xjtu/nowhere").status_code == 404
     chooser = editor.get("/staff/add/xjtu/students?type=person")
     assert chooser.status_code == 400
