@@ -29,6 +29,7 @@ from repo.reads import Reads
 from repo.revisions import Changes, Changeset, changeset_iri, encode_patch, new_changeset_id
 from repo.security import (
     SYSTEM,
+    USERNAME,
     User,
     allowed,
     check_role,
@@ -48,8 +49,13 @@ SECRET = ("passwordHash", "tokenHash", "totpSecret")
 Commit = Callable[[User, str, str, Changes], Changeset]
 
 
+def is_manager(actor: User) -> bool:
+    """May ``actor`` administer accounts (add, disable, remove, grant site roles)?"""
+    return "Manager" in actor.roles
+
+
 def require_manager(actor: User) -> None:
-    if "Manager" not in actor.roles:
+    if not is_manager(actor):
         raise Forbidden(f"{actor.name} is not a Manager")
 
 
@@ -155,6 +161,8 @@ class Accounts:
         :meth:`active_user` for who may act."""
         if name == "system":
             return SYSTEM
+        if not USERNAME.match(name):  # could never have been made (nor be an IRI)
+            raise NotFound(f"no user {name[:40]!r}")
         node = user_iri(name)
         quads = list(self.site.working.quads_for_pattern(node, None, None, self.site.mgmt))
         if not any(q.predicate == RDF_TYPE for q in quads):
@@ -190,6 +198,26 @@ class Accounts:
         if not user.is_system and (status := self.account_status(name)) != "active":
             raise Forbidden(f"the account {name!r} is {status}")
         return user
+
+    def account_list(self, actor: User) -> list[tuple[User, str]]:
+        """Every account and its status (Managers only: the staff workspace's list)."""
+        require_manager(actor)
+        return [(u, self.account_status(u.name)) for u in self.users()]
+
+    def local_roles(self, actor: User, name: str) -> list[tuple[str, str]]:
+        """``(path, role)`` of each local role ``name`` holds, by path (Managers, or the user
+        themself): what :meth:`revoke` with ``on`` takes back."""
+        if actor.name != name:
+            require_manager(actor)
+        self.user(name)
+        node, out = user_iri(name), []
+        for iri in self._local_role_objects(name):
+            obj = self.reads.load(iri)
+            if obj is None:
+                continue
+            out += [(obj.path, key.removeprefix("local")) for key, holders in obj.mgmt.items()
+                    if key.startswith("local") and node in holders]
+        return sorted(out)
 
     def users(self) -> list[User]:
         names = sorted(value(q.subject) for q in self.site.working.quads_for_pattern(

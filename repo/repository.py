@@ -115,7 +115,8 @@ class Repository:
         self.new_token, self.tokens, self.revoke_token = (
             accounts.new_token, accounts.tokens, accounts.revoke_token)
         self.disable, self.enable, self.remove = accounts.disable, accounts.enable, accounts.remove
-        self.set_totp = accounts.set_totp
+        self.set_totp, self.account_list, self.local_roles = (
+            accounts.set_totp, accounts.account_list, accounts.local_roles)
         self.authenticate, self.user_for_token, self.account_history = (
             accounts.authenticate, accounts.user_for_token, accounts.account_history)
         self._save_user = accounts._save_user

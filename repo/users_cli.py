@@ -133,6 +133,32 @@ def users_tokens(ctx: Context, name: str) -> None:
         click.echo(token_id)
 
 
+@users.command(name="totp")
+@click.argument("name")
+@click.option("--reset", is_flag=True, required=True,
+              help="Take NAME's second factor away (a lost phone): the next sign-in to the "
+                   "staff workspace asks to set up a new one where the site requires it.")
+@MESSAGE
+@command
+def users_totp(ctx: Context, name: str, reset: bool, message: str) -> None:
+    """Reset NAME's two-factor sign-in (Managers, or the user themself)."""
+    ctx.repo.set_totp(ctx.user, name, None, message=message)
+    out.print(f"two-factor sign-in of {name} reset", markup=False)
+
+
+@users.command(name="roles")
+@click.argument("name")
+@command
+def users_roles(ctx: Context, name: str) -> None:
+    """NAME's site-wide roles, then each local role as ROLE on PATH (what `users revoke NAME
+    ROLE --on PATH` takes back)."""
+    local = ctx.repo.local_roles(ctx.user, name)  # Managers, or NAME themself
+    for role in sorted(ctx.repo.user(name).roles):
+        click.echo(role)
+    for path, role in local:
+        click.echo(f"{role} on {path}")
+
+
 @users.command(name="list")
 @click.option("--json", "as_json", is_flag=True)
 @command

@@ -11,6 +11,7 @@ every one of them:
 - ``transfer``   import EAD / EAC-CPF files; export a subtree as EAD or RDF
 - ``forms``      add and edit forms generated from the profile; edit conflicts
 - ``lookup``     what the forms ask while one types: links, reference codes, dates
+- ``accounts``   account administration (Managers) and "my account" (password, second factor)
 
 Every page reads and writes through :mod:`staff.web` (the repository's one door, as the
 signed-in user); no page holds a rule of its own. Staff pages are never cached by a shared
@@ -35,6 +36,7 @@ PARTS = (
     "staff.transfer",
     "staff.forms",
     "staff.lookup",
+    "staff.accounts",
 )
 
 bp = Blueprint("staff", __name__, url_prefix="/staff", template_folder="templates",

@@ -44,6 +44,7 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 OPEN_ENDPOINTS = {"staff.auth.login", "staff.auth.signin", "staff.auth.second_factor",
                   "staff.auth.check_second_factor"}
 EXTENSION = "lantai.staff.sessions"
+FORM_LIMIT = 1_000_000  # bytes of a urlencoded form (files come as multipart)
 
 
 def sessions() -> SessionStore:
@@ -116,6 +117,10 @@ def address() -> str:
 def guard() -> Response | None:
     """Before every staff request: CSRF on changes, then a signed-in, active account."""
     g.staff_session = s = sessions().get(request.cookies.get(COOKIE))
+    if request.mimetype == "application/x-www-form-urlencoded":
+        # Werkzeug limits multipart text fields (MAX_FORM_MEMORY_SIZE), not these: reading
+        # more than this is refused with 413 before anything is looked at
+        request.max_content_length = FORM_LIMIT
     if request.method not in SAFE_METHODS:
         sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token", "")
         if s is None or not sent or not secrets.compare_digest(sent, s.csrf):

@@ -148,6 +148,12 @@ class SessionStore:
                 db.execute("UPDATE session SET seen = ? WHERE id_hash = ?", (now, s.id_hash))
         return s
 
+    def offer_totp(self, s: Session, secret: str | None) -> None:
+        """Keep a TOTP secret offered to a signed-in user until a code confirms it."""
+        s.enrol = secret
+        with self._db() as db:
+            db.execute("UPDATE session SET enrol = ? WHERE id_hash = ?", (secret, s.id_hash))
+
     def end(self, session_id: str) -> None:
         with self._db() as db:
             db.execute("DELETE FROM session WHERE id_hash = ?", (_hash(session_id),))

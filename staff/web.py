@@ -144,8 +144,15 @@ def links(entries: tuple[tuple[str, str], ...], **args) -> list[tuple[str, str, 
     return out
 
 
+# endpoint → whether the signed-in user may use it (a part that is not for everyone registers
+# the repository's own test here, so that others see no link to what would answer 403)
+MENU_FOR: dict[str, Callable[[User], bool]] = {}
+
+
 def menu() -> list[tuple[str, str, str]]:
-    return links(MENU)
+    user = g.get("staff_user")
+    return [e for e in links(MENU) if e[0] not in MENU_FOR
+            or (user is not None and MENU_FOR[e[0]](user))]
 
 
 def tabs(obj: ContentObject | str) -> list[tuple[str, str, str]]:

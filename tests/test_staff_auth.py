@@ -212,7 +212,8 @@ def test_no_staff_url_answers_without_a_session(app):
 def test_a_wrong_password_or_unknown_account_signs_nobody_in(app):
     staff = StaffClient(app)
     for who, password in (("editor", "wrong-password"), ("ghost", PASSWORD), ("editor", ""),
-                          ("", ""), ("editor" * 100, PASSWORD)):
+                          ("", ""), ("editor" * 100, PASSWORD), ("a b", PASSWORD),
+                          ('x"><script>', PASSWORD), ("中文", PASSWORD), ("system", "")):
         resp = staff.sign_in(who, password)
         assert resp.status_code == 403, who
         assert "Wrong user name or password" in resp.get_data(as_text=True)
