@@ -50,7 +50,7 @@ from iiif.manifests import (
 from iiif.transcripts import transcript_cues
 from publisher.dataset import public_store, read_generation
 from publisher.gone import absent
-from publisher.i18n import ui_text
+from publisher.i18n import ui_ptext, ui_text
 from repo.errors import LantaiError
 
 bp = Blueprint("iiif_presentation_api", __name__)
@@ -402,6 +402,35 @@ def record_links(iri: str) -> list[tuple[str, str, str]]:
 
 VIEWER_LINK = ui_text("IIIF manifest")
 VIEWER_REGION = ui_text("Images and recordings")
+# Clover's own words (its keys; its English is the message id), handed to the viewer in the
+# page's language as data-words: Clover ships no Chinese, and the catalog is where ours is.
+VIEWER_WORDS = {
+    "commonClose": ui_ptext("viewer", "Close"), "commonNext": ui_ptext("viewer", "Next"),
+    "commonOpen": ui_ptext("viewer", "Open"), "commonPrevious": ui_ptext("viewer", "Previous"),
+    "commonSearch": ui_ptext("viewer", "Search"),
+    "commonSearchPlaceholder": ui_ptext("viewer", "Search..."),
+    "commonShare": ui_ptext("viewer", "Share"), "commonViewAll": ui_ptext("viewer", "View All"),
+    "copyFailure": ui_ptext("viewer", "Failed"), "copySuccess": ui_ptext("viewer", "Copied"),
+    "contentSearchLoading": ui_ptext("viewer", "Loading..."),
+    "contentSearchPlaceholder": ui_ptext("viewer full-text search", "Search"),
+    "contentSearchResultsNone": ui_ptext("viewer", "No Results"),
+    "contentSearchResultsMore": ui_ptext("viewer", "More Results"),
+    "imageFullScreen": ui_ptext("viewer", "Full screen"),
+    "imageResetZoom": ui_ptext("viewer", "Reset zoom"),
+    "imageRotateLeft": ui_ptext("viewer", "Rotate left"),
+    "imageRotateRight": ui_ptext("viewer", "Rotate right"),
+    "imageZoomIn": ui_ptext("viewer", "Zoom in"), "imageZoomOut": ui_ptext("viewer", "Zoom out"),
+    "informationPanelTabs": ui_ptext("viewer", "Select"),
+    "informationPanelTabsClose": ui_ptext("viewer", "Viewer"),
+    "informationPanelTabsAbout": ui_ptext("viewer", "About"),
+    "informationPanelTabsAnnotations": ui_ptext("viewer", "Annotations"),
+    "informationPanelTabsSearch": ui_ptext("viewer", "Search"),
+    "informationPanelToggle": ui_ptext("viewer", "More Information"),
+    "shareCollectionJson": ui_ptext("viewer", "View Collection"),
+    "shareCollectionCopy": ui_ptext("viewer", "Copy Collection URL"),
+    "shareManifestJson": ui_ptext("viewer", "View Manifest"),
+    "shareManifestCopy": ui_ptext("viewer", "Copy Manifest URL"),
+}
 
 
 def viewer_html(manifest_url: str, lang: str = "zh", height: str = "520px") -> Markup:
@@ -414,10 +443,12 @@ def viewer_html(manifest_url: str, lang: str = "zh", height: str = "520px") -> M
     if src is None:  # the viewer was not built (scripts/viewer-setup.sh)
         return Markup(f'<section class="iiif-viewer-panel">{link}</section>')
     region = escape(VIEWER_REGION.in_lang(lang))
+    words = {key: text.in_lang(lang) for key, text in VIEWER_WORDS.items()}
     return Markup(
         f'<section class="iiif-viewer-panel" aria-label="{region}">'
         f'<div class="iiif-viewer" data-iiif-manifest="{escape(manifest_url)}" '
         f'data-lang="{escape(lang)}" data-height="{escape(height)}" '
+        f'data-words="{escape(json.dumps(words, ensure_ascii=False))}" '
         f'style="min-height:{escape(height)}"></div>{link}'
         f'<script src="{escape(src)}" defer></script></section>')
 

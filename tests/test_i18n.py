@@ -306,3 +306,53 @@ def test_rdf_texts_carry_both_languages_from_the_catalog(demo_server):
     void = requests.get(demo_server + "/.well-known/void", timeout=30)
     assert '"档案描述（RiC-O 1.1）的公开数据集"@zh' in void.text
     assert '"The public archival descriptions (RiC-O 1.1)"@en' in void.text
+
+
+def test_the_viewer_words_come_from_the_catalog(demo_server):
+    """Clover's buttons and tabs: the page hands the viewer its words in the page's language."""
+    from html.parser import HTMLParser
+
+    from publisher.i18n import LANGS
+    words = {}
+
+    class Viewer(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            if ("class", "iiif-viewer") in attrs:
+                words[lang] = json.loads(dict(attrs)["data-words"])
+
+    for lang in LANGS:
+        r = requests.get(f"{demo_server}/id/record/admission-letter-1956?lang={lang}",
+                         timeout=30)
+        Viewer().feed(r.text)
+    if not words:
+        pytest.skip("the viewer is not built (make viewer): the page links the manifest")
+    assert words["zh"]["imageZoomIn"] == "放大" and words["en"]["imageZoomIn"] == "Zoom in"
+    assert words["zh"]["contentSearchPlaceholder"] == "检索全文"
+    assert words["zh"]["informationPanelTabsSearch"] == "检索"
+    assert len(words["zh"]) == len(words["en"]) >= 30
+
+
+@pytest.mark.browser
+def test_the_viewer_speaks_the_page_language(demo_server):
+    """In Chromium: Clover's tab and buttons read in Chinese on a Chinese page."""
+    import shutil
+
+    from support import require
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    require(Path(chromium).exists(), "Debian's chromium is not installed (apt-get install it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium,
+                                     args=["--no-sandbox", "--disable-gpu"])
+        try:
+            for lang, about, zoom in (("zh", "说明", "放大"), ("en", "About", "Zoom in")):
+                page = browser.new_page()
+                page.goto(f"{demo_server}/id/record/admission-letter-1956?lang={lang}")
+                page.wait_for_selector(".iiif-viewer button", timeout=30_000)
+                page.wait_for_timeout(500)
+                html = page.inner_html(".iiif-viewer")
+                assert about in html and zoom in html, (lang, html[:500])
+                page.close()
+        finally:
+            browser.close()
