@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import requests
 from staff_support import PASSWORD, set_password
-from support import PROJECT, ROLE_USERS, free_port, new_site, require, served
+from support import PROJECT, ROLE_USERS, free_port, new_site, require, run_lantai, served
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 AXE = Path(__file__).resolve().parents[1] / "staff" / "static" / "vendor" / "axe.min.js"
@@ -236,6 +238,123 @@ def test_the_audit_fails_on_a_violation(desk):
     with pytest.raises(AssertionError, match="CSP"):
         desk.audit()
     desk.errors.clear()
+
+
+# ---------------------------------------------------------------------- forms: who may change what
+def title_of(desk: Desk, path: str, lang: str = "en") -> str:
+    """The title as the edit form shows it now (a fresh page load)."""
+    desk.open(f"/staff/edit/{path}")
+    return desk.page.locator(f'[name="title@{lang}"]').first.input_value()
+
+
+def save(desk: Desk, status: int = 200, name: str | None = None):
+    """Press the form's Save button; the answer after redirects, audited (``name``: and a
+    screenshot)."""
+    with desk.page.expect_navigation() as nav:
+        desk.page.locator("form.record-form button[type=submit].primary").click()
+    resp = nav.value
+    assert resp is not None and resp.status == status, (resp and resp.status,
+                                                        desk.page.content()[-1500:])
+    desk.audit(name)
+    return resp
+
+
+def test_a_reader_sees_no_edit_controls_and_is_refused_on_a_direct_post(desk):
+    desk.sign_in("reader")
+    desk.open("/staff/edit/xjtu/students", name="edit-as-reader")
+    page = desk.page
+    assert page.get_by_role("button", name="Save").count() == 0
+    enabled = page.locator("form.record-form :is(input:not([type=hidden]), select, textarea, "
+                           "button):enabled")
+    assert enabled.count() == 0, enabled.first.evaluate("e => e.outerHTML")
+    revision = page.locator('input[name="revision"]').input_value()
+    # the POST a forged page would send, with the reader's own cookie and CSRF token
+    resp = desk.post("/staff/edit/xjtu/students",
+                     {"revision": revision, "title@en": "Changed by a reader"})
+    assert resp.status == 403, resp.text()[:500]
+    assert title_of(desk, "xjtu/students") == "Students"  # nothing changed
+    assert desk.page.locator('input[name="revision"]').input_value() == revision
+
+
+def test_two_browsers_edit_the_same_record_and_nothing_is_lost(browser, live):
+    """Both open revision n; the first save wins, the second is a conflict page that shows
+    both versions and keeps what was typed; saving that form keeps both changes."""
+    first, second = Desk(browser, live), Desk(browser, live)
+    try:
+        first.sign_in("editor")
+        second.sign_in("manager")
+        for d in (first, second):
+            d.open("/staff/edit/xjtu/admin")
+        first.page.locator('[name="title@en"]').first.fill("Administration, 1952-1966")
+        save(first)
+        assert first.page.locator("[role=status]").is_visible()  # "Saved: revision …"
+        second.page.locator('[name="title@zh"]').first.fill("行政类（1952—1966）")
+        save(second, status=409, name="conflict")
+        shown = second.page.locator(".conflict").inner_text()  # theirs and mine, side by side
+        assert "Administration, 1952-1966" in shown and "行政类（1952—1966）" in shown
+        form = second.page.locator("form.record-form")  # the form: mine on top of theirs
+        assert form.locator('[name="title@zh"]').first.input_value() == "行政类（1952—1966）"
+        assert form.locator('[name="title@en"]').first.input_value() == "Administration, 1952-1966"
+        save(second)  # the form kept theirs and mine: saving it loses neither
+        assert title_of(second, "xjtu/admin", "en") == "Administration, 1952-1966"
+        assert title_of(second, "xjtu/admin", "zh") == "行政类（1952—1966）"
+    finally:
+        first.close()
+        second.close()
+
+
+def test_an_edit_form_with_the_keyboard_alone(desk):
+    page = desk.page
+    desk.sign_in("editor")
+    desk.open("/staff/edit/agents/xian")
+    page.keyboard.press("Tab")  # the skip link, then into the main area
+    page.keyboard.press("Enter")
+
+    def tab_to(check: str, limit: int = 120) -> None:
+        for _ in range(limit):
+            page.keyboard.press("Tab")
+            if page.evaluate(check):
+                return
+        pytest.fail(f"not reachable with Tab: {check}")
+
+    tab_to("document.activeElement.name === 'name@en'")
+    page.keyboard.press("Control+A")
+    page.keyboard.type("Xi'an (Shaanxi)")
+    tab_to("document.activeElement.type === 'submit' && "
+           "document.activeElement.classList.contains('primary')")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    desk.audit()
+    assert page.locator("[role=status]").is_visible()
+    assert page.locator('[name="name@en"]').first.input_value() == "Xi'an (Shaanxi)"
+
+
+def test_revoking_a_role_or_a_token_counts_at_the_next_request(browser, live):
+    """A Manager takes wang's Editor role and API token away (``lantai users revoke``, the
+    real executable, beside the running server): wang's next save is refused and nothing
+    changes; the token's next API request is 401."""
+    out = run_lantai(live.home, "users", "add", "wang", "--role", "Reader", "--role", "Editor",
+                     "--password-stdin", "--token", stdin=PASSWORD + "\n").stdout
+    token = re.search(r"lt_\S+", out)
+    assert token, out
+    api = {"Authorization": f"Bearer {token.group(0)}"}
+    assert requests.get(live.url + "/api/agents/zhang-san", headers=api, timeout=30).ok
+    d = Desk(browser, live)
+    try:
+        d.sign_in("wang")
+        d.open("/staff/edit/agents/zhang-san")
+        d.page.locator('[name="name@en"]').first.fill("Zhang San (edited)")
+        run_lantai(live.home, "users", "revoke", "wang", "Editor", "-m", "moved to reading room")
+        save(d, status=403)
+        d.open("/staff/edit/agents/zhang-san")  # still a Reader: sees it, unchanged
+        assert d.page.locator('[name="name@en"]').first.input_value() == "Zhang San"
+        assert d.page.get_by_role("button", name="Save").count() == 0
+        token_id = run_lantai(live.home, "users", "tokens", "wang").stdout.split()[0]
+        run_lantai(live.home, "users", "revoke", "wang", token_id, "--token")
+        assert requests.get(live.url + "/api/agents/zhang-san", headers=api,
+                            timeout=30).status_code == 401
+    finally:
+        d.close()
 
 
 # ---------------------------------------------------------------------- files, import, export
