@@ -31,6 +31,7 @@ from werkzeug.wrappers import Response
 
 from iiif import jobs
 from iiif.derivatives import derivatives_folder
+from publisher.i18n import lang as current_lang
 from repo.building import KEY
 from repo.errors import Invalid, LantaiError, NotFound
 from repo.files import FileStore
@@ -62,6 +63,32 @@ def init_app(app: Flask) -> None:
     app.extensions[EXTENSION] = Staging(app.config["LANTAI_HOME"],
                                         max_bytes=settings.staff_upload_max_mb * MB)
     app.before_request(bound_uploads)
+    app.jinja_env.globals["staff_failed_jobs"] = failed_jobs
+
+
+def failed_jobs(limit: int = 20) -> list[dict]:
+    """For the dashboard (``staff/_failed_jobs.html``): derivative and OCR jobs that failed
+    and have not worked since, on files of records the user may view, newest first."""
+    def run(repo: Repository, user: User) -> list[dict]:
+        out = []
+        for f in jobs.failures(repo.home, limit=limit * 5):
+            try:
+                obj = repo.get(user, f.target) if f.target else None
+            except LantaiError:
+                continue  # gone since, or not for this user
+            if obj is None:
+                continue
+            record = obj
+            if obj.type_name == "instantiation" and obj.parent:
+                record = repo.load(obj.parent) or obj
+            out.append({"job": f.job, "message": f.message, "at": f.at,
+                        "attempts": f.attempts, "path": record.path,
+                        "title": record.title(current_lang()) or record.path,
+                        "url": web.object_url("staff.files.files", record)})
+            if len(out) >= limit:
+                break
+        return out
+    return web.reading(run)
 
 
 def bound_uploads() -> Response | None:

@@ -230,6 +230,9 @@ def test_a_failed_ocr_is_recorded_and_shown(app, monkeypatch):
         ("ocr", "/" + ITEM, "the recogniser crashed")]
     html = staff.get(FILES_URL).get_data(as_text=True)
     assert "the recogniser crashed" in html
+    dashboard = staff.get("/staff/").get_data(as_text=True)
+    section = dashboard.split('id="failed-jobs-heading"')[1].split("</section>")[0]
+    assert "the recogniser crashed" in section and f'href="{FILES_URL}"' in section
     monkeypatch.undo()
     jobs.succeeded(home, "ocr", [failed[0].digest])
     assert jobs.failures(home) == []
@@ -240,3 +243,48 @@ def test_a_private_record_shows_no_public_viewer(app):
     html = staff.get(FILES_URL).get_data(as_text=True)
     assert "data-iiif-manifest" not in html
     assert "not public" in html
+
+
+def test_a_plain_form_above_the_limit_is_413_before_it_is_read(app):
+    app.extensions["lantai.staff.staging"].max_bytes = 2000  # the site's setting, made small
+    staff = signed_in(app, "editor")
+    staff.get(FILES_URL)
+    resp = staff.post(FILES_URL, {"files": [(io.BytesIO(jpeg(size=(900, 900))), "s.jpg")]},
+                      content_type="multipart/form-data")
+    assert resp.status_code == 413
+    assert "limit of 2000 bytes for an upload" in resp.get_data(as_text=True)
+    # a body above what a form may carry is refused from its length, before it is read
+    big = b"\xff\xd8\xff" + bytes(3 << 20)
+    resp = staff.post(FILES_URL, {"files": [(io.BytesIO(big), "s.jpg")]},
+                      content_type="multipart/form-data")
+    assert resp.status_code == 413
+    assert "larger than this site accepts" in resp.get_data(as_text=True)
+    home = app.config["LANTAI_HOME"]
+    assert staged(home) == [] and instantiations(home) == []
+
+
+def test_the_dashboard_says_when_no_job_failed(app):
+    staff = signed_in(app, "editor")
+    html = staff.get("/staff/").get_data(as_text=True)
+    assert 'id="failed-jobs-heading"' in html
+
+
+@pytest.mark.parametrize("url", [
+    "/staff/files/-/derivative/nokey/thumb", "/staff/files/-/derivative/BAD KEY/thumb",
+    "/staff/files/-/derivative/abc/../../etc", "/staff/files/-/original/abc",
+    "/staff/files/-/uploads/notanid", "/staff/files/xjtu/nowhere",
+    "/staff/files/xjtu",  # a fonds has no files
+])
+def test_bad_addresses_are_404_pages(app, url):
+    staff = signed_in(app, "editor")
+    resp = staff.get(url)
+    assert resp.status_code == 404, (url, resp.status_code)
+
+
+def test_routes_answer_only_their_methods(app):
+    staff = signed_in(app, "editor")
+    staff.get(FILES_URL)
+    assert staff.client.put(FILES_URL, headers={"X-CSRF-Token": staff.csrf}).status_code == 405
+    assert staff.client.delete("/staff/files/-/ingest",
+                               headers={"X-CSRF-Token": staff.csrf}).status_code == 405
+    assert staff.client.get("/staff/files/-/ingest").status_code in (404, 405)
