@@ -1,0 +1,93 @@
+"""Files and import in a real browser (Chromium, playwright, a live waitress server):
+``staff/static/files.js`` uploads with a progress bar per file and the import form with its
+progress bar, under the workspace's Content-Security-Policy, every page audited by axe-core
+(the harness of tests/test_staff_browser.py)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from support import require
+from test_staff_browser import AXE, CHROMIUM, Desk, Live, browser, live  # noqa: F401
+
+from repo.repository import Repository
+
+pytestmark = pytest.mark.browser
+ITEM = "xjtu/students/register-1957/page-1"
+EAD = Path(__file__).parent / "fixtures" / "ead" / "bilingual-zh-en.xml"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _tools() -> None:
+    require(Path(CHROMIUM).exists(), "Debian's chromium is not installed")
+    require(AXE.exists(), "axe-core is not in staff/static/vendor (make staff-assets: npm)")
+
+
+@pytest.fixture
+def desk(browser, live) -> Iterator[Desk]:  # noqa: F811
+    d = Desk(browser, live)
+    yield d
+    d.close()
+
+
+def scans(folder: Path) -> list[Path]:
+    out = []
+    for i, color in enumerate(((200, 180, 150), (20, 80, 150), (120, 30, 50)), start=1):
+        path = folder / f"scan-{i}.jpg"
+        Image.new("RGB", (300, 420), color).save(path, quality=80)
+        out.append(path)
+    fake = folder / "fake.jpg"
+    buf = io.BytesIO()
+    Image.new("RGB", (200, 280), (255, 255, 255)).save(buf, format="PDF")
+    fake.write_bytes(buf.getvalue())
+    return [*out, fake]
+
+
+def attached(home: Path) -> list[str]:
+    repo = Repository.open(home, wait=10)
+    try:
+        return [o.slug for o in repo.children(repo.user("admin"), "/" + ITEM)
+                if o.type_name == "instantiation"]
+    finally:
+        repo.close()
+
+
+def test_upload_with_a_progress_bar_per_file(desk: Desk, live: Live, tmp_path):  # noqa: F811
+    desk.sign_in("editor")
+    desk.open(f"/staff/files/{ITEM}", name="files-empty")
+    page = desk.page
+    page.set_input_files("#upload-files", [str(p) for p in scans(tmp_path)])
+    page.click("form.upload-form button[type=submit]")
+    rows = page.locator(".upload-list li")
+    page.wait_for_function(
+        "() => document.querySelectorAll('.upload-list .ok, .upload-list .error').length == 4",
+        timeout=120_000)
+    assert rows.count() == 4
+    assert page.locator(".upload-list progress").count() == 4
+    for i in range(3):
+        assert rows.nth(i).locator(".ok").count() == 1
+    fake = rows.nth(3)
+    assert "a PDF document" in fake.inner_text()
+    assert fake.locator("[role=alert]").count() == 1
+    page.wait_for_selector("#files-section table.files", timeout=30_000)
+    assert page.locator("#files-section tbody tr").count() == 3
+    assert page.locator("#files-section img.thumb").count() == 3
+    desk.audit("files-uploaded")
+    assert attached(live.home) == ["scan-1.jpg", "scan-2.jpg", "scan-3.jpg"]
+    assert not list((live.home / "staff" / "uploads").iterdir())  # nothing left staged
+
+
+def test_import_with_a_progress_bar(desk: Desk, live: Live):  # noqa: F811
+    desk.sign_in("manager")
+    desk.open("/staff/import", name="import")
+    page = desk.page
+    page.set_input_files("#import-file", str(EAD))
+    page.fill("#import-into", "/xjtu")
+    page.click("form.progress-form button[type=submit]")
+    page.wait_for_selector("#result-heading", timeout=60_000)
+    assert "bilingual-zh-en.xml" in page.locator("#result-heading").inner_text()
+    desk.audit("import-result")
