@@ -245,21 +245,27 @@ def test_a_private_record_shows_no_public_viewer(app):
     assert "not public" in html
 
 
-def test_a_plain_form_above_the_limit_is_413_before_it_is_read(app):
-    app.extensions["lantai.staff.staging"].max_bytes = 2000  # the site's setting, made small
-    staff = signed_in(app, "editor")
+def test_a_plain_form_above_the_limit_is_413_before_it_is_read(site):
+    import dataclasses
+
+    from repo.config import write_settings
+
+    set_password(site.repo, "editor")
+    write_settings(site.home, dataclasses.replace(site.repo.settings, staff_upload_max_mb=1))
+    home = site.home
+    site.close()
+    staff = signed_in(create_app(home), "editor")
     staff.get(FILES_URL)
-    resp = staff.post(FILES_URL, {"files": [(io.BytesIO(jpeg(size=(900, 900))), "s.jpg")]},
+    over = b"\xff\xd8\xff" + bytes(3 << 19)  # 1.5 MiB: a form may carry it, a file may not
+    resp = staff.post(FILES_URL, {"files": [(io.BytesIO(over), "s.jpg")]},
                       content_type="multipart/form-data")
     assert resp.status_code == 413
-    assert "limit of 2000 bytes for an upload" in resp.get_data(as_text=True)
+    assert f"{len(over)} bytes, above this site" in resp.get_data(as_text=True)
     # a body above what a form may carry is refused from its length, before it is read
-    big = b"\xff\xd8\xff" + bytes(3 << 20)
-    resp = staff.post(FILES_URL, {"files": [(io.BytesIO(big), "s.jpg")]},
+    resp = staff.post(FILES_URL, {"files": [(io.BytesIO(bytes(6 << 20)), "s.jpg")]},
                       content_type="multipart/form-data")
     assert resp.status_code == 413
     assert "larger than this site accepts" in resp.get_data(as_text=True)
-    home = app.config["LANTAI_HOME"]
     assert staged(home) == [] and instantiations(home) == []
 
 
