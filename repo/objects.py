@@ -80,7 +80,8 @@ def xsd_datetime(t: dt.datetime) -> Literal:
     return Literal(t.isoformat(timespec="microseconds"), datatype=NamedNode(XSD + "dateTime"))
 
 
-def _id_time(cs_id: str) -> str:
+def changeset_time(cs_id: str) -> str:
+    """ISO time of a changeset, from its id (which starts with it)."""
     t = cs_id.split("-", 1)[0]  # 20261125T210501123456
     return f"{t[:4]}-{t[4:6]}-{t[6:8]}T{t[9:11]}:{t[11:13]}:{t[13:15]}.{t[15:21]}"
 
@@ -187,12 +188,12 @@ class ContentObject:
     def created(self) -> str:
         """ISO time of the first revision (from its changeset id, which starts with it)."""
         ids = self._changesets()
-        return _id_time(ids[0]) if ids else ""
+        return changeset_time(ids[0]) if ids else ""
 
     @property
     def modified(self) -> str:
         ids = self._changesets()
-        return _id_time(ids[-1]) if ids else ""
+        return changeset_time(ids[-1]) if ids else ""
 
     @property
     def deleted(self) -> bool:

@@ -116,9 +116,13 @@ class Reads:
                        None)
             yield (int(value(pos.object)) if pos else None), value(q.subject)
 
+    def child_positions(self, iri: str) -> list[tuple[int, str]]:
+        """``(position, IRI)`` of the children, in their order (position, then IRI)."""
+        return sorted((pos or 0, kid) for pos, kid in self._positions(iri))
+
     def child_iris(self, iri: str) -> list[str]:
         """Children in their order."""
-        return [iri for _, iri in sorted((pos or 0, kid) for pos, kid in self._positions(iri))]
+        return [kid for _, kid in self.child_positions(iri)]
 
     def next_position(self, parent_iri: str) -> int:
         """The position a new child of ``parent_iri`` takes (after every stored one)."""

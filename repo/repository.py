@@ -331,6 +331,55 @@ class Repository:
                          bookkeeping=[obj.iri])
             return self.reads.stored(obj.iri)
 
+    def reorder(self, user: User, ref: str, index: int, *, message: str = "") -> ContentObject:
+        """Place an object at ``index`` among its siblings (0 first; past the end, last),
+        in one changeset that changes as few siblings' positions as it must (positions are
+        sort keys: a gap is used, else the next siblings move on by one until one is free).
+        The right to move the object is needed; a sibling whose published order changes
+        (exhibits, sections, page scans) gets a revision and needs the right to modify it."""
+        with self._lock:
+            obj = self._editable(user, ref, "delete")
+            parent_iri = obj.parent or self.root_iri
+            parent = self.load(parent_iri) if parent_iri != self.root_iri else None
+            if not allowed("add", parent.state if parent else "private",
+                           self.roles_on(user, parent)):
+                raise Forbidden(f"{user.name} may not reorder {parent.path if parent else '/'}")
+            others = [(pos, iri) for pos, iri in self.reads.child_positions(parent_iri)
+                      if iri != obj.iri]
+            index = max(0, min(index, len(others)))
+            if not others:
+                raise Invalid(f"{obj.path} has no siblings to be ordered among")
+            if index == 0:
+                wanted = {obj.iri: others[0][0] - 1}
+            else:
+                wanted = {obj.iri: others[index - 1][0] + 1}
+                cur = wanted[obj.iri]
+                for pos, iri in others[index:]:  # ripple until a gap
+                    if pos > cur:
+                        break
+                    cur += 1
+                    wanted[iri] = cur
+            changes: Changes = {}
+            revised = [obj.iri]
+            for iri, pos in wanted.items():
+                before = obj if iri == obj.iri else self.reads.stored(iri)
+                if before.position == pos:
+                    continue
+                after = before.copy()
+                after.mgmt["position"] = [xsd_int(pos)]
+                self.builder.with_structure(after, parent)
+                if iri != obj.iri and after.description != before.description:
+                    if not allowed("modify", before.state, self.roles_on(user, before)):
+                        raise Forbidden(f"{user.name} may not modify {before.path} "
+                                        f"({before.state}), whose place would change")
+                    revised.append(iri)
+                changes[iri] = (before, after)
+            if not changes:
+                raise Invalid(f"{obj.path} is already there")
+            self._commit(user, "move", message or f"reorder {obj.path} to {index + 1}", changes,
+                         bookkeeping=revised)
+            return self.reads.stored(obj.iri)
+
     def delete(self, user: User, ref: str, *, recursive: bool = False,
                message: str = "") -> list[str]:
         """Delete (leaving a tombstone: the IRI is never reused and answers 410 later)."""

@@ -12,6 +12,8 @@ every one of them:
 - ``forms``      add and edit forms generated from the profile; edit conflicts
 - ``lookup``     what the forms ask while one types: links, reference codes, dates
 - ``accounts``   account administration (Managers) and "my account" (password, second factor)
+- ``browse``     the content tree, a folder's contents (paged, sorted), reorder, bulk actions
+- ``search``     the staff catalog with its facets, filtered to what the user may view
 
 Every page reads and writes through :mod:`staff.web` (the repository's one door, as the
 signed-in user); no page holds a rule of its own. Staff pages are never cached by a shared
@@ -37,6 +39,8 @@ PARTS = (
     "staff.forms",
     "staff.lookup",
     "staff.accounts",
+    "staff.browse",
+    "staff.search",
 )
 
 bp = Blueprint("staff", __name__, url_prefix="/staff", template_folder="templates",

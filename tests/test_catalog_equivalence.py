@@ -51,8 +51,10 @@ from repo.catalog.index import (
     NO_DATE_LO,
     _names_stream,
     index_texts,
+    modified_number,
     refcode_tokens,
     refcode_tokens_analysed,
+    title_sort_key,
     to_tantivy,
 )
 
@@ -168,6 +170,12 @@ def _old_to_tantivy_fields(doc: Document) -> dict:
         add("owner", doc.owner)
     for a in doc.ancestors:
         add("ancestors", a)
+    # schema 3: a folder's contents, sorted (the staff workspace's folder view)
+    add("parent", doc.ancestors[0] if doc.ancestors else "/")
+    add("position", doc.position)
+    add("modified", modified_number(doc.modified))
+    for lang in ("zh", "en"):
+        add(f"titlesort_{lang}", title_sort_key(doc, lang))
     if doc.year is not None:
         add("year", doc.year)
     add("date_lo", doc.date if doc.date is not None else NO_DATE_LO)
@@ -208,7 +216,8 @@ def test_the_tantivy_document_has_the_fields_it_always_had():
             agents=pick(3), places=pick(2), subjects=pick(2), extra=pick(1),
             category=rnd.choice(["", "XS", "JX"]), year=rnd.choice([None, 1957]),
             date=rnd.choice([None, 19570100]), languages=rnd.sample(["chi", "eng"], 1),
-            ancestors=[f"https://x/id/recordset/{j}" for j in range(rnd.randint(0, 3))])
+            ancestors=[f"https://x/id/recordset/{j}" for j in range(rnd.randint(0, 3))],
+            position=rnd.randint(-3, 3), modified=rnd.choice(["", "2026-11-25T21:05:01.123456"]))
         assert to_tantivy(doc).to_dict() == _old_to_tantivy_fields(doc), doc
 
 

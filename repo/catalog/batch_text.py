@@ -113,7 +113,8 @@ class Batch:
     public: dict[str, TextGraph] = field(default_factory=dict)  # public graphs, by name
 
 
-FACT_KEYS = ("type", "state", "access", "path", "owner", "parent")  # what Facts are made of
+# what Facts are made of (an ingested object has one changeset: changedIn is its only one)
+FACT_KEYS = ("type", "state", "access", "path", "owner", "parent", "position", "changedIn")
 
 
 class BatchReader:
@@ -122,7 +123,7 @@ class BatchReader:
     Parsing the batches of scale 0.05 into pyoxigraph quads and grouping them by graph
     took 2.2 s of CPU; split and grouped as text, the same batches take 0.85 s. The
     description lines are grouped by graph by their last term (:class:`TextGraph` reads
-    the statements from them); the six facts a document needs of the management facts
+    the statements from them); the facts a document needs of the management facts
     (N-Triples, about 9 statements an object) are read from their lines with one short
     look at each. A value
     with an escape in it (never seen: paths and type names are plain) is read by Oxigraph

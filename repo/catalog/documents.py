@@ -95,6 +95,8 @@ class Facts:
     path: str = ""
     owner: str = ""
     parent: str | None = None
+    position: int = 0  # the place among its siblings (the staff's folder view sorts by it)
+    modified: str = ""  # ISO time of the last revision
 
 
 @dataclass
@@ -119,6 +121,8 @@ class Document:
     date: int | None = None  # YYYYMMDD (00 for an unknown month or day), for sorting
     languages: list[str] = field(default_factory=list)  # ISO 639-2 codes
     ancestors: list[str] = field(default_factory=list)  # IRIs of the containers, nearest first
+    position: int = 0  # among its siblings (staff catalog only: a folder's contents)
+    modified: str = ""  # ISO time of the last revision (staff catalog only)
 
     def title(self, lang: str) -> str:
         for text, tag in self.titles:
@@ -139,6 +143,7 @@ class Document:
             "subjects": self.subjects, "extra": self.extra, "category": self.category,
             "year": self.year, "date": self.date, "languages": self.languages,
             "ancestors": self.ancestors, "owner": self.owner,
+            "position": self.position, "modified": self.modified,
         }
 
     def encoded(self) -> bytes:
@@ -229,7 +234,8 @@ class StaffSource(Source):
         if obj is None or obj.deleted:
             return None
         parent = obj.parent if obj.parent and obj.parent != self.repo.root_iri else None
-        return Facts(obj.type_name, obj.state, obj.access, obj.path, obj.owner or "", parent)
+        return Facts(obj.type_name, obj.state, obj.access, obj.path, obj.owner or "", parent,
+                     obj.position, obj.modified)
 
     def exists(self, iri: str) -> bool:
         obj = self.repo.load(iri)
@@ -515,7 +521,8 @@ class Builder:
                        category=d.category or up_cat,
                        year=d.year if d.year is not None else up_year,
                        date=d.date if d.date is not None else up_date,
-                       languages=d.languages[:], ancestors=ancestors)
+                       languages=d.languages[:], ancestors=ancestors,
+                       position=facts.position, modified=facts.modified)
         for fn in TEXT_SOURCES:
             doc.extra.extend(t for t in fn(getattr(self.source, "repo", None), iri,
                                            self.source.public) if t)

@@ -36,14 +36,18 @@ from repo.catalog.analysis import code_levels, index_texts, normalize, whole_cod
 from repo.catalog.documents import Document, digest_of
 from repo.catalog.query import FIELDS, ParsedQuery, Unit
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: a folder's contents, sorted (parent, position, modified, title sorts)
 VERSION_FILE = "lantai-catalog.json"
 BOOSTS = {"title": 8.0, "refcode": 30.0, "refpath": 1.5, "agents": 4.0, "places": 3.0,
           "subjects": 3.0, "body": 1.0, "extra": 0.7}
 KEYWORD_FIELDS = ("iri", "type", "state", "access", "category", "language", "owner",
-                  "ancestors")
-INT_FIELDS = ("year", "date_lo", "date_hi")
-FAST_KEYWORDS = ("language", "fkey")
+                  "ancestors", "parent")
+# position and modified (and the type, state and title columns) sort a folder's contents
+# without reading every child (Plone's folder_contents is a catalog query, for the same reason)
+INT_FIELDS = ("year", "date_lo", "date_hi", "position", "modified")
+FAST_KEYWORDS = ("language", "fkey", "type", "state")
+TITLE_SORTS = ("titlesort_zh", "titlesort_en")
+ROOT_PARENT = "/"  # the parent keyword of the objects at the top of the tree
 FKEY_PARTS = ("category", "type", "access", "state")  # one column for four facets
 NO_DATE_LO, NO_DATE_HI = 99_999_999, 0
 NO_CODE_LO, NO_CODE_HI = "\uffff", ""
@@ -61,6 +65,8 @@ def _schema() -> tantivy.Schema:
         sb.add_integer_field(name, stored=False, indexed=True, fast=True)
     sb.add_text_field("refsort_lo", stored=False, fast=True, tokenizer_name="raw")
     sb.add_text_field("refsort_hi", stored=False, fast=True, tokenizer_name="raw")
+    for name in TITLE_SORTS:
+        sb.add_text_field(name, stored=False, fast=True, tokenizer_name="raw")
     sb.add_bytes_field("data", stored=True, indexed=False, fast=False)
     return sb.build()
 
@@ -114,6 +120,11 @@ def to_tantivy(doc: Document, encoded: bytes | None = None) -> tantivy.Document:
         add("owner", doc.owner)
     for a in doc.ancestors:
         add("ancestors", a)
+    add("parent", doc.ancestors[0] if doc.ancestors else ROOT_PARENT)
+    t.add_integer("position", doc.position)
+    t.add_integer("modified", modified_number(doc.modified))
+    for name, lang in zip(TITLE_SORTS, ("zh", "en"), strict=True):
+        add(name, title_sort_key(doc, lang))
     if doc.year is not None:
         t.add_integer("year", doc.year)
     date = doc.date
@@ -153,6 +164,19 @@ def to_tantivy(doc: Document, encoded: bytes | None = None) -> tantivy.Document:
             add("extra", stream)
     t.add_bytes("data", encoded if encoded is not None else doc.encoded())
     return t
+
+
+def modified_number(iso: str) -> int:
+    """``2026-11-25T21:05:01.123456`` → 20261125210501123456 // 1000 (sortable, fits i64)."""
+    digits = "".join(c for c in iso if c.isdigit())
+    return int(digits[:17].ljust(17, "0")) if digits else 0
+
+
+def title_sort_key(doc: Document, lang: str) -> str:
+    """The title in ``lang`` (else in any language), case-folded: a folder sorted by title.
+    Objects without a title sort last."""
+    title = doc.title(lang) or (doc.titles[0][0] if doc.titles else "")
+    return title.casefold() if title else NO_CODE_LO
 
 
 @lru_cache(maxsize=16_384)

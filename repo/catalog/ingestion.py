@@ -68,7 +68,7 @@ from repo.catalog.documents import (
 )
 from repo.catalog.index import CatalogIndex, Writer
 from repo.handles import ReadHandle
-from repo.objects import ContentObject, lt_node, read_object
+from repo.objects import ContentObject, changeset_time, lt_node, read_object
 from repo.store import MANAGEMENT
 
 WORKER_MIN = 2000  # objects in the first batch: smaller ingests are indexed in this process
@@ -365,7 +365,9 @@ class IngestIndexer:
                 f["type"], f["state"].rsplit("#", 1)[-1] if "state" in f else "private",
                 f["access"].rsplit("/", 1)[-1] if "access" in f else "restricted",
                 f.get("path", ""), owner.rsplit(":", 1)[-1] if owner else "",  # user_name
-                parent if parent and parent != root else None)
+                parent if parent and parent != root else None,
+                int(f.get("position", 0)),
+                changeset_time(f["changedIn"].rsplit(":", 1)[-1]) if "changedIn" in f else "")
             pub = batch.public.get(iri)
             public_graphs[iri] = pub
             if pub is not None and iri in batch.graphs:
