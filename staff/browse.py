@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Blueprint, Response, abort, redirect, request, url_for
+from flask import Blueprint, abort, redirect, request, url_for
 from flask_babel import gettext as _
+from werkzeug.wrappers import Response
 
 from ontology.profile import load_profile
 from repo.catalog.search import CONTENTS_SORTS, Catalog, Hit
@@ -127,7 +128,7 @@ def folder(path: str) -> Response:
         roles = repo.roles_on(user, obj)
         state = obj.state if obj else "private"
         container = obj.type_name if obj else "root"
-        branches = [(None, tree_branch(repo, user, None, lang))]
+        branches: list[tuple[str | None, dict]] = [(None, tree_branch(repo, user, None, lang))]
         for above in [*trail, *([obj] if obj else [])]:
             branches.append((above.iri, tree_branch(repo, user, above.iri, lang)))
         return {
