@@ -13,6 +13,7 @@ repository's reason; what is shown as possible follows the same permission table
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 from flask import Blueprint, abort, redirect, request, url_for
 from flask_babel import gettext as _
@@ -29,9 +30,11 @@ from staff import web
 bp = Blueprint("browse", __name__)
 
 SIZES = (25, 50, 100)
-TREE_SIZE = 50  # containers shown per branch of the tree (the rest: "more" links to the folder)
+TREE_SIZE = 30  # containers shown per branch of the tree (the rest: "more" links to the folder)
 BULK_ACTIONS = ("submit", "publish", "move", "access", "delete")
 BULK_MAX = 500  # objects in one bulk action
+PATH_MARKER = "--path--"  # a row's tab links: made once, the row's path put in (slugs need
+# no quoting), rather than url_for and a translated label six times a row
 
 
 @dataclass
@@ -57,6 +60,7 @@ class Row:
         return self.path.strip("/")
 
 
+@cache
 def containers() -> frozenset[str]:
     """The content types that may hold others (what the tree shows)."""
     return frozenset(t for ct in load_profile().types.values() for t in ct.allowed_in) - {"root"}
@@ -122,15 +126,17 @@ def folder(path: str) -> Response:
 
     def run(repo: Repository, user: User) -> dict:
         obj, trail = folder_and_trail(repo, user, path)
-        results = catalog(repo).contents(obj.iri if obj else None, user=user, sort=sort,
-                                         descending=direction == "desc", page=page, size=size,
-                                         lang=lang)
+        cat = catalog(repo)
+        results = cat.contents(obj.iri if obj else None, user=user, sort=sort,
+                               descending=direction == "desc", page=page, size=size, lang=lang)
         roles = repo.roles_on(user, obj)
         state = obj.state if obj else "private"
         container = obj.type_name if obj else "root"
-        branches: list[tuple[str | None, dict]] = [(None, tree_branch(repo, user, None, lang))]
-        for above in [*trail, *([obj] if obj else [])]:
-            branches.append((above.iri, tree_branch(repo, user, above.iri, lang)))
+        # the tree: the top and the branches down to this folder (whose own children are
+        # the table: its branch loads when opened)
+        branches: list[tuple[str | None, dict]] = [(None, tree_branch(cat, user, None, lang))]
+        for above in trail:
+            branches.append((above.iri, tree_branch(cat, user, above.iri, lang)))
         return {
             "obj": obj, "trail": trail, "rows": [row(h, lang) for h in results.hits],
             "results": results, "sort": sort, "direction": direction, "size": size,
@@ -148,15 +154,17 @@ def folder(path: str) -> Response:
             "offset": (page - 1) * size,
             "actions": BULK_ACTIONS, "access_levels": ACCESS_LEVELS,
             "folder_path": web.object_path(obj) if obj else "",
+            "row_tabs": [(label, href) for _e, label, href in web.tabs(PATH_MARKER)[1:]],
+            "path_marker": PATH_MARKER,
         }
     ctx = web.reading(run)
     return web.render("staff/browse.html", **ctx)
 
 
-def tree_branch(repo: Repository, user: User, parent_iri: str | None, lang: str) -> dict:
+def tree_branch(cat: Catalog, user: User, parent_iri: str | None, lang: str) -> dict:
     """The containers directly inside ``parent_iri`` (first :data:`TREE_SIZE`, tree order)."""
-    results = catalog(repo).contents(parent_iri, user=user, size=TREE_SIZE, lang=lang,
-                                     types=containers())
+    results = cat.contents(parent_iri, user=user, size=TREE_SIZE, lang=lang,
+                           types=containers())
     return {"rows": [row(h, lang) for h in results.hits], "total": results.total}
 
 
@@ -171,7 +179,7 @@ def tree(path: str) -> Response:
 
     def run(repo: Repository, user: User) -> dict:
         obj, _trail = folder_and_trail(repo, user, path)
-        return {"branch": tree_branch(repo, user, obj.iri if obj else None, lang),
+        return {"branch": tree_branch(catalog(repo), user, obj.iri if obj else None, lang),
                 "parent_path": web.object_path(obj) if obj else "", "open_iris": set(),
                 "branches": {}}
     return web.render("staff/browse_tree.html", **web.reading(run))

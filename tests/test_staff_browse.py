@@ -145,7 +145,11 @@ def test_the_tree_loads_a_branch_on_demand_with_a_link_without_javascript(site):
     # the branches above the folder are open, with links; closed ones load with htmx
     assert 'href="/staff/browse/xjtu"' in tree and 'href="/staff/browse/xjtu/students"' in tree
     assert 'hx-get="/staff/tree/agents"' in tree
-    assert "register-1957" in tree  # a file is a container (of items)
+    # the folder's own branch is its contents table; in the tree it loads when opened
+    assert 'hx-get="/staff/tree/xjtu/students"' in tree and "register-1957" not in tree
+    deeper = staff.get("/staff/browse/xjtu/students/register-1957").get_data(as_text=True)
+    assert 'href="/staff/browse/xjtu/students/register-1957"' in deeper.split(
+        'class="tree"', 1)[1].split("</nav>", 1)[0]  # a file is a container (of items)
     frag = staff.get("/staff/tree/xjtu", headers={"HX-Request": "true"})
     assert frag.status_code == 200
     body = frag.get_data(as_text=True)

@@ -220,11 +220,7 @@ class Catalog:
                        hits=hits, facets=counted, complete=self._complete)
 
     def _hit(self, data: dict, score: float, hl, width: int) -> Hit:
-        titles = [tuple(t) for t in data.get("titles", [])]
-        zh = next((t for t, lang in titles if lang.split("-")[0] == "zh"), "")
-        en = next((t for t, lang in titles if lang.split("-")[0] == "en"), "")
-        if not zh and not en and titles:
-            zh = titles[0][0]
+        titles, zh, en = _titles(data)
         candidates: list[tuple[str, str]] = []
         for name in ("scope", "note"):
             candidates += [(name, t) for t in data.get("texts", {}).get(name, [])]
@@ -286,9 +282,8 @@ class Catalog:
         order = tantivy.Order.Desc if descending else tantivy.Order.Asc
         result = searcher.search(q, max(limit, 1), count=True, offset=offset,
                                  order_by_field=column, order=order)
-        hl = parse("").highlight
         found = result.hits[:limit]
-        hits = [self._hit(load_data(searcher.doc(address)), 0.0, hl, 120)
+        hits = [_listed(load_data(searcher.doc(address)))
                 for _, address in (reversed(found) if backwards else found)]
         total = result.count or 0  # type: ignore[attr-defined]  # missing from tantivy's stub
         return Results(query="", total=total, page=page, size=size, sort=sort, hits=hits,
@@ -331,3 +326,26 @@ class Catalog:
         if personal:
             alternatives.append(keyword_query("iri", sorted(personal)))
         return tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in alternatives])
+
+
+def _listed(data: dict) -> Hit:
+    """A document as a folder lists it: no words were searched, so no snippet or marks."""
+    titles, zh, en = _titles(data)
+    return Hit(iri=data["iri"], path=data.get("path", ""), title_zh=zh, title_en=en,
+               type=data.get("type", ""), year=data.get("year"),
+               refcode=data.get("refcode", ""), category=data.get("category", ""),
+               state=data.get("state", ""), access=data.get("access", ""), score=0.0,
+               snippet_html="", snippet_field="", title_zh_html="", title_en_html="",
+               titles=titles, position=int(data.get("position") or 0),
+               modified=data.get("modified") or "")
+
+
+def _titles(data: dict) -> tuple[list, str, str]:
+    """(every title, the Chinese one, the English one); a title in another language (or
+    none) stands in for the Chinese one when there is neither."""
+    titles = [tuple(t) for t in data.get("titles", [])]
+    zh = next((t for t, lang in titles if lang.split("-")[0] == "zh"), "")
+    en = next((t for t, lang in titles if lang.split("-")[0] == "en"), "")
+    if not zh and not en and titles:
+        zh = titles[0][0]
+    return titles, zh, en
