@@ -16,6 +16,8 @@ import pytest
 from staff_support import set_password, signed_in
 from support import FILE, FONDS, SERIES, Site, new_site
 
+from test_staff_browser import Desk, browser, live  # noqa: F401  (fixtures, reused)
+
 from publisher.app import create_app
 from repo.errors import Forbidden, Invalid
 from repo.ingest import NewObject
@@ -382,3 +384,46 @@ def test_a_folder_of_10000_opens_as_fast_as_one_of_10(tmp_path):
     assert listed(html)[0] == "案卷09999" and "10000 objects" in html
     last = staff.get("/staff/browse/xjtu/big?page=400").get_data(as_text=True)
     assert listed(last)[-1] == "案卷09999"
+
+
+# ---------------------------------------------------------------------- in a real browser
+@pytest.mark.browser
+def test_browse_search_and_a_bulk_action_in_a_browser_pass_axe(browser, live):
+    """The folder view, a branch of the tree opened (htmx), the search page, and a bulk
+    action's confirmation and result pages: each audited by axe-core, no CSP breach."""
+    d = Desk(browser, live)
+    try:
+        d.sign_in("editor")
+        d.open("/staff/browse/xjtu/students", name="browse-series")
+        page = d.page
+        twisty = page.locator('button.twisty[aria-controls="o-recordset-students"]')
+        assert twisty.get_attribute("aria-expanded") == "false"
+        twisty.click()
+        page.wait_for_selector('#o-recordset-students a[href="/staff/browse/xjtu/students/'
+                               'register-1957"]')
+        assert twisty.get_attribute("aria-expanded") == "true"
+        d.audit()
+        twisty.click()  # closes again (the branch stays loaded)
+        assert page.locator("#o-recordset-students").is_hidden()
+        d.open("/staff/browse/xjtu/students?sort=title&dir=desc")
+        d.open("/staff/search?q=%E5%90%8D%E5%86%8C", name="search")
+        d.open("/staff/browse/xjtu/students/register-1957")
+        page.check('input[name="sel"]')
+        page.select_option("#bulk-action", "submit")
+        with page.expect_navigation():
+            page.click("#bulk button[type=submit]")
+        assert "1 object will be submitted for review." in page.content()
+        d.audit("bulk-confirm")
+        with page.expect_navigation():
+            page.click("button.primary")
+        assert "1 done, 0 refused." in page.content()
+        d.audit("bulk-result")
+    finally:
+        d.close()
+    reader = Desk(browser, live)
+    try:
+        reader.sign_in("reader")
+        reader.open("/staff/browse/xjtu/students")
+        assert reader.page.locator('input[name="sel"]').count() == 0
+    finally:
+        reader.close()
