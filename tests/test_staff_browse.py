@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from staff_support import set_password, signed_in
 from support import FILE, FONDS, SERIES, Site, new_site
-
 from test_staff_browser import Desk, browser, live  # noqa: F401  (fixtures, reused)
 
 from publisher.app import create_app
@@ -388,7 +387,7 @@ def test_a_folder_of_10000_opens_as_fast_as_one_of_10(tmp_path):
 
 # ---------------------------------------------------------------------- in a real browser
 @pytest.mark.browser
-def test_browse_search_and_a_bulk_action_in_a_browser_pass_axe(browser, live):
+def test_browse_search_and_a_bulk_action_in_a_browser_pass_axe(browser, live):  # noqa: F811
     """The folder view, a branch of the tree opened (htmx), the search page, and a bulk
     action's confirmation and result pages: each audited by axe-core, no CSP breach."""
     d = Desk(browser, live)
