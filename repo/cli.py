@@ -260,6 +260,23 @@ def move(ctx: Context, ref: str, target: str, slug: str | None, position: int | 
 
 @main.command()
 @click.argument("ref")
+@click.argument("place", type=click.IntRange(min=1))
+@click.option("-m", "--message", default="")
+@command
+def reorder(ctx: Context, ref: str, place: int, message: str) -> None:
+    """Put an object at PLACE among its siblings (1 is first; past the end, last)."""
+    obj = ctx.repo.reorder(ctx.user, ref, place - 1, message=message)
+    out.print(f"{obj.path} is now number {place_of(ctx.repo, obj)} in its folder",
+              markup=False)
+
+
+def place_of(repo: Repository, obj: ContentObject) -> int:
+    """Where ``obj`` stands among its siblings, 1 first."""
+    return repo.child_iris(obj.parent or repo.root_iri).index(obj.iri) + 1
+
+
+@main.command()
+@click.argument("ref")
 @click.option("--recursive", is_flag=True, help="Also everything inside.")
 @click.option("-m", "--message", default="")
 @command

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from staff_support import set_password, signed_in
-from support import FILE, FONDS, SERIES, Site, new_site
+from support import FILE, FONDS, SERIES, Site, new_site, run_lantai
 from test_staff_browser import Desk, browser, live  # noqa: F401  (fixtures, reused)
 
 from publisher.app import create_app
@@ -426,3 +426,16 @@ def test_browse_search_and_a_bulk_action_in_a_browser_pass_axe(browser, live):  
         assert reader.page.locator('input[name="sel"]').count() == 0
     finally:
         reader.close()
+
+
+def test_lantai_reorder_is_the_same_operation(site):
+    add_files(site, 2)
+    home = site.home
+    site.close()
+    done = run_lantai(home, "reorder", SERIES + "/f01", "1", user="admin")
+    assert "/xjtu/students/f01 is now number 1 in its folder" in done.stdout
+    assert child_slugs(home) == ["f01", "register-1957", "f00"]
+    refused = run_lantai(home, "reorder", SERIES + "/f00", "1", user="reader", check=False)
+    assert refused.returncode != 0 and "may not" in refused.stderr
+    assert run_lantai(home, "reorder", SERIES + "/f00", "0", check=False).returncode == 2
+    assert child_slugs(home) == ["f01", "register-1957", "f00"]
