@@ -92,7 +92,7 @@ def account(name: str) -> Response:
     def run(repo: Repository, user: User) -> dict:
         require_manager(user)
         target = repo.user(name)
-        return {"target": target, "status": repo.account_status(name),
+        return {"target": target, "account_status": repo.account_status(name),
                 "local": repo.local_roles(user, name), "tokens": repo.tokens(user, name),
                 "history": list(reversed(repo.account_history(user, name)))}
     return web.render("staff/accounts_user.html", roles=ALL_ROLES, **web.reading(run))
@@ -125,9 +125,24 @@ def remove(name: str) -> Response:
 
 @bp.post("/accounts/<name>/password")
 def password(name: str) -> Response:
+    """Set ``name``'s password: its sessions end at their next request (the guard sees the
+    new hash); a Manager setting their own goes on under a new session."""
     new = request.form.get("password", "")[:1024]
-    web.writing(lambda repo, user: repo.set_password(user, name, new))
+
+    def run(repo: Repository, user: User) -> str | None:
+        repo.set_password(user, name, new)
+        return repo.user(name).password_hash
+    password_hash = web.writing(run)
+    if name == web.username():
+        return renew(name, password_hash, back(name))
     return back(name)
+
+
+def renew(name: str, password_hash: str | None, resp: Response) -> Response:
+    """End every session of ``name`` and go on in a new one (own password changed)."""
+    store = auth.sessions()
+    store.end_all(name)
+    return auth.set_cookie(resp, store.new(name, password_hash=password_hash))
 
 
 @bp.post("/accounts/<name>/roles")
@@ -194,10 +209,7 @@ def my_password() -> Response:
         password_hash = web.writing(run)
     except Invalid as exc:
         return me(422, error=exc.message)
-    store = auth.sessions()
-    store.end_all(name)
-    return auth.set_cookie(redirect(url_for("staff.accounts.me"), 303),
-                           store.new(name, password_hash=password_hash))
+    return renew(name, password_hash, redirect(url_for("staff.accounts.me"), 303))
 
 
 @bp.get("/account/totp")

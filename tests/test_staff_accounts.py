@@ -90,8 +90,11 @@ def test_a_manager_adds_a_user_who_can_sign_in(app, site):
         "roles": ["Editor", "Reviewer"], "password": "wang-password-1", "agent": PERSON,
         "message": "new archivist"})
     assert resp.status_code == 303 and resp.headers["Location"] == "/staff/accounts/wang"
-    page = manager.get("/staff/accounts/wang").get_data(as_text=True)
+    resp = manager.get("/staff/accounts/wang")
+    assert resp.status_code == 200
+    page = resp.get_data(as_text=True)
     assert "王小明 &lt;script&gt;" in page and "<script>alert" not in page
+    assert "wang · active" in page and "Issue a new token" in page
     assert "new archivist" in page and "add-user" in page
     listing = manager.get("/staff/accounts/").get_data(as_text=True)
     assert re.search(r"wang</a></td>\s*<td>王小明", listing)
@@ -135,6 +138,9 @@ def test_disable_enable_and_remove_with_one_confirmation(app, site):
     assert editor.get("/staff/").status_code == 302, "signed out at its next request"
     assert StaffClient(app).sign_in("editor").status_code == 403
     assert "disabled" in manager.get("/staff/accounts/").get_data(as_text=True)
+    page = manager.get("/staff/accounts/editor")
+    assert page.status_code == 200 and "Enable the account" in page.get_data(as_text=True)
+    assert "on leave" in page.get_data(as_text=True)
     manager.post("/staff/accounts/editor/status", {"action": "enable"})
     assert signed_in_page(signed_in(app, "editor").get("/staff/"))
     assert manager.post("/staff/accounts/editor/status", {"action": "explode"}
@@ -234,6 +240,12 @@ def test_a_manager_sets_a_password_and_the_old_sessions_end(app):
     manager.post("/staff/accounts/editor/password", {"password": "set-by-manager-1"})
     assert editor.get("/staff/").status_code == 302
     assert StaffClient(app).sign_in("editor", "set-by-manager-1").status_code == 302
+    # a Manager setting their own password there goes on; their other sessions end
+    elsewhere = signed_in(app, "manager")
+    assert manager.post("/staff/accounts/manager/password",
+                        {"password": "managers-own-1"}).status_code == 303
+    assert signed_in_page(manager.get("/staff/"))
+    assert elsewhere.get("/staff/").status_code == 302
 
 
 def test_my_own_password_ends_my_other_sessions_but_not_this_one(app):

@@ -416,3 +416,52 @@ def test_import_and_export_pages(desk):
     path = href.split("/", 3)[3]
     desk.open(f"/staff/export/{path}", name="export")
     assert page.locator("a[download]").count() >= 5
+
+
+# ---------------------------------------------------------------------- accounts
+def test_account_pages_pass_axe_and_work_with_the_keyboard(desk, browser, live):
+    """A Manager adds a user, grants and revokes a role, issues a token, then looks at the
+    removal confirmation; the user changes their own password. Every page audited."""
+    page = desk.page
+    desk.sign_in("manager")
+    desk.open("/staff/accounts/", name="accounts")
+    page.fill("#add-name", "browser-user")
+    page.fill("#add-fullname", "浏览器 用户")
+    page.check("input[name=roles][value=Editor]")
+    page.fill("#add-password", "browser-pass-1")
+    page.fill("#add-message", "browser test")
+    with page.expect_navigation():
+        page.press("#add-message", "Enter")
+    assert page.url.endswith("/staff/accounts/browser-user"), page.url
+    desk.audit("account")
+    page.select_option("#grant-role", "Reviewer")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Grant", exact=True).click()
+    revoke = page.get_by_role("button", name="Revoke Reviewer")
+    assert revoke.count() == 1
+    with page.expect_navigation():
+        revoke.click()
+    assert revoke.count() == 0
+    with page.expect_navigation():
+        page.get_by_role("button", name="Issue a new token").click()
+    assert page.locator("#token").input_value().startswith("lt_")
+    desk.audit("account-token")
+    desk.open("/staff/accounts/browser-user/remove", name="account-remove")
+    desk.open("/staff/accounts/no-such-user", status=404)
+    user = Desk(browser, live)
+    try:
+        user.sign_in("browser-user", "browser-pass-1")
+        user.open("/staff/account", name="my-account")
+        user.page.fill("#current", "browser-pass-1")
+        user.page.fill("#password", "browser-pass-2")
+        user.page.fill("#again", "browser-pass-2")
+        with user.page.expect_navigation():
+            user.page.press("#again", "Enter")
+        assert user.page.url.endswith("/staff/account")
+        user.audit()
+        user.open("/staff/account/totp", name="my-account-totp")
+        assert user.page.locator("figure.qr svg").count() == 1
+        user.open("/staff/accounts/", status=403)  # not a Manager
+        assert user.page.locator('a[href="/staff/accounts/"]').count() == 0
+    finally:
+        user.close()
