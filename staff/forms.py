@@ -22,6 +22,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from ontology.profile import ContentType, Profile
+from repo import dates
 from repo.errors import Conflict, Invalid, LantaiError, NotFound
 from repo.objects import ACCESS_LEVELS, ContentObject
 from repo.repository import Repository
@@ -86,7 +87,7 @@ def render_form(page: Page, values: Values, errors: Errors | None = None, *, sta
         template, status, page=page, ctype=page.ctype, obj=page.obj, trail=page.trail,
         controls=controls, values=values, errors=errors or Errors(), more=more,
         rows=formdata.rows, languages=formdata.languages, saved=saved, titles=titles or {},
-        access_levels=ACCESS_LEVELS, personal=page.obj.personal_fields if page.obj else (),
+        access_levels=ACCESS_LEVELS, date_forms=dates.FORMS, personal=page.obj.personal_fields if page.obj else (),
         **(extra or {}))
 
 
