@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Blueprint, abort, redirect, request
+from flask import Blueprint, abort, redirect, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -26,7 +26,7 @@ from repo import dates
 from repo.errors import Conflict, Invalid, LantaiError, NotFound
 from repo.objects import ACCESS_LEVELS, ContentObject
 from repo.repository import Repository
-from repo.security import User, allowed
+from repo.security import User, allowed, sees_everything
 from staff import formdata, lookup, web
 from staff.formdata import Errors, Values
 
@@ -37,32 +37,40 @@ def type_names_of(profile: Profile):
     return lambda cls: [t.name for t in profile.types_of_class(cls)]
 
 
-def path_of(repo: Repository):
-    """Links as the form shows them: the path of an object of ours, else the IRI."""
-    def show(iri: str) -> str:
-        if repo.is_repository_object(iri):
-            obj = repo.load(iri)
-            if obj is not None and not obj.deleted and obj.path:
-                return obj.path
-        return iri
-    return show
+class Links:
+    """The objects a form's link fields name, each read once per request: the form shows a
+    link as the object's path with its title beside it, when the user may view it (else as
+    the IRI the record holds, and no title)."""
 
+    def __init__(self, repo: Repository, user: User, lang: str) -> None:
+        self.repo, self.user, self.lang = repo, user, lang
+        self.everything = sees_everything(set(user.roles))
+        self.titles: dict[str, str] = {}  # by path (as the form shows it)
 
-def linked_titles(repo: Repository, user: User, values: Values, ctype: ContentType,
-                  lang: str) -> dict[str, str]:
-    """Titles of the linked objects the user may view (shown beside the link fields)."""
-    out: dict[str, str] = {}
-    for key, vals in values.items():
-        f = ctype.fields.get(key)
-        if f is None or not f.is_reference:
-            continue
-        for v in vals:
-            try:
-                obj = repo.get(user, v)
-            except LantaiError:
+    def path_of(self, iri: str) -> str:
+        if not self.repo.is_repository_object(iri):
+            return iri
+        obj = self.repo.load(iri)
+        if obj is None or obj.deleted or not obj.path or not (
+                self.everything or self.repo.can_view(self.user, obj)):
+            return iri
+        self.titles[obj.path] = obj.title(self.lang)
+        return obj.path
+
+    def typed(self, values: Values, ctype: ContentType) -> dict[str, str]:
+        """Titles for the links as typed (paths or IRIs) that name an object one may view."""
+        for key, vals in values.items():
+            f = ctype.fields.get(key)
+            if f is None or not f.is_reference:
                 continue
-            out[v] = obj.title(lang)
-    return out
+            for v in vals:
+                if v in self.titles:
+                    continue
+                try:
+                    self.titles[v] = self.repo.get(self.user, v).title(self.lang)
+                except LantaiError:
+                    continue
+        return self.titles
 
 
 @dataclass
@@ -87,8 +95,25 @@ def render_form(page: Page, values: Values, errors: Errors | None = None, *, sta
         template, status, page=page, ctype=page.ctype, obj=page.obj, trail=page.trail,
         controls=controls, values=values, errors=errors or Errors(), more=more,
         rows=formdata.rows, languages=formdata.languages, saved=saved, titles=titles or {},
-        access_levels=ACCESS_LEVELS, date_forms=dates.FORMS, personal=page.obj.personal_fields if page.obj else (),
+        access_levels=ACCESS_LEVELS, personal=page.obj.personal_fields if page.obj else (),
+        t=texts(), urls={"objects": url_for("staff.lookup.objects"),
+                         "date": url_for("staff.lookup.date"),
+                         "refcode": url_for("staff.lookup.refcode")},
         **(extra or {}))
+
+
+def texts() -> dict[str, str]:
+    """The texts every control repeats, translated once per page (not once per control)."""
+    return {
+        "required": _("required"), "personal": _("personal data"),
+        "ingest": _("set by media ingest"), "several": _("several values allowed"),
+        "more": _("Add another"), "check": _("Check"), "zh": _("Chinese"), "en": _("English"),
+        "other_lang": _("Another language (tag, e.g. bo, mn, ug)"),
+        "other_text": _("Text in that language"),
+        "links": _("Type a few letters of a title or name and pick a suggestion, or type a "
+                   "path (/agents/…) or an IRI."),
+        "dates": _("Dates as you write them, e.g. %(forms)s", forms=dates.FORMS),
+    }
 
 
 def _more() -> tuple[str, ...]:
@@ -101,12 +126,13 @@ def _more() -> tuple[str, ...]:
 def edit(path: str) -> Response:
     def read(repo: Repository, user: User) -> Response:
         obj = repo.get(user, "/" + path)
-        values = formdata.from_object(obj, repo.base, path_of(repo))
+        links = Links(repo, user, web.current_lang())
+        values = formdata.from_object(obj, repo.base, links.path_of)
         page = Page(obj.type, obj, tuple(reversed(repo.ancestors(obj))),
                     may_edit=allowed("modify", obj.state, repo.roles_on(user, obj)),
                     revision=obj.revision)
         return render_form(page, values, saved=request.args.get("saved") == "1",
-                           titles=linked_titles(repo, user, values, obj.type, web.current_lang()))
+                           titles=links.titles)
     return web.reading(read)
 
 
@@ -124,11 +150,12 @@ def save(path: str) -> Response:
             raise Invalid(f"revision {started}: {obj.path} has revisions 1–{obj.revision}")
         base_obj = obj if started == obj.revision else ContentObject(
             obj.iri, obj.mgmt, {q for q in repo.state_at(obj, started) if q.graph_name == obj.node})
-        base = formdata.from_object(base_obj, repo.base, path_of(repo))
+        links = Links(repo, user, web.current_lang())
+        base = formdata.from_object(base_obj, repo.base, links.path_of)
         date_errors = formdata.normalise_dates(obj.type, mine, base)
-        titles = linked_titles(repo, user, mine, obj.type, web.current_lang())
         if started != obj.revision:
-            return conflict(repo, user, obj, page, base, mine, titles, started)
+            return conflict(repo, user, obj, page, base, mine, links, started)
+        titles = links.typed(mine, obj.type)
         if _more() or date_errors or "_check" in request.form:
             return _again(repo, user, page, mine, date_errors, titles)
         sets, unsets = formdata.changes(obj.type, base, mine)
@@ -170,10 +197,10 @@ def _revision(text: str) -> int:
 
 
 def conflict(repo: Repository, user: User, obj: ContentObject, page: Page, base: Values,
-             mine: Values, titles: dict, started: int) -> Response:
+             mine: Values, links: Links, started: int) -> Response:
     """Someone saved since this form was opened: theirs and yours, field by field, and the
     form filled with yours on top of theirs (a field you did not change shows theirs)."""
-    theirs = formdata.from_object(obj, repo.base, path_of(repo))
+    theirs = formdata.from_object(obj, repo.base, links.path_of)
     rows = []
     merged: Values = {k: list(v) for k, v in theirs.items()}
     for key in sorted(set(base) | set(theirs) | set(mine)):
@@ -190,7 +217,8 @@ def conflict(repo: Repository, user: User, obj: ContentObject, page: Page, base:
             rows.append({"key": key, "theirs": t, "yours": m, "they": they, "you": you,
                          "both": they and you and not formdata.same(f, t, m)})
     since = repo.history(user, obj.iri)[started:]
-    return render_form(page, merged, status=409, titles=titles, template="staff/form_conflict.html",
+    return render_form(page, merged, status=409, titles=links.typed(merged, obj.type),
+                       template="staff/form_conflict.html",
                        extra={"conflicts": rows, "since": since, "started": started})
 
 
@@ -246,7 +274,7 @@ def create(path: str) -> Response:
         page = _add_page(repo, ctype, container, path)
         mine = formdata.from_form(ctype, request.form)
         date_errors = formdata.normalise_dates(ctype, mine, {})
-        titles = linked_titles(repo, user, mine, ctype, web.current_lang())
+        titles = Links(repo, user, web.current_lang()).typed(mine, ctype)
         extra = {"slug": request.form.get("slug", "").strip()[:64],
                  "access": request.form.get("access", ""), "until": request.form.get("until", "")}
         if _more() or date_errors or "_check" in request.form:
