@@ -70,6 +70,17 @@ class Field:
     def single(self) -> bool:
         return self.max_count == 1
 
+    def label(self, lang: str) -> str:
+        """What staff pages call the field: the Chinese word (``zh``) or the English words
+        (``en``) that open its ``sh:description`` (``"题名 Title, one per language"``);
+        the field's name when there is no description."""
+        zh, _, rest = self.description.partition(" ")
+        if not rest:
+            return zh or self.name
+        if lang == "zh":
+            return zh
+        return re.split(r",| \(| e\.g\.", rest, maxsplit=1)[0].strip() or self.name
+
 
 @dataclass(frozen=True)
 class ContentType:

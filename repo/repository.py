@@ -406,6 +406,10 @@ class Repository:
                 gone.mgmt["deletedIn"] = [Literal("pending")]  # replaced by the changeset IRI
                 if o.parent:  # an index: what was deleted here, to undelete it from there
                     gone.mgmt["deletedFrom"] = [NamedNode(o.parent)]
+                gone.mgmt["deletedPath"] = [Literal(o.path)]  # and what it was called
+                gone.mgmt["deletedTitle"] = [
+                    q.object for q in o.description if q.subject == o.node
+                    and q.predicate.value in (RICO + "title", RICO + "name")][:8]
                 changes[iri] = (o, gone)
             self._commit(user, "delete", message or f"delete {obj.path}", changes)
             return list(changes)
@@ -445,6 +449,9 @@ class Repository:
         """Change the access rule and/or the fields marked personal."""
         with self._lock:
             obj = self.get(user, ref)
+            roles = self.roles_on(user, obj)
+            if not any(allowed(p, obj.state, roles) for p in ("restrict", "open")):
+                raise Forbidden(f"{user.name} may not change access to {obj.path}")
             new = obj.copy()
             if level is not None:
                 self.builder.set_access_facts(new, level, until)
@@ -456,7 +463,7 @@ class Repository:
             if new.mgmt == obj.mgmt:
                 raise Invalid(f"{obj.path}: access is already so")
             permission = "open" if self._opens(obj, new) else "restrict"
-            if not allowed(permission, obj.state, self.roles_on(user, obj)):
+            if not allowed(permission, obj.state, roles):
                 raise Forbidden(f"{user.name} may not {permission} access to {obj.path}")
             what = level or "personal fields"
             self._commit(user, "access", message or f"access {what} {obj.path}",

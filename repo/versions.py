@@ -139,8 +139,8 @@ class Versions:
                     new.mgmt.setdefault(key, [])
                     if q.object not in new.mgmt[key]:
                         new.mgmt[key].append(q.object)
-        new.mgmt.pop("deletedIn", None)
-        new.mgmt.pop("deletedFrom", None)
+        for key in ("deletedIn", "deletedFrom", "deletedPath", "deletedTitle"):
+            new.mgmt.pop(key, None)
         new.mgmt["state"] = [lt_node(INITIAL_STATE)]
         parent_iri = new.parent or self.site.root_iri
         if parent is None and parent_iri != self.site.root_iri:

@@ -16,7 +16,7 @@ import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from pyoxigraph import NamedNode
+from pyoxigraph import Literal, NamedNode
 
 from ontology.namespaces import LT, PROV, RDFS, XSD
 from ontology.terms import solutions, value
@@ -65,6 +65,20 @@ class Opening:
 
     obj: ContentObject
     opens: dt.date
+
+
+@dataclass(frozen=True)
+class Deleted:
+    """A deleted object (a tombstone) as it was called, and when it was deleted."""
+
+    obj: ContentObject
+    path: str
+    titles: dict[str, str]  # language → title
+    time: str
+
+    def title(self, lang: str) -> str:
+        return self.titles.get(lang) or next(iter(self.titles.values()), "") or \
+            self.path.rsplit("/", 1)[-1]
 
 
 class Worklists:
@@ -210,7 +224,7 @@ class Worklists:
         return out
 
     # ------------------------------------------------------------------ deleted
-    def deleted_inside(self, user: User, ref: str, limit: int = 50) -> list[ContentObject]:
+    def deleted_inside(self, user: User, ref: str, limit: int = 50) -> list[Deleted]:
         """Objects deleted from the container ``ref`` (``/``: the top) that ``user`` may
         restore, newest deletion first."""
         container = self.reads.resolve(ref)
@@ -222,12 +236,17 @@ class Worklists:
             obj = self.reads.load(value(q.subject))
             if obj is not None and obj.deleted:
                 found.append(obj)
-        found.sort(key=lambda o: max((v.value for v in o.mgmt.get("deletedIn", [])),
-                                     default=""), reverse=True)
+        def when(o: ContentObject) -> str:
+            return max((v.value.rsplit(":", 1)[-1] for v in o.mgmt.get("deletedIn", [])),
+                       default="")
+        found.sort(key=when, reverse=True)
         out = []
         for obj in found:
             if self.reads.may_restore(user, obj):
-                out.append(obj)
+                titles = {t.language or "": t.value for t in obj.mgmt.get("deletedTitle", [])
+                          if isinstance(t, Literal)}
+                path = next((v.value for v in obj.mgmt.get("deletedPath", [])), "")
+                out.append(Deleted(obj, path, titles, _id_time(when(obj))))
                 if len(out) >= limit:
                     break
         return out

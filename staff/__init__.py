@@ -14,6 +14,8 @@ every one of them:
 - ``accounts``   account administration (Managers) and "my account" (password, second factor)
 - ``browse``     the content tree, a folder's contents (paged, sorted), reorder, bulk actions
 - ``search``     the staff catalog with its facets, filtered to what the user may view
+- ``workflow``   an object's workflow and access (``/access/``), sharing, the review queue
+- ``history``    an object's revisions, diffs, revert; undelete inside a container
 
 Every page reads and writes through :mod:`staff.web` (the repository's one door, as the
 signed-in user); no page holds a rule of its own. Staff pages are never cached by a shared
@@ -41,6 +43,8 @@ PARTS = (
     "staff.accounts",
     "staff.browse",
     "staff.search",
+    "staff.workflow",
+    "staff.history",
 )
 
 bp = Blueprint("staff", __name__, url_prefix="/staff", template_folder="templates",

@@ -1,13 +1,15 @@
 """The start page of the workspace (``/staff/``): what needs the user's attention.
 
-A first version: who is signed in and the objects at the top of the tree they may view. The
-dashboard part of issue 11 (recent changes, drafts, review queue, embargoes opening, failed
-jobs) grows here.
+Recent changes the user may view, their drafts, the review queue, embargoes opening in the
+next 90 days: each a bounded list from :mod:`repo.worklists` (``ROWS`` rows at most), so the
+page costs the same on a site of ten objects or of a million. Failed derivative and OCR jobs
+are the files part's own section (``staff/_failed_jobs.html``, included by the template).
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, Response
+from flask import Blueprint
+from werkzeug.wrappers import Response
 
 from repo.repository import Repository
 from repo.security import User
@@ -15,9 +17,23 @@ from staff import web
 
 bp = Blueprint("dashboard", __name__)
 
+ROWS = 20
+EMBARGO_DAYS = 90
+
 
 @bp.get("/")
 def home() -> Response:
     def run(repo: Repository, user: User) -> dict:
-        return {"user": user, "top": repo.children(user, "/")}
+        today = repo.clock().date()
+        queue = repo.review_queue(user, limit=ROWS + 1)
+        return {
+            "user": user,
+            "changes": repo.recent_changes(user, limit=ROWS),
+            "drafts": repo.drafts(user, limit=ROWS),
+            "queue": [(p, repo.last_published(user, p.obj.iri), p.obj.revision)
+                      for p in queue[:ROWS]],
+            "queue_more": len(queue) > ROWS,
+            "openings": repo.embargoes_opening(user, today, EMBARGO_DAYS, limit=ROWS),
+            "days": EMBARGO_DAYS,
+        }
     return web.render("staff/dashboard.html", **web.reading(run))

@@ -113,9 +113,11 @@ def test_undelete_brings_back_a_folder_with_what_was_deleted_inside_it(site: Sit
     item_desc = repo.load(repo.resolve(ITEM)).description
     gone = repo.delete(editor, FILE, recursive=True, message="by mistake")
     assert len(gone) == 2
-    assert paths(repo.deleted_inside(editor, SERIES)) == [""]  # a tombstone has no path
-    [tomb] = repo.deleted_inside(editor, SERIES)
-    assert tomb.iri == before[FILE].iri
+    [deleted] = repo.deleted_inside(editor, SERIES)
+    tomb = deleted.obj
+    assert tomb.iri == before[FILE].iri and tomb.path == ""  # a tombstone has no path
+    assert (deleted.path, deleted.title("zh"), deleted.title("en")) == (
+        FILE, "1957年新生名册", "Register of freshmen 1957")
     assert repo.deleted_inside(editor, FONDS) == []
     assert repo.deleted_inside(site.role("Reader"), SERIES) == []  # may not restore
     restored = repo.undelete(editor, tomb.iri)
@@ -151,7 +153,7 @@ def test_a_local_editor_may_restore_what_was_deleted_from_their_container(site: 
     repo.grant(admin, "zhao", "Editor", on=SERIES)
     zhao = repo.user("zhao")
     repo.delete(zhao, ITEM)
-    assert [o.iri for o in repo.deleted_inside(zhao, FILE)] == [site.iris[ITEM]]
+    assert [d.obj.iri for d in repo.deleted_inside(zhao, FILE)] == [site.iris[ITEM]]
     repo.undelete(zhao, site.iris[ITEM])
     assert repo.resolve(ITEM) == site.iris[ITEM]
     repo.create(admin, AGENTS, "place", {"name": {"en": "Shanghai"}}, slug="shanghai")
