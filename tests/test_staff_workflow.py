@@ -23,8 +23,11 @@ ITEM_URL = ITEM.lstrip("/")
 
 
 def make_app(site: Site):
+    """The site's app, passwords set (the site's own handle closed: the app opens the
+    repository per request)."""
+    repo = site.repo or site.reopen()
     for name in USERS:
-        set_password(site.repo, name)
+        set_password(repo, name)
     site.close()
     return create_app(site.home)
 
