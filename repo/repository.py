@@ -19,7 +19,7 @@ from types import TracebackType
 
 from pyoxigraph import Literal, NamedNode, Quad, Store
 
-from ontology.namespaces import LT, XSD
+from ontology.namespaces import LT, RICO, XSD
 from ontology.terms import solutions
 from repo import exposure
 from repo.accounts import Accounts, require_manager

@@ -7,11 +7,11 @@ from __future__ import annotations
 import datetime as dt
 
 from staff_support import signed_in
+from support import FILE, ITEM, SERIES
 from test_staff_workflow import make_app, repository, text
 
 from repo.site import utc_now
 from staff import dashboard
-from support import FILE, ITEM, SERIES
 
 
 def section(page: str, heading_id: str) -> str:

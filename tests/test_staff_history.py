@@ -9,9 +9,8 @@ import re
 
 import pytest
 from staff_support import signed_in
-from test_staff_workflow import make_app, repository, text
-
 from support import FILE, ITEM, PLACE, SERIES, Site
+from test_staff_workflow import make_app, repository, text
 
 FILE_URL = FILE.lstrip("/")
 SERIES_URL = SERIES.lstrip("/")
