@@ -1,6 +1,6 @@
 """The staff dashboard (issue 11, item 9): recent changes the user may view, their drafts,
-the review queue, embargoes opening in the next 90 days, and the place other parts add
-sections to (failed jobs). Each section is bounded. Real site, real app."""
+the review queue, embargoes opening in the next 90 days (failed jobs: tests/test_staff_files.py).
+Each section is bounded. Real site, real app."""
 
 from __future__ import annotations
 
@@ -64,20 +64,3 @@ def test_each_section_is_bounded(site):
     assert section(page, "drafts-heading").count("Draft number") == dashboard.ROWS
     assert "Draft number 24" in section(page, "drafts-heading")  # the newest first
     assert section(page, "changes-heading").count("<tr>") == dashboard.ROWS + 1  # + header
-
-
-def test_other_parts_add_a_panel_in_the_jobs_place(site, tmp_path):
-    app = make_app(site)
-    (tmp_path / "jobs.html").write_text(
-        '<section><h2 id="jobs-heading">Failed jobs</h2><p>{{ panel.n }} failed for '
-        '{{ panel.who }}</p></section>', encoding="utf-8")
-    from jinja2 import ChoiceLoader, FileSystemLoader
-
-    app.jinja_loader = ChoiceLoader([app.jinja_loader, FileSystemLoader(str(tmp_path))])
-    dashboard.PANELS.append(lambda repo, user: ("jobs.html", {"n": 3, "who": user.name}))
-    dashboard.PANELS.append(lambda repo, user: None)
-    try:
-        page = text(signed_in(app, "editor").get("/staff/"))
-    finally:
-        del dashboard.PANELS[-2:]
-    assert "3 failed for editor" in page
