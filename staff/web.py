@@ -92,8 +92,12 @@ def safe_next(target: str | None, default: str = "/staff/") -> str:
 
 
 # ---------------------------------------------------------------------- pages
-def render(template: str, status: int = 200, **context) -> Response:
-    """A staff page in the user's language (the same choice as the public site's)."""
+def render(template: str, status: int = 200, /, **context) -> Response:
+    """A staff page in the user's language (the same choice as the public site's).
+
+    ``template`` and ``status`` are positional only, so that a template variable named
+    ``status`` (an account's status) is a variable, not the HTTP status: it once made
+    the status line ``0 active``."""
     chosen = current_lang()
     settings = current_app.config["SETTINGS"]
     s = session()

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from pathlib import Path
 import pytest
 import requests
 from staff_support import PASSWORD, set_password
-from support import PROJECT, ROLE_USERS, free_port, new_site, require, run_lantai, served
+from support import PROJECT, ROLE_USERS, free_port, new_site, require, served
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 AXE = Path(__file__).resolve().parents[1] / "staff" / "static" / "vendor" / "axe.min.js"
@@ -330,32 +329,51 @@ def test_an_edit_form_with_the_keyboard_alone(desk):
 
 
 def test_revoking_a_role_or_a_token_counts_at_the_next_request(browser, live):
-    """A Manager takes wang's Editor role and API token away (``lantai users revoke``, the
-    real executable, beside the running server): wang's next save is refused and nothing
-    changes; the token's next API request is 401."""
-    out = run_lantai(live.home, "users", "add", "wang", "--role", "Reader", "--role", "Editor",
-                     "--password-stdin", "--token", stdin=PASSWORD + "\n").stdout
-    token = re.search(r"lt_\S+", out)
-    assert token, out
-    api = {"Authorization": f"Bearer {token.group(0)}"}
-    assert requests.get(live.url + "/api/agents/zhang-san", headers=api, timeout=30).ok
-    d = Desk(browser, live)
+    """A Manager, in the accounts pages, adds wang (Reader and Editor, a password) and gives
+    him an API token; then revokes his Editor role: wang's next save, in his own browser, is
+    refused and changes nothing; then revokes the token: its next API request is 401."""
+    boss, d = Desk(browser, live), Desk(browser, live)
     try:
+        boss.sign_in("manager")
+        boss.open("/staff/accounts/", name="accounts")
+        page = boss.page
+        page.fill("#add-name", "wang")
+        page.fill("#add-fullname", "Wang Wu")
+        for role in ("Reader", "Editor"):
+            page.check(f'input[name="roles"][value="{role}"]')
+        page.fill("#add-password", PASSWORD)
+        with page.expect_navigation():
+            page.get_by_role("button", name="Add the user").click()
+        boss.audit()
+        boss.open("/staff/accounts/wang", name="account")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Issue a new token").click()
+        boss.audit()
+        token = page.locator("#token").input_value()
+        api = {"Authorization": f"Bearer {token}"}
+        assert requests.get(live.url + "/api/agents/zhang-san", headers=api, timeout=30).ok
+
         d.sign_in("wang")
         d.open("/staff/edit/agents/zhang-san")
         d.page.locator('[name="name@en"]').first.fill("Zhang San (edited)")
-        run_lantai(live.home, "users", "revoke", "wang", "Editor", "-m", "moved to reading room")
-        save(d, status=403)
+        boss.open("/staff/accounts/wang")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Revoke Editor").click()
+        boss.audit()
+        save(d, status=403)  # the form was open; the role went: the next request counts
         d.open("/staff/edit/agents/zhang-san")  # still a Reader: sees it, unchanged
         assert d.page.locator('[name="name@en"]').first.input_value() == "Zhang San"
         assert d.page.get_by_role("button", name="Save").count() == 0
-        token_id = run_lantai(live.home, "users", "tokens", "wang").stdout.split()[0]
-        run_lantai(live.home, "users", "revoke", "wang", token_id, "--token")
+
+        boss.open("/staff/accounts/wang")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Revoke all tokens").click()
+        boss.audit()
         assert requests.get(live.url + "/api/agents/zhang-san", headers=api,
                             timeout=30).status_code == 401
     finally:
+        boss.close()
         d.close()
-
 
 # ---------------------------------------------------------------------- files, import, export
 def scan(path: Path, shade: int) -> Path:
