@@ -322,6 +322,8 @@ def test_bulk_bad_input_is_a_clear_4xx_and_changes_nothing(site):
         resp = staff.post("/staff/bulk/xjtu/students", {**data, "confirm": "1"})
         assert resp.status_code == status, data
         assert "Traceback" not in resp.get_data(as_text=True)
+    assert staff.get("/staff/bulk/xjtu/students").status_code == 405
+    assert staff.get("/staff/reorder/xjtu/students/f00").status_code == 405
     moved = staff.post("/staff/bulk/xjtu/students", {"action": "move", "sel": [f0],
                                                      "target": "/nowhere", "confirm": "1"})
     assert moved.status_code == 404 and "no object at /nowhere" in moved.get_data(as_text=True)
