@@ -26,7 +26,14 @@ from ontology.terms import named, value
 from repo.errors import Conflict, Forbidden, Invalid, NotFound
 from repo.objects import lt_node, user_iri, user_name
 from repo.reads import Reads
-from repo.revisions import Changes, Changeset, changeset_iri, encode_patch, new_changeset_id
+from repo.revisions import (
+    Changes,
+    Changeset,
+    changeset_iri,
+    decode_patch,
+    encode_patch,
+    new_changeset_id,
+)
 from repo.security import (
     SYSTEM,
     USERNAME,
@@ -62,6 +69,20 @@ def require_manager(actor: User) -> None:
 def token_id(digest: str) -> str:
     """A token's id: the start of its SHA-256 (names the token; says nothing of it)."""
     return digest[:12]
+
+
+def account_changes(cs: Changeset) -> list[tuple[str, str, str]]:
+    """What an account's changeset changed, readably: ``("+"|"-", fact, value)``, e.g.
+    ``("+", "role", "Reviewer")``, ``("-", "token", "3f2a9c01b7de")`` (secrets are never in
+    the patch; the facts every account has, its type and name, are left out)."""
+    removed, added = decode_patch(cs.patch)
+    out = []
+    for sign, quads in (("-", removed), ("+", added)):
+        for q in quads:
+            key = q.predicate.value.removeprefix(LT)
+            if q.predicate != RDF_TYPE and key != "name":
+                out.append((sign, key, value(q.object)))
+    return sorted(out, key=lambda c: (c[1], c[0]))
 
 
 class Accounts:

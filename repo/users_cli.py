@@ -12,6 +12,7 @@ import sys
 
 import click
 
+from repo.accounts import account_changes
 from repo.cli_support import Context, command, echo_json, out
 
 MESSAGE = click.option("-m", "--message", default="", help="Why (kept in the history).")
@@ -179,6 +180,9 @@ def users_list(ctx: Context, as_json: bool) -> None:
 @click.argument("name")
 @command
 def users_history(ctx: Context, name: str) -> None:
-    """The changes of NAME's account: when, by whom, what, why."""
+    """The changes of NAME's account: when, by whom, what, why; under each, the facts it
+    added (+) and removed (-)."""
     for cs in ctx.repo.account_history(ctx.user, name):
         out.print(f"{cs.time}  {cs.author}  {cs.action}  {cs.message}", markup=False)
+        for sign, key, value in account_changes(cs):
+            out.print(f"    {sign} {key}: {value}", markup=False)

@@ -20,7 +20,7 @@ from flask import Blueprint, current_app, redirect, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from repo.accounts import is_manager, require_manager
+from repo.accounts import account_changes, is_manager, require_manager
 from repo.errors import Forbidden, Invalid, LantaiError
 from repo.repository import Repository
 from repo.security import ALL_ROLES, User
@@ -92,9 +92,11 @@ def account(name: str) -> Response:
     def run(repo: Repository, user: User) -> dict:
         require_manager(user)
         target = repo.user(name)
+        history = [(cs, account_changes(cs))
+                   for cs in reversed(repo.account_history(user, name))]
         return {"target": target, "account_status": repo.account_status(name),
                 "local": repo.local_roles(user, name), "tokens": repo.tokens(user, name),
-                "history": list(reversed(repo.account_history(user, name)))}
+                "history": history}
     return web.render("staff/accounts_user.html", roles=ALL_ROLES, **web.reading(run))
 
 

@@ -96,6 +96,7 @@ def test_a_manager_adds_a_user_who_can_sign_in(app, site):
     assert "王小明 &lt;script&gt;" in page and "<script>alert" not in page
     assert "wang · active" in page and "Issue a new token" in page
     assert "new archivist" in page and "add-user" in page
+    assert "<li>+ role: Editor</li>" in page and "<li>+ fullname: 王小明 &lt;script&gt;" in page
     listing = manager.get("/staff/accounts/").get_data(as_text=True)
     assert re.search(r"wang</a></td>\s*<td>王小明", listing)
     with repository(site) as repo:
@@ -181,6 +182,9 @@ def test_site_and_local_roles_are_granted_listed_and_revoked(app, site):
     manager.post("/staff/accounts/reader/roles/revoke", {"role": "Editor", "on": FONDS,
                                                          "message": "done"})
     manager.post("/staff/accounts/reader/roles/revoke", {"role": "Reviewer"})
+    history = manager.get("/staff/accounts/reader").get_data(as_text=True)
+    assert "<li>+ role: Reviewer</li>" in history and "<li>− role: Reviewer</li>" in history
+    assert "helps" in history
     with repository(site) as repo:
         assert repo.user("reader").roles == {"Reader"}
         assert repo.local_roles(repo.user("admin"), "reader") == []
@@ -312,8 +316,13 @@ def test_the_command_line_resets_a_lost_second_factor(app, site):
     proc = run_lantai(site.home, "users", "totp", "editor", "--reset", "-m", "lost phone")
     assert "reset" in proc.stdout
     assert StaffClient(app).sign_in("editor").headers["Location"] == "/staff/"
-    roles = run_lantai(site.home, "users", "roles", "editor").stdout.split("\n")
-    assert roles[0] == "Editor"
+    run_lantai(site.home, "users", "grant", "editor", "Reviewer", "-m", "reviews too")
+    run_lantai(site.home, "users", "grant", "editor", "Editor", "--on", FONDS)
+    roles = run_lantai(site.home, "users", "roles", "editor").stdout.splitlines()
+    assert roles == ["Editor", "Reviewer", "Editor on /xjtu"]
+    history = run_lantai(site.home, "users", "history", "editor").stdout
+    assert "admin  grant  reviews too\n    + role: Reviewer\n" in history
+    assert "admin  totp  lost phone\n" in history
     refused = run_lantai(site.home, "users", "totp", "manager", "--reset", user="editor",
                          check=False)
     assert refused.returncode == 4  # Forbidden: only Managers, or the user themself
