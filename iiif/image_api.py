@@ -40,7 +40,7 @@ from pathlib import Path
 import pyvips
 from flask import Blueprint, Flask, Response, current_app, redirect, request
 
-from iiif import caching, derivatives
+from iiif import caching, derivatives, jobs
 from iiif.derivatives import DerivativeError, ImageInfo
 from iiif.image_request import FORMATS, Limits, Plan, RequestError, canonical, parse
 from iiif.public import PublicImage, PublicImages, instantiation_iri
@@ -317,9 +317,11 @@ def _image_info(image: PublicImage) -> ImageInfo:
     except DerivativeError as exc:
         with _state_lock:
             _failed[cache_key] = (time.monotonic(), str(exc))
+        jobs.record(home, "derivatives", image.digest, str(exc), target=image.iri)  # for staff
         raise
     with _state_lock:
         _infos[cache_key] = info
+    jobs.succeeded(home, "derivatives", [image.digest])
     return info
 
 

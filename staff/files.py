@@ -18,6 +18,7 @@ a public record's page embeds the public IIIF viewer. Pages are reordered with
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -164,17 +165,22 @@ def _rows(repo: Repository, user: User, record: ContentObject, page: int
     return rows, total
 
 
-def _viewer(repo: Repository, record: ContentObject) -> tuple[str | None, str | None]:
-    """The manifest and viewer script of a public record (both None otherwise)."""
+def _viewer(repo: Repository, record: ContentObject) -> dict:
+    """The public viewer of a public, digitised record: its manifest, the viewer's script and
+    words (the public pages' markup has an inline style, which the staff CSP refuses)."""
     if not repo.is_public(record.iri):
-        return None, None
+        return {}
     from iiif import viewer_asset
-    from iiif.presentation_api import manifest_url_for
+    from iiif.presentation_api import VIEWER_WORDS, manifest_url_for
 
     manifest = manifest_url_for(record.iri)
     if manifest is None:
-        return None, None
-    return manifest, viewer_asset.script_url(current_app)
+        return {}
+    lang = current_lang()
+    return {"manifest": manifest,
+            "viewer_script": viewer_asset.script_url(current_app),
+            "viewer_words": json.dumps({k: t.in_lang(lang) for k, t in VIEWER_WORDS.items()},
+                                       ensure_ascii=False)}
 
 
 def page_context(repo: Repository, user: User, path: str, page: int = 0) -> dict:
@@ -183,15 +189,13 @@ def page_context(repo: Repository, user: User, path: str, page: int = 0) -> dict
         raise NotFound(f"{record.path} is a {record.type_name}: files belong to an item or "
                        "a file")
     rows, total = _rows(repo, user, record, page)
-    manifest, script = _viewer(repo, record)
     roles = repo.roles_on(user, record)
     return {"obj": record, "trail": repo.ancestors(record)[::-1], "rows": rows,
             "page": page, "pages": max(1, -(-total // PER_PAGE)),
             "may_add": allowed("add", record.state, roles),
             "may_move": any(allowed("delete", r.obj.state, repo.roles_on(user, r.obj))
                             for r in rows[:1]),
-            "manifest": manifest, "viewer_script": script,
-            "max_mb": staging().max_bytes // MB}
+            "max_mb": staging().max_bytes // MB, **_viewer(repo, record)}
 
 
 @bp.get("/files/<path:path>")

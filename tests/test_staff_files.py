@@ -294,3 +294,28 @@ def test_routes_answer_only_their_methods(app):
     assert staff.client.delete("/staff/files/-/ingest",
                                headers={"X-CSRF-Token": staff.csrf}).status_code == 405
     assert staff.client.get("/staff/files/-/ingest").status_code in (404, 405)
+
+
+def test_a_public_record_shows_the_public_viewer(site):
+    admin = site.admin
+    path = ""
+    for slug in ITEM.split("/"):
+        path += "/" + slug
+        if site.repo.get(admin, path).access != "open":
+            site.repo.set_access(admin, path, "open")
+        site.repo.transition(admin, path, "publish")
+    set_password(site.repo, "manager")
+    home = site.home
+    site.close()
+    app = create_app(home)
+    staff = signed_in(app, "manager")
+    staff.get(FILES_URL)
+    resp = staff.post(FILES_URL, {"files": [(io.BytesIO(jpeg()), "scan-1.jpg")]},
+                      content_type="multipart/form-data")
+    assert resp.status_code == 201, resp.get_data(as_text=True)[-600:]
+    html = staff.get(FILES_URL).get_data(as_text=True)
+    assert 'data-iiif-manifest="https://archive.example.edu/iiif/manifest/' in html
+    assert "data-words=" in html and ' style="' not in html  # the staff CSP: no inline style
+    manifest = html.split('data-iiif-manifest="https://archive.example.edu')[1].split('"')[0]
+    public = app.test_client().get(manifest)  # the same manifest, public, without a session
+    assert public.status_code == 200 and public.get_json()["type"] == "Manifest"
