@@ -39,7 +39,7 @@ from repo.files import FileStore
 from repo.objects import ContentObject
 from repo.repository import Repository
 from repo.security import User, allowed
-from staff import web
+from staff import auth, web
 from staff.staging import HEAD, Staging, Upload
 
 bp = Blueprint("files", __name__)
@@ -198,12 +198,28 @@ def page_context(repo: Repository, user: User, path: str, page: int = 0) -> dict
             "max_mb": staging().max_bytes // MB, **_viewer(repo, record)}
 
 
+# The viewer (Clover IIIF) makes an empty <style> element and fills it through the CSSOM,
+# which a Content-Security-Policy does not govern; the element itself needs style-src to
+# allow it. The hash of the empty string allows an empty element and nothing else.
+EMPTY_STYLE = "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='"
+
+
+def with_viewer(resp: Response) -> Response:
+    """The workspace's policy, with the one exception the viewer needs (on its page only)."""
+    auth.no_store(resp)
+    policy = resp.headers["Content-Security-Policy"]
+    resp.headers["Content-Security-Policy"] = policy.replace(
+        "style-src 'self'", f"style-src 'self' {EMPTY_STYLE}", 1)
+    return resp
+
+
 @bp.get("/files/<path:path>")
 def files(path: str) -> Response:
     page = request.args.get("page", "0")
     page_no = int(page) if page.isdigit() and len(page) < 7 else 0
     context = web.reading(lambda repo, user: page_context(repo, user, path, page_no))
-    return web.render("staff/files.html", **context)
+    resp = web.render("staff/files.html", **context)
+    return with_viewer(resp) if context.get("viewer_script") else resp
 
 
 # ---------------------------------------------------------------------- derivatives

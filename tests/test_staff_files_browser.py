@@ -91,3 +91,47 @@ def test_import_with_a_progress_bar(desk: Desk, live: Live):  # noqa: F811
     page.wait_for_selector("#result-heading", timeout=60_000)
     assert "bilingual-zh-en.xml" in page.locator("#result-heading").inner_text()
     desk.audit("import-result")
+
+
+def test_a_public_records_viewer_runs_under_the_staff_csp(desk: Desk, live: Live,  # noqa: F811
+                                                          tmp_path):
+    repo = Repository.open(live.home, wait=10)  # beside the server, as `lantai` would
+    try:
+        admin, path = repo.user("admin"), ""
+        for slug in ["xjtu", "admin"]:
+            path += "/" + slug
+            if repo.get(admin, path).access != "open":
+                repo.set_access(admin, path, "open")
+            repo.transition(admin, path, "publish")
+        repo.create(admin, "/xjtu/admin", "file", fields={"title": {"en": "Minutes"}},
+                    slug="minutes", access="open")
+        repo.transition(admin, "/xjtu/admin/minutes", "publish")
+    finally:
+        repo.close()
+    desk.sign_in("manager")
+    desk.open("/staff/files/xjtu/admin/minutes")
+    page = desk.page
+    page.set_input_files("#upload-files", [str(p) for p in scans(tmp_path)[:2]])
+    page.click("form.upload-form button[type=submit]")
+    page.wait_for_function(
+        "() => document.querySelectorAll('.upload-list .ok, .upload-list .error').length == 2",
+        timeout=120_000)
+    page.goto(live.url + "/staff/files/xjtu/admin/minutes")  # audited below, viewer apart
+    viewer = page.locator(".iiif-viewer[data-iiif-manifest]")
+    assert viewer.count() == 1
+    page.wait_for_function(
+        "() => document.querySelector('.iiif-viewer').children.length > 0", timeout=60_000)
+    page.wait_for_timeout(1500)  # the viewer fetches the manifest and draws
+    assert page.locator(".iiif-viewer canvas, .iiif-viewer img").count() > 0  # it drew
+    assert not desk.errors, desk.errors  # no CSP violation, no JavaScript error
+    # axe on the page: clean outside the viewer. Clover's own markup (a <div role=group> in
+    # its <dl>, a role=img without a name) breaks three axe rules, on the public record
+    # pages too; that is Clover's, and reported, not hidden: the viewer is audited apart.
+    page.evaluate(AXE.read_text(encoding="utf-8"))
+    outside = page.evaluate("""async () => (await axe.run({exclude: [['.iiif-viewer']]},
+        {resultTypes: ['violations']})).violations.filter(
+        v => ['serious', 'critical'].includes(v.impact)).map(v => v.id)""")
+    assert outside == []
+    inside = page.evaluate("""async () => (await axe.run({include: [['.iiif-viewer']]},
+        {resultTypes: ['violations']})).violations.map(v => v.id)""")
+    assert set(inside) <= {"definition-list", "dlitem", "role-img-alt"}, inside
