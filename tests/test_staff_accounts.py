@@ -354,3 +354,38 @@ def multipart_too_large(staff: StaffClient):
     yield staff.client.post("/staff/accounts/reader/roles", data={
         "csrf_token": staff.csrf, "role": "Editor", "message": "y" * 600_000},
         content_type="multipart/form-data")
+
+
+ODD = ("", " ", "\x00", "a\x00b", "../../etc", "<script>x</script>", "中文", "\u2028",
+       "/xjtu", "/xjtu/../agents", "//evil", "x" * 999, "all", "Manager", "urn:lantai:user:x",
+       "https://archive.example.edu/id/fonds/xjtu")
+
+
+def test_odd_values_in_every_account_form_never_give_a_500(app, site):
+    manager = signed_in(app, "manager")
+    forms = {
+        "/staff/accounts/": ("name", "fullname", "agent", "roles", "password", "message"),
+        "/staff/accounts/reader/status": ("action", "message"),
+        "/staff/accounts/reader/remove": ("confirm", "message"),
+        "/staff/accounts/reader/password": ("password",),
+        "/staff/accounts/reader/roles": ("role", "message"),
+        "/staff/accounts/reader/roles/revoke": ("role", "on", "message"),
+        "/staff/accounts/reader/tokens": ("keep",),
+        "/staff/accounts/reader/tokens/revoke": ("token", "message"),
+        "/staff/accounts/reader/totp/reset": ("message",),
+        "/staff/account/password": ("current", "password", "again"),
+        "/staff/account/totp": ("code",),
+    }
+    for url, fields in forms.items():
+        for name in fields:
+            for odd in ODD:
+                data = {"name": "zhao", "role": "Editor", "action": "enable"} | {name: odd}
+                resp = manager.client.post(url, data={**data, "csrf_token": manager.csrf})
+                assert resp.status_code < 500, (url, name, odd, resp.status_code)
+        # bytes that are not UTF-8 at all
+        body = f"csrf_token={manager.csrf}&" + "&".join(f"{f}=%FF%FE%C0" for f in fields)
+        resp = manager.client.post(url, data=body.encode(),
+                                   content_type="application/x-www-form-urlencoded")
+        assert resp.status_code < 500, (url, "not UTF-8", resp.status_code)
+    with repository(site) as repo:
+        assert repo.account_status("reader") == "active"  # never confirmed: never removed

@@ -407,3 +407,19 @@ def test_a_password_changed_by_the_command_line_ends_the_other_sessions(app, sit
     assert signed_in_page(manager.get("/staff/")), "other accounts keep their sessions"
     assert StaffClient(app).sign_in("editor").status_code == 403
     assert StaffClient(app).sign_in("editor", "a-new-password-2").status_code == 302
+
+
+def test_odd_sign_in_forms_never_give_a_500(app):
+    staff = StaffClient(app)
+    staff.get("/staff/login")
+    for body in (b"username=%FF%FE&password=%C0%AF&next=%FF",
+                 b"username=editor&password=" + b"x" * 5000 + b"&next=/staff/%00",
+                 b"username[]=editor&password=1", b"username=ed%00itor&password=a%00b",
+                 b"%%%%&&&==="):
+        resp = staff.client.post("/staff/login", data=body + b"&csrf_token=" +
+                                 staff.csrf.encode(),
+                                 content_type="application/x-www-form-urlencoded")
+        assert resp.status_code in (400, 403), (body[:40], resp.status_code)
+    for path in ("/staff/login?next=%FF%FE", "/staff/login?next=" + "a" * 5000,
+                 "/staff/login/code?next=//evil", "/staff/%FF", "/staff/login?lang=%00"):
+        assert staff.get(path).status_code in (200, 302, 404), path
