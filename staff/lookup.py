@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, request
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 from werkzeug.wrappers import Response
 
 from repo import dates
 from repo.catalog import Catalog
-from repo.catalog.index import CatalogIndex
-from repo.catalog.maintenance import catalog_path
 from repo.errors import LantaiError
 from repo.repository import Repository
 from repo.security import User
@@ -31,7 +29,6 @@ from staff import formdata, web
 
 bp = Blueprint("lookup", __name__, url_prefix="/lookup")
 
-EXTENSION = "lantai.staff.catalog"
 SUGGESTIONS = 12
 MAX_QUERY = 100
 REFCODE_FIELDS = ("refcode", "category", "retention", "begin", "date")
@@ -40,15 +37,6 @@ _QUERY_NOISE = re.compile(r"[\"':()*\\\-+^~\[\]{}!]")
 
 def fragment(html: str, status: int = 200) -> Response:
     return Response(html, status, mimetype="text/html")
-
-
-def staff_index() -> CatalogIndex:
-    """The staff catalog, opened once per app (a reader of the index the writers keep)."""
-    index = current_app.extensions.get(EXTENSION)
-    if index is None:
-        index = CatalogIndex.open(catalog_path(web.api_site().home, False))
-        current_app.extensions[EXTENSION] = index
-    return index
 
 
 def catalog_query(text: str) -> str:
@@ -81,9 +69,13 @@ def objects() -> Response:
         query = catalog_query(text)
         if not query:
             return fragment("")
-        results = Catalog(staff_index(), public=False, repository=repo).search(
-            query, filters={"type": kinds}, user=user, size=SUGGESTIONS, facets=False,
-            snippet_width=0)
+        try:
+            catalog = Catalog.open(repo.home, public=False, repository=repo)
+        except (LantaiError, OSError, ValueError):  # being rebuilt (`lantai reindex`)
+            return fragment(escape(_("Suggestions are not available just now: type a path.")),
+                            503)
+        results = catalog.search(query, filters={"type": kinds}, user=user, size=SUGGESTIONS,
+                                 facets=False)
         options = []
         for hit in results.hits:
             title = " · ".join(t for t in (hit.title_zh, hit.title_en) if t) or hit.path

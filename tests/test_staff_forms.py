@@ -324,6 +324,14 @@ def test_type_ahead_offers_objects_of_the_classes_the_field_takes(editor):
     assert r.status_code == 400
 
 
+def test_type_ahead_without_a_catalog_says_so_never_a_500(site, app, editor):
+    import shutil
+
+    shutil.rmtree(site.home / "catalog" / "staff")  # as during a rebuild
+    r = editor.get("/staff/lookup/objects?field=creator&type=file&creator=zha")
+    assert r.status_code == 503 and "type a path" in r.get_data(as_text=True)
+
+
 # ---------------------------------------------------------------------- who may
 def test_a_reader_sees_no_controls_and_is_refused(site, app):
     reader = signed_in(app, "reader")
