@@ -409,7 +409,8 @@ def test_browse_search_and_a_bulk_action_in_a_browser_pass_axe(browser, live):  
         d.open("/staff/browse/xjtu/students?sort=title&dir=desc")
         d.open("/staff/search?q=%E5%90%8D%E5%86%8C", name="search")
         d.open("/staff/browse/xjtu/students/register-1957")
-        page.check('input[name="sel"]')
+        page.check("#sel-all")  # ticks every row of the page
+        assert page.locator('input[name="sel"]:checked').count() == 1
         page.select_option("#bulk-action", "submit")
         with page.expect_navigation():
             page.click("#bulk button[type=submit]")
