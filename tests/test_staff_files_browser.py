@@ -135,3 +135,49 @@ def test_a_public_records_viewer_runs_under_the_staff_csp(desk: Desk, live: Live
     inside = page.evaluate("""async () => (await axe.run({include: [['.iiif-viewer']]},
         {resultTypes: ['violations']})).violations.map(v => v.id)""")
     assert set(inside) <= {"definition-list", "dlitem", "role-img-alt"}, inside
+
+
+def test_a_large_file_goes_in_parts_and_resumes_after_a_lost_part(desk: Desk, live: Live,  # noqa: F811
+                                                                   tmp_path):
+    """files.js with small part sizes (the form's data-whole / data-part): the file goes in
+    parts; one part is lost on the way (the network drops it); the script asks the server how
+    much arrived and goes on from there; the file arrives whole and is ingested."""
+    big = tmp_path / "large-scan.png"
+    Image.effect_noise((900, 900), 60).convert("RGB").save(big)  # noise: does not compress
+    size = big.stat().st_size
+    desk.sign_in("editor")
+    page = desk.page
+    desk.open("/staff/files/xjtu/students/register-1957")
+    page.evaluate("""() => { const f = document.querySelector('form.upload-form');
+        f.dataset.whole = '100000'; f.dataset.part = '65536'; }""")
+    puts: list[str] = []
+    dropped: list[str] = []
+
+    def lose_the_third_part(route):
+        puts.append(route.request.headers.get("upload-offset", ""))
+        if len(puts) == 3 and not dropped:
+            dropped.append(puts[-1])
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+    page.route("**/staff/files/-/uploads/*", lambda route: lose_the_third_part(route)
+               if route.request.method == "PUT" else route.continue_())
+    page.set_input_files("#upload-files", str(big))
+    page.click("form.upload-form button[type=submit]")
+    page.wait_for_function(
+        "() => document.querySelectorAll('.upload-list .ok, .upload-list .error').length == 1",
+        timeout=120_000)
+    assert page.locator(".upload-list .ok").count() == 1, page.locator(".upload-list").inner_text()
+    offsets = [int(o) for o in puts]
+    assert len(offsets) >= size // 65536 + 1 and dropped  # parts, and one was lost
+    assert offsets.count(int(dropped[0])) == 2  # resent from where the server said
+    repo = Repository.open(live.home, wait=10)
+    try:
+        kids = [o for o in repo.children(repo.user("admin"), "/xjtu/students/register-1957")
+                if o.type_name == "instantiation"]
+        digest = kids[-1].fields(repo.base)["digest"][0]
+    finally:
+        repo.close()
+    import hashlib
+
+    assert str(digest) == "sha256:" + hashlib.sha256(big.read_bytes()).hexdigest()

@@ -66,11 +66,14 @@
     if (kind === "error") { this.text.setAttribute("role", "alert"); }
   };
 
-  function send(upload, file, row) {
+  function send(formEl, upload, file, row) {
     var tries = 0;
+    // data-whole / data-part on the form override the sizes (the browser test uses small ones)
+    var whole = Number(formEl.dataset.whole) || WHOLE;
+    var part = Number(formEl.dataset.part) || PART;
     function from(offset) {
       if (offset >= file.size) { return Promise.resolve(); }
-      var end = file.size <= WHOLE ? file.size : Math.min(file.size, offset + PART);
+      var end = file.size <= whole ? file.size : Math.min(file.size, offset + part);
       return request("PUT", upload.url, file.slice(offset, end),
                      { "Upload-Offset": String(offset), "Content-Type": "application/octet-stream" },
                      function (loaded) { row.bar.value = offset + loaded; })
@@ -105,7 +108,7 @@
         if (answer.status !== 201) { throw new Error(answer.data.error || ("HTTP " + answer.status)); }
         var upload = answer.data;
         upload.url = formEl.dataset.begin + "/" + encodeURIComponent(upload.id);
-        return send(upload, file, row).then(function () {
+        return send(formEl, upload, file, row).then(function () {
           row.bar.value = row.bar.max;
           row.say(formEl.dataset.arrived || "");
           return upload;
