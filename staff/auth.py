@@ -123,7 +123,8 @@ def guard() -> Response | None:
         request.max_content_length = FORM_LIMIT
     if request.method not in SAFE_METHODS:
         sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token", "")
-        if s is None or not sent or not secrets.compare_digest(sent, s.csrf):
+        if s is None or not sent or not secrets.compare_digest(  # bytes: any text compares
+                sent.encode("utf-8", "replace"), s.csrf.encode()):
             return web.error_page(400, _(
                 "This form was not sent by this page of the workspace, or it is out of date "
                 "(missing or wrong CSRF token). Nothing was changed: reload the page and try "
@@ -262,7 +263,7 @@ def check_second_factor() -> Response:
 
 def matching_step(secret: str, code: str) -> int | None:
     """The time step whose code this is (this one or a neighbour: clocks drift)."""
-    if not secret or not code.isdigit() or len(code) != 6:
+    if not secret or not (code.isascii() and code.isdigit()) or len(code) != 6:
         return None
     totp, now = pyotp.TOTP(secret), int(sessions().clock()) // 30
     for step in (now, now - 1, now + 1):

@@ -168,10 +168,13 @@ def test_every_staff_answer_says_no_store(app):
 
 def test_a_post_without_the_token_is_400_and_changes_nothing(app):
     staff = signed_in(app, "editor")
-    for data in ({}, {"csrf_token": "forged"}, {"csrf_token": ""}):
+    for data in ({}, {"csrf_token": "forged"}, {"csrf_token": ""}, {"csrf_token": "令牌"},
+                 {"csrf_token": staff.csrf + "é"}, {"csrf_token": "\x00" * 43}):
         resp = staff.post("/staff/logout", data, csrf=False)
         assert resp.status_code == 400, data
         assert "CSRF" in resp.get_data(as_text=True)
+    resp = staff.client.post("/staff/logout", headers={"X-CSRF-Token": "é" * 43})
+    assert resp.status_code == 400
     assert signed_in_page(staff.get("/staff/")), "still signed in: the sign-out was refused"
     # the header works as the field does (htmx sends it)
     resp = staff.client.post("/staff/logout", headers={"X-CSRF-Token": staff.csrf})
@@ -351,8 +354,8 @@ def test_wrong_codes_are_throttled(site):
     good = totp.at(clock.now)
     bad = [c for c in ("123456", "654321", "111111", "222222", "333333", "444444")
            if c != good and c not in (totp.at(clock.now - 30), totp.at(clock.now + 30))]
-    for code in bad[:5]:
-        assert staff.post("/staff/login/code", {"code": code}).status_code == 403
+    for code in ["１２３４５６", "12345²", *bad[:3]]:  # digits, but not ASCII ones: wrong codes
+        assert staff.post("/staff/login/code", {"code": code}).status_code == 403, code
     resp = staff.post("/staff/login/code", {"code": good})
     assert resp.status_code == 429
     assert staff.get("/staff/").status_code == 302
