@@ -157,7 +157,26 @@ def site(out: Path, objects: int, big: int, rebuild: bool) -> tuple[Path, dict]:
         meta = build(home, objects, big)
         print(f"  built in {meta['build_s']} s (ingest {meta['ingest_s']} s)", flush=True)
         return home, meta
+    fresh_catalogs(home)
     return home, json.loads(meta_file.read_text())
+
+
+def fresh_catalogs(home: Path) -> None:
+    """Rebuild the cached site's catalogs if their schema changed since it was built (the
+    type-ahead and search pages would find no catalog)."""
+    from repo.catalog import maintainer
+    from repo.catalog.index import CatalogIndex
+    from repo.catalog.maintenance import catalog_path
+    from repo.repository import Repository
+
+    if all(CatalogIndex.usable(catalog_path(home, public)) for public in (False, True)):
+        return
+    print("the catalog's schema changed since the site was built: reindexing …", flush=True)
+    repo = Repository.open(home)
+    try:
+        maintainer(repo).rebuild(staff=True, public=True)
+    finally:
+        repo.close()
 
 
 # --------------------------------------------------------------------------- measuring

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -483,3 +484,136 @@ def test_account_pages_pass_axe_and_work_with_the_keyboard(desk, browser, live):
         assert user.page.locator('a[href="/staff/accounts/"]').count() == 0
     finally:
         user.close()
+
+
+# ---------------------------------------------------------------------- the whole story
+def add_through_the_form(desk: Desk, container: str, type_name: str, fields: dict[str, str],
+                         slug: str) -> str:
+    """From the container's folder view, follow its "add" link for ``type_name``, fill the
+    form, save; returns the new object's path (without the leading slash)."""
+    page = desk.page
+    desk.open(f"/staff/browse/{container}")
+    link = page.locator(f"p.add-links a[href$='type={type_name}']")
+    with page.expect_navigation():
+        link.click()
+    desk.audit()
+    for name, value in fields.items():
+        control = page.locator(f'form.record-form [name="{name}"]').first
+        if control.evaluate("e => e.tagName") == "SELECT":
+            control.select_option(value)
+        else:
+            control.fill(value)
+    page.fill("#f-slug", slug)
+    save(desk)
+    path = f"{container}/{slug}".strip("/")
+    assert page.url.startswith(f"{desk.live.url}/staff/edit/{path}"), page.url
+    return path
+
+
+def public_search(live: Live, text: str) -> list[str]:
+    html = requests.get(live.url + "/search", params={"q": text}, timeout=30).text
+    return re.findall(r'href="([^"]*/id/record/[^"]+)"', html)
+
+
+def test_an_archivist_describes_uploads_submits_and_a_reviewer_publishes(browser, live,
+                                                                        tmp_path):
+    """The issue's story: an archivist creates a fonds, a series, a file and an item with
+    bilingual titles, uploads three scans and submits; a reviewer finds it in the review
+    queue and publishes; the record, its IIIF manifest and its search entry are public; an
+    embargo hides it again at once."""
+    archivist, reviewer = Desk(browser, live), Desk(browser, live)
+    try:
+        archivist.sign_in("editor")
+        fonds = add_through_the_form(archivist, "", "fonds", {
+            "title@zh": "西迁档案全宗", "title@en": "Westward move fonds"}, "westward")
+        series = add_through_the_form(archivist, fonds, "series", {
+            "title@zh": "教学类", "title@en": "Teaching"}, "teaching")
+        file = add_through_the_form(archivist, series, "file", {
+            "title@zh": "1956年课程表", "title@en": "Timetables of 1956", "begin": "1956"},
+            "timetables-1956")
+        item = add_through_the_form(archivist, file, "item", {
+            "title@zh": "机械系课程表", "title@en": "Timetable of the mechanical department",
+            "begin": "1956-09"}, "mechanical")
+        page = archivist.page
+        archivist.open(f"/staff/files/{item}")
+        page.set_input_files("#upload-files",
+                             [str(scan(tmp_path / f"page-{i}.jpg", 50 * i)) for i in (1, 2, 3)])
+        page.locator("form.upload-form button[type=submit]").click()
+        from playwright.sync_api import expect
+
+        expect(page.locator("#files-section table.files tbody tr")).to_have_count(
+            3, timeout=60_000)
+        archivist.audit("story-files")
+        archivist.open(f"/staff/access/{fonds}", name="story-access")
+        page.check("#recursive")
+        page.fill("#comment", "ready for review")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Submit").click()
+        archivist.audit()
+        assert public_search(live, "mechanical department") == []
+
+        reviewer.sign_in("reviewer")
+        reviewer.open("/staff/review", name="story-review")
+        assert reviewer.page.locator("main").get_by_text("Westward move fonds").count() >= 1
+        reviewer.open(f"/staff/access/{fonds}")
+        rp = reviewer.page
+        rp.check("#recursive")
+        rp.fill("#comment", "checked")
+        with rp.expect_navigation():
+            rp.get_by_role("button", name="Publish").click()
+        reviewer.audit("story-published")
+
+        found = public_search(live, "mechanical department")
+        assert len(found) == 1, found
+        record = found[0] if found[0].startswith("http") else live.url + found[0]
+        key = record.rsplit("/", 1)[1]
+        public = requests.get(record, timeout=30)
+        assert public.status_code == 200 and "机械系课程表" in public.text
+        manifest = requests.get(f"{live.url}/iiif/manifest/record/{key}", timeout=30)
+        assert manifest.status_code == 200, manifest.status_code
+        assert len(manifest.json()["items"]) == 3  # the three scans, as canvases
+
+        reviewer.open(f"/staff/access/{item}")
+        rp.check("#level-embargoed")
+        rp.fill("#until", "2051-01-01")
+        rp.fill("#access-message", "names of living people")
+        with rp.expect_navigation():
+            rp.get_by_role("button", name="Save the access rule").click()
+        reviewer.audit("story-embargoed")
+        assert requests.get(record, timeout=30).status_code in (404, 410)
+        assert requests.get(f"{live.url}/iiif/manifest/record/{key}",
+                            timeout=30).status_code in (404, 410)
+        assert public_search(live, "mechanical department") == []
+    finally:
+        archivist.close()
+        reviewer.close()
+
+
+PAGES = [
+    "/staff/", "/staff/browse/", "/staff/browse/xjtu", "/staff/browse/xjtu/students?sort=title",
+    "/staff/search?q=register", "/staff/search?q=", "/staff/edit/xjtu/students/register-1957",
+    "/staff/edit/agents/zhang-san", "/staff/add/xjtu?type=series", "/staff/add/xjtu",
+    "/staff/files/xjtu/students/register-1957/page-1", "/staff/access/xjtu/students",
+    "/staff/sharing/xjtu/students", "/staff/history/xjtu/students/register-1957",
+    "/staff/history/xjtu/students/register-1957?a=1&b=1", "/staff/review", "/staff/import",
+    "/staff/export/xjtu", "/staff/accounts/", "/staff/accounts/editor", "/staff/account",
+]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_every_kind_of_staff_page_passes_axe(browser, live, lang):
+    """Every page of the workspace, as a Manager (who sees every control), in both
+    languages: no serious or critical axe finding, no JS error, no CSP breach; one h1 and
+    no skipped heading level."""
+    d = Desk(browser, live, lang)
+    try:
+        d.sign_in("manager")
+        for path in PAGES:
+            d.open(path + ("&" if "?" in path else "?") + f"lang={lang}")
+            levels = d.page.evaluate(
+                "[...document.querySelectorAll('h1,h2,h3,h4,h5,h6')].map(h => +h.tagName[1])")
+            assert levels.count(1) == 1, (path, levels)
+            skips = [(a, b) for a, b in zip([0, *levels], levels, strict=False) if b > a + 1]
+            assert not skips, (path, levels)
+    finally:
+        d.close()
