@@ -127,7 +127,9 @@ def test_edit_form_shows_the_values_side_by_side(editor):
     assert values["title@en"] == ["Register of freshmen 1957"]
     assert values["place"][0] == "/agents/xian"  # a link shown as the path, not the IRI
     assert values["revision"] == ["1"]
-    assert "西安" in text(body)  # the linked place's title beside the link
+    titles = lxml_html.fromstring(body).xpath(
+        '//fieldset[@id="field-place"]//*[@class="linked-title"]/text()')
+    assert titles == ["西安"]  # the linked place's title beside the link
     item = editor.get("/staff/edit/xjtu/students/register-1957/page-1").get_data(as_text=True)
     assert form_values(item)["language"][0] in ("chi", "zh")
     vocab = lxml_html.fromstring(body).xpath('//select[@name="category"]/option/@value')
@@ -322,6 +324,25 @@ def test_type_ahead_offers_objects_of_the_classes_the_field_takes(editor):
     assert offered("creator", "/agents/") == []  # a path is typed, not searched
     r = editor.get("/staff/lookup/objects?field=title&type=file&title=x")
     assert r.status_code == 400
+
+
+def test_type_ahead_offers_only_what_the_user_may_view(site):
+    """Someone with a local role on one fonds only: the agents folder is not theirs to see, so
+    its people are neither offered nor titled in the form."""
+    admin = site.repo.user("admin")
+    site.repo.grant(admin, "nobody", "Editor", on=FONDS)
+    set_password(site.repo, "nobody")
+    app = make_app(site)
+    local = signed_in(app, "nobody")
+    r = local.get("/staff/lookup/objects?field=creator&type=file&creator=zha")
+    assert r.status_code == 200 and "zhang-san" not in r.get_data(as_text=True)
+    body = local.get("/staff/edit/xjtu/students/register-1957").get_data(as_text=True)
+    tree = lxml_html.fromstring(body)
+    assert not tree.xpath('//fieldset[@id="field-place"]//*[@class="linked-title"]')  # no title
+    assert form_values(body)["place"][0] == site.iris["/agents/xian"]  # … only the IRI held
+    editor = signed_in(app, "editor")
+    r = editor.get("/staff/lookup/objects?field=creator&type=file&creator=zha")
+    assert "zhang-san" in r.get_data(as_text=True)
 
 
 def test_type_ahead_without_a_catalog_says_so_never_a_500(site, app, editor):
