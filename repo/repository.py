@@ -125,7 +125,7 @@ class Repository:
             versions.history, versions._history, versions.state_at)
         self.diff, self.revert = versions.diff, versions.revert
         self.undelete, self.last_published = versions.undelete, versions.last_published
-        self.worklists = worklists = Worklists(site, reads)
+        self.worklists = worklists = Worklists(site, reads, self._staff_catalog)
         self.review_queue, self.recent_changes, self.drafts = (
             worklists.review_queue, worklists.recent_changes, worklists.drafts)
         self.embargoes_opening, self.deleted_inside = (
@@ -146,6 +146,16 @@ class Repository:
         except BaseException:
             site.close()
             raise
+
+    def _staff_catalog(self):
+        """The staff catalog of the site (None if it has none yet): worklists read it."""
+        from repo.catalog import Catalog
+        from repo.catalog.index import CatalogIndex
+        from repo.catalog.maintenance import catalog_path
+
+        if not CatalogIndex.usable(catalog_path(self.home, False)):
+            return None
+        return Catalog.open(self.home, public=False, repository=self)
 
     @property
     def working(self) -> Store:

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pyoxigraph import Literal, NamedNode
 
@@ -25,6 +26,9 @@ from repo.reads import Reads
 from repo.security import User
 from repo.site import Site
 from repo.workflow import TRANSITIONS
+
+if TYPE_CHECKING:
+    from repo.catalog.search import Catalog
 
 
 def _string(text: str) -> str:
@@ -86,9 +90,19 @@ class Worklists:
 
     REVIEWING = TRANSITIONS["publish"].roles  # who may publish or reject a pending object
 
-    def __init__(self, site: Site, reads: Reads) -> None:
+    def __init__(self, site: Site, reads: Reads,
+                 catalog: Callable[[], Catalog | None] = lambda: None) -> None:
         self.site = site
         self.reads = reads
+        self.catalog = catalog  # the staff catalog, when the site has one
+
+    def _by_change(self, user: User, state: str, limit: int, **kw) -> list[str] | None:
+        """The staff catalog's list (its index on the last change), or None when there is
+        no complete catalog: then the caller reads the store (bounded, slower)."""
+        catalog = self.catalog()
+        if catalog is None:
+            return None
+        return catalog.by_change(user=user, state=state, limit=limit, **kw)
 
     def _select(self, query: str) -> Iterator[dict]:
         yield from solutions(self.site.working.query(f"PREFIX lt: <{LT}>\n{query}"))
@@ -123,22 +137,37 @@ class Worklists:
         paths = self.reviewable_paths(user)
         if paths == []:
             return []
-        where = ""
-        if paths is not None:
-            tests = " || ".join(f"?p = {_string(p)} || STRSTARTS(?p, {_string(p + '/')})"
-                                for p in paths)
-            where = f"?o lt:path ?p . FILTER({tests})"
-        rows = self._select(f"""SELECT ?o (MAX(STR(?cs)) AS ?last) WHERE {{
-            ?o lt:state lt:pending ; lt:changedIn ?cs . {where} }}
-            GROUP BY ?o ORDER BY ?last ?o""")
+        within = None if paths is None else [self.reads.resolve(p) for p in paths]
+        listed = self._by_change(user, "pending", limit * 2 + 10, within=within)
+        if listed is not None:
+            found = (self.reads.load(iri) for iri in listed)
+            return [Pending(o, o.modified[:19]) for o in found
+                    if o is not None and not o.deleted and o.state == "pending"
+                    and self.reads.roles_on(user, o) & self.REVIEWING][:limit]
+        working, mgmt, changed_in = self.site.working, self.site.mgmt, lt_node("changedIn")
+
+        def candidates() -> Iterator[tuple[str, str]]:
+            """(last changeset id, IRI) of every pending object in the paths (index reads
+            only: the pending objects' own facts, no aggregate query)."""
+            for q in working.quads_for_pattern(None, lt_node("state"), lt_node("pending"), mgmt):
+                if paths is not None:
+                    path = next(working.quads_for_pattern(q.subject, lt_node("path"), None,
+                                                          mgmt), None)
+                    p = value(path.object) if path is not None else ""
+                    if not any(p == c or p.startswith(c + "/") for c in paths):
+                        continue
+                last = max((value(c.object) for c in working.quads_for_pattern(
+                    q.subject, changed_in, None, mgmt)), default="")
+                yield last.rsplit(":", 1)[-1], value(q.subject)
+
         out = []
-        for row in rows:
-            obj = self.reads.load(row["o"].value)
+        for last, iri in sorted(candidates()):
+            obj = self.reads.load(iri)
             if obj is None or obj.deleted or obj.state != "pending":
                 continue
             if not (self.reads.roles_on(user, obj) & self.REVIEWING):
                 continue
-            out.append(Pending(obj, _id_time(row["last"].value.rsplit(":", 1)[-1])))
+            out.append(Pending(obj, _id_time(last)))
             if len(out) >= limit:
                 break
         return out
@@ -164,37 +193,48 @@ class Worklists:
                 iris.append(value(q.subject))
         return iris, n
 
-    def recent_changes(self, user: User, limit: int = 20, *, scan: int = 100,
+    def recent_changes(self, user: User, limit: int = 20, *, scan: int = 60,
                        per_change: int = 3) -> list[Change]:
         """The newest changesets that touched an object ``user`` may view (at most
         ``scan`` changesets are looked at), each with up to ``per_change`` such objects."""
         out = []
         for row in self._recent_changesets(scan):
             cs = row["cs"]
-            iris, n = self._touched(cs, 50)
-            visible = [o for o in (self.reads.load(i) for i in iris)
-                       if o is not None and self.reads.can_view(user, o)]
+            iris, n = self._touched(cs, 1000)
+            visible: list[ContentObject] = []
+            for iri in iris[:max(per_change, 20)]:  # a few loads per change, however large
+                obj = self.reads.load(iri)
+                if obj is not None and self.reads.can_view(user, obj):
+                    visible.append(obj)
+                    if len(visible) >= per_change:
+                        break
             if not visible:
                 continue
-            facts = {q.predicate.value: value(q.object) for q in
-                     self.site.working.quads_for_pattern(cs, None, None, self.site.mgmt)
-                     if q.predicate.value != lt_node("patch").value}
-            author = facts.get(PROV + "wasAttributedTo", "")
+            def fact(predicate: str, cs: NamedNode = cs) -> str:  # not the patch: it is long
+                q = next(self.site.working.quads_for_pattern(cs, NamedNode(predicate), None,
+                                                             self.site.mgmt), None)
+                return value(q.object) if q is not None else ""
             out.append(Change(
                 id=cs.value.rsplit(":", 1)[-1], time=value(row["t"]),
-                author=author.rsplit(":", 1)[-1], action=facts.get(LT + "action", ""),
-                message=facts.get(RDFS + "comment", ""), objects=tuple(visible[:per_change]),
-                more=n - min(len(visible), per_change)))
+                author=fact(PROV + "wasAttributedTo").rsplit(":", 1)[-1],
+                action=fact(LT + "action"), message=fact(RDFS + "comment"),
+                objects=tuple(visible), more=n - len(visible)))
             if len(out) >= limit:
                 break
         return out
 
-    def drafts(self, user: User, limit: int = 20, *, scan: int = 100) -> list[ContentObject]:
+    def drafts(self, user: User, limit: int = 20, *, scan: int = 40) -> list[ContentObject]:
         """Private objects ``user`` owns, most recently changed by them first (from their
-        last ``scan`` changesets, each looked at for its first 50 objects)."""
+        last ``scan`` changesets, each looked at for its first 20 objects)."""
+        listed = self._by_change(user, "private", limit * 2 + 10, owner=user.name, newest=True)
+        if listed is not None:
+            found = (self.reads.load(iri) for iri in listed)
+            return [o for o in found if o is not None and not o.deleted
+                    and o.owner == user.name and o.state == "private"
+                    and self.reads.can_view(user, o)][:limit]
         out: dict[str, ContentObject] = {}
         for row in self._recent_changesets(scan, author=user.name):
-            iris, _ = self._touched(row["cs"], 50)
+            iris, _ = self._touched(row["cs"], 20)
             for obj in self._live(iter(iris)):
                 if obj.iri not in out and obj.owner == user.name and obj.state == "private" \
                         and self.reads.can_view(user, obj):
@@ -208,19 +248,21 @@ class Worklists:
                           limit: int = 20) -> list[Opening]:
         """Embargoed objects ``user`` may view whose opening date is within ``days``
         from ``today``, soonest first."""
-        end = today + dt.timedelta(days=days)
-        rows = self._select(f"""SELECT ?o ?d WHERE {{
-            ?o lt:access <{self.site.base}/vocab/access/embargoed> ; lt:openingDate ?d .
-            FILTER(?d >= "{today.isoformat()}"^^<{XSD}date> &&
-                   ?d <= "{end.isoformat()}"^^<{XSD}date>) }} ORDER BY ?d ?o""")
+        date_type = NamedNode(XSD + "date")
         out = []
-        for row in rows:
-            obj = self.reads.load(row["o"].value)
-            if obj is None or obj.deleted or not self.reads.can_view(user, obj):
-                continue
-            out.append(Opening(obj, dt.date.fromisoformat(value(row["d"]))))
-            if len(out) >= limit:
-                break
+        for n in range(days + 1):  # one index lookup per day: no scan of every embargo
+            day = today + dt.timedelta(days=n)
+            found = self.site.working.quads_for_pattern(
+                None, lt_node("openingDate"), Literal(day.isoformat(), datatype=date_type),
+                self.site.mgmt)
+            for iri in sorted(value(q.subject) for q in found):
+                obj = self.reads.load(iri)
+                if obj is None or obj.deleted or obj.access != "embargoed" \
+                        or not self.reads.can_view(user, obj):
+                    continue
+                out.append(Opening(obj, day))
+                if len(out) >= limit:
+                    return out
         return out
 
     # ------------------------------------------------------------------ deleted

@@ -177,3 +177,30 @@ def test_last_published_revision(site: Site):
     assert repo.last_published(admin, ITEM) == seen
     assert any(d.value == "Seen by the public"
                for d in repo.diff(admin, ITEM, seen) if d.sign == "-")
+
+
+def test_the_catalog_and_the_store_give_the_same_worklists(site: Site):
+    """Drafts and the review queue come from the staff catalog's index on the last change;
+    without a complete catalog, from the store: the same lists."""
+    from repo.worklists import Worklists
+
+    repo, admin, clock = site.repo, site.admin, site.clock
+    editor = site.role("Editor")
+    repo.add_user(admin, "li", roles=[], fullname="Li, local reviewer")
+    repo.grant(admin, "li", "Reviewer", on=SERIES)
+    for n in range(4):
+        clock.advance(minutes=1)
+        repo.create(editor, SERIES, "file", {"title": {"en": f"Draft {n}"}}, slug=f"d-{n}")
+    for ref in (ITEM, ADMIN_SERIES, "/xjtu/students/d-1", FILE):
+        clock.advance(minutes=1)
+        repo.transition(admin, ref, "submit")
+    store_only = Worklists(repo.site, repo.reads)
+    assert repo.worklists._by_change(admin, "pending", 5) is not None  # the catalog answers
+    for user in (admin, editor, repo.user("li"), site.role("Reviewer"), repo.user("nobody")):
+        assert [(p.obj.path, p.since) for p in repo.review_queue(user)] == \
+            [(p.obj.path, p.since) for p in store_only.review_queue(user)], user.name
+        assert paths(repo.drafts(user)) == paths(store_only.drafts(user)), user.name
+    assert paths(p.obj for p in repo.review_queue(repo.user("li"))) == [
+        ITEM, "/xjtu/students/d-1", FILE]
+    assert paths(repo.drafts(editor)) == ["/xjtu/students/d-3", "/xjtu/students/d-2",
+                                          "/xjtu/students/d-0"]

@@ -299,6 +299,36 @@ class Catalog:
             self._listing = (self.index.searcher(), self.index.complete)
         return self._listing
 
+    # ------------------------------------------------------------------ worklists
+    def by_change(self, *, user: User, state: str, owner: str | None = None,
+                  within: Iterable[str] | None = None, newest: bool = False,
+                  limit: int = 20) -> list[str] | None:
+        """IRIs of the objects in ``state`` that ``user`` may view (owned by ``owner``;
+        inside or one of the containers ``within``), by their last change, oldest first
+        (``newest``: newest first): the dashboard's drafts and review queue, without reading
+        every such object. None while the catalog awaits ``lantai reindex``."""
+        if not self.index.complete:
+            return None
+        flush_pending(self.index.path)
+        clauses = [keyword_query("state", [state])]
+        if owner is not None:
+            clauses.append(keyword_query("owner", [owner]))
+        if within is not None:
+            inside = sorted(within)
+            if not inside:
+                return []
+            clauses.append(tantivy.Query.boolean_query(
+                [(tantivy.Occur.Should, keyword_query("iri", inside)),
+                 (tantivy.Occur.Should, keyword_query("ancestors", inside))]))
+        if not self.public:
+            visible = self._visibility(user)
+            if visible is not None:
+                clauses.append(visible)
+        searcher = self.index.searcher()
+        result = searcher.search(combine(None, clauses), max(limit, 1), order_by_field="modified",
+                                 order=tantivy.Order.Desc if newest else tantivy.Order.Asc)
+        return [load_data(searcher.doc(address))["iri"] for _, address in result.hits[:limit]]
+
     # ------------------------------------------------------------------ permissions
     def _visibility(self, user: User | None) -> tantivy.Query | None:
         """None if ``user`` may view everything, else the filter of what they may view."""
