@@ -12,7 +12,7 @@ posts an ordinary multipart form, bounded by the same size limit.
 Derivatives of records that are not public are shown through this blueprint only
 (``/staff/files/-/derivative/…``, behind the session and the repository's ``can_view``);
 a public record's page embeds the public IIIF viewer. Pages are reordered with
-:meth:`Repository.move` (``position``), which also orders the manifest's canvases.
+:meth:`Repository.reorder`, which also orders the manifest's canvases.
 """
 
 from __future__ import annotations
@@ -44,11 +44,12 @@ from staff.staging import HEAD, Staging, Upload
 
 bp = Blueprint("files", __name__)
 T = TypeVar("T")
-PER_PAGE = 100  # instantiations listed at once (an item may hold hundreds of pages)
+PER_PAGE = 50  # instantiations listed at once (an item may hold hundreds of pages)
 MAX_FILES = 100  # files in one upload form or one ingest
 EXTENSION = "lantai.staff.staging"
 MB = 1 << 20
 DERIVATIVES = {"thumb": "thumb.jpg", "poster": "poster.jpg"}
+PATH_MARKER = "--key--"  # a URL made once per page, each row's key put in (keys need no quoting)
 # endpoints whose request bodies are uploads: bounded by the site's upload limit before the
 # guard (which reads the form for its CSRF token) parses anything
 UPLOAD_ENDPOINTS = {"staff.files.upload_form", "staff.files.part",
@@ -122,19 +123,31 @@ class FileRow:
     ocr: str  # done, failed, missing, none
     failure: str = ""
     derived: bool = False  # a PDF's page or a transcript: part of another file
+    title: str = ""  # in the page's language (worked out once: the page shows it twice)
+    original: str = ""  # the staff URL of the original
 
 
 def _rows(repo: Repository, user: User, record: ContentObject, page: int
           ) -> tuple[list[FileRow], int]:
     from iiif import ocr
+    from repo.catalog.search import Catalog
 
-    iris = repo.child_iris(record.iri)
-    total = len(iris)
+    # one page from the staff catalog (filtered by what the user may view, as the folder view
+    # is): an item with a thousand pages is listed as fast as one with ten
+    found = Catalog.open(repo.home, public=False, repository=repo).contents(
+        record.iri, user=user, types=["instantiation"], page=page + 1, size=PER_PAGE)
+    if found.complete:
+        total, iris, checked = found.total, [h.iri for h in found.hits], True
+    else:  # the catalog awaits `lantai reindex`: the tree itself, each object checked
+        every = repo.child_iris(record.iri)
+        total, iris, checked = len(every), every[page * PER_PAGE:(page + 1) * PER_PAGE], False
+    lang = current_lang()
+    original_url = url_for("staff.files.original", key=PATH_MARKER)  # once, not per row
     rows: list[FileRow] = []
-    for iri in iris[page * PER_PAGE:(page + 1) * PER_PAGE]:
+    for iri in iris:
         obj = repo.load(iri)
         if obj is None or obj.deleted or obj.type_name != "instantiation" \
-                or not repo.can_view(user, obj):
+                or not (checked or repo.can_view(user, obj)):
             continue
         fields = obj.fields(repo.base)
         mime = str((fields.get("mime") or [""])[0])
@@ -154,7 +167,9 @@ def _rows(repo: Repository, user: User, record: ContentObject, page: int
             thumb = url_for("staff.files.derivative", key=key, kind="poster") \
                 if ready else None
         rows.append(FileRow(obj, key, mime, digest, thumb, state, text,
-                            derived=bool(fields.get("derivedFrom"))))
+                            derived=bool(fields.get("derivedFrom")),
+                            title=obj.title(lang) or obj.slug,
+                            original=original_url.replace(PATH_MARKER, key)))
     failed = {(f.digest): f for f in jobs.failures(
         repo.home, digests=[r.digest for r in rows if r.digest], limit=PER_PAGE)}
     for r in rows:
@@ -402,7 +417,7 @@ def ingest() -> Response:
 # ---------------------------------------------------------------------- page order
 @bp.post("/files/-/order")
 def reorder() -> Response:
-    """Move a page up or down among its record's files (two moves: the pages swap places;
+    """Move a page up or down among its record's files (one Repository.reorder;
     the manifest's canvases follow, through ``schema:position``)."""
     path, key, direction = (request.form.get(k, "")[:2000] for k in ("path", "key", "dir"))
     if direction not in ("up", "down") or not KEY.match(key):
@@ -418,13 +433,7 @@ def reorder() -> Response:
         j = i - 1 if direction == "up" else i + 1
         if not 0 <= j < len(iris):
             return
-        a, b = repo.get(user, me), repo.get(user, iris[j])
-        pa, pb = a.position, b.position
-        if pa == pb:
-            pa, pb = i, j
-        repo.move(user, a.path, record.path, position=pb,
-                  message=f"reorder the files of {record.path}")
-        repo.move(user, b.path, record.path, position=pa,
-                  message=f"reorder the files of {record.path}")
+        repo.reorder(user, repo.get(user, me).path, j,
+                     message=f"reorder the files of {record.path}")
     web.writing(run)
     return redirect(web.object_url("staff.files.files", path) + f"#f-{key}", code=303)
