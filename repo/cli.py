@@ -329,6 +329,33 @@ def revert(ctx: Context, ref: str, revision: int, message: str) -> None:
 
 
 @main.command()
+@click.argument("iri")
+@click.option("-m", "--message", default="")
+@command
+def undelete(ctx: Context, iri: str, message: str) -> None:
+    """Bring back a deleted object (by IRI), private, with what was deleted inside it."""
+    restored = ctx.repo.undelete(ctx.user, iri, message=message)
+    out.print(f"restored {restored[0].path} ({len(restored)} object(s)), as private",
+              markup=False)
+
+
+@main.command()
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--json", "as_json", is_flag=True)
+@command
+def review(ctx: Context, limit: int, as_json: bool) -> None:
+    """The review queue: pending objects you may publish or reject, oldest first."""
+    queue = ctx.repo.review_queue(ctx.user, limit=limit)
+    if as_json:
+        echo_json([{"path": p.obj.path, "iri": p.obj.iri, "since": p.since} for p in queue])
+        return
+    table = Table("since", "path", "title")
+    for p in queue:
+        table.add_row(p.since.replace("T", " "), p.obj.path, p.obj.title())
+    out.print(table)
+
+
+@main.command()
 @click.argument("ref")
 @click.argument("action", type=click.Choice(["submit", "retract", "publish", "reject",
                                              "withdraw"]))

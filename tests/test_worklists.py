@@ -204,3 +204,22 @@ def test_the_catalog_and_the_store_give_the_same_worklists(site: Site):
         ITEM, "/xjtu/students/d-1", FILE]
     assert paths(repo.drafts(editor)) == ["/xjtu/students/d-3", "/xjtu/students/d-2",
                                           "/xjtu/students/d-0"]
+
+
+def test_the_cli_lists_the_review_queue_and_undeletes(site: Site):
+    from support import run_lantai
+
+    repo, admin = site.repo, site.admin
+    repo.transition(admin, ITEM, "submit")
+    repo.transition(admin, ADMIN_SERIES, "submit")
+    repo.delete(admin, FILE, recursive=True)
+    site.close()
+    queue = run_lantai(site.home, "review", "--json", user="reviewer").stdout
+    assert '"path": "/xjtu/admin"' in queue
+    assert "page-1" not in queue  # deleted with the file
+    out = run_lantai(site.home, "undelete", site.iris[FILE], "-m", "oops", user="editor").stdout
+    assert "restored /xjtu/students/register-1957 (2 object(s))" in out
+    queue = run_lantai(site.home, "review", user="reviewer").stdout
+    assert "/xjtu/admin" in queue and "page-1" not in queue  # restored as private
+    refused = run_lantai(site.home, "undelete", site.iris[FILE], user="reader", check=False)
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
