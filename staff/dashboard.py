@@ -30,8 +30,7 @@ def home() -> Response:
             "user": user,
             "changes": repo.recent_changes(user, limit=ROWS),
             "drafts": repo.drafts(user, limit=ROWS),
-            "queue": [(p, repo.last_published(user, p.obj.iri), p.obj.revision)
-                      for p in queue[:ROWS]],
+            "queue": queue[:ROWS],
             "queue_more": len(queue) > ROWS,
             "openings": repo.embargoes_opening(user, today, EMBARGO_DAYS, limit=ROWS),
             "days": EMBARGO_DAYS,

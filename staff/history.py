@@ -4,7 +4,8 @@
 ``?a=N&b=M``, the difference between two of them as a table: the field's label, the old
 values and the new ones side by side, values named by their labels (a vocabulary term by its
 label, a linked record by its title, an account by its name) rather than raw IRIs. "Compare
-with last published" is ``a`` = ``Repository.last_published``. Revert (a POST of the
+with last published" is ``a`` = ``Repository.last_published`` (``?a=published``: worked out
+when asked, so lists such as the review queue need not read every history). Revert (a POST of the
 revision number) is ``Repository.revert``; the objects deleted inside a container are listed
 on its history page with a button each: ``Repository.undelete`` (``/staff/history/`` shows
 those deleted at the top of the tree).
@@ -139,8 +140,16 @@ def _context(repo: Repository, user: User, path: str, a: int | None, b: int | No
 
 
 def _page(path: str, status: int = 200, **extra) -> Response:
-    a, b = _number("a"), _number("b")
-    ctx = web.reading(lambda repo, user: _context(repo, user, path, a, b))
+    published = request.args.get("a") == "published"  # "compare with last published"
+    a, b = (None if published else _number("a")), _number("b")
+    def run(repo: Repository, user: User) -> dict:
+        first = a
+        if published and path:
+            first = repo.last_published(user, path)
+            if first is None:
+                raise Invalid(_("This record was never published"))
+        return _context(repo, user, path, first, b)
+    ctx = web.reading(run)
     return web.render("staff/history.html", status, done=request.args.get("done", ""),
                       **ctx, **extra)
 

@@ -34,7 +34,7 @@ from staff import web
 bp = Blueprint("workflow", __name__)
 
 MAX_COMMENT = 2000  # characters of a transition comment or an access change's reason
-REVIEW_ROWS = 100
+REVIEW_ROWS = 50
 
 
 def _text(name: str, limit: int = MAX_COMMENT) -> str:
@@ -191,9 +191,6 @@ def share(path: str) -> Response:
 def review() -> Response:
     def run(repo: Repository, user: User) -> dict:
         queue = repo.review_queue(user, limit=REVIEW_ROWS + 1)
-        rows = []
-        for p in queue[:REVIEW_ROWS]:
-            rows.append((p, repo.last_published(user, p.obj.iri), p.obj.revision))
-        return {"rows": rows, "more": len(queue) > REVIEW_ROWS,
+        return {"rows": queue[:REVIEW_ROWS], "more": len(queue) > REVIEW_ROWS,
                 "everywhere": repo.worklists.reviewable_paths(user) is None}
     return web.render("staff/review.html", **web.reading(run))

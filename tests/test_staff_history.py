@@ -107,6 +107,8 @@ def test_bad_revision_numbers_are_a_clear_4xx(edited):
         assert 400 <= resp.status_code < 500, (query, resp.status_code)
         assert "Traceback" not in text(resp)
     assert staff.get("/staff/history/no/such/object").status_code == 404
+    never = staff.get(f"/staff/history/{FILE_URL}?a=published&lang=en")  # never published
+    assert never.status_code == 422 and "never published" in text(never)
 
 
 def test_undelete_from_the_container_with_one_click(site):
