@@ -27,6 +27,7 @@ import pyotp
 import segno
 from flask import Blueprint, Flask, current_app, g, redirect, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
@@ -84,10 +85,11 @@ def staff_errors(app: Flask, code: int) -> None:
 
     before = app.error_handler_spec.get(None, {}).get(code, {}).get(default_exceptions[code])
     messages = {
-        404: _("There is no page of the workspace at this address."),
-        405: _("This page does not take that kind of request."),
-        413: _("What was sent is too large. Nothing was changed."),
-        500: _("The workspace failed on this request; it is logged. Nothing was changed."),
+        404: lazy_gettext("There is no page of the workspace at this address."),
+        405: lazy_gettext("This page does not take that kind of request."),
+        413: lazy_gettext("What was sent is too large. Nothing was changed."),
+        500: lazy_gettext("The workspace failed on this request; it is logged. "
+                          "Nothing was changed."),
     }
 
     def handler(exc: HTTPException):

@@ -21,6 +21,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from ontology.profile import vocabulary_codes
+from publisher.i18n import UIText, ui_ptext
 from publisher.i18n import lang as current_lang
 from repo.errors import Forbidden, Invalid, LantaiError
 from repo.objects import ContentObject
@@ -60,7 +61,8 @@ def _management_labels() -> dict[str, str]:
 class Labeller:
     """Turns a diff's field names and values into what a person reads."""
 
-    LANGS: ClassVar[dict[str, str]] = {"zh": "中文", "en": "English"}
+    LANGS: ClassVar[dict[str, UIText]] = {"zh": ui_ptext("language", "Chinese"),
+                                          "en": ui_ptext("language", "English")}
 
     def __init__(self, repo: Repository, user: User, obj: ContentObject, lang: str) -> None:
         self.repo, self.user, self.obj, self.lang = repo, user, obj, lang
@@ -74,7 +76,8 @@ class Labeller:
         else:
             f = self.obj.type.fields.get(name)
             label = f.label(self.lang) if f is not None else name
-        return f"{label} ({self.LANGS.get(tag, tag)})" if tag else label
+        name_of = self.LANGS.get(tag)
+        return f"{label} ({name_of.in_lang(self.lang) if name_of else tag})" if tag else label
 
     def value(self, what: str, text: str) -> str:
         name = what.partition("@")[0]

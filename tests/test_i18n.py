@@ -147,7 +147,10 @@ def test_placeholders_are_filled_in_both_languages(url):
 
 
 # ---------------------------------------------------------------- no hand-written pairs
-CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
+CJK = re.compile(r"[\u3400-\u9fff]")  # Han characters: a Chinese text has some
+# the arguments of a message call in a template (an English id may cite Chinese: 约1950)
+MESSAGE_CALL = re.compile(r"""\b(?:_|gettext|pgettext|ngettext)\("""
+                          r"""(?:\s*(?:'[^']*'|"[^"]*")\s*,?)+""")
 # a choice between two quoted texts on the page's language ('检索' if zh else 'Search')
 CHOICE = re.compile(r"""(["'])([^"'\n]*)\1\s+if\s+[^\n]*?\b(?:zh|lang|want)\b[^\n]*?"""
                     r"""\belse\s+(["'])([^"'\n]*)\3""")
@@ -184,6 +187,7 @@ def hand_written_python(source: str, where: str = "") -> list[str]:
 def hand_written_template(source: str, where: str = "") -> list[str]:
     """Chinese written in a template (outside ``{# comments #}``), or chosen on the language."""
     text = re.sub(r"\{#.*?#\}", lambda m: "\n" * m[0].count("\n"), source, flags=re.S)
+    text = MESSAGE_CALL.sub("_(", text)
     return [f"{where}:{n}: {line.strip()[:80]}" for n, line in enumerate(text.splitlines(), 1)
             if (CJK.search(line) and ALLOWED_TEMPLATE not in line)
             or any(not (LANG_CODE.match(m[2]) and LANG_CODE.match(m[4]))
@@ -226,11 +230,13 @@ def test_the_scan_finds_hand_written_pairs(snippet):
     "<a>{{ '检索' if zh else 'Search' }}</a>",
     "<h1>{{ 'Search' if lang == 'zh' else 'Find' }}</h1>",
     "<p>档案</p>",
+    "{% set label = '中文' if lang == 'zh' else 'English' %}",
 ])
 def test_the_scan_finds_hand_written_template_texts(snippet):
     assert hand_written_template(snippet, "x.html")
     assert not hand_written_template("<html lang=\"{{ 'zh-Hans' if zh else 'en' }}\">"
-                                     "{# 注释 #}", "x.html")
+                                     "{# 注释 #}<p>{{ _('Dates: 约1950, %(x)s', x=1) }}</p>",
+                                     "x.html")
 
 
 # ---------------------------------------------------------------- the texts moved
