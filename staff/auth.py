@@ -119,9 +119,10 @@ def address() -> str:
 def guard() -> Response | None:
     """Before every staff request: CSRF on changes, then a signed-in, active account."""
     g.staff_session = s = sessions().get(request.cookies.get(COOKIE))
-    if request.mimetype == "application/x-www-form-urlencoded":
-        # Werkzeug limits multipart text fields (MAX_FORM_MEMORY_SIZE), not these: reading
-        # more than this is refused with 413 before anything is looked at
+    if request.max_content_length is None:
+        # every body is bounded: uploads by the site's limit (staff.files.bound_uploads, which
+        # runs first), any other form by this (Werkzeug bounds multipart text fields, not
+        # url-encoded bodies nor files); more is refused with 413 before anything is read
         request.max_content_length = FORM_LIMIT
     if request.method not in SAFE_METHODS:
         sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token", "")
