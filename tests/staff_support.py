@@ -23,6 +23,9 @@ class StaffClient:
     def __init__(self, app: Flask) -> None:
         self.client: FlaskClient = app.test_client()
         self.client.environ_base["wsgi.url_scheme"] = "https"  # the test site's base is https
+        # a browser asking for English, so tests read the English message ids; a request's own
+        # Accept-Language header (or ?lang=) still chooses (tests/test_staff_i18n.py)
+        self.client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
         self.csrf = ""
 
     def _remember(self, resp):

@@ -121,7 +121,8 @@ def test_every_field_of_every_type_appears_in_its_add_form(site):
 
 
 def test_edit_form_shows_the_values_side_by_side(editor):
-    body = editor.get("/staff/edit/xjtu/students/register-1957").get_data(as_text=True)
+    body = editor.get("/staff/edit/xjtu/students/register-1957",
+                      headers={"Accept-Language": "zh"}).get_data(as_text=True)
     values = form_values(body)
     assert values["title@zh"] == ["1957年新生名册"]
     assert values["title@en"] == ["Register of freshmen 1957"]
