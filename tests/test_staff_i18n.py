@@ -84,10 +84,12 @@ def test_words_shown_at_run_time_have_their_chinese():
     translated with ``_(value)``: ``staff/words.py`` must list every one of them."""
     from publisher.i18n import translations
     from repo.objects import ACCESS_LEVELS, ROLES, STATES
+    from repo.workflow import TRANSITIONS
     from staff import web, words
 
     zh = translations("zh")
     values = [*ROLES, *STATES, *ACCESS_LEVELS, "active", "disabled", "removed",
+              *TRANSITIONS, *words.ACTIONS,
               *(label for _endpoint, label in web.MENU + web.TABS)]
     untranslated = [v for v in values if zh.gettext(v) == v]
     assert not untranslated, f"add them to staff/words.py: {untranslated}"
@@ -154,12 +156,12 @@ def test_the_dashboard_in_both_languages_and_the_choice_remembered(app):
     text = zh.get_data(as_text=True)
     assert zh.status_code == 200 and _html_lang(text) == "zh-Hans"
     assert "首页" in text and "退出登录" in text and "已登录：" in text
-    assert "(编辑者)" in text and "· 私有" in text  # the role and the states, from the catalog
+    assert "(编辑者)" in text and "最近的修改" in text  # the role (a run-time word) too
     assert "Sign out" not in text and "Dashboard" not in text
     en = staff.get("/staff/?lang=en", headers={"Accept-Language": "zh-CN"})
     text = en.get_data(as_text=True)
     assert _html_lang(text) == "en" and "Sign out" in text and "Signed in as" in text
-    assert "(Editor)" in text and "· private" in text
+    assert "(Editor)" in text and "Recent changes" in text
     assert "退出登录" not in text
     remembered = staff.get("/staff/", headers={"Accept-Language": "zh-CN"})
     assert "Sign out" in remembered.get_data(as_text=True)
