@@ -20,12 +20,13 @@ _CSRF = re.compile(r'name="csrf-token" content="([^"]+)"|name="csrf_token" value
 class StaffClient:
     """A browser-like client of one Flask app, signed in as one account."""
 
-    def __init__(self, app: Flask) -> None:
+    def __init__(self, app: Flask, lang: str = "en") -> None:
         self.client: FlaskClient = app.test_client()
         self.client.environ_base["wsgi.url_scheme"] = "https"  # the test site's base is https
-        # a browser asking for English, so tests read the English message ids; a request's own
-        # Accept-Language header (or ?lang=) still chooses (tests/test_staff_i18n.py)
-        self.client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+        # a browser asking for English (tests read the English message ids) or for Chinese
+        # (tests that read Chinese titles); a request's own Accept-Language or ?lang= still
+        # chooses (tests/test_staff_i18n.py)
+        self.client.environ_base["HTTP_ACCEPT_LANGUAGE"] = lang
         self.csrf = ""
 
     def _remember(self, resp):
@@ -53,8 +54,9 @@ def set_password(repo, username: str, password: str = PASSWORD) -> None:
     repo.set_password(repo.user("admin"), username, password)
 
 
-def signed_in(app: Flask, username: str, password: str = PASSWORD) -> StaffClient:
-    staff = StaffClient(app)
+def signed_in(app: Flask, username: str, password: str = PASSWORD, *,
+              lang: str = "en") -> StaffClient:
+    staff = StaffClient(app, lang)
     resp = staff.sign_in(username, password)
     assert resp.status_code == 302, resp.get_data(as_text=True)[-500:]
     staff.get("/staff/")
