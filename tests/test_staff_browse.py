@@ -10,10 +10,12 @@ from __future__ import annotations
 import re
 import statistics
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
-from staff_support import set_password, signed_in
+import staff_support
+from staff_support import set_password
 from support import FILE, FONDS, SERIES, Site, new_site, run_lantai
 from test_staff_browser import Desk, browser, live  # noqa: F401  (fixtures, reused)
 
@@ -21,6 +23,9 @@ from publisher.app import create_app
 from repo.errors import Forbidden, Invalid
 from repo.ingest import NewObject
 from repo.repository import Repository
+
+# these tests read the tree's Chinese titles: the workspace in Chinese (its own words too)
+signed_in = partial(staff_support.signed_in, lang="zh")
 
 USERS = ("reader", "contributor", "editor", "reviewer", "manager", "admin", "nobody")
 
@@ -68,7 +73,7 @@ def test_a_folder_lists_its_children_a_page_at_a_time(site):
     html = page.get_data(as_text=True)
     titles = listed(html)
     assert len(titles) == 25 and titles[0] == "1957年新生名册" and titles[1] == "案卷00"
-    assert "31 objects" in html and "page 1 of 2" in html
+    assert "31 个对象" in html and "第 1 页，共 2 页" in html
     second = listed(staff.get("/staff/browse/xjtu/students?page=2").get_data(as_text=True))
     assert second == [f"案卷{i:02d}" for i in range(24, 30)]
     fifty = staff.get("/staff/browse/xjtu/students?size=50").get_data(as_text=True)
@@ -240,17 +245,17 @@ def test_bulk_action_confirms_once_then_reports_each_object(site):
     ask = staff.post("/staff/bulk/xjtu/students", {"action": "submit", "sel": sel})
     assert ask.status_code == 200
     text = ask.get_data(as_text=True)
-    assert "3 objects will be submitted for review." in text and 'name="confirm" value="1"' in text
+    assert "将提交审核 3 个对象。" in text and 'name="confirm" value="1"' in text
     assert states(home, sel) == ["private"] * 3  # nothing done yet
     done = staff.post("/staff/bulk/xjtu/students", {"action": "submit", "sel": sel,
                                                     "confirm": "1"})
-    assert done.status_code == 200 and "3 done, 0 refused." in done.get_data(as_text=True)
+    assert done.status_code == 200 and "完成 3 个，拒绝 0 个。" in done.get_data(as_text=True)
     assert states(home, sel) == ["pending"] * 3
     # an Editor may not publish: each refused, with the repository's reason, nothing changed
     refused = staff.post("/staff/bulk/xjtu/students", {"action": "publish", "sel": sel,
                                                        "confirm": "1"})
     body = refused.get_data(as_text=True)
-    assert refused.status_code == 403 and "0 done, 3 refused." in body
+    assert refused.status_code == 403 and "完成 0 个，拒绝 3 个。" in body
     assert "editor may not publish" in body
     assert states(home, sel) == ["pending"] * 3
 
@@ -273,13 +278,13 @@ def test_bulk_move_access_and_delete_through_the_repository(site):
     moved = staff.post("/staff/bulk/xjtu/students", {"action": "move", "sel": [f0, f1],
                                                      "target": "/xjtu/admin", "confirm": "1"})
     text = moved.get_data(as_text=True)
-    assert moved.status_code == 422 and "0 done, 2 refused." in text
+    assert moved.status_code == 422 and "完成 0 个，拒绝 2 个。" in text
     assert "has category XS, the record&#39;s is XZ" in text  # the repository's reason
     item = site_iri(app, FILE + "/page-1")
     moved = staff.post("/staff/bulk/xjtu/students/register-1957",
                        {"action": "move", "sel": [item], "target": SERIES + "/f00",
                         "confirm": "1"})
-    assert "1 done, 0 refused." in moved.get_data(as_text=True)
+    assert "完成 1 个，拒绝 0 个。" in moved.get_data(as_text=True)
     assert child_slugs(home, SERIES + "/f00") == ["page-1"]
     resp = staff.post("/staff/bulk/xjtu/students", {"action": "access", "sel": [f0],
                                                  "level": "embargoed", "until": "2051-01-01",
@@ -294,10 +299,10 @@ def test_bulk_move_access_and_delete_through_the_repository(site):
     # delete: the file with an item inside is refused (the repository's reason), f1 deleted
     with_item = site_iri(app, SERIES + "/f00")
     ask = staff.post("/staff/bulk/xjtu/students", {"action": "delete", "sel": [with_item, f1]})
-    assert "2 objects will be deleted." in ask.get_data(as_text=True)
+    assert "将删除 2 个对象。" in ask.get_data(as_text=True)
     out = staff.post("/staff/bulk/xjtu/students", {
         "action": "delete", "sel": [with_item, f1], "confirm": "1"}).get_data(as_text=True)
-    assert "1 done, 1 refused." in out and "object(s) inside" in out
+    assert "完成 1 个，拒绝 1 个。" in out and "object(s) inside" in out
     assert child_slugs(home) == ["register-1957", "f00"]
 
 
@@ -382,7 +387,7 @@ def test_a_folder_of_10000_opens_as_fast_as_one_of_10(tmp_path):
         assert b < max(3 * a, a + 30), (query, a, b)
     staff = signed_in(large, "editor")
     html = staff.get("/staff/browse/xjtu/big?sort=title&dir=desc").get_data(as_text=True)
-    assert listed(html)[0] == "案卷09999" and "10000 objects" in html
+    assert listed(html)[0] == "案卷09999" and "10000 个对象" in html
     last = staff.get("/staff/browse/xjtu/big?page=400").get_data(as_text=True)
     assert listed(last)[-1] == "案卷09999"
 
@@ -418,7 +423,7 @@ def test_browse_search_and_a_bulk_action_in_a_browser_pass_axe(browser, live):  
         d.audit("bulk-confirm")
         with page.expect_navigation():
             page.click("button.primary")
-        assert "1 done, 0 refused." in page.content()
+        assert "完成 1 个，拒绝 0 个。" in page.content()
         d.audit("bulk-result")
     finally:
         d.close()

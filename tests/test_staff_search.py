@@ -7,11 +7,16 @@ A real site and the real app; the same catalog ``lantai search`` and ``@search``
 from __future__ import annotations
 
 import re
+from functools import partial
 
-from staff_support import set_password, signed_in
+import staff_support
+from staff_support import set_password
 from support import FILE, SERIES, Site
 
 from publisher.app import create_app
+
+# these tests read the tree's Chinese titles: the workspace in Chinese (its own words too)
+signed_in = partial(staff_support.signed_in, lang="zh")
 
 USERS = ("reader", "editor", "manager", "nobody")
 
@@ -37,7 +42,7 @@ def test_search_finds_what_the_catalog_holds_with_facets_and_links(site):
     assert sorted(hits(html)) == ["xjtu/students/register-1957",
                                   "xjtu/students/register-1957/page-1"]
     assert "<mark>名册</mark>" in html  # the match marked, the rest escaped
-    assert "2 results" in html
+    assert "2 条结果" in html
     facets = html.split('class="facets"', 1)[1].split("</aside>", 1)[0]
     assert "案卷 (1)" in facets and "件 (1)" in facets  # type facet, in Chinese labels
     # a facet value is a link that filters, and (chosen) takes the filter away again
@@ -49,7 +54,7 @@ def test_search_finds_what_the_catalog_holds_with_facets_and_links(site):
     assert 'href="?q=%E5%90%8D%E5%86%8C"' in facets  # clear all filters
     # no words: everything, in archival order, paged
     everything = staff.get("/staff/search?size=20").get_data(as_text=True)
-    assert "8 results" in everything
+    assert "8 条结果" in everything
 
 
 def test_search_inside_a_folder_from_the_browse_header(site):
