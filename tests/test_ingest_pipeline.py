@@ -233,4 +233,5 @@ def test_the_indexer_reads_a_batch_text_as_oxigraph_reads_it(lines):
     assert batch.public[REC].own_statements(REC) == documents.own_statements(REC, graph)
     assert batch.iris == [REC]
     assert batch.facts[REC] == {"type": "item", "path": "/xjtu/a/b", "state": LT + "published",
-                                "parent": BASE + "/id/recordset/f1"}
+                                "parent": BASE + "/id/recordset/f1",
+                                "changedIn": "urn:lantai:changeset:1"}  # its last change
