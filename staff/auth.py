@@ -29,7 +29,7 @@ from flask import Blueprint, Flask, current_app, g, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from markupsafe import Markup
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.wrappers import Response
 
 from publisher.ratelimit import client_address
@@ -70,6 +70,8 @@ def under_staff() -> bool:
 def guard_unrouted() -> Response | None:
     """The guard, for a ``/staff/`` URL that no staff view answers (the staff blueprint's
     own ``before_request`` does not run for it): no session, no 404 either."""
+    if isinstance(request.routing_exception, MethodNotAllowed):
+        return None  # 405 with Allow, as everywhere on the site, before the CSRF check
     if under_staff() and "staff" not in request.blueprints:
         return guard()
     return None
