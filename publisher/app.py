@@ -74,6 +74,9 @@ def create_app(home: Path | str, **config) -> Flask:
     import staff  # the staff workspace at /staff/ (after the API: it shares its handles)
 
     staff.init_app(app)
+    import services.requests  # 查档: the request form, /verify, the JSON channel
+
+    services.requests.init_app(app)
     ratelimit.install(app)  # inside the request log, so refused floods are logged too
     if app.config.get("REQUEST_LOG"):
         requestlog.configure()

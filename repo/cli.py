@@ -27,6 +27,7 @@ from repo.objects import ContentObject
 from repo.repository import Repository
 from repo.users_cli import users
 from repo.values import Assignment
+from services.requests.cli import requests_group, signing_group
 
 
 def _assignments(values: tuple[str, ...], date: str | None = None) -> list[Assignment]:
@@ -492,6 +493,8 @@ export.add_command(ead_export)
 main.add_command(ingest_group)
 main.add_command(ocr_cmd)
 main.add_command(users)
+main.add_command(requests_group)
+main.add_command(signing_group)
 
 
 def run() -> None:

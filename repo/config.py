@@ -15,7 +15,7 @@ import ipaddress
 import os
 import re
 import tomllib
-from dataclasses import asdict
+from dataclasses import asdict, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -120,6 +120,28 @@ class Settings:
     # accepted, in MiB (staged under the site home until ingested; the file store's own
     # limit is 8 GiB)
     staff_upload_max_mb: Annotated[int, Field(ge=1, le=8192)] = 4096
+    # Record requests (查档, services/requests): the workrooms that share the work (the
+    # first takes new requests), days to fulfil a request and an urgent one, days after which
+    # a closed request's personal data is purged (`lantai requests purge`), the largest
+    # identity-document image accepted (MiB)
+    requests_workrooms: list[Name] = field(default_factory=lambda: [
+        "兴庆", "雁塔", "曲江", "创新港"])
+    requests_target_days: Annotated[int, Field(ge=1, le=365)] = 5
+    requests_urgent_days: Annotated[int, Field(ge=1, le=365)] = 1
+    requests_retention_days: Annotated[int, Field(ge=1, le=36500)] = 365
+    requests_upload_max_mb: Annotated[int, Field(ge=1, le=64)] = 10
+    # Certified copies: a timestamp authority (RFC 3161) makes signatures PAdES B-LT instead
+    # of B-B; download links last so many days and work so many times
+    signing_tsa_url: str = ""
+    requests_link_days: Annotated[int, Field(ge=1, le=365)] = 30
+    requests_link_uses: Annotated[int, Field(ge=1, le=100)] = 5
+    # Outgoing mail (e-mail codes, delivery of certified copies): an SMTP server; an empty
+    # host writes nothing and sending fails with a message saying so
+    smtp_host: str = ""
+    smtp_port: Annotated[int, Field(ge=1, le=65535)] = 25
+    smtp_starttls: bool = False
+    smtp_user: str = ""
+    smtp_from: str = "archives@localhost"
 
 
 def default_home() -> Path:

@@ -45,6 +45,7 @@ PARTS = (
     "staff.search",
     "staff.workflow",
     "staff.history",
+    "services.requests.staff",  # 查档: request handling (issue 12)
 )
 
 bp = Blueprint("staff", __name__, url_prefix="/staff", template_folder="templates",
