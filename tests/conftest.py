@@ -84,3 +84,14 @@ _DEMO_HOMES: dict[str, Path] = {}
 @pytest.fixture(scope="session")
 def demo_server_home(demo_server: str) -> Path:
     return _DEMO_HOMES[demo_server]
+
+
+@pytest.fixture
+def smtp():
+    """A real SMTP server on loopback that keeps what it receives (tests/smtp_support.py)."""
+    from smtp_support import SmtpServer
+
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
