@@ -37,7 +37,8 @@ test: $(VENV)/.installed viewer staff-assets
 	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest
 
-# The Chinese of the public pages (publisher/ and iiif/) and of the staff workspace: extract
+# The Chinese of the public pages (publisher/ and iiif/), of the staff workspace and of the
+# services (services/: 查档 …): extract
 # the messages of the templates and the code (gettext, lazy_gettext, and ui_text/ui_ptext of
 # publisher/i18n.py), merge them into each catalog (then write the Chinese of new ones in
 # messages.po), compile messages.mo. Both files are committed, so a clean clone needs no build
@@ -56,6 +57,13 @@ translations: $(VENV)/.installed
 	$(VENV)/bin/pybabel update -i $(VENV)/staff.pot -d staff/translations -l zh \
 	  --no-fuzzy-matching --width 100
 	$(VENV)/bin/pybabel compile -d staff/translations -l zh
+	$(VENV)/bin/pybabel extract -F babel.cfg $(KEYWORDS) --ignore-dirs='.* _* static assets' \
+	  -o $(VENV)/services.pot services
+	test -f services/translations/zh/LC_MESSAGES/messages.po || \
+	  $(VENV)/bin/pybabel init -i $(VENV)/services.pot -d services/translations -l zh
+	$(VENV)/bin/pybabel update -i $(VENV)/services.pot -d services/translations -l zh \
+	  --no-fuzzy-matching --width 100
+	$(VENV)/bin/pybabel compile -d services/translations -l zh
 
 clean:
 	rm -rf $(VENV) lantai-data

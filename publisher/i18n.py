@@ -32,7 +32,8 @@ LANGS = ("zh", "en")
 DEFAULT = "zh"
 COOKIE_AGE = 365 * 24 * 3600
 CATALOGS = (Path(__file__).parent / "translations",
-            Path(__file__).parent.parent / "staff" / "translations")
+            Path(__file__).parent.parent / "staff" / "translations",
+            Path(__file__).parent.parent / "services" / "translations")
 # The locale dates are written in: 1957年10月14日 / 14 October 1957 (day before month).
 DATE_LOCALES = {"zh": "zh_Hans_CN", "en": "en_GB"}
 _ISO_DATE = re.compile(r"^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?")
