@@ -9,7 +9,7 @@ import sqlite3
 
 import pytest
 
-from repo.errors import Conflict, NotFound
+from repo.errors import Conflict, Invalid, NotFound
 from services.requests import mail
 from services.requests.model import Copy, Personal
 from services.requests.store import RequestStore, iso, now_utc
@@ -82,6 +82,25 @@ def test_transitions_are_checked(store):
     store.transition(req.id, "refused", "archivist", "not our graduate")
     assert [e.action for e in store.history(req.id)] == ["created", "in_progress", "refused"]
 
+
+
+def test_a_request_received_earlier_runs_its_clock_from_then(store):
+    received = now_utc() - dt.timedelta(days=3)
+    req = _new(store, verified=True, channel="email", urgent=True, received=received)
+    assert req.created == iso(received)
+    assert req.due == iso(received + dt.timedelta(days=store.settings.requests_urgent_days))
+    assert store.history(req.id)[0].at == iso(received)
+    overdue, _ = store.query(overdue=True)
+    assert [r.id for r in overdue] == [req.id]
+    with pytest.raises(Invalid):
+        _new(store, received=now_utc() + dt.timedelta(days=1))
+
+
+def test_requests_found_by_identity_number(store):
+    first, second = _new(store), _new(store)
+    _new(store, personal=Personal(name="Li", id_number="CANARY-ID-OTHER", email="li@example.org"))
+    assert set(store.with_id_number(" " + ID_NUMBER.lower())) == {first.id, second.id}
+    assert store.with_id_number("CANARY-ID-NOBODY") == []
 
 def _copy(store, req) -> Copy:
     pdf = b"%PDF-1.7 test"

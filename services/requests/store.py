@@ -226,9 +226,12 @@ class RequestStore:
     def create(self, *, kind: str, languages: tuple[str, ...], copies: int, delivery: str,
                channel: str, personal: Personal, year_from: int | None = None,
                year_to: int | None = None, urgent: bool = False, actor: str = "requester",
-               verified: bool = False, note: str = "") -> Request:
+               verified: bool = False, note: str = "",
+               received: dt.datetime | None = None) -> Request:
         """A new request. From the public form it waits for its e-mail code (``unverified``);
-        entered by staff on a requester's behalf (``verified``) it is ``submitted`` at once."""
+        entered by staff on a requester's behalf (``verified``) it is ``submitted`` at once.
+        ``received``: when it arrived, if earlier than now (a letter or e-mail entered days
+        later): the clock against the target time runs from then."""
         _check(kind in KINDS, f"kind: one of {', '.join(KINDS)}")
         _check(bool(languages) and all(x in LANGUAGES for x in languages),
                f"languages: one or more of {', '.join(LANGUAGES)}")
@@ -242,6 +245,8 @@ class RequestStore:
         _check(kind != "other" or bool(personal.other_text.strip()),
                "other_text: say which record")
         now = now_utc()
+        _check(received is None or received <= now, "received: not in the future")
+        start = received.astimezone(dt.UTC).replace(microsecond=0) if received else now
         days = self.settings.requests_urgent_days if urgent else self.settings.requests_target_days
         number = new_number(now.year)
         status = "submitted" if verified else "unverified"
@@ -253,12 +258,12 @@ class RequestStore:
                 " email_hash, id_hash, personal) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (number, status, kind, " ".join(languages), copies, delivery, channel,
                  year_from, year_to, int(urgent), self.settings.requests_workrooms[0],
-                 iso(now), iso(now), iso(now + dt.timedelta(days=days)), int(verified),
+                 iso(start), iso(now), iso(start + dt.timedelta(days=days)), int(verified),
                  self.lookup_hash(email) if email else "",
                  self.lookup_hash(personal.id_number.strip().upper())
                  if personal.id_number.strip() else "",
                  self._seal_personal(number, personal)))
-            self._event(db, number, actor, "created", note or channel)
+            self._event(db, number, actor, "created", note or channel, at=start)
         return self.get(number)
 
     def get(self, request_id: str, *, unseal: bool = False) -> Request:
@@ -287,6 +292,14 @@ class RequestStore:
                 row["email_hash"], want):
             return None
         return self.get(normalise_number(request_id), unseal=True)
+
+    def with_id_number(self, id_number: str) -> list[str]:
+        """The numbers of the requests made with this identity number (repeat requesters;
+        found through its keyed hash, the number itself is never stored in clear)."""
+        with self._connect() as db:
+            rows = db.execute("SELECT id FROM request WHERE id_hash = ? ORDER BY created, id",
+                              (self.lookup_hash(id_number.strip().upper()),)).fetchall()
+        return [r["id"] for r in rows]
 
     def update_personal(self, request_id: str, personal: Personal, actor: str,
                         note: str = "") -> None:
@@ -632,11 +645,11 @@ class RequestStore:
         return row
 
     def _event(self, db: sqlite3.Connection, request_id: str, actor: str, action: str,
-               note: str) -> None:
+               note: str, at: dt.datetime | None = None) -> None:
         seq = db.execute("SELECT coalesce(max(seq), 0) + 1 FROM event WHERE request_id = ?",
                          (request_id,)).fetchone()[0]
         db.execute("INSERT INTO event VALUES (?,?,?,?,?,?)",
-                   (request_id, seq, iso(now_utc()), actor, action, note))
+                   (request_id, seq, iso(at or now_utc()), actor, action, note))
 
 
 def _check(ok: bool, problem: str) -> None:
