@@ -30,6 +30,12 @@ import importlib
 
 from flask import Flask
 
+# Loaded before the ``store`` function below is defined, so that the package's ``store``
+# attribute stays the function: importing a submodule for the first time binds its name on
+# the package, and without this the first ``import services.requests.store`` anywhere would
+# replace ``services.requests.store(app)`` by the module.
+from services.requests import store as _store_module
+
 # blueprints on the public site (each module has a ``bp``; ``init_app`` if it needs one)
 PUBLIC_PARTS = ("services.requests.public", "services.requests.verify", "services.requests.api")
 # parts of the staff workspace (nested in the ``staff`` blueprint, behind its sign-in guard)
@@ -47,9 +53,9 @@ def init_app(app: Flask) -> None:
             module.init_app(app)
 
 
-def store(app: Flask):
+def store(app: Flask) -> _store_module.RequestStore:
     """The site's request store, opened once per app."""
-    from services.requests.store import RequestStore
+    RequestStore = _store_module.RequestStore
 
     found = app.extensions.get("lantai.requests")
     if found is None:
