@@ -472,6 +472,16 @@ class RequestStore:
                         EMAIL_CODE_TRIES))
         return code
 
+    def email_code_tries(self, request_id: str) -> int:
+        """Tries left on the request's current e-mail code: 0 when there is none, it is used
+        up or expired (the page then offers to send a new one)."""
+        with self._connect() as db:
+            row = db.execute("SELECT tries_left, expires FROM email_code WHERE request_id = ?",
+                             (request_id,)).fetchone()
+        if row is None or row["expires"] < iso(now_utc()):
+            return 0
+        return max(int(row["tries_left"]), 0)
+
     def check_email_code(self, request_id: str, code: str) -> bool:
         """True once for the right code in time; every wrong try uses one up, and a code
         with no tries left (or expired) never opens, right or not."""
