@@ -19,8 +19,9 @@ get the same answer, and failures are counted per client address (:mod:`.throttl
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, Response, current_app, redirect, request, url_for
+from flask import Blueprint, Flask, current_app, redirect, request, url_for
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.wrappers import Response
 
 import services.requests as package
 from publisher.i18n import UIText, human_date, lang, render, ui_text
@@ -194,6 +195,8 @@ def new() -> Response:
     if checked.errors or checked.submission is None:
         return page("requests/new.html", 422, values=checked.values, errors=checked.errors)
     s = checked.submission
+    if _throttle().exceeded("send-email", s.personal.email.lower()):
+        return message(429, str(TOO_MANY_SENT))  # no inbox is flooded through us
     store = _store()
     req = store.create(kind=s.kind, languages=s.languages, copies=s.copies, delivery=s.delivery,
                        channel="web", personal=s.personal, year_from=s.year_from,

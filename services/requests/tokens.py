@@ -18,8 +18,9 @@ from __future__ import annotations
 import hmac
 import secrets
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, current_app, g, request
 from itsdangerous import BadData, URLSafeTimedSerializer
+from werkzeug.wrappers import Response
 
 from preservation import keys
 
