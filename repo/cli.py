@@ -27,6 +27,7 @@ from repo.objects import ContentObject
 from repo.repository import Repository
 from repo.users_cli import users
 from repo.values import Assignment
+from services.requests import signing
 from services.requests.cli import requests_group, signing_group
 
 
@@ -87,6 +88,7 @@ def init(ctx: Context, base: str, embargo_years: int, admin: str, password_stdin
     except LantaiError as exc:
         fail(exc)
     repo.close()
+    signing.ensure_site_signer(ctx.home)  # the seal of certified copies: a local CA
     out.print(f"Site {repo.base} in {ctx.home}", markup=False)
     if token:
         out.print(f"API token for {admin} (shown once): {token}", markup=False)
