@@ -28,7 +28,7 @@ import json
 import os
 import secrets
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -113,6 +113,7 @@ CREATE TABLE IF NOT EXISTS dispatch (
   request_id TEXT NOT NULL, at TEXT NOT NULL, carrier TEXT NOT NULL, tracking TEXT NOT NULL,
   by TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS dispatch_request ON dispatch (request_id);
 """
 
 
@@ -636,16 +637,60 @@ class RequestStore:
             path.unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ statistics
-    def facts(self) -> list[dict]:
+    def facts(self, since: str = "", until: str = "") -> list[dict]:
         """The open facts of every request, for statistics: id, kind, channel, workroom,
-        delivery, status, created, closed, urgent, and whether a signed copy was issued."""
+        delivery, status, created, closed, urgent, and whether a signed copy was issued
+        (``signed``) or a postal dispatch recorded (``posted``). ``since``/``until``: only
+        requests created from/before these ISO times (``until`` excluded)."""
+        where, args = ["1 = 1"], []
+        if since:
+            where.append("r.created >= ?")
+            args.append(since)
+        if until:
+            where.append("r.created < ?")
+            args.append(until)
         with self._connect() as db:
             rows = db.execute(
                 "SELECT r.id, r.kind, r.channel, r.workroom, r.delivery, r.status, r.created,"
                 " r.closed, r.urgent, EXISTS (SELECT 1 FROM copy c WHERE c.request_id = r.id)"
                 " AS signed, EXISTS (SELECT 1 FROM dispatch d WHERE d.request_id = r.id)"
-                " AS posted FROM request r").fetchall()
+                f" AS posted FROM request r WHERE {' AND '.join(where)}", args).fetchall()
         return [dict(r) for r in rows]
+
+    # ------------------------------------------------------------------ bulk
+    def bulk_insert(self, items: Iterable[tuple[Request, Personal | None]],
+                    actor: str = "system", note: str = "imported") -> int:
+        """Insert requests as they are (their numbers, states, workrooms and times kept:
+        requests carried over from an earlier system, or a benchmark's 50,000) in one
+        transaction, each with one ``created`` event; returns how many. Numbers must be
+        new (an existing one is a Conflict and nothing is inserted)."""
+        n = 0
+        with self._write() as db:
+            for req, personal in items:
+                _check(req.kind in KINDS and req.channel in CHANNELS and req.status in STATES
+                       and req.delivery in DELIVERIES, f"request {req.id}: unknown value")
+                email = personal.email.strip().lower() if personal else ""
+                idn = personal.id_number.strip().upper() if personal else ""
+                try:
+                    db.execute(
+                        "INSERT INTO request (id, status, kind, languages, copies, delivery,"
+                        " channel, year_from, year_to, urgent, workroom, assignee, person,"
+                        " created, updated, due, closed, email_verified, email_hash, id_hash,"
+                        " personal) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        (req.id, req.status, req.kind, " ".join(req.languages), req.copies,
+                         req.delivery, req.channel, req.year_from, req.year_to,
+                         int(req.urgent), req.workroom or self.settings.requests_workrooms[0],
+                         req.assignee, req.person, req.created, req.updated or req.created,
+                         req.due, req.closed, int(req.email_verified),
+                         self.lookup_hash(email) if email else "",
+                         self.lookup_hash(idn) if idn else "",
+                         self._seal_personal(req.id, personal) if personal else None))
+                except sqlite3.IntegrityError:
+                    raise Conflict(f"request {req.id} exists already") from None
+                db.execute("INSERT INTO event VALUES (?,?,?,?,?,?)",
+                           (req.id, 1, req.created, actor, "created", note))
+                n += 1
+        return n
 
     # ------------------------------------------------------------------ helpers
     def _require(self, db: sqlite3.Connection, request_id: str) -> sqlite3.Row:
