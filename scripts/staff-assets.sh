@@ -1,9 +1,9 @@
 #!/bin/sh
-# The staff workspace's JavaScript from the npm registry (htmx; axe-core for the browser
-# tests' accessibility checks), pinned by staff/assets/package.json and package-lock.json
-# (`npm ci`), copied to staff/static/vendor/ and served by Flask under /staff/static/vendor/
-# to signed-in staff only: no CDN, no bundler. Nothing is done when the copies are newer than
-# the lock file.
+# The staff workspace's JavaScript from the npm registry (htmx; ECharts, common build, for
+# the request statistics' charts; axe-core for the browser tests' accessibility checks),
+# pinned by staff/assets/package.json and package-lock.json (`npm ci`), copied to
+# staff/static/vendor/ and served by Flask under /staff/static/vendor/ to signed-in staff
+# only: no CDN, no bundler. Nothing is done when the copies are newer than the lock file.
 #
 # Called by `make staff-assets` (a prerequisite of `make demo` and `make test`). Without npm
 # the workspace still works (every form posts without JavaScript); only the type-ahead, live
@@ -12,7 +12,7 @@ set -eu
 cd "$(dirname "$0")/../staff/assets"
 out=../static/vendor
 if [ -f "$out/htmx.min.js" ] && [ "$out/htmx.min.js" -nt package-lock.json ] \
-        && [ -f "$out/axe.min.js" ]; then
+        && [ -f "$out/axe.min.js" ] && [ -f "$out/echarts.min.js" ]; then
     exit 0
 fi
 if ! command -v npm >/dev/null 2>&1; then
@@ -23,4 +23,6 @@ fi
 npm ci --no-audit --no-fund --loglevel=error
 mkdir -p "$out"
 cp node_modules/htmx.org/dist/htmx.min.js node_modules/axe-core/axe.min.js "$out/"
-echo "staff-assets: copied htmx $(node -p 'require("htmx.org/package.json").version' 2>/dev/null || echo '?') and axe-core into staff/static/vendor"
+# the common build (bar, line, pie; canvas), under the name the pages load
+cp node_modules/echarts/dist/echarts.common.min.js "$out/echarts.min.js"
+echo "staff-assets: copied htmx $(node -p 'require("htmx.org/package.json").version' 2>/dev/null || echo '?'), ECharts and axe-core into staff/static/vendor"
