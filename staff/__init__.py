@@ -46,6 +46,7 @@ PARTS = (
     "staff.workflow",
     "staff.history",
     "services.requests.staff",  # 查档: request handling (issue 12)
+    "services.requests.statistics",  # 查档: statistics (issue 12)
 )
 
 bp = Blueprint("staff", __name__, url_prefix="/staff", template_folder="templates",

@@ -17,6 +17,7 @@ anyone verifies it.
                 transfer, matching, selection, issue, refusal, post, revocation, statistics
 - ``api``       the same operations as JSON (``/api/requests``), for WeChat and other fronts
 - ``stats``     requests per month, type, channel, workroom; turnaround; CSV
+- ``statistics`` the staff page of those figures (``/staff/requests/statistics``, charts, CSV)
 - ``cli``       ``lantai requests …`` and ``lantai signing …``
 
 Requests are personal data: nothing here writes to the description stores or the publication
@@ -39,7 +40,7 @@ from services.requests import store as _store_module
 # blueprints on the public site (each module has a ``bp``; ``init_app`` if it needs one)
 PUBLIC_PARTS = ("services.requests.public", "services.requests.verify", "services.requests.api")
 # parts of the staff workspace (nested in the ``staff`` blueprint, behind its sign-in guard)
-STAFF_PARTS = ("services.requests.staff",)
+STAFF_PARTS = ("services.requests.staff", "services.requests.statistics")
 
 
 def init_app(app: Flask) -> None:
