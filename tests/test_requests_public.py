@@ -209,7 +209,7 @@ def test_the_whole_requester_flow(app, smtp, store, site):
     delivery.deliver(store, settings, request_id, copy, "https://archive.example.edu")
     mailed = smtp.wait_for(to=EMAIL, after=before)
     body = smtp.text(mailed)
-    assert "您的查档证明副本" in mailed["Subject"] and "certified copy" in mailed["Subject"]
+    assert "certified copy" in mailed["Subject"] and request_id in mailed["Subject"]
     assert copy.code in body and NAME in body
     link = re.search(r"https://archive\.example\.edu(/requests/download/[\w-]+)", body)
     assert link
@@ -482,3 +482,10 @@ def test_no_personal_data_in_the_request_log_or_any_url(site, smtp):
     for value in (*PERSONAL_VALUES, EMAIL.split("@")[0], number, *codes):
         assert value not in log, value
         assert not [u for u in urls if value in u], value
+
+
+def test_subjects_are_in_both_languages():
+    from publisher.i18n import ui_text
+
+    assert delivery.bilingual(ui_text("Search")) == "检索 / Search"  # a message with Chinese
+    assert delivery.bilingual(ui_text("CANARY untranslated")) == "CANARY untranslated"

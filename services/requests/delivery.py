@@ -12,14 +12,14 @@ issued and the status page still offers it).
 
 from __future__ import annotations
 
-from publisher.i18n import ui_text
+from publisher.i18n import UIText, ui_text
 from repo.config import Settings
 from repo.errors import Invalid
 from services.requests import mail
 from services.requests.model import Copy
 from services.requests.store import RequestStore
 
-SUBJECT = "您的查档证明副本 / Your certified copy — %(number)s"
+SUBJECT = ui_text("Your certified copy — %(number)s")
 BODY = ui_text(
     "Dear %(name)s,\n\n"
     "The certified copy you asked for (request %(number)s) is ready. Download it here:\n\n"
@@ -29,6 +29,12 @@ BODY = ui_text(
     "The copy carries the archive's electronic signature. Anyone who receives it can check "
     "it at %(verify)s with the verification code %(code)s (printed on every page).\n\n"
     "%(site)s")
+
+
+def bilingual(text: UIText, **values: object) -> str:
+    """A subject in Chinese and English ("中文 / English"), readable before it is opened."""
+    zh, en = text.in_lang("zh", **values), text.in_lang("en", **values)
+    return en if zh == en else f"{zh} / {en}"
 
 
 def deliver(store: RequestStore, settings: Settings, request_id: str, copy: Copy,
@@ -50,7 +56,7 @@ def deliver(store: RequestStore, settings: Settings, request_id: str, copy: Copy
         verify=f"{base}/verify", code=copy.code,
         site=settings.site_name_zh if lang == "zh" else settings.site_name_en)
     try:
-        mail.send(settings, req.personal.email, SUBJECT % {"number": request_id}, body)
+        mail.send(settings, req.personal.email, bilingual(SUBJECT, number=request_id), body)
     except mail.MailError as exc:
         store.note(request_id, "system", "mail failed", f"{copy.code}: {exc.message}")
         raise

@@ -28,6 +28,7 @@ from publisher.i18n import UIText, human_date, lang, render, ui_text
 from publisher.ratelimit import client_address
 from repo.errors import LantaiError, NotFound
 from services.requests import forms, idimage, mail, tokens
+from services.requests.delivery import bilingual
 from services.requests.model import Request
 from services.requests.store import EMAIL_CODE_MINUTES, RequestStore
 from services.requests.throttle import Throttle
@@ -67,13 +68,13 @@ NO_SUCH_COPY = ui_text("There is no such copy in your request.")
 FAILED = ui_text("Your request could not be completed: %(why)s")
 MAIL_FAILED = ui_text("The mail server could not take the message. Please try again later.")
 
-CODE_SUBJECT = "查档验证码 / Your verification code"
+CODE_SUBJECT = ui_text("Your verification code")
 CODE_BODY = ui_text(
     "Your verification code: %(code)s\n\n"
     "Enter it on the page where you asked for it. It is valid for %(minutes)s minutes.\n"
     "If you did not ask for it, ignore this e-mail: nothing happens without the code.\n\n"
     "%(site)s")
-NUMBER_SUBJECT = "查档申请已提交 / Your request %(number)s"
+NUMBER_SUBJECT = ui_text("Your record request %(number)s")
 NUMBER_BODY = ui_text(
     "Your request has been submitted. Its number is:\n\n%(number)s\n\n"
     "Keep it: with it and this e-mail address you can follow your request at\n%(status)s\n\n"
@@ -105,8 +106,17 @@ STATES: dict[str, UIText] = {
 }
 
 
+NAV_LABEL = ui_text("Request records")
+
+
 def init_app(app: Flask) -> None:
+    """Keys, the throttle, and a link in the public site's navigation (``nav_links`` in
+    ``publisher/templates/base.html``: the publisher does not know this package)."""
     tokens.init_app(app)
+    links = app.extensions.setdefault("lantai.nav_links", [])
+    if not links:
+        app.context_processor(lambda: {"nav_links": app.extensions["lantai.nav_links"]})
+    links.append((f"{bp.url_prefix}/", NAV_LABEL))
     found = package.store(app)
     app.extensions[_THROTTLE] = Throttle(
         found.folder / "throttle.sqlite3", found.lookup_hash)
@@ -220,7 +230,7 @@ def _send_code(request_id: str, email: str) -> bool:
     code = _store().new_email_code(request_id)
     body = CODE_BODY.in_lang(lang(), code=code, minutes=EMAIL_CODE_MINUTES, site=_site_name())
     try:
-        mail.send(_settings(), email, CODE_SUBJECT, body)
+        mail.send(_settings(), email, bilingual(CODE_SUBJECT), body)
     except mail.MailError:
         return False
     return True
@@ -252,8 +262,8 @@ def verify_email() -> Response:
             lang(), number=req.id, status=_settings().base.rstrip("/") + "/requests/status",
             days=_settings().requests_target_days, site=_site_name())
         try:
-            mail.send(_settings(), req.personal.email, NUMBER_SUBJECT % {"number": req.id},
-                      body)
+            mail.send(_settings(), req.personal.email,
+                      bilingual(NUMBER_SUBJECT, number=req.id), body)
         except mail.MailError:
             mailed = False
     resp = page("requests/done.html", number=req.id, mailed=mailed,
