@@ -97,10 +97,11 @@ def _worker_main(conn: Connection, parent: int, memory_mb: int) -> None:
         resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
     while True:
         try:
-            job = conn.recv()
+            roots = conn.recv()  # None: the pool's ping after start
+            data = conn.recv_bytes() if roots is not None else b""
         except (EOFError, OSError):
             return
-        answer = ("ready",) if job is None else _answer(job)
+        answer = ("ready",) if roots is None else _answer((data, roots))
         try:
             conn.send(answer)
         except (EOFError, OSError):
@@ -200,7 +201,8 @@ class Pool:
             except queue.Empty:
                 raise Busy("every verification worker stayed busy") from None
         try:
-            worker.conn.send((data, roots))
+            worker.conn.send(roots)
+            worker.conn.send_bytes(data)  # as it is: no pickling of megabytes
             if not worker.conn.poll(limit):
                 self.killed.append(worker.process.pid)
                 worker.kill()

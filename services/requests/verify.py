@@ -247,7 +247,7 @@ def upload():
     if not data:
         return _answer(422, message=str(UNREADABLE_TEXTS["not_pdf"]))
     try:
-        verdict = validation.check_pdf(data, _home(),
+        verdict = validation.check_pdf(data, _home(), store=store(current_app),
                                        timeout=current_app.config.get("VERIFY_TIMEOUT"))
     except validation.Unreadable as exc:
         return _answer(422, message=str(UNREADABLE_TEXTS.get(exc.reason,

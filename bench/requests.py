@@ -1,0 +1,219 @@
+"""Benchmarks of the record-request service (查档, issue 12), one function per part.
+
+    python -m bench.requests [--only verify] [--repeat 20] [--out DIR]
+
+Each part adds its benchmark to :data:`BENCHES` (a function taking the parsed arguments and
+returning rows of figures); ``--only NAME`` (repeatable) runs some of them, the default all.
+Every row prints the median beside the issue's goal and the ratio (figure ÷ goal; ≤ 1
+meets it); the rows go to ``bench/out/requests-<time>.json`` with the machine and commit.
+
+Goals (issue 12, "Performance"): a certified copy of a 20-page record ≤ 3 s including the
+signature; ``/verify`` of an uploaded 5 MB PDF ≤ 300 ms; the request queue with 50,000
+requests p50 ≤ 50 ms.
+
+- ``verify``: a fresh site with its local CA, one issued copy: a signed PDF of about 5 MB
+  (seven pages, each with an image of random pixels, which do not compress). The PDF is
+  uploaded ``--repeat`` times to ``POST /verify`` (``Accept: application/json``), first
+  through Flask's test client (server time only), then over real HTTP to a threaded
+  werkzeug server on 127.0.0.1 (``requests``; adds the network stack and multipart
+  parsing of a real body); after one warm-up upload each (the worker pool starts with the
+  first). ``GET /verify?code=`` is timed too. Every answer is checked (200, valid).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import io
+import json
+import logging
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = ROOT / "bench" / "out"
+BASE = "https://archive.example.edu"
+
+
+@dataclass
+class Row:
+    """One figure: the median of ``samples`` in milliseconds, beside its goal."""
+
+    bench: str
+    what: str
+    median_ms: float
+    goal_ms: float | None
+    samples: int
+    note: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        return self.median_ms / self.goal_ms if self.goal_ms else None
+
+
+def _median_ms(times: list[float]) -> float:
+    return round(statistics.median(times) * 1000, 1)
+
+
+# ---------------------------------------------------------------------- verify
+def _five_mb_pdf(code: str, target: int = 5 * 2**20) -> bytes:
+    """An unsigned copy of about ``target`` bytes: pages with images of random pixels."""
+    from fpdf import FPDF
+    from PIL import Image
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    pdf = FPDF()
+    pdf.set_font("helvetica", size=12)
+    pages, per_page = 7, target // 7
+    side = int((per_page / 3) ** 0.5)
+    for n in range(pages):
+        pdf.add_page()
+        pdf.cell(text=f"Certified copy, page {n + 1} - verification code {code}")
+        noise = Image.frombytes("RGB", (side, side), os.urandom(side * side * 3))
+        buf = io.BytesIO()
+        noise.save(buf, "PNG")
+        pdf.image(io.BytesIO(buf.getvalue()), x=10, y=20, w=180)
+    writer = IncrementalPdfFileWriter(io.BytesIO(bytes(pdf.output())))
+    info = writer.trailer["/Info"]
+    info[generic.NameObject("/LantaiCode")] = generic.TextStringObject(code)
+    writer.update_container(info)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _issued_copy(home: Path) -> tuple[str, bytes]:
+    """A site at ``home`` with one request and one issued, signed copy of about 5 MB."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import signers
+
+    from repo.repository import Repository
+    from services.requests import signing
+    from services.requests.model import Copy, Personal
+    from services.requests.store import RequestStore, new_code
+
+    repo, _token = Repository.init(home, BASE)
+    repo.close()
+    signing.ensure_site_signer(home)
+    site_signer = signing.load_signer(home)
+    store = RequestStore.open(home)
+    req = store.create(kind="transcript", languages=("en",), copies=1, delivery="electronic",
+                       channel="web", personal=Personal(name="Bench", email="b@example.org"))
+    code = new_code()
+    writer = IncrementalPdfFileWriter(io.BytesIO(_five_mb_pdf(code)))
+    pdf = signers.sign_pdf(writer, signers.PdfSignatureMetadata(field_name="Certification"),
+                           signer=site_signer.signer).getvalue()
+    store.add_copy(Copy(code=code, request_id=req.id, language="en",
+                        sha256=hashlib.sha256(pdf).hexdigest(), pages=7, records=[],
+                        signed_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        signer=site_signer.subject, issued_by="bench"), pdf)
+    return code, pdf
+
+
+def bench_verify(args: argparse.Namespace) -> list[Row]:
+    import requests as http
+    from werkzeug.serving import make_server
+
+    from publisher.app import create_app
+
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="bench-verify-") as tmp:
+        home = Path(tmp) / "site"
+        code, pdf = _issued_copy(home)
+        size = f"{len(pdf) / 2**20:.1f} MB"
+        app = create_app(home, VERIFY_FAILURE_BURST=10_000)
+        client = app.test_client()
+
+        def post_test_client() -> None:
+            answer = client.post("/verify", data={"file": (io.BytesIO(pdf), "copy.pdf")},
+                                 content_type="multipart/form-data",
+                                 headers={"Accept": "application/json"})
+            assert answer.status_code == 200 and answer.get_json()["valid"], answer.data[:300]
+
+        def get_code() -> None:
+            answer = client.get(f"/verify?code={code}", headers={"Accept": "application/json"})
+            assert answer.status_code == 200 and answer.get_json()["valid"]
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        url = f"http://127.0.0.1:{server.server_port}/verify"
+        session = http.Session()
+
+        def post_http() -> None:
+            answer = session.post(url, files={"file": ("copy.pdf", pdf, "application/pdf")},
+                                  headers={"Accept": "application/json"}, timeout=60)
+            assert answer.status_code == 200 and answer.json()["valid"], answer.text[:300]
+
+        try:
+            for what, call, goal, note in (
+                    ("POST /verify, test client", post_test_client, 300.0, size),
+                    ("POST /verify, real HTTP", post_http, 300.0, size),
+                    ("GET /verify?code=, test client", get_code, None, "")):
+                call()  # warm-up (the first upload starts a worker)
+                times = []
+                for _ in range(args.repeat):
+                    started = time.perf_counter()
+                    call()
+                    times.append(time.perf_counter() - started)
+                rows.append(Row("verify", what, _median_ms(times), goal, len(times), note))
+        finally:
+            server.shutdown()
+            session.close()
+    return rows
+
+
+# ---------------------------------------------------------------------- main
+BENCHES: dict[str, Callable[[argparse.Namespace], list[Row]]] = {
+    "verify": bench_verify,
+}
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, timeout=10).stdout.strip()
+    except OSError:
+        return ""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.requests",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", action="append", choices=sorted(BENCHES),
+                        help="run only this benchmark (repeatable; default: all)")
+    parser.add_argument("--repeat", type=int, default=20, help="samples per figure")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args(argv)
+    rows: list[Row] = []
+    for name in args.only or sorted(BENCHES):
+        rows += BENCHES[name](args)
+    print(f"{'benchmark':<8} {'what':<34} {'median':>10} {'goal':>8} {'ratio':>6}  note")
+    for r in rows:
+        goal = f"{r.goal_ms:g} ms" if r.goal_ms else "—"
+        ratio = f"{r.ratio:.2f}" if r.ratio is not None else "—"
+        print(f"{r.bench:<8} {r.what:<34} {r.median_ms:>7.1f} ms {goal:>8} {ratio:>6}  "
+              f"{r.note}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    (args.out / f"requests-{stamp}.json").write_text(json.dumps({
+        "machine": platform.platform(), "cpus": os.cpu_count(), "python": sys.version,
+        "commit": _commit(), "load": os.getloadavg(),
+        "rows": [asdict(r) | {"ratio": r.ratio} for r in rows]}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
