@@ -170,3 +170,14 @@ def test_mail_reaches_a_real_smtp_server(site, smtp):
 def test_mail_without_a_server_says_so(store):
     with pytest.raises(mail.MailError, match="smtp_host"):
         mail.send(store.settings, "a@example.org", "s", "b")
+
+
+def test_a_page_of_views_is_one_event_each_or_none(store):
+    a, b = _new(store), _new(store)
+    store.viewed_many([a.id, b.id], "editor", "queue")
+    for req in (a, b):
+        assert [(e.actor, e.action, e.note) for e in store.history(req.id)][-1] == (
+            "editor", "viewed", "queue")
+    with pytest.raises(NotFound):  # an unknown number: nothing is recorded for the others
+        store.viewed_many([a.id, "CD2026-AAAA-BBBB-CCCC-DDDD"], "editor", "queue")
+    assert len(store.history(a.id)) == 2

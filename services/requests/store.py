@@ -437,6 +437,14 @@ class RequestStore:
             self._require(db, request_id)
             self._event(db, request_id, actor, "viewed", what)
 
+    def viewed_many(self, request_ids: list[str], actor: str, what: str = "") -> None:
+        """:meth:`viewed` for a page of requests (the staff queue shows names), in one
+        transaction: one event per request, and one commit for the page."""
+        with self._write() as db:
+            for request_id in request_ids:
+                self._require(db, request_id)
+                self._event(db, request_id, actor, "viewed", what)
+
     def note(self, request_id: str, actor: str, action: str, note: str = "") -> None:
         """A step with no state of its own (mailed, downloaded, a staff remark)."""
         with self._write() as db:
