@@ -123,6 +123,7 @@ MENU = (
     ("staff.workflow.review", "Review queue"),
     ("staff.transfer.import_form", "Import"),
     ("staff.accounts.accounts", "Accounts"),
+    ("staff.requests.queue", "Requests"),
     ("staff.request_stats.statistics", "Request statistics"),
 )
 TABS = (
