@@ -6,8 +6,9 @@ read back from the store as the CLI opens it, and every refusal leaves the reque
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import io
-import sqlite3
 
 import pytest
 from PIL import Image
@@ -59,19 +60,6 @@ def text(resp) -> str:
     return resp.get_data(as_text=True)
 
 
-def age(store: RequestStore, number: str, days: int) -> None:
-    """Make a request ``days`` old (its target time moves with it): the store stamps the
-    real time, and a test cannot wait a week."""
-    with sqlite3.connect(store.path) as db:
-        row = db.execute("SELECT created, due FROM request WHERE id = ?", (number,)).fetchone()
-        import datetime as dt
-
-        from services.requests.store import parse_iso
-        shift = dt.timedelta(days=days)
-        db.execute("UPDATE request SET created = ?, due = ? WHERE id = ?",
-                   (iso(parse_iso(row[0]) - shift), iso(parse_iso(row[1]) - shift), number))
-
-
 # ---------------------------------------------------------------------- who
 def test_readers_and_contributors_get_403_and_nothing_changes(app, store):
     req = new(store)
@@ -115,27 +103,26 @@ def test_queue_filters_paging_and_the_clock(app, store):
     urgent = new(store, name="急件", urgent=True)
     refused = new(store, name="已拒绝")
     store.transition(refused.id, "refused", "editor", "not ours")
-    old = made[5]
-    age(store, old.id, 10)  # older than the 5-day target: overdue
+    old = new(store, name="旧件", received=now_utc() - dt.timedelta(days=10))  # overdue
     store.assign(made[7].id, "editor", workroom="创新港", note="closer to the records")
     store.assign(made[8].id, "editor", assignee="editor")
     editor = signed_in(app, "editor")
 
     page = text(editor.get("/staff/requests/"))
-    assert "31 request(s)" in page  # open ones: the refused one is not in the queue
+    assert "32 request(s)" in page  # open ones: the refused one is not in the queue
     rows = page.split("<tbody>")[1].split("</tbody>")[0]
     assert rows.count("<tr") == 25
     # by due time: the overdue one first, then the urgent one
     assert rows.index(old.id) < rows.index(urgent.id) < rows.index(made[0].id)
     assert "overdue by 5d" in rows and "urgent" in rows and "left" in rows
     second = text(editor.get("/staff/requests/?page=2"))
-    assert second.split("<tbody>")[1].count("<tr") == 6
+    assert second.split("<tbody>")[1].count("<tr") == 7
     assert "已拒绝" not in page + second
 
     def shown(query: str) -> set[str]:
         html = text(editor.get("/staff/requests/?" + query))
         body = html.split("<tbody>")[1].split("</tbody>")[0]
-        return {r.id for r in [*made, urgent, refused] if r.id in body}
+        return {r.id for r in [*made, urgent, refused, old] if r.id in body}
 
     assert shown("kind=degree&size=50") == {r.id for i, r in enumerate(made) if i % 3 == 0}
     assert shown("workroom=创新港") == {made[7].id}
@@ -144,8 +131,8 @@ def test_queue_filters_paging_and_the_clock(app, store):
     assert shown("older=7") == {old.id}
     assert shown("mine=1") == {made[8].id}
     assert shown("status=refused") == {refused.id}
-    assert len(shown("status=all&size=100")) == 32
-    assert len(shown("size=50")) == 31
+    assert len(shown("status=all&size=100")) == 33
+    assert len(shown("size=50")) == 32
     # a name shown in the list is a view: one event per request on the page
     assert actions(store, made[0].id).count("viewed") >= 1
     for bad in ("status=nope", "kind=x", "size=7", "page=0", "older=-1", "workroom=x",
@@ -279,8 +266,6 @@ def test_only_reviewers_and_managers_revoke(app, store):
     req = new(store)
     store.transition(req.id, "in_progress", "editor")
     pdf = b"%PDF-1.7\n% a copy as kept by the store\n%%EOF\n"
-    import hashlib
-
     copy = Copy(code=new_code(), request_id=req.id, language="zh",
                 sha256=hashlib.sha256(pdf).hexdigest(), pages=1, signed_at=iso(now_utc()),
                 signer="CN=test", issued_by="editor")

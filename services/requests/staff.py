@@ -26,6 +26,7 @@ from flask import Blueprint, Flask, current_app, g, request
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
+import services.requests as service
 from repo.errors import Forbidden, Invalid
 from repo.security import User
 from services.requests.model import KINDS, OPEN_STATES, STATES, Request
@@ -61,13 +62,7 @@ def init_app(app: Flask) -> None:
 
 
 def store() -> RequestStore:
-    """The app's request store, kept where :func:`services.requests.store` keeps it (that
-    function is shadowed by the ``services.requests.store`` module once it is imported)."""
-    found = current_app.extensions.get("lantai.requests")
-    if found is None:
-        found = current_app.extensions["lantai.requests"] = RequestStore.open(
-            current_app.config["LANTAI_HOME"])
-    return found
+    return service.store(current_app)
 
 
 def workrooms() -> list[str]:

@@ -235,8 +235,7 @@ def issue(number: str) -> Response:
     settings = current_app.config["SETTINGS"]
     try:
         delivery.deliver(store(), settings, req.id, copy, current_app.config["BASE"])
-    except MailError as exc:
-        store().note(req.id, me, "mail failed", str(exc)[:MAX_NOTE])
+    except MailError:  # deliver recorded "mail failed"; the copy is kept
         return done(req.id, "issued-mail-failed")
     return done(req.id, "issued")
 
