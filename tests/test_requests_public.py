@@ -489,3 +489,30 @@ def test_subjects_are_in_both_languages():
 
     assert delivery.bilingual(ui_text("Search")) == "检索 / Search"  # a message with Chinese
     assert delivery.bilingual(ui_text("CANARY untranslated")) == "CANARY untranslated"
+
+
+@pytest.mark.parametrize("url", ["/requests/", "/requests/verify-email", "/requests/send-again",
+                                 "/requests/status", "/requests/status/download",
+                                 "/requests/status/close"])
+def test_odd_bodies_get_a_clear_4xx_never_a_500(app, url):
+    requester = Requester(app)
+    requester.get("/requests/")
+    token = requester.csrf
+    odd = [
+        {"csrf_token": token},  # nothing else
+        {"csrf_token": token, "name": ["a", "b"], "languages": ["zh"] * 50, "copies": "-1",
+         "year_from": "٢٠٠٩", "email": "a@b.c\r\nBcc: x@y.z", "step": "code",
+         "number": "\x00" * 30, "code": "12345６", "id_image": "not a file"},
+        {"csrf_token": token, **{f"f{i}": "x" for i in range(1200)}},  # too many parts
+    ]
+    for data in odd:
+        resp = requester.post(url, data)
+        assert resp.status_code < 500, (url, resp.status_code)
+        if resp.status_code >= 400:
+            assert resp.mimetype == "text/html" and "<h1>" in resp.get_data(as_text=True)
+    weird = requester.client.post(url, data=b"\xff\xfe garbage", headers={
+        "Content-Type": "multipart/form-data; boundary=nothing"})
+    assert 400 <= weird.status_code < 500
+    for token_path in ("%00", "..%2f..%2fetc", "é" * 50, "a.pdf"):
+        assert requester.client.get(f"/requests/download/{token_path}").status_code in (
+            404, 410)

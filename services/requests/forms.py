@@ -112,7 +112,7 @@ def read_request(form: Mapping[str, str], getlist, lang: str) -> Checked:
 
     name = text("name", required=True)
     student_number = text("student_number")
-    if student_number and not _ID.match(student_number):
+    if student_number and not _ID.fullmatch(student_number):
         say("student_number", BAD_STUDENT_NUMBER)
     year_from, year_to = year("year_from"), year("year_to")
     if year_from and year_to and year_from > year_to:
@@ -120,7 +120,7 @@ def read_request(form: Mapping[str, str], getlist, lang: str) -> Checked:
     department = text("department")
     id_type = choice("id_type", ID_TYPES)
     id_number = text("id_number", required=True)
-    if id_number and not _ID.match(id_number):
+    if id_number and not _ID.fullmatch(id_number):
         say("id_number", BAD_ID_NUMBER)
     kind = choice("kind", KINDS)
     other_text = text("other_text")
@@ -141,10 +141,10 @@ def read_request(form: Mapping[str, str], getlist, lang: str) -> Checked:
     if delivery in ("post", "both") and not address and "address" not in errors:
         say("address", NEED_ADDRESS)
     email = text("email", required=True)
-    if email and "email" not in errors and not _EMAIL.match(email):
+    if email and "email" not in errors and not _EMAIL.fullmatch(email):
         say("email", BAD_EMAIL)
     phone = text("phone")
-    if phone and not _PHONE.match(phone):
+    if phone and not _PHONE.fullmatch(phone):
         say("phone", BAD_PHONE)
     if errors:
         return out
@@ -170,6 +170,6 @@ def read_lookup(form: Mapping[str, str]) -> tuple[str, str]:
     email = str(form.get("email", "")).strip()
     if len(number) > 40 or _CONTROL.search(number):
         number = ""
-    if len(email) > MAX_LENGTH["email"] or not _EMAIL.match(email):
+    if len(email) > MAX_LENGTH["email"] or not _EMAIL.fullmatch(email):
         email = ""
     return number, email
