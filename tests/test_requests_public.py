@@ -4,6 +4,7 @@ test client, with a real SMTP server (aiosmtpd) receiving what a requester would
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import logging
@@ -516,3 +517,25 @@ def test_odd_bodies_get_a_clear_4xx_never_a_500(app, url):
     for token_path in ("%00", "..%2f..%2fetc", "é" * 50, "a.pdf"):
         assert requester.client.get(f"/requests/download/{token_path}").status_code in (
             404, 410)
+
+
+def test_requests_never_confirmed_are_withdrawn_and_purged(app, smtp, store, site):
+    from support import run_lantai
+
+    from services.requests.model import Personal
+    from services.requests.store import now_utc
+
+    submit(Requester(app))  # confirmed by nobody, but only just made: kept
+    _requester, confirmed = verified_request(app, smtp, store)
+    old = store.create(kind="transcript", languages=("zh",), copies=1, delivery="electronic",
+                       channel="web", personal=Personal(name=NAME, email=EMAIL,
+                                                        id_number=ID_NUMBER),
+                       received=now_utc() - dt.timedelta(days=3))
+    assert store.abandoned() == [old.id]
+    dry = run_lantai(site.home, "requests", "purge", "--dry-run")
+    assert f"would purge {old.id}" in dry.stdout and store.get(old.id).status == "unverified"
+    run_lantai(site.home, "requests", "purge")
+    after = store.get(old.id, unseal=True)
+    assert after.status == "withdrawn" and after.purged and after.personal is None
+    assert store.abandoned() == [] and store.get(confirmed).status == "submitted"
+    assert len(made(store)) == 3 and sum(1 for r in made(store) if r == old.id) == 1

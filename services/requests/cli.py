@@ -56,8 +56,15 @@ def list_requests(ctx: Context, status: str | None, workroom: str | None, limit:
 @command
 def purge(ctx: Context, dry_run: bool) -> None:
     """Purge the personal data of closed requests past the retention period
-    (requests_retention_days in lantai.toml)."""
+    (requests_retention_days in lantai.toml), and drop requests whose e-mail address was
+    never confirmed (after two days)."""
     store = _store(ctx)
+    for request_id in store.abandoned():  # e-mail never confirmed: withdrawn, then purged
+        if not dry_run:
+            store.transition(request_id, "withdrawn", ctx.user_name, "e-mail never confirmed")
+            store.purge(request_id, actor=ctx.user_name)
+        out.print(("would purge " if dry_run else "purged ") + request_id
+                  + " (e-mail never confirmed)", markup=False)
     due = store.purgeable()
     for request_id in due:
         if not dry_run:

@@ -67,6 +67,7 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 }
 EMAIL_CODE_MINUTES = 15
 EMAIL_CODE_TRIES = 5
+ABANDONED_DAYS = 2  # an unconfirmed request from the form is dropped after this
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS request (
@@ -622,6 +623,17 @@ class RequestStore:
             rows = db.execute("SELECT id FROM request WHERE status IN"
                               " ('closed', 'refused', 'withdrawn') AND closed != ''"
                               " AND closed <= ? AND purged = ''", (cutoff,)).fetchall()
+        return [r["id"] for r in rows]
+
+    def abandoned(self, now: dt.datetime | None = None) -> list[str]:
+        """Requests from the public form whose e-mail was never confirmed within
+        :data:`ABANDONED_DAYS` (the code lasts minutes): nobody will ever follow them, and
+        their personal data has no reason to stay (``lantai requests purge`` withdraws and
+        purges them)."""
+        cutoff = iso((now or now_utc()) - dt.timedelta(days=ABANDONED_DAYS))
+        with self._connect() as db:
+            rows = db.execute("SELECT id FROM request WHERE status = 'unverified'"
+                              " AND created <= ? AND purged = ''", (cutoff,)).fetchall()
         return [r["id"] for r in rows]
 
     def purge(self, request_id: str, actor: str = "system") -> None:
