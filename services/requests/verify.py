@@ -133,7 +133,7 @@ def _answer(status: int, *, message: str = "", code: str = "", facts: dict | Non
             verdict: validation.Verdict | None = None, records: list[dict] | None = None,
             headers: dict | None = None) -> Response:
     """The page (or JSON) for every outcome; a failure (4xx) counts against the client."""
-    if status >= 400 and status != 429:
+    if 400 <= status < 500 and status != 429:  # the server being busy is not theirs
         _limit().failed(_client())
     if _wants_json():
         if verdict is not None:
