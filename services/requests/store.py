@@ -545,7 +545,7 @@ class RequestStore:
 
     def copies_of(self, request_id: str) -> list[Copy]:
         with self._connect() as db:
-            rows = db.execute("SELECT * FROM copy WHERE request_id = ? ORDER BY signed_at",
+            rows = db.execute("SELECT * FROM copy WHERE request_id = ? ORDER BY signed_at, rowid",
                               (request_id,)).fetchall()
         return [_copy(r) for r in rows]
 
