@@ -79,18 +79,26 @@ class Clock:
     urgent: bool
 
 
-def clock(req: Request, now: dt.datetime | None = None) -> Clock:
+def clock_words() -> dict[str, str]:
+    """The clock's phrases in the page's language, looked up once per page (a catalog
+    lookup costs ~0.2 ms: a queue page of 100 rows would spend 60 ms on them)."""
+    return {"dh": _("%(d)dd %(h)dh"), "hm": _("%(h)dh %(m)dm"), "over": _("overdue by %(t)s"),
+            "left": _("%(t)s left")}
+
+
+def clock(req: Request, now: dt.datetime | None = None,
+          words: dict[str, str] | None = None) -> Clock:
     """Time left (or overdue by how long) for an open request; its state otherwise."""
     if req.status not in OPEN_STATES and req.status != "unverified":
         return Clock("—", False, req.urgent)
+    w = words or clock_words()
     left = parse_iso(req.due) - (now or now_utc())
     overdue = left.total_seconds() < 0
     span = abs(left)
     days, hours = span.days, span.seconds // 3600
-    amount = (_("%(d)dd %(h)dh", d=days, h=hours) if days
-              else _("%(h)dh %(m)dm", h=hours, m=span.seconds % 3600 // 60))
-    text = _("overdue by %(t)s", t=amount) if overdue else _("%(t)s left", t=amount)
-    return Clock(text, overdue, req.urgent)
+    amount = (w["dh"] % {"d": days, "h": hours} if days
+              else w["hm"] % {"h": hours, "m": span.seconds % 3600 // 60})
+    return Clock((w["over"] if overdue else w["left"]) % {"t": amount}, overdue, req.urgent)
 
 
 # ---------------------------------------------------------------------- the queue
@@ -170,11 +178,15 @@ def queue() -> Response:
     names = store().names(ids)
     if ids:
         store().viewed_many(ids, me, "queue")
-    now = now_utc()
+    now, words = now_utc(), clock_words()
     pages = max(1, (total + f.size - 1) // f.size)
     return web.render("staff_requests/queue.html", rows=rows, names=names, total=total,
-                      filters=f, pages=pages, clocks={r.id: clock(r, now) for r in rows},
+                      filters=f, pages=pages,
+                      clocks={r.id: clock(r, now, words) for r in rows},
                       states=STATES, kinds=KINDS, workrooms=workrooms(),
+                      state_labels={s: _(s) for s in STATES},
+                      kind_labels={k: _(k) for k in KINDS}, urgent_label=_("urgent"),
+                      purged_label=_("(purged)"),
                       sizes=PAGE_SIZES, me=me)
 
 

@@ -86,6 +86,9 @@ CREATE INDEX IF NOT EXISTS request_workroom ON request (workroom, status, create
 CREATE INDEX IF NOT EXISTS request_created ON request (created);
 CREATE INDEX IF NOT EXISTS request_due ON request (due);
 CREATE INDEX IF NOT EXISTS request_id_hash ON request (id_hash);
+-- the staff queue's covering index: its filters and orders are read from the index alone
+CREATE INDEX IF NOT EXISTS request_queue ON request (status, due, id, created, updated, kind,
+  workroom, assignee, urgent, channel);
 CREATE TABLE IF NOT EXISTS event (
   request_id TEXT NOT NULL, seq INTEGER NOT NULL, at TEXT NOT NULL, actor TEXT NOT NULL,
   action TEXT NOT NULL, note TEXT NOT NULL DEFAULT '', PRIMARY KEY (request_id, seq)
@@ -166,6 +169,16 @@ class RequestStore:
         with self._connect() as db:
             db.executescript(_SCHEMA)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        # One connection held open for the store's life: when the last connection to a WAL
+        # database closes, SQLite checkpoints the log into the database and deletes it, so
+        # with none held every write (a page of "viewed" events) paid a checkpoint and an
+        # fsync: 30 ms instead of 2, and every open 2.5 ms instead of 0.3.
+        self._keeper = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
+        self._keeper.execute("SELECT 1 FROM request LIMIT 1").fetchall()
+
+    def close(self) -> None:
+        """Let the database go (the log is checkpointed when no other connection is open)."""
+        self._keeper.close()
 
     @classmethod
     def open(cls, home: Path | str) -> RequestStore:
@@ -345,11 +358,24 @@ class RequestStore:
                  "updated": "updated DESC, id"}.get(sort)
         _check(order is not None, "sort: due, created, -created or updated")
         clause = " AND ".join(where)
+        # A row holds the sealed personal part: filtering and sorting 10,000 open requests by
+        # their rows took ~100 ms, by the covering index ~5 ms (the planner, without
+        # statistics, picks a narrower index that is not covering, hence INDEXED BY). The page
+        # is found by its numbers first, then only its 25-100 rows are read.
+        # Counting by state alone is quickest on the narrow (status, created) index.
+        source = "request INDEXED BY request_queue" if len(where) > 1 else "request"
+        by_state = len(where) == 1 or (len(where) == 2 and bool(status))
         with self._connect() as db:
-            total = db.execute(f"SELECT count(*) FROM request WHERE {clause}", args).fetchone()[0]
-            rows = db.execute(f"SELECT * FROM request WHERE {clause} ORDER BY {order}"
-                              " LIMIT ? OFFSET ?", [*args, limit, offset]).fetchall()
-        return [_request(r) for r in rows], total
+            db.execute("BEGIN")  # one snapshot for the count and the page
+            total = db.execute(f"SELECT count(*) FROM {'request' if by_state else source}"
+                               f" WHERE {clause}", args).fetchone()[0]
+            ids = [r[0] for r in db.execute(
+                f"SELECT id FROM {source} WHERE {clause} ORDER BY {order} LIMIT ? OFFSET ?",
+                [*args, limit, offset])]
+            rows = {r["id"]: r for r in db.execute(
+                f"SELECT * FROM request WHERE id IN ({','.join('?' * len(ids))})", ids)}
+            db.execute("COMMIT")
+        return [_request(rows[i]) for i in ids if i in rows], total
 
     def names(self, request_ids: list[str]) -> dict[str, Personal]:
         """The personal part of a page of requests (the staff queue shows names; one view
@@ -442,9 +468,16 @@ class RequestStore:
         """:meth:`viewed` for a page of requests (the staff queue shows names), in one
         transaction: one event per request, and one commit for the page."""
         with self._write() as db:
+            marks = ",".join("?" * len(request_ids))
+            found = {r[0] for r in db.execute(f"SELECT id FROM request WHERE id IN ({marks})",
+                                              request_ids)}
+            if missing := [i for i in request_ids if i not in found]:
+                raise NotFound(f"no request {missing[0]}")
+            at = iso(now_utc())
             for request_id in request_ids:
-                self._require(db, request_id)
-                self._event(db, request_id, actor, "viewed", what)
+                db.execute("INSERT INTO event SELECT ?, coalesce(max(seq), 0) + 1, ?, ?,"
+                           " 'viewed', ? FROM event WHERE request_id = ?",
+                           (request_id, at, actor, what, request_id))
 
     def note(self, request_id: str, actor: str, action: str, note: str = "") -> None:
         """A step with no state of its own (mailed, downloaded, a staff remark)."""
