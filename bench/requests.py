@@ -18,6 +18,9 @@ requests p50 ≤ 50 ms.
   werkzeug server on 127.0.0.1 (``requests``; adds the network stack and multipart
   parsing of a real body); after one warm-up upload each (the worker pool starts with the
   first). ``GET /verify?code=`` is timed too. Every answer is checked (200, valid).
+- ``public``: the request form posted with a 12-megapixel phone photo of an identity
+  document (Pillow's check and re-encoding, sealing, the code handed to a local SMTP
+  server), and a 5 MB copy downloaded by link (test client; no goal in the issue).
 """
 
 from __future__ import annotations
@@ -175,9 +178,97 @@ def bench_verify(args: argparse.Namespace) -> list[Row]:
     return rows
 
 
+# ---------------------------------------------------------------------- public
+def _phone_photo(width: int = 4032, height: int = 3024) -> bytes:
+    """A 12-megapixel JPEG, as a phone takes a photo of an identity card (noise: no
+    compression shortcut)."""
+    from PIL import Image
+
+    small = Image.frombytes("RGB", (width // 8, height // 8), os.urandom(width * height * 3 // 64))
+    out = io.BytesIO()
+    small.resize((width, height)).save(out, "JPEG", quality=92)
+    return out.getvalue()
+
+
+def bench_public(args: argparse.Namespace) -> list[Row]:
+    """The request form with a 12-megapixel photo (image check, re-encoding, sealing, the
+    e-mail code handed to a local SMTP server), and the download of a 5 MB copy by link.
+    No goal in the issue: a requester on a phone should wait well under a second."""
+    import re
+    from dataclasses import replace
+
+    from aiosmtpd.controller import Controller
+
+    import services.requests as package
+    from publisher.app import create_app
+    from repo.config import read_settings, write_settings
+
+    class Sink:
+        async def handle_DATA(self, server, session, envelope):
+            return "250 OK"
+
+    import socket
+
+    with socket.socket() as probe:  # a free port (aiosmtpd's controller needs a real one)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    rows: list[Row] = []
+    smtp = Controller(Sink(), hostname="127.0.0.1", port=port)
+    smtp.start()
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-public-") as tmp:
+            home = Path(tmp) / "site"
+            code, pdf = _issued_copy(home)
+            write_settings(home, replace(read_settings(home), smtp_host="127.0.0.1",
+                                         smtp_port=port))
+            app = create_app(home)
+            store = package.store(app)
+            photo = _phone_photo()
+            n = [0]
+
+            def submit() -> None:
+                n[0] += 1  # a new client and address each time (the form's limits)
+                client = app.test_client()
+                client.environ_base.update({"wsgi.url_scheme": "https",
+                                            "REMOTE_ADDR": f"10.0.{n[0] // 250}.{n[0] % 250}"})
+                page = client.get("/requests/").get_data(as_text=True)
+                token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+                assert token
+                answer = client.post("/requests/", content_type="multipart/form-data", data={
+                    "csrf_token": token.group(1), "name": "Bench", "id_type": "passport",
+                    "id_number": "E12345678", "kind": "transcript", "languages": "en",
+                    "copies": "1", "purpose": "bench", "delivery": "electronic",
+                    "email": f"bench{n[0]}@example.org",
+                    "id_image": (io.BytesIO(photo), "id.jpg")})
+                assert answer.status_code == 200, answer.data[:300]
+
+            client = app.test_client()
+
+            def download() -> None:
+                answer = client.get(f"/requests/download/{store.new_link(code)}")
+                assert answer.status_code == 200 and len(answer.data) == len(pdf)
+
+            for what, call, note in (
+                    ("POST /requests/ with a photo", submit,
+                     f"{len(photo) / 2**20:.1f} MB JPEG, 12 MP"),
+                    ("GET /requests/download/<token>", download,
+                     f"{len(pdf) / 2**20:.1f} MB PDF")):
+                call()
+                times = []
+                for _ in range(args.repeat):
+                    started = time.perf_counter()
+                    call()
+                    times.append(time.perf_counter() - started)
+                rows.append(Row("public", what, _median_ms(times), None, len(times), note))
+    finally:
+        smtp.stop()
+    return rows
+
+
 # ---------------------------------------------------------------------- main
 BENCHES: dict[str, Callable[[argparse.Namespace], list[Row]]] = {
     "verify": bench_verify,
+    "public": bench_public,
 }
 
 

@@ -539,3 +539,19 @@ def test_requests_never_confirmed_are_withdrawn_and_purged(app, smtp, store, sit
     assert after.status == "withdrawn" and after.purged and after.personal is None
     assert store.abandoned() == [] and store.get(confirmed).status == "submitted"
     assert len(made(store)) == 3 and sum(1 for r in made(store) if r == old.id) == 1
+
+
+def test_a_phone_photo_is_kept_upright_smaller_and_without_its_exif():
+    from services.requests import idimage
+
+    photo = Image.new("RGB", (3000, 1000), (10, 120, 200))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: turn 90° clockwise to view
+    exif[0x010F] = "CANARY-CAMERA"  # make
+    out = io.BytesIO()
+    photo.save(out, "JPEG", exif=exif.tobytes())
+    kept, mime = idimage.clean(out.getvalue())
+    image = Image.open(io.BytesIO(kept))
+    assert mime == "image/jpeg" and image.format == "JPEG"
+    assert image.size == (667, 2000)  # upright (portrait), at most 2000 px on a side
+    assert b"CANARY-CAMERA" not in kept and not image.getexif()

@@ -4,12 +4,15 @@ An upload is untrusted bytes. It is accepted only if Pillow reads it whole as a 
 WebP of at most :data:`MAX_PIXELS` pixels (the size is read from the header and checked
 before any pixel is decoded, so a "decompression bomb" — a small file claiming 100,000 ×
 100,000 pixels — costs nothing), and it is kept re-encoded: what is stored is pixels we
-wrote, with no EXIF (place, camera, time), no comments, no trailing bytes.
+wrote, with no EXIF (place, camera, time), no comments, no trailing bytes, at most
+:data:`KEPT_SIDE` pixels on its longer side (plenty to read a card; a 12-megapixel phone
+photo is decoded at reduced scale, which keeps the form quick).
 """
 
 from __future__ import annotations
 
 import io
+import math
 import warnings
 
 from PIL import Image, ImageOps
@@ -20,6 +23,7 @@ from repo.errors import Unsupported
 FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 MAX_PIXELS = 50_000_000  # a 48-megapixel phone photo passes; a bomb does not
 MAX_SIDE = 20_000
+KEPT_SIDE = 2000  # what is kept: an identity card stays legible, a phone photo shrinks
 
 
 EMPTY = ui_text("The file is empty.")
@@ -55,8 +59,12 @@ def clean(data: bytes) -> tuple[bytes, str]:
                 probe.verify()  # the whole structure (PNG chunk CRCs, …), no pixels yet
             with Image.open(io.BytesIO(data), formats=list(FORMATS)) as im:
                 _check_size(*im.size)
-                im.load()  # every pixel decodes
+                if fmt == "JPEG":  # decode at 1/2, 1/4… scale, no smaller than the size kept
+                    ratio = min(1.0, KEPT_SIDE / max(im.size))
+                    im.draft("RGB", (math.ceil(im.width * ratio), math.ceil(im.height * ratio)))
+                im.load()  # the whole image decodes
                 im = ImageOps.exif_transpose(im)  # upright, then the EXIF goes
+                im.thumbnail((KEPT_SIDE, KEPT_SIDE))
                 return _encode(im, fmt), FORMATS[fmt]
         except NotAnImage:
             raise
