@@ -555,3 +555,46 @@ def test_a_phone_photo_is_kept_upright_smaller_and_without_its_exif():
     assert mime == "image/jpeg" and image.format == "JPEG"
     assert image.size == (667, 2000)  # upright (portrait), at most 2000 px on a side
     assert b"CANARY-CAMERA" not in kept and not image.getexif()
+
+
+@pytest.mark.slow
+def test_a_real_certified_copy_reaches_the_requester_and_verifies(tmp_path, smtp):
+    """With the other parts: the demo archive, the form, staff's selection, the certified
+    copy (certify.issue_copy), delivery, the e-mailed link, and /verify on what arrived."""
+    from repo.demo import load_demo
+    from repo.repository import Repository
+    from services.requests import certify
+    from services.requests.model import Selection
+
+    home = tmp_path / "site"
+    repo, _token = Repository.init(home, "https://archive.example.edu")
+    try:
+        load_demo(repo, repo.user("admin"))
+    finally:
+        repo.close()
+    smtp.configure(home)
+    app = create_app(home)
+    store = package.store(app)
+    _requester, number = verified_request(app, smtp, store)
+    store.transition(number, "in_progress", "editor")
+    with Repository.open(home) as repo:
+        store.select(number, [Selection(repo.resolve("/xjtu/xs/transcripts/"
+                                                     "transcript-2019001"))], "editor")
+        copy = certify.issue_copy(store, repo, repo.user("editor"), number, "en", "editor")
+    before = len(smtp.messages)
+    delivery.deliver(store, read_settings(home), number, copy, "https://archive.example.edu")
+    link = re.search(r"/requests/download/[\w-]+", smtp.text(smtp.wait_for(to=EMAIL,
+                                                                           after=before)))
+    assert link
+    browser = Requester(app)
+    pdf = browser.get(link.group(0))
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    verdict = browser.client.post("/verify", data={"file": (io.BytesIO(pdf.data), "copy.pdf")},
+                                  content_type="multipart/form-data",
+                                  headers={"Accept": "application/json"})
+    answer = verdict.get_json()
+    assert verdict.status_code == 200 and answer["valid"] is True, answer
+    assert answer["code"] == copy.code
+    status = open_status(app, smtp, number)
+    text = status.get("/requests/status").get_data(as_text=True)
+    assert copy.code in text and "Certified copy issued" in text
