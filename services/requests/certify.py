@@ -24,20 +24,16 @@ visible box would cover part of a scan or need a page of its own, and readers sh
 signature in their signature panel either way (an invisible field with an empty rectangle
 is also what PDF/A allows without an appearance stream).
 
-Speed: fpdf2 parses the CJK font (65,535 glyphs) in ~0.7 s and subsets it at output in
-~0.5 s. The parsed font (character map, widths, glyph names) is kept per process and each
-document gets a copy of it with a fresh, lazily read font file (fpdf2's subsetting changes
-the font it is given); page images within A4 at 300 dpi that are stored as JPEG go into the
-PDF as they are (no decode, no re-encode), others are rendered on two threads.
+Speed: the CJK font is what costs (see :mod:`services.requests.fonts` for its two
+caches); page images within A4 at 300 dpi that are stored as JPEG go into the PDF as they
+are (no decode, no re-encode), others are rendered on two threads.
 """
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import hashlib
 import io
-import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -48,16 +44,12 @@ from repo.config import Settings, read_settings
 from repo.errors import Invalid, LantaiError, NotFound
 from repo.repository import Repository
 from repo.security import User
+from services.requests import fonts, pdfa, signing
 from services.requests import pages as pages_mod
-from services.requests import pdfa, signing
 from services.requests.model import Copy, Request
 from services.requests.store import RequestStore, iso, new_code, now_utc
 
-FONT_DIRS = (Path("/usr/share/fonts/opentype/noto"), Path("/usr/share/fonts/noto-cjk"),
-             Path("/usr/share/fonts/google-noto-cjk"))
-FONT_FILES = ("NotoSerifCJK-Regular.ttc", "NotoSansCJK-Regular.ttc")
-FONT_FACE = "SC"  # simplified Chinese glyph forms, of the collection's faces
-FAMILY = "cjk"
+FAMILY = fonts.FAMILY
 FIELD = "LantaiSeal"
 CREATOR = "Lantai certified copies (fpdf2)"
 ISSUABLE = ("in_progress", "fulfilled")
@@ -230,61 +222,6 @@ def render_pages(paths: Sequence[Path]) -> list[bytes]:
         return list(pool.map(lambda p: pages_mod.render_jpeg(p, pages_mod.PRINT_PX), paths))
 
 
-# ---------------------------------------------------------------------- the font
-_font_lock = threading.Lock()
-_font_proto: dict[str, Any] = {}
-
-
-def font_file() -> tuple[Path, int]:
-    """The CJK font (Noto Serif/Sans CJK from fonts-noto-cjk) and its SC face's index."""
-    for folder in FONT_DIRS:
-        for name in FONT_FILES:
-            path = folder / name
-            if path.is_file():
-                return path, _face_index(path)
-    raise LantaiError("no CJK font for certified copies: install fonts-noto-cjk "
-                      f"({FONT_FILES[0]} in {FONT_DIRS[0]})")
-
-
-def _face_index(path: Path) -> int:
-    from fontTools import ttLib
-
-    collection = ttLib.TTCollection(str(path), lazy=True)
-    for n, face in enumerate(collection.fonts):
-        name = face["name"].getDebugName(1) or ""
-        if name.endswith(f" {FONT_FACE}") and "Mono" not in name:
-            return n
-    return 0
-
-
-def _add_font(pdf: Any) -> None:
-    """Give ``pdf`` the CJK font: parsed once per process (character map, widths, glyph
-    ids: ~0.7 s), shared by every document; each document gets its own lazily read font
-    file and subset map, the two things fpdf2 changes while it writes one."""
-    from fontTools import ttLib
-    from fpdf import FPDF
-    from fpdf.fonts import SubsetMap
-
-    path, face = font_file()
-    proto: Any
-    with _font_lock:
-        proto = _font_proto.get(str(path))
-        if proto is None:
-            scratch = FPDF()
-            scratch.add_font(FAMILY, "", str(path), collection_font_number=face)
-            proto = _font_proto[str(path)] = scratch.fonts[FAMILY]
-    font: Any = copy.copy(proto)
-    font.ttfont = ttLib.TTFont(str(path), recalcTimestamp=False, fontNumber=face, lazy=True)
-    font.subset = SubsetMap(font)
-    font.missing_glyphs = []
-    font.biggest_size_pt = 0
-    font._hbfont = None
-    font.i = len(pdf.fonts) + 1
-    pdf.fonts[FAMILY] = font
-    if font.is_cff and font.is_cid_keyed:
-        pdf._set_min_pdf_version("1.6")
-
-
 # ---------------------------------------------------------------------- the seal image
 _seal_cache: dict[tuple, bytes] = {}
 
@@ -327,7 +264,7 @@ def _draw_seal(name: str, size: int = 600) -> bytes:
     from PIL import Image, ImageDraw, ImageFont
 
     red = (200, 16, 30)
-    path, face = font_file()
+    path, face = fonts.font_file()
     img = Image.new("RGB", (size, size), "white")
     draw = ImageDraw.Draw(img)
     c = size / 2
@@ -375,7 +312,19 @@ def _local_date(when: dt.datetime, language: str) -> str:
 
 
 def build_pdf(content: Content) -> bytes:
-    """The unsigned PDF/A-2b document: cover and pages, each page with its footer."""
+    """The unsigned PDF/A-2b document: cover and pages, each page with its footer. Laid
+    out with the fastest font first (:func:`fonts.sources`); laid out again with the full
+    font if that one lacked a character of the text."""
+    pdf = None
+    for source in fonts.sources():
+        pdf, font = _layout(content, source)
+        if not font.missing_glyphs:
+            break
+    assert pdf is not None
+    return bytes(pdf.output())
+
+
+def _layout(content: Content, source: tuple[Path, int]) -> tuple[Any, Any]:
     from fpdf import FPDF
     from fpdf.enums import OutputIntentSubType
     from fpdf.output import PDFICCProfile
@@ -390,7 +339,7 @@ def build_pdf(content: Content) -> bytes:
     pdf = FPDF(unit="mm", format="A4")
     pdf.set_auto_page_break(False)
     pdf.set_margins(18, 18, 18)
-    _add_font(pdf)
+    font = fonts.add_font(pdf, source)
     pdf.set_lang(lang)
     pdf.set_title(title)
     pdf.set_author(archive)
@@ -419,7 +368,7 @@ def build_pdf(content: Content) -> bytes:
             n += 1
             _page_image(pdf, jpeg)
             _footer(pdf, content, words, qr, n, total)
-    return bytes(pdf.output())
+    return pdf, font
 
 
 def _cover(pdf: Any, content: Content, words: dict[str, str], archive: str) -> None:
@@ -497,10 +446,12 @@ def _footer(pdf: Any, content: Content, words: dict[str, str],
     size = 16.0
     x0, y0 = pdf.w - 10 - size, pdf.h - 7 - size
     modules, runs = qr
-    unit = size / modules
-    pdf.set_fill_color(0, 0, 0)
-    for row, start, length in runs:
-        pdf.rect(x0 + start * unit, y0 + row * unit, length * unit, unit, style="F")
+    unit, k = size / modules, pdf.k
+    # one path of rectangles filled at once: 21 pages × ~300 runs through pdf.rect() cost
+    # more than the rest of the page
+    ops = [f"{(x0 + start * unit) * k:.2f} {(pdf.h - y0 - (row + 1) * unit) * k:.2f} "
+           f"{length * unit * k:.2f} {unit * k:.2f} re" for row, start, length in runs]
+    pdf._out("q 0 g " + " ".join(ops) + " f Q")
     pdf.set_text_color(0, 0, 0)
     pdf.set_font(FAMILY, size=8)
     lines = [words["footer_code"].format(code=content.code),
