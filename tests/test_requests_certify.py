@@ -3,6 +3,7 @@ certified PDF (certify.py) and its PAdES signature, checked with the real valida
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import shutil
@@ -17,9 +18,10 @@ from signing_support import make_p12
 from support import require, run_lantai
 
 from iiif.media import ingest_media
+from repo.config import Settings
 from repo.errors import Invalid, NotFound
 from repo.repository import Repository
-from services.requests import certify, pages, pdfa, signing
+from services.requests import certify, fonts, pages, pdfa, signing
 from services.requests.model import Copy, Personal, Selection
 from services.requests.store import RequestStore
 
@@ -344,3 +346,29 @@ def test_an_imported_pkcs12_signs_the_copies(tmp_path):
     good = pyhanko_validate(pdf, ca)
     assert good.returncode == 0 and "Test Archive Signer" in good.stdout, good.stdout
     assert pdfa.problems(pdf.read_bytes()) == []
+
+
+@pytest.mark.slow
+def test_a_character_outside_the_reduced_font_is_printed_with_the_full_font(tmp_path):
+    assert fonts.wait_for_reduced(600)
+    first = fonts.sources()[0]
+    assert first[0].parent == fonts.cache_dir() and first != fonts.font_file()
+    assert ord("堃") not in fonts.repertoire() and ord("李") in fonts.repertoire()
+
+    def cover(title: str) -> str:
+        content = certify.Content(
+            request_id="CD2026-2345-6789-ABCD-EFGH", kind="degree", language="zh",
+            code="V-2345-6789-ABCD", base="https://archive.example.edu",
+            archive=("兰台档案馆", "Lantai Archive"),
+            parts=[certify.Part("https://archive.example.edu/id/record/x",
+                                "0421-XS·2021-Y-0003", title, [])],
+            images=[], issued=dt.datetime.now(dt.UTC),
+            seal_png=certify.seal_image(tmp_path, Settings(base="https://archive.example.edu")))
+        path = tmp_path / "cover.pdf"
+        path.write_bytes(certify.build_pdf(content))
+        fonts_used = tool_text("pdffonts", str(path)).splitlines()[2:]
+        assert len(fonts_used) == 1 and " yes yes yes " in fonts_used[0]
+        return tool_text("pdftotext", str(path), "-")
+
+    assert "李若溪的学位证明" in cover("李若溪的学位证明")  # the reduced font has every one
+    assert "李堃的学位证明" in cover("李堃的学位证明")  # 堃 is not in GB 2312: the full font
