@@ -123,13 +123,14 @@ def not_modified(etag: str) -> bool:
 
 
 # ---------------------------------------------------------------------- requests
-def json_body(*, required: bool = False) -> dict:
-    """The request's JSON object (``{}`` for an empty body unless ``required``)."""
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        raise ApiError(413, f"the request body is larger than {MAX_BODY} bytes")
+def json_body(*, required: bool = False, limit: int = MAX_BODY) -> dict:
+    """The request's JSON object (``{}`` for an empty body unless ``required``), of at most
+    ``limit`` bytes."""
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, f"the request body is larger than {limit} bytes")
     raw = request.get_data(cache=True)
-    if len(raw) > MAX_BODY:
-        raise ApiError(413, f"the request body is larger than {MAX_BODY} bytes")
+    if len(raw) > limit:
+        raise ApiError(413, f"the request body is larger than {limit} bytes")
     if not raw.strip():
         if required:
             raise ApiError(400, "a JSON object is expected in the request body")

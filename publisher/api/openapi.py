@@ -13,7 +13,14 @@ import re
 from typing import Any
 
 from ontology.profile import load_profile
-from publisher.api.services import IRI, PATH, ROOT, Service
+from publisher.api.services import (
+    IRI,
+    PATH,
+    ROOT,
+    SCHEMAS,
+    SECURITY_SCHEMES,
+    Service,
+)
 from repo.catalog.facets import FACETS, FILTER_ALIASES
 from repo.objects import ACCESS_LEVELS
 from repo.security import USERNAME
@@ -30,11 +37,13 @@ ERRORS = {
     404: "No such object, or the user may not view it, or no such endpoint",
     405: "Method not allowed here",
     409: "Conflict (taken path or reference code, linked object, workflow state)",
+    410: "Gone (withdrawn, expired or used up)",
     412: "If-Match does not name the object's current revision",
     413: "Request body too large",
     415: "The body is not JSON",
     422: "Invalid value (field, date, vocabulary code, language, type)",
     428: "If-Match is required by this server",
+    429: "Too many attempts from this client (or for this request); retry later",
     503: "Another process holds the repository for writing; retry after Retry-After seconds",
 }
 
@@ -73,7 +82,11 @@ def responses(ok: dict[int, tuple[str, str | None]], errors: tuple[int, ...]) ->
 
 READ_ERRORS = (400, 401, 403, 404, 405, 422)
 WRITE_ERRORS = (400, 401, 403, 404, 405, 409, 412, 413, 415, 422, 428, 503)
-ERROR_SETS = {"read": READ_ERRORS, "write": WRITE_ERRORS, "meta": (404, 405)}
+# the record requests' JSON channel (services/requests/api.py): no repository token, its own
+# throttles (429), a mail server that may be down (503)
+REQUEST_ERRORS = (400, 401, 404, 405, 409, 410, 413, 415, 422, 429, 503)
+ERROR_SETS = {"read": READ_ERRORS, "write": WRITE_ERRORS, "meta": (404, 405),
+              "requests": REQUEST_ERRORS}
 
 
 def body(schema: str, *, required: bool = True) -> dict:
@@ -130,7 +143,9 @@ def operation(svc: Service, where: str, types: list[str]) -> dict:
         params += _search_params() if p == "search" else [ref_param(p)]
     out = {"summary": d.summary, "description": d.description, "tags": [d.tag],
            "operationId": svc.operation_id(where), "responses": resp}
-    if d.public:
+    if d.security:
+        out["security"] = [{d.security: []}]
+    elif d.public:
         out["security"] = []
     if params:
         out["parameters"] = params
@@ -159,8 +174,9 @@ def document(api_url: str, services: list[Service], *, require_if_match: bool = 
                  "api_require_if_match). See docs/api.md."},
         "servers": [{"url": api_url}],
         "security": [{"bearerAuth": []}],
-        "tags": [{"name": n} for n in ("content", "workflow", "history", "access", "search",
-                                        "meta", "users")],
+        "tags": [{"name": n} for n in dict.fromkeys(
+            ("content", "workflow", "history", "access", "search", "meta", "users",
+             *(svc.doc.tag for svc in services)))],
         "paths": dict(sorted(paths.items())),
         "components": _components(types, require_if_match),
     }
@@ -209,7 +225,7 @@ def _components(types: list[str], require_if_match: bool = False) -> dict:
         "securitySchemes": {"bearerAuth": {
             "type": "http", "scheme": "bearer",
             "description": "An API token: `lantai users add NAME --token` or "
-                           "`lantai users token NAME`."}},
+                           "`lantai users token NAME`."}, **SECURITY_SCHEMES},
         "headers": {"ETag": {"description": "The object's revision: \"rev-7\" (with a "
                                             "suffix when the body shows children)",
                              "schema": {"type": "string"}}},
@@ -391,5 +407,6 @@ def _components(types: list[str], require_if_match: bool = False) -> dict:
                                              "items_total": {"type": "integer"},
                                              "complete": {"type": "boolean"},
                                              "facets": {"type": "object"}}},
+            **SCHEMAS,
         },
     }

@@ -39,6 +39,7 @@ from publisher.api.services import (
     IRI,
     META,
     OBJECT,
+    OWN,
     PATH,
     ROOT,
     SERVICES,
@@ -748,6 +749,8 @@ def view(svc: Service, where: str) -> Callable[..., Response]:
 from publisher.api import users  # noqa: E402,F401  (its services, before the rules are made)
 
 for _svc, _where in registered():
+    if _where == OWN:  # served by its own package's blueprint
+        continue
     bp.add_url_rule(_svc.rule(_where), endpoint=_svc.operation_id(_where),
                     view_func=view(_svc, _where), methods=[_svc.method])
 

@@ -19,18 +19,28 @@ from dataclasses import dataclass, field
 from werkzeug.routing import BaseConverter
 
 ROOT, PATH, IRI, META = "root", "path", "iri", "meta"
+# OWN: a service under /api that another package serves with its own blueprint (the record
+# requests at /api/requests): declared here so the OpenAPI document lists it, but no rule
+# is made for it by the API's routes
+OWN = "own"
 OBJECT = (PATH, IRI)
-PREFIX = {ROOT: "/api", PATH: "/api/<slugpath:path>", IRI: "/api/@iri", META: "/api"}
-SUFFIX_OP = {ROOT: "AtRoot", PATH: "ByPath", IRI: "ByIri", META: ""}
+PREFIX = {ROOT: "/api", PATH: "/api/<slugpath:path>", IRI: "/api/@iri", META: "/api",
+          OWN: "/api"}
+SUFFIX_OP = {ROOT: "AtRoot", PATH: "ByPath", IRI: "ByIri", META: "", OWN: ""}
+# first path segments that are other packages' (OWN services), never an object's path
+RESERVED = ("openapi.json", "requests")
 
 
 class SlugPath(BaseConverter):
     """An object's path below the root: slugs joined by ``/``, none starting with ``@`` (so
     the ``@endpoint`` after it is never taken for part of the path), of any depth. The first
-    is never ``openapi.json`` (the API's description), so every URL has rules of one shape
-    only and the methods it allows are the ones declared for that shape."""
+    is never one of :data:`RESERVED` (the API's description, the record requests' JSON
+    channel), so every URL has rules of one shape only and the methods it allows are the
+    ones declared for that shape (a GET-only request endpoint answers POST with 405, not
+    with "create a child of the object at requests/status")."""
 
-    regex = r"(?!openapi\.json(?:/|$))[a-z0-9][a-z0-9._-]{0,63}(?:/[a-z0-9][a-z0-9._-]{0,63})*"
+    regex = (r"(?!(?:" + "|".join(re.escape(x) for x in RESERVED) + r")(?:/|$))"
+             r"[a-z0-9][a-z0-9._-]{0,63}(?:/[a-z0-9][a-z0-9._-]{0,63})*")
     part_isolating = False
 
 
@@ -50,6 +60,7 @@ class Doc:
     body: str | None = None
     body_required: bool = True
     public: bool = False  # no token needed
+    security: str | None = None  # another scheme of SECURITY_SCHEMES instead of bearerAuth
 
 
 @dataclass(frozen=True)
@@ -76,6 +87,10 @@ class Service:
 
 
 SERVICES: list[Service] = []
+# what services declared by other packages add to the document's components
+SCHEMAS: dict[str, dict] = {}
+SECURITY_SCHEMES: dict[str, dict] = {}
+ERROR_TEXTS: dict[int, str] = {}
 
 
 def service(method: str, suffix: str, *, on: tuple[str, ...] | str, name: str,
