@@ -52,6 +52,7 @@ from publisher.ratelimit import client_address
 from repo.config import Settings
 from repo.errors import LantaiError, NotFound
 from services.requests import forms, idimage, mail, public
+from services.requests.delivery import bilingual
 from services.requests.model import DELIVERIES, ID_TYPES, KINDS, LANGUAGES
 from services.requests.store import EMAIL_CODE_MINUTES, RequestStore
 from services.requests.throttle import Throttle
@@ -207,10 +208,10 @@ def _send_code(request_id: str, email: str, *, background: bool = False) -> bool
     throttle.hit("send-email", email.lower())
     code = _store().new_email_code(request_id)
     if background:
-        _mail_later(email, public.CODE_SUBJECT, _code_body(code))
+        _mail_later(email, bilingual(public.CODE_SUBJECT), _code_body(code))
         return True
     try:
-        mail.send(_settings(), email, public.CODE_SUBJECT, _code_body(code))
+        mail.send(_settings(), email, bilingual(public.CODE_SUBJECT), _code_body(code))
     except mail.MailError:
         return False
     return True
