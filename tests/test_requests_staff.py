@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import re
 
 import pytest
 from PIL import Image
@@ -341,3 +342,90 @@ def test_a_request_entered_on_a_requesters_behalf_is_verified(app, store):
                             content_type="multipart/form-data")
     assert not_image.status_code == 422
     assert store.query(status=None)[1] == 1
+
+
+# ---------------------------------------------------------------------- issue → revoke
+def _scanned(site: Site, tmp_path) -> None:
+    """Two page scans on the item (closed: every object of the test site is private)."""
+    from iiif.media import ingest_media
+
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    Image.new("L", (1240, 1754), 235).save(folder / "p01.jpg", quality=85)
+    Image.new("RGB", (1600, 1100), (250, 245, 230)).save(folder / "p02.png")
+    ingest_media(site.repo, site.admin, ITEM, sorted(folder.iterdir()), ocr=False)
+
+
+@pytest.mark.slow
+def test_issue_a_copy_deliver_it_and_revoke_it(site, smtp, tmp_path):
+    """Select the pages (thumbnails shown), issue in Chinese: the certified copy is kept,
+    the requester's e-mail (a real SMTP server) brings a link to it, /verify's check finds
+    it valid; a Reviewer revokes it: the check says revoked and the link is gone."""
+    from services.requests import validation
+
+    _scanned(site, tmp_path)
+    smtp.configure(site.home)
+    app = make_app(site)
+    store = RequestStore.open(site.home)
+    req = new(store, delivery="electronic")
+    editor = signed_in(app, "editor")
+    url = f"/staff/requests/{req.id}"
+    assert editor.post(f"{url}/issue", {"language": "zh"}).status_code == 409  # not taken
+    editor.post(f"{url}/take")
+    assert editor.post(f"{url}/issue", {"language": "zh"}).status_code == 409  # nothing chosen
+    editor.post(f"{url}/select/add", {"record": ITEM})
+    page = text(editor.get(url))
+    assert f"{url}/selection/0/1.jpg" in page and f"{url}/selection/0/2.jpg" in page
+    thumb = editor.get(f"{url}/selection/0/2.jpg")
+    assert thumb.status_code == 200 and thumb.mimetype == "image/jpeg"
+    with Image.open(io.BytesIO(thumb.data)) as im:
+        assert max(im.size) <= 240
+    assert editor.get(f"{url}/selection/0/3.jpg").status_code == 404
+    assert editor.get(f"{url}/selection/5/1.jpg").status_code == 404
+    assert editor.post(f"{url}/select", {"keep-0": "1", "page-0": ["2"]}).status_code == 303
+    assert store.get(req.id).selections[0].pages == (2,)
+    assert editor.post(f"{url}/issue", {"language": "fr"}).status_code == 422
+
+    resp = editor.post(f"{url}/issue", {"language": "zh"})
+    assert resp.status_code == 303 and "done=issued" in resp.headers["Location"]
+    assert "e-mailed" in text(editor.get(resp.headers["Location"]))
+    [copy] = store.copies_of(req.id)
+    assert (copy.language, copy.pages, copy.issued_by) == ("zh", 2, "editor")  # cover + p. 2
+    msg = smtp.wait_for(to="zhao@example.org")
+    body = smtp.text(msg)
+    token = re.search(r"/requests/download/([A-Za-z0-9_-]+)", body).group(1)
+    public = app.test_client()
+    public.environ_base["wsgi.url_scheme"] = "https"
+    download = public.get(f"/requests/download/{token}")
+    assert download.status_code == 200 and download.data == store.copy_pdf(copy.code)
+    verdict = validation.check_pdf(download.data, site.home)
+    assert verdict.valid and verdict.code == copy.code and not verdict.revoked
+
+    assert editor.post(f"{url}/fulfil").status_code == 303
+    reviewer = signed_in(app, "reviewer")
+    reviewer.get(url)
+    resp = reviewer.post(f"{url}/revoke", {"code": copy.code, "reason": "wrong page"})
+    assert resp.status_code == 303
+    verdict = validation.check_pdf(download.data, site.home)
+    assert verdict.revoked and not verdict.valid and verdict.revoked_reason == "wrong page"
+    assert public.get(f"/requests/download/{token}").status_code in (404, 410)
+    assert [a for a in actions(store, req.id) if a != "viewed"][-5:] == [
+        "issued", "mailed", "downloaded", "fulfilled", "revoked"]
+
+
+@pytest.mark.slow
+def test_a_copy_is_kept_when_its_mail_fails(site, tmp_path):
+    _scanned(site, tmp_path)
+    app = make_app(site)  # no SMTP server configured for this site
+    store = RequestStore.open(site.home)
+    req = new(store, delivery="electronic")
+    editor = signed_in(app, "editor")
+    url = f"/staff/requests/{req.id}"
+    editor.post(f"{url}/take")
+    editor.post(f"{url}/select/add", {"record": ITEM, "pages": "1"})
+    resp = editor.post(f"{url}/issue", {"language": "en"})
+    assert resp.status_code == 303 and "issued-mail-failed" in resp.headers["Location"]
+    assert "could not be sent" in text(editor.get(resp.headers["Location"]))
+    [copy] = store.copies_of(req.id)
+    assert store.copy_pdf(copy.code).startswith(b"%PDF")
+    assert "mail failed" in actions(store, req.id)
