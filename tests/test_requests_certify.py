@@ -372,3 +372,103 @@ def test_a_character_outside_the_reduced_font_is_printed_with_the_full_font(tmp_
 
     assert "李若溪的学位证明" in cover("李若溪的学位证明")  # the reduced font has every one
     assert "李堃的学位证明" in cover("李堃的学位证明")  # 堃 is not in GB 2312: the full font
+
+
+class _Tsa:
+    """A timestamp authority over real HTTP (RFC 3161): pyHanko's own TSA implementation
+    (DummyTimeStamper) behind ``http.server``, its certificate issued by the site's CA."""
+
+    def __init__(self, home: Path) -> None:
+        import base64
+        import http.server
+        import threading
+
+        from asn1crypto import keys as asn1_keys
+        from asn1crypto import tsp
+        from asn1crypto import x509 as asn1_x509
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+        from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
+        from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+        sealed = signing._read_sealed(home, signing.CA_SEALED)
+        ca_key = serialization.load_der_private_key(base64.b64decode(sealed["key"]), None)
+        ca = x509.load_der_x509_certificate(base64.b64decode(sealed["cert"]))
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)  # its TSA: RSA
+        now = dt.datetime.now(dt.UTC)
+        cert = (x509.CertificateBuilder()
+                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test TSA")]))
+                .issuer_name(ca.subject).public_key(key.public_key())
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(now - dt.timedelta(hours=1))
+                .not_valid_after(now + dt.timedelta(days=30))
+                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]),
+                               critical=True)
+                .sign(ca_key, hashes.SHA256()))
+        der = serialization.Encoding.DER
+        stamper = DummyTimeStamper(
+            tsa_cert=asn1_x509.Certificate.load(cert.public_bytes(der)),
+            tsa_key=asn1_keys.PrivateKeyInfo.load(key.private_bytes(
+                der, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())),
+            certs_to_embed=SimpleCertificateStore.from_certs(
+                [asn1_x509.Certificate.load(ca.public_bytes(der))]))
+        self.requests = 0
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                reply = stamper.request_tsa_response(tsp.TimeStampReq.load(body)).dump()
+                outer.requests += 1
+                self.send_response(200)
+                self.send_header("Content-Type", "application/timestamp-reply")
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/tsa"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.slow
+def test_b_lt_with_a_timestamp_authority(tmp_path):
+    import dataclasses
+
+    from repo.config import read_settings, write_settings
+
+    home = _demo_home(tmp_path)
+    signing.ensure_site_signer(home)
+    tsa = _Tsa(home)
+    try:
+        write_settings(home, dataclasses.replace(read_settings(home), signing_tsa_url=tsa.url))
+        store = RequestStore.open(home)
+        request_id = _request(store, languages=("en",))
+        with Repository.open(home) as repo:
+            store.select(request_id, [Selection(repo.resolve(TRANSCRIPT))], "editor")
+            issued = certify.issue_copy(store, repo, repo.user("admin"), request_id, "en",
+                                        "editor")
+    finally:
+        tsa.close()
+    assert tsa.requests >= 1
+    pdf = tmp_path / "copy.pdf"
+    pdf.write_bytes(store.copy_pdf(issued.code))
+    data = pdf.read_bytes()
+    assert b"/DSS" in data  # the validation data of B-LT
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(b"".join(signing.trust_roots(home)))
+    good = pyhanko_validate(pdf, ca)
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "judged VALID" in good.stdout and "Test TSA" in good.stdout, good.stdout
+    report = pdfsig(pdf, nss_db(tmp_path, ca))
+    assert "Signature is Valid." in report and "Certificate is Trusted." in report, report
+    assert pdfa.problems(data) == []

@@ -315,13 +315,14 @@ def build_pdf(content: Content) -> bytes:
     """The unsigned PDF/A-2b document: cover and pages, each page with its footer. Laid
     out with the fastest font first (:func:`fonts.sources`); laid out again with the full
     font if that one lacked a character of the text."""
-    pdf = None
     for source in fonts.sources():
         pdf, font = _layout(content, source)
-        if not font.missing_glyphs:
-            break
-    assert pdf is not None
-    return bytes(pdf.output())
+        try:
+            if not font.missing_glyphs or source == fonts.font_file():
+                return bytes(pdf.output())
+        finally:
+            font.ttfont.close()  # each document opened the font file for itself
+    raise LantaiError("no font to lay out the copy with")  # the full font is always last
 
 
 def _layout(content: Content, source: tuple[Path, int]) -> tuple[Any, Any]:

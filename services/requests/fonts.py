@@ -64,11 +64,15 @@ def _face_index(path: Path) -> int:
         from fontTools import ttLib
 
         found = 0
-        for n, face in enumerate(ttLib.TTCollection(str(path), lazy=True).fonts):
-            name = face["name"].getDebugName(1) or ""
-            if name.endswith(f" {FONT_FACE}") and "Mono" not in name:
-                found = n
-                break
+        collection = ttLib.TTCollection(str(path), lazy=True)
+        try:
+            for n, face in enumerate(collection.fonts):
+                name = face["name"].getDebugName(1) or ""
+                if name.endswith(f" {FONT_FACE}") and "Mono" not in name:
+                    found = n
+                    break
+        finally:
+            collection.close()
         _faces[str(path)] = found
     return _faces[str(path)]
 
