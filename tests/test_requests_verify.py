@@ -380,10 +380,12 @@ HOSTILE = {
     "unsigned": lambda pdf: base_pdf("V-2222-3333-4444"),
     "encrypted": lambda pdf: _encrypted_pdf(),
     "html": lambda pdf: b"<html><script>alert(1)</script></html>",
+    "junk after the end": lambda pdf: pdf + b"\n%" + b"x" * (3 * 2**20),
 }
 EXPECTED = {"random bytes": "not a PDF", "empty": "not a PDF", "truncated": "damaged",
             "broken xref": "damaged", "deflate bomb": "damaged", "unsigned": "no digital "
-            "signature", "encrypted": "encrypted", "html": "not a PDF"}
+            "signature", "encrypted": "encrypted", "html": "not a PDF",
+            "junk after the end": "damaged"}
 
 
 @pytest.mark.parametrize("kind", sorted(HOSTILE))
@@ -505,3 +507,35 @@ def test_check_pdf_without_the_web(issued):
     with pytest.raises(validation.Unreadable) as unreadable:
         validation.check_pdf(b"not a pdf", issued.home)
     assert unreadable.value.reason == "not_pdf"
+
+
+def test_a_body_without_a_length_is_cut_at_the_limit(issued):
+    """A chunked upload declares no length: it is read up to the limit, then refused."""
+
+    class Counting(io.BytesIO):
+        taken = 0
+
+        def read(self, size=-1):
+            data = super().read(size)
+            Counting.taken += len(data)
+            return data
+
+    for content_type in ("application/pdf", "multipart/form-data; boundary=xyz"):
+        Counting.taken = 0
+        body = Counting(b"--xyz\r\nContent-Disposition: form-data; name=\"file\"; "
+                        b"filename=\"a.pdf\"\r\n\r\n" + b"%" * (25 * 2**20))
+        answer = issued.app().test_client().post(
+            "/verify", input_stream=body, headers={
+                "Content-Type": content_type, "Accept": "application/json",
+                "Transfer-Encoding": "chunked"},
+            environ_overrides={"wsgi.input_terminated": True})
+        assert answer.status_code == 413, (content_type, answer.get_data(as_text=True))
+        assert Counting.taken <= 20 * 2**20 + 2**20, Counting.taken
+
+
+def test_a_pdf_sent_as_the_body_is_checked_too(issued):
+    """``curl --data-binary @copy.pdf -H 'Content-Type: application/pdf'``."""
+    answer = issued.app().test_client().post("/verify", data=issued.pdf,
+                                             content_type="application/pdf",
+                                             headers={"Accept": "application/json"})
+    assert answer.status_code == 200 and answer.get_json()["valid"] is True
