@@ -267,9 +267,11 @@ def test_wrong_codes_run_out_and_a_new_code_can_be_asked_for(app, smtp, store):
 
     before = len(smtp.messages)
     resent = requester.post("/requests/send-again")
-    assert resent.status_code == 200 and "A new code was sent" in resent.get_data(as_text=True)
+    assert resent.status_code == 303
+    page = requester.get(resent.headers["Location"])
+    assert "A new code was sent" in page.get_data(as_text=True)
     smtp.wait_for(to=EMAIL, after=before)
-    assert requester.post("/requests/send-again").status_code == 200  # the third code
+    assert requester.post("/requests/send-again").status_code == 303  # the third code
     assert requester.post("/requests/send-again").status_code == 429  # per request: 3/hour
     latest = smtp.code_in(smtp.wait_for(to=EMAIL, after=before + 1))
     assert requester.post("/requests/verify-email", {"code": latest}).status_code == 200
@@ -494,7 +496,7 @@ def test_subjects_are_in_both_languages():
 
 @pytest.mark.parametrize("url", ["/requests/", "/requests/verify-email", "/requests/send-again",
                                  "/requests/status", "/requests/status/download",
-                                 "/requests/status/close"])
+                                 "/requests/status/close", "/requests/status/withdraw"])
 def test_odd_bodies_get_a_clear_4xx_never_a_500(app, url):
     requester = Requester(app)
     requester.get("/requests/")
@@ -598,3 +600,21 @@ def test_a_real_certified_copy_reaches_the_requester_and_verifies(tmp_path, smtp
     status = open_status(app, smtp, number)
     text = status.get("/requests/status").get_data(as_text=True)
     assert copy.code in text and "Certified copy issued" in text
+
+
+def test_the_requester_can_withdraw_an_open_request(app, smtp, store):
+    _requester, number = verified_request(app, smtp, store)
+    status = open_status(app, smtp, number)
+    page = status.get("/requests/status")
+    assert "Withdraw the request" in page.get_data(as_text=True)
+    assert status.post("/requests/status/withdraw").status_code == 422  # not confirmed
+    assert store.get(number).status == "submitted"
+    done = status.post("/requests/status/withdraw", {"confirm": "yes"})
+    assert done.status_code == 303 and store.get(number).status == "withdrawn"
+    text = status.get("/requests/status").get_data(as_text=True)
+    assert "Withdrawn" in text and "Withdraw the request" not in text
+    assert status.post("/requests/status/withdraw", {"confirm": "yes"}).status_code == 409
+    assert store.history(number)[-1].actor == "requester"
+    stranger = Requester(app)  # no opened status: nothing to withdraw
+    stranger.get("/requests/")
+    assert stranger.post("/requests/status/withdraw", {"confirm": "yes"}).status_code == 403

@@ -7,6 +7,7 @@ Built for a phone and for a stranger's mistakes (issue 12, items 1, 6, "Bad inpu
 - ``POST /requests/send-again``      a new code (limited per request and per address)
 - ``GET/POST /requests/status``      number + e-mail → a one-time code → the status for a while
 - ``POST /requests/status/download`` a fresh download link for a copy of the opened request
+- ``POST /requests/status/withdraw`` the requester no longer needs it (while still open)
 - ``POST /requests/status/close``    forget the opened status
 - ``GET /requests/download/<token>`` the certified PDF (the e-mailed link; 410 once spent)
 
@@ -65,6 +66,9 @@ LINK_GONE = ui_text("This download link is unknown, expired or used up, or the c
 STATUS_GONE = ui_text("Your status page has closed (it stays open for a quarter of an hour). "
                       "Open it again with your request number and e-mail address.")
 NO_SUCH_COPY = ui_text("There is no such copy in your request.")
+CONFIRM_WITHDRAW = ui_text("Tick the box to confirm that you withdraw the request.")
+CANNOT_WITHDRAW = ui_text("This request can no longer be withdrawn.")
+WITHDRAWABLE = ("unverified", "submitted", "in_progress")
 FAILED = ui_text("Your request could not be completed: %(why)s")
 MAIL_FAILED = ui_text("The mail server could not take the message. Please try again later.")
 
@@ -247,7 +251,8 @@ def verify_email() -> Response:
     if request_id is None:
         return message(400 if request.method == "POST" else 200, str(EXPIRED_PENDING))
     if request.method == "GET":
-        return page("requests/code.html", step="verify", error=None)
+        return page("requests/code.html", step="verify", error=None,
+                    resent=request.args.get("sent") == "1")
     store = _store()
     code = forms.read_code(request.form)
     if not code or not store.check_email_code(request_id, code):
@@ -283,9 +288,10 @@ def send_again() -> Response:
     if not email or throttle.exceeded("send-request", request_id) \
             or throttle.exceeded("send-email", email.lower()):
         return message(429, str(TOO_MANY_SENT))
-    sent = _send_code(request_id, email)
-    return page("requests/code.html", 200 if sent else 503, step="verify", resent=sent,
-                error=None if sent else str(CODE_NOT_SENT))
+    if not _send_code(request_id, email):
+        return page("requests/code.html", 503, step="verify", error=str(CODE_NOT_SENT))
+    # to a page that answers GET (its language switch, a reload): nothing personal in the URL
+    return redirect(url_for(".verify_email", sent=1), 303)
 
 
 # ---------------------------------------------------------------------- status
@@ -338,6 +344,7 @@ def _status_page(req: Request) -> Response:
                       "note": event.note if event.action == "refused" else ""})
     copies = store.copies_of(req.id)
     return page("requests/status.html", req=req, state=STATES[req.status].in_lang(want),
+                withdrawable=req.status in WITHDRAWABLE,
                 steps=steps, copies=copies, dispatches=store.dispatches(req.id),
                 due=human_date(req.due[:10], want))
 
@@ -358,6 +365,21 @@ def status_download() -> Response:
         return message(410, str(LINK_GONE))
     token = store.new_link(copy.code)
     return redirect(url_for(".download", token=token), 303)
+
+
+@bp.post("/status/withdraw")
+def status_withdraw() -> Response:
+    """The requester no longer needs the request (an open one: not yet fulfilled)."""
+    request_id = tokens.bound(tokens.STATUS_COOKIE)
+    if request_id is None:
+        return message(403, str(STATUS_GONE))
+    if request.form.get("confirm") != "yes":
+        return message(422, str(CONFIRM_WITHDRAW))
+    store = _store()
+    if store.get(request_id).status not in WITHDRAWABLE:
+        return message(409, str(CANNOT_WITHDRAW))
+    store.transition(request_id, "withdrawn", "requester", "withdrawn by the requester")
+    return redirect(url_for(".status"), 303)
 
 
 @bp.post("/status/close")
