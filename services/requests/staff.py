@@ -30,6 +30,7 @@ import services.requests as service
 from repo.errors import Forbidden, Invalid
 from repo.security import User
 from services.requests.model import KINDS, OPEN_STATES, STATES, Request
+from services.requests.staff_words import word
 from services.requests.store import RequestStore, now_utc, parse_iso
 from staff import web
 
@@ -184,8 +185,8 @@ def queue() -> Response:
                       filters=f, pages=pages,
                       clocks={r.id: clock(r, now, words) for r in rows},
                       states=STATES, kinds=KINDS, workrooms=workrooms(),
-                      state_labels={s: _(s) for s in STATES},
-                      kind_labels={k: _(k) for k in KINDS}, urgent_label=_("urgent"),
+                      state_labels={s: word(s) for s in STATES},
+                      kind_labels={k: word(k) for k in KINDS}, urgent_label=_("urgent"),
                       purged_label=_("(purged)"),
                       sizes=PAGE_SIZES, me=me)
 

@@ -32,6 +32,7 @@ from repo.security import User
 from services.requests.model import OPEN_STATES, STATES, Selection
 from services.requests.staff import REVOKERS, bp, may_handle, store, workrooms
 from services.requests.staff_request import number_of, optional
+from services.requests.staff_words import word
 from staff import web
 
 MAX_NOTE = 2000  # characters of a note or a reason
@@ -76,8 +77,8 @@ def checked(number: str, action: str):
     """The request, if ``action`` may be taken in its state (else 409)."""
     req = store().get(number_of(number))
     if req.status not in ACTION_STATES[action]:
-        raise Conflict(_("Request %(n)s is %(state)s: it cannot be %(action)s now.",
-                         n=req.id, state=_(req.status), action=_(action)))
+        raise Conflict(_("Request %(n)s is %(state)s: that cannot be done now (reload the "
+                         "page to see what can).", n=req.id, state=word(req.status)))
     return req
 
 

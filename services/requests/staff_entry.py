@@ -14,8 +14,10 @@ from PIL import Image
 from werkzeug.wrappers import Response
 
 from repo.errors import Invalid, LantaiError
+from services.requests.forms import MAX_LENGTH
 from services.requests.model import DELIVERIES, ID_TYPES, KINDS, LANGUAGES, Personal
 from services.requests.staff import bp, store
+from services.requests.staff_words import id_word, word
 from staff import web
 
 CHANNELS = ("email", "wechat", "staff")  # how a request reaches staff (the web is public)
@@ -23,9 +25,7 @@ MB = 1024 * 1024
 MAX_PIXELS = 40_000_000  # an identity document photographed at any phone's resolution
 IMAGE_FORMATS = ("JPEG", "PNG", "WEBP")
 # field → most characters kept
-LIMITS = {"name": 100, "student_number": 40, "department": 100, "id_type": 20,
-          "id_number": 40, "email": 254, "phone": 40, "address": 500, "purpose": 500,
-          "other_text": 500}
+LIMITS = {**MAX_LENGTH, "id_type": 20}  # the public form's
 YEARS = (1896, 2100)  # the university's founding to a far future
 
 
@@ -44,7 +44,7 @@ def bound_upload() -> Response | None:
 def form_page(status: int = 200, **extra) -> Response:
     return web.render("staff_requests/new.html", status, channels=CHANNELS, kinds=KINDS,
                       languages=LANGUAGES, deliveries=DELIVERIES, id_types=ID_TYPES,
-                      limits=LIMITS, form=request.form, **extra)
+                      limits=LIMITS, form=request.form, word=word, id_word=id_word, **extra)
 
 
 @bp.get("/new")

@@ -28,6 +28,7 @@ from repo.repository import Repository
 from repo.security import User
 from services.requests.model import Request
 from services.requests.staff import bp, clock, may_handle, store, workrooms
+from services.requests.staff_words import id_word, word
 from staff import web
 from staff.lookup import catalog_query
 
@@ -132,7 +133,8 @@ def page(number: str, status: int = 200, **extra: Any) -> Response:
     store().viewed(number, me, extra.pop("what", "request page"))
     done = request.args.get("done", "")
     return web.render(
-        "staff_requests/request.html", status, req=req, p=req.personal,
+        "staff_requests/request.html", status, req=req, p=req.personal, word=word,
+        id_word=id_word,
         clock=clock(req), history=store().history(number), copies=store().copies_of(number),
         dispatches=store().dispatches(number), workrooms=workrooms(), me=me,
         done=_(DONE[done]) if done in DONE else "",
@@ -235,6 +237,6 @@ def find(number: str) -> Response:
     req = store().get(number)  # an unknown number is 404 before anything is searched
     found = web.reading(lambda repo, user: find_records(repo, user, text, years))
     if request.headers.get("HX-Request"):
-        return web.render("staff_requests/_found.html", req=req, found=found,
+        return web.render("staff_requests/_found.html", req=req, found=found, word=word,
                           can={a: req.status in s for a, s in ACTION_STATES.items()})
     return page(number, found=found, q=text, years=years, what="request page (search)")
