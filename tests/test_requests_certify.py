@@ -472,3 +472,28 @@ def test_b_lt_with_a_timestamp_authority(tmp_path):
     report = pdfsig(pdf, nss_db(tmp_path, ca))
     assert "Signature is Valid." in report and "Certificate is Trusted." in report, report
     assert pdfa.problems(data) == []
+
+
+def test_the_qr_code_on_each_page_is_the_verify_address(issued, tmp_path):
+    """Rendered by poppler at 600 dpi, the QR code's modules are those of the code's
+    /verify address (segno makes it; the test reads back what was drawn, module by module)."""
+    import segno
+
+    require(shutil.which("pdftoppm"), "pdftoppm (poppler-utils) is not installed")
+    code = issued.copies["en"].code
+    url = f"https://archive.example.edu/verify?code={code}"
+    want = [[bool(v) for v in row]
+            for row in segno.make(url, error="m", micro=False).matrix_iter(scale=1, border=2)]
+    n = len(want)
+    for page in (1, 3):
+        prefix = tmp_path / f"p{page}"
+        subprocess.run(["pdftoppm", "-r", "600", "-f", str(page), "-l", str(page), "-gray",
+                        "-png", str(issued.pdf["en"]), str(prefix)], check=True, timeout=120)
+        shot = next(tmp_path.glob(f"p{page}*.png"))
+        with Image.open(shot) as im:
+            grey = im.convert("L")
+            per_mm = grey.width / 210
+            x0, y0, unit = (210 - 10 - 16) * per_mm, (297 - 7 - 16) * per_mm, 16 / n * per_mm
+            got = [[grey.getpixel((int(x0 + (c + 0.5) * unit), int(y0 + (r + 0.5) * unit))) < 128
+                    for c in range(n)] for r in range(n)]
+        assert got == want, f"page {page}"
