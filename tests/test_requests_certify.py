@@ -17,6 +17,7 @@ from PIL import Image
 from signing_support import make_p12
 from support import require, run_lantai
 
+from iiif.derivatives import thumb_path
 from iiif.media import ingest_media
 from repo.config import Settings
 from repo.errors import Invalid, NotFound
@@ -68,6 +69,10 @@ def test_record_pages_in_order_and_as_jpeg(site, tmp_path):
     thumb = pages.page_jpeg(repo, admin, found[1], pages.THUMB_PX)
     with Image.open(io.BytesIO(thumb)) as im:
         assert max(im.size) == pages.THUMB_PX
+    # the IIIF thumbnail made at ingest, not a new decode of the scan
+    assert thumb == thumb_path(repo.home, found[1].digest).read_bytes()
+    with Image.open(io.BytesIO(pages.page_jpeg(repo, admin, found[2], 200))) as im:
+        assert max(im.size) == 200 and im.mode == "RGB"
 
     # a user who may not see the record sees no pages and no page
     with pytest.raises(NotFound):

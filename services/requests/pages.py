@@ -30,8 +30,10 @@ from iiif.derivatives import (  # the same 8-bit sRGB/grey, no alpha
     MAX_SOURCE_PIXELS,
     MAX_SOURCE_SIDE,
     RASTER_LOADERS,
+    THUMB_SIZE,
     _keep_none,
     _normalise,
+    thumb_path,
 )
 from repo.errors import Invalid, NotFound
 from repo.files import FileStore
@@ -101,8 +103,15 @@ def original_path(repo: Repository, user: User, page: Page) -> Path:
 
 
 def page_jpeg(repo: Repository, user: User, page: Page, max_px: int = PRINT_PX) -> bytes:
-    """``page`` as JPEG, its longer side at most ``max_px`` (upright, 8-bit sRGB or grey)."""
-    return render_jpeg(original_path(repo, user, page), max_px)
+    """``page`` as JPEG, its longer side at most ``max_px`` (upright, 8-bit sRGB or grey).
+    A thumbnail comes from the IIIF thumbnail (``thumb.jpg``, 400 px) when it is made: a
+    selection screen of fifty pages then decodes no scan."""
+    original = original_path(repo, user, page)  # checks the user may view it
+    if max_px <= THUMB_SIZE:
+        thumb = thumb_path(repo.home, page.digest)
+        if thumb.is_file():
+            return render_jpeg(thumb, max_px)
+    return render_jpeg(original, max_px)
 
 
 def render_jpeg(path: Path, max_px: int) -> bytes:
