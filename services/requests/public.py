@@ -20,6 +20,8 @@ get the same answer, and failures are counted per client address (:mod:`.throttl
 
 from __future__ import annotations
 
+import threading
+
 from flask import Blueprint, Flask, current_app, redirect, request, url_for
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Response
@@ -225,18 +227,28 @@ def new() -> Response:
     return resp
 
 
-def _send_code(request_id: str, email: str) -> bool:
+def _send_code(request_id: str, email: str, *, wait: bool = True) -> bool:
     """A new e-mail code for the request, sent in the page's language; False if the mail
-    server did not take it (the requester may ask again)."""
+    server did not take it (the requester may ask again). Without ``wait`` the mail is
+    handed over in a thread and the answer does not wait for it (the status page's answer
+    must take as long whether or not the number and address matched)."""
     throttle = _throttle()
     throttle.hit("send-request", request_id)
     throttle.hit("send-email", email.lower())
     code = _store().new_email_code(request_id)
     body = CODE_BODY.in_lang(lang(), code=code, minutes=EMAIL_CODE_MINUTES, site=_site_name())
-    try:
-        mail.send(_settings(), email, bilingual(CODE_SUBJECT), body)
-    except mail.MailError:
-        return False
+    settings, subject = _settings(), bilingual(CODE_SUBJECT)
+
+    def send() -> bool:
+        try:
+            mail.send(settings, email, subject, body)
+        except mail.MailError:
+            return False
+        return True
+
+    if wait:
+        return send()
+    threading.Thread(target=send, name="requests-status-code", daemon=True).start()
     return True
 
 
@@ -325,7 +337,7 @@ def status() -> Response:
         throttle.hit("status-fail", client)
     elif not (throttle.exceeded("send-request", req.id)
               or throttle.exceeded("send-email", email.lower())):
-        _send_code(req.id, email)
+        _send_code(req.id, email, wait=False)
     # the same page whether or not the number and address matched, and whether or not
     # the mail went out: nothing to learn from it but "look in your mailbox"
     return page("requests/code.html", step="status", error=None, number=number, email=email)
