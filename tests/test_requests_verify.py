@@ -413,7 +413,9 @@ def test_a_pdf_that_keeps_the_parser_busy_is_cut_off(issued):
     assert answer.status_code == 422 and "too long" in answer.get_json()["error"]
     assert took < 10, took
     assert len(sandbox.pool().killed) == killed + 1
-    assert upload(client, issued.pdf).get_json()["valid"] is True
+    # the next upload is served (by a fresh worker, given the usual time limit)
+    after = upload(issued.app().test_client(), issued.pdf).get_json()
+    assert after.get("valid") is True, after
 
 
 def test_a_body_over_the_limit_is_413_before_it_is_read(issued):
@@ -539,3 +541,33 @@ def test_a_pdf_sent_as_the_body_is_checked_too(issued):
                                              content_type="application/pdf",
                                              headers={"Accept": "application/json"})
     assert answer.status_code == 200 and answer.get_json()["valid"] is True
+
+
+@pytest.mark.slow
+def test_a_b_lt_copy_with_a_timestamp_is_valid(issued):
+    """PAdES B-LT as certify makes it when a timestamp authority is configured (a TSA over
+    real HTTP): a timestamp token, and the validation data added in a revision after the
+    signature — which is not a change of the document."""
+    import dataclasses
+
+    from test_requests_certify import _Tsa
+
+    from repo.config import read_settings
+    from services.requests import certify
+
+    tsa = _Tsa(issued.home)
+    try:
+        settings = dataclasses.replace(read_settings(issued.home), signing_tsa_url=tsa.url)
+        code = new_code()
+        pdf, signed_at, subject = certify.sign(base_pdf(), issued.home, settings, code, "en")
+    finally:
+        tsa.close()
+    assert tsa.requests >= 1 and b"/DSS" in pdf
+    issued.store.add_copy(Copy(code=code, request_id=issued.request_id, language="en",
+                               sha256=hashlib.sha256(pdf).hexdigest(), pages=1, records=[],
+                               signed_at=signed_at, signer=subject, issued_by="admin"), pdf)
+    verdict = upload(issued.app().test_client(), pdf).get_json()
+    assert verdict["valid"] is True, verdict["problems"]
+    assert verdict["code"] == code and verdict["signed_at"]
+    broken = upload(issued.app().test_client(), flip_byte(pdf)).get_json()
+    assert broken["valid"] is False and broken["intact"] is False

@@ -147,9 +147,13 @@ def inspect(data: bytes, roots: list[bytes]) -> Inspection:
     if not signatures:
         raise Unreadable("unsigned")
     trust = [c for pem in roots for c in load_certs_from_pemder_data(pem)]
+    # the signer must chain to the site's roots and nothing else (a certificate from any
+    # public CA is not the archive's seal); a timestamp authority is a third party, which
+    # may chain to a public root (the system's) or to the site's
     context = ValidationContext(trust_roots=trust, allow_fetching=False)
+    stamps = ValidationContext(extra_trust_roots=trust, allow_fetching=False)
     try:
-        status = validate_pdf_signature(signatures[0], context)
+        status = validate_pdf_signature(signatures[0], context, stamps)
     except (PdfError, ValueError, KeyError, TypeError, IndexError, AttributeError,
             AssertionError, RecursionError) as exc:
         # e.g. a /Contents that is not a CMS signature, a /ByteRange pointing outside the file
