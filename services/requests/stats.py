@@ -92,28 +92,13 @@ def months_between(first: str, last: str) -> list[str]:
 def per_month(facts: Iterable[dict], since: dt.date | None = None,
               until: dt.date | None = None) -> list[tuple[str, int]]:
     """Requests per month of creation, every month of the range (or of the data) listed."""
-    counts = Counter(month_of(f["created"]) for f in facts)
-    if since is not None and until is not None:
-        first, last = since.strftime("%Y-%m"), (until - dt.timedelta(days=1)).strftime("%Y-%m")
-    elif counts:
-        first, last = min(counts), max(counts)
-        if since is not None:
-            first = since.strftime("%Y-%m")
-        if until is not None:
-            last = (until - dt.timedelta(days=1)).strftime("%Y-%m")
-    else:
-        return []
-    return [(m, counts.get(m, 0)) for m in months_between(first, last)]
+    return _fill_months(Counter(month_of(f["created"]) for f in facts), since, until)
 
 
 def count_by(facts: Iterable[dict], key: str, order: Sequence[str] = ()) -> list[tuple[str, int]]:
     """How many requests have each value of ``key``: the values of ``order`` first (zeros
     included), then any other value found, most first."""
-    counts = Counter(str(f[key]) for f in facts)
-    out = [(v, counts.get(v, 0)) for v in order]
-    out += sorted(((v, n) for v, n in counts.items() if v not in order),
-                  key=lambda x: (-x[1], x[0]))
-    return out
+    return _ordered(Counter(str(f[key]) for f in facts), order)
 
 
 def percentile(values: Sequence[float], p: int) -> float | None:
@@ -126,31 +111,79 @@ def percentile(values: Sequence[float], p: int) -> float | None:
     return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
 
 
+def hours_of(f: dict) -> float:
+    """Creation to ``closed`` in hours (the store gives ``hours``; else from the times)."""
+    found = f.get("hours")
+    if found is not None:
+        return float(found)
+    return (parse_time(f["closed"]) - parse_time(f["created"])).total_seconds() / 3600
+
+
 def turnaround(facts: Iterable[dict]) -> Turnaround:
-    hours = sorted((parse_time(f["closed"]) - parse_time(f["created"])).total_seconds() / 3600
-                   for f in facts if f["status"] in FULFILLED and f["closed"])
+    hours = sorted(hours_of(f) for f in facts if f["status"] in FULFILLED and f["closed"])
     return Turnaround(len(hours), percentile(hours, 50), percentile(hours, 90))
 
 
 def summary(facts: Iterable[dict], *, since: dt.date | None = None,
             until: dt.date | None = None, workrooms: Sequence[str] = ()) -> Summary:
     """Every figure for the requests created in [``since``, ``until``) (either open);
-    ``workrooms``: the site's, listed first and with zeros."""
+    ``workrooms``: the site's, listed first and with zeros. One pass over the facts (50,000
+    requests: a few tens of milliseconds)."""
     lo = f"{since.isoformat()}T00:00:00Z" if since else ""
     hi = f"{until.isoformat()}T00:00:00Z" if until else ""
-    rows = [f for f in facts if (not lo or f["created"] >= lo) and (not hi or f["created"] < hi)]
-    done = [f for f in rows if f["status"] in FULFILLED]
-    electronic = sum(1 for f in done if f["delivery"] in ("electronic", "both"))
-    post = sum(1 for f in done if f["posted"])
-    signed = sum(1 for f in done if f["signed"])
+    months: Counter[str] = Counter()
+    by: dict[str, Counter[str]] = {k: Counter() for k in ("kind", "channel", "workroom",
+                                                          "status")}
+    hours: list[float] = []
+    total = electronic = post = signed = 0
+    for f in facts:
+        created = f["created"]
+        if (lo and created < lo) or (hi and created >= hi):
+            continue
+        total += 1
+        months[created[:7]] += 1
+        for key, counter in by.items():
+            counter[f[key]] += 1
+        if f["status"] in FULFILLED:
+            if f["closed"]:
+                hours.append(hours_of(f))
+            electronic += f["delivery"] in ("electronic", "both")
+            post += bool(f["posted"])
+            signed += bool(f["signed"])
+    done = by["status"]["fulfilled"] + by["status"]["closed"]
+    hours.sort()
     return Summary(
-        since=since, until=until, total=len(rows), months=per_month(rows, since, until),
-        kinds=count_by(rows, "kind", KINDS), channels=count_by(rows, "channel", CHANNELS),
-        workrooms=count_by(rows, "workroom", workrooms), states=count_by(rows, "status", STATES),
-        turnaround=turnaround(rows), fulfilled=len(done), electronic=electronic, post=post,
-        signed=signed,
-        shares={k: (n / len(done) if done else None)
+        since=since, until=until, total=total,
+        months=_fill_months(months, since, until),
+        kinds=_ordered(by["kind"], KINDS), channels=_ordered(by["channel"], CHANNELS),
+        workrooms=_ordered(by["workroom"], workrooms),
+        states=_ordered(by["status"], STATES),
+        turnaround=Turnaround(len(hours), percentile(hours, 50), percentile(hours, 90)),
+        fulfilled=done, electronic=electronic, post=post, signed=signed,
+        shares={k: (n / done if done else None)
                 for k, n in (("electronic", electronic), ("post", post), ("signed", signed))})
+
+
+def _ordered(counts: Counter[str], order: Sequence[str]) -> list[tuple[str, int]]:
+    out = [(v, counts.get(v, 0)) for v in order]
+    out += sorted(((str(v), n) for v, n in counts.items() if v not in order),
+                  key=lambda x: (-x[1], x[0]))
+    return out
+
+
+def _fill_months(counts: Counter[str], since: dt.date | None,
+                 until: dt.date | None) -> list[tuple[str, int]]:
+    if since is not None and until is not None:
+        first, last = since.strftime("%Y-%m"), (until - dt.timedelta(days=1)).strftime("%Y-%m")
+    elif counts:
+        first, last = min(counts), max(counts)
+        if since is not None:
+            first = since.strftime("%Y-%m")
+        if until is not None:
+            last = (until - dt.timedelta(days=1)).strftime("%Y-%m")
+    else:
+        return []
+    return [(m, counts.get(m, 0)) for m in months_between(first, last)]
 
 
 def rows(s: Summary) -> list[tuple[str, str, str]]:

@@ -89,6 +89,14 @@ CREATE INDEX IF NOT EXISTS request_id_hash ON request (id_hash);
 -- the staff queue's covering index: its filters and orders are read from the index alone
 CREATE INDEX IF NOT EXISTS request_queue ON request (status, due, id, created, updated, kind,
   workroom, assignee, urgent, channel);
+-- the same in due order, for the queue of every state (no status filter): the page is the
+-- index's first entries that pass the filters, no sort of 50,000 rows
+CREATE INDEX IF NOT EXISTS request_queue_due ON request (due, id, status, created, updated,
+  kind, workroom, assignee, urgent, channel);
+-- the statistics' facts of a range of creation dates, read from the index alone (the rows
+-- hold the sealed personal part: scanning them cost ten times more)
+CREATE INDEX IF NOT EXISTS request_facts ON request (created, id, kind, channel, workroom,
+  delivery, status, closed, urgent);
 CREATE TABLE IF NOT EXISTS event (
   request_id TEXT NOT NULL, seq INTEGER NOT NULL, at TEXT NOT NULL, actor TEXT NOT NULL,
   action TEXT NOT NULL, note TEXT NOT NULL DEFAULT '', PRIMARY KEY (request_id, seq)
@@ -364,6 +372,8 @@ class RequestStore:
         # is found by its numbers first, then only its 25-100 rows are read.
         # Counting by state alone is quickest on the narrow (status, created) index.
         source = "request INDEXED BY request_queue" if len(where) > 1 else "request"
+        if not status and sort == "due":  # every state, by due time: read in index order
+            source = "request INDEXED BY request_queue_due"
         by_state = len(where) == 1 or (len(where) == 2 and bool(status))
         with self._connect() as db:
             db.execute("BEGIN")  # one snapshot for the count and the page
@@ -693,7 +703,8 @@ class RequestStore:
     def facts(self, since: str = "", until: str = "") -> list[dict]:
         """The open facts of every request, for statistics: id, kind, channel, workroom,
         delivery, status, created, closed, urgent, and whether a signed copy was issued
-        (``signed``) or a postal dispatch recorded (``posted``). ``since``/``until``: only
+        (``signed``) or a postal dispatch recorded (``posted``), and the hours from creation
+        to ``closed`` (``hours``; None while open). ``since``/``until``: only
         requests created from/before these ISO times (``until`` excluded)."""
         where, args = ["1 = 1"], []
         if since:
@@ -707,7 +718,10 @@ class RequestStore:
                 "SELECT r.id, r.kind, r.channel, r.workroom, r.delivery, r.status, r.created,"
                 " r.closed, r.urgent, EXISTS (SELECT 1 FROM copy c WHERE c.request_id = r.id)"
                 " AS signed, EXISTS (SELECT 1 FROM dispatch d WHERE d.request_id = r.id)"
-                f" AS posted FROM request r WHERE {' AND '.join(where)}", args).fetchall()
+                " AS posted, CASE WHEN r.closed != '' THEN"
+                " (julianday(r.closed) - julianday(r.created)) * 24 END AS hours"
+                f" FROM request r INDEXED BY request_facts WHERE {' AND '.join(where)}",
+                args).fetchall()
         return [dict(r) for r in rows]
 
     # ------------------------------------------------------------------ bulk
