@@ -30,6 +30,15 @@ requests p50 ≤ 50 ms.
   copy in the process is reported on its own row (it parses the CJK font and imports
   pyHanko); then the median of ``--copies`` more (default 5) against the goal. Every copy is
   checked (21 pages, PDF/A checks clean).
+- ``queue``: a fresh site with ``--requests`` requests (default 50,000, three years of them:
+  mostly closed, a few thousand open, 5 % urgent, every kind, channel and workroom; personal
+  data sealed as by the form) put in with ``RequestStore.bulk_insert``, 1,000 issued copies
+  and 500 dispatches. A staff member (an Editor) signs in; the queue page
+  (``/staff/requests/``) is fetched through the test client with common filters (the open
+  queue, all states, a workroom, a kind, urgent, overdue, older than 30 days, mine, a deep
+  page, 100 a page) ``--repeat`` times each: p50 and p99 per filter and over all of them
+  beside the 50 ms goal. Then the statistics page and its CSV (the last twelve months and
+  all three years; no goal in the issue). Every answer is checked (200, rows shown).
 """
 
 from __future__ import annotations
@@ -354,11 +363,166 @@ def bench_copy(args: argparse.Namespace) -> list[Row]:
     return rows
 
 
+# ---------------------------------------------------------------------- queue
+QUEUE_FILTERS = (
+    ("open queue (default)", ""),
+    ("all states", "status=all"),
+    ("a workroom, open", "workroom=创新港"),
+    ("a kind, all states", "status=all&kind=degree"),
+    ("urgent, open", "urgency=urgent"),
+    ("overdue", "overdue=1"),
+    ("older than 30 days, all", "status=all&older=30"),
+    ("assigned to me", "mine=1"),
+    ("all states, page 200", "status=all&page=200"),
+    ("all states, 100 a page", "status=all&size=100"),
+)
+
+
+def _synthetic_requests(n: int, workrooms: list[str], assignee: str, seed: int = 12):
+    """``n`` requests over the last three years, as the archive's counts suggest (3,816 a
+    year online; most closed within days; a few thousand open)."""
+    import random
+
+    from services.requests.model import Personal, Request
+    from services.requests.store import iso, new_number, now_utc
+
+    rnd = random.Random(seed)
+    now = now_utc()
+    kinds = ["transcript"] * 6 + ["graduation", "degree", "degree", "enrolment", "other"]
+    channels = ["web"] * 6 + ["wechat"] * 3 + ["email", "staff"]
+    for i in range(n):
+        created = now - dt.timedelta(seconds=rnd.randrange(3 * 365 * 86400))
+        age_days = (now - created).days
+        roll = rnd.random()
+        if (age_days < 30 and roll < 0.5) or roll < 0.04:
+            status = rnd.choice(["submitted", "submitted", "in_progress", "unverified"])
+        elif roll < 0.07:
+            status = rnd.choice(["refused", "withdrawn"])
+        else:
+            status = "closed" if age_days > 20 else "fulfilled"
+        urgent = rnd.random() < 0.05
+        due = created + dt.timedelta(days=1 if urgent else 5)
+        closed = ""
+        if status in ("fulfilled", "closed", "refused", "withdrawn"):
+            closed = iso(min(now, created + dt.timedelta(hours=rnd.lognormvariate(3.5, 0.9))))
+        req = Request(id=new_number(created.year), status=status, kind=rnd.choice(kinds),
+                      languages=("zh", "en") if rnd.random() < 0.4 else ("zh",),
+                      copies=rnd.choice((1, 1, 1, 2, 3)),
+                      delivery=rnd.choice(("electronic", "electronic", "post", "both")),
+                      channel=rnd.choice(channels), created=iso(created),
+                      updated=closed or iso(created), due=iso(due), closed=closed,
+                      urgent=urgent, workroom=rnd.choice(workrooms),
+                      assignee=assignee if status == "in_progress" and rnd.random() < 0.3
+                      else "", email_verified=status != "unverified",
+                      year_from=rnd.randrange(1985, 2022))
+        req.year_to = (req.year_from or 2000) + 4
+        personal = Personal(name=f"申请人{i}", student_number=f"{req.year_from}{i:06d}",
+                            id_number=f"61010219{rnd.randrange(60, 99)}0101{i % 10000:04d}",
+                            email=f"graduate{i}@example.org", purpose="visa",
+                            address="陕西省西安市咸宁西路28号" if req.delivery != "electronic"
+                            else "")
+        yield req, personal
+
+
+def _sign_in(client, name: str, password: str) -> None:
+    import re
+
+    page = client.get("/staff/login").get_data(as_text=True)
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found, "no CSRF token on the sign-in page"
+    resp = client.post("/staff/login", data={"username": name, "password": password,
+                                               "csrf_token": found.group(1)})
+    assert resp.status_code == 302, resp.get_data(as_text=True)[-300:]
+
+
+def _percentile_ms(times: list[float], p: int) -> float:
+    ordered = sorted(times)
+    return round(ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] * 1000, 1)
+
+
+def bench_queue(args: argparse.Namespace) -> list[Row]:
+    from publisher.app import create_app
+    from repo.repository import Repository
+    from services.requests.model import Copy
+    from services.requests.store import RequestStore, new_code
+
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="bench-queue-") as tmp:
+        home = Path(tmp) / "site"
+        repo, _token = Repository.init(home, BASE)
+        try:
+            admin = repo.user("admin")
+            repo.add_user(admin, "clerk", roles=["Editor"], fullname="Bench clerk")
+            repo.set_password(admin, "clerk", "bench-password-1")
+        finally:
+            repo.close()
+        store = RequestStore.open(home)
+        started = time.perf_counter()
+        count = store.bulk_insert(_synthetic_requests(args.requests,
+                                                      list(store.settings.requests_workrooms),
+                                                      "clerk"))
+        inserted = time.perf_counter() - started
+        done, _n = store.query(status=("fulfilled", "closed"), limit=1500, sort="created")
+        for req in done[:1000]:
+            pdf = b"%PDF-1.7 bench copy " + req.id.encode()
+            store.add_copy(Copy(code=new_code(), request_id=req.id, language="zh",
+                                sha256=hashlib.sha256(pdf).hexdigest(), pages=1,
+                                signed_at=req.closed, signer="CN=bench", issued_by="clerk"),
+                           pdf)
+        for req in done[1000:1500]:
+            store.dispatch(req.id, "EMS", f"EA{req.id[-4:]}CN", "clerk")
+        print(f"queue: {count} requests inserted in {inserted:.1f} s "
+              f"({count / inserted:,.0f}/s), 1,000 copies, 500 dispatches", file=sys.stderr)
+        app = create_app(home)
+        client = app.test_client()
+        client.environ_base["wsgi.url_scheme"] = "https"
+        client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh"
+        _sign_in(client, "clerk", "bench-password-1")
+        every: list[float] = []
+        for what, query in QUEUE_FILTERS:
+            url = "/staff/requests/" + (f"?{query}" if query else "")
+
+            def fetch(url: str = url) -> None:
+                resp = client.get(url)
+                assert resp.status_code == 200, (url, resp.status_code)
+            fetch()  # warm-up
+            times = []
+            for _ in range(args.repeat):
+                t0 = time.perf_counter()
+                fetch()
+                times.append(time.perf_counter() - t0)
+            every += times
+            rows.append(Row("queue", what, _median_ms(times), 50.0, len(times),
+                            f"p99 {_percentile_ms(times, 99)} ms"))
+        rows.append(Row("queue", "queue page, every filter", _median_ms(every), 50.0,
+                        len(every), f"p99 {_percentile_ms(every, 99)} ms; {count:,} requests"))
+        today = dt.date.today()
+        all_years = f"from={today.year - 3}-01-01&to={today.isoformat()}"
+        for what, url in (("statistics page, 12 months", "/staff/requests/statistics"),
+                          ("statistics page, 3 years", f"/staff/requests/statistics?{all_years}"),
+                          ("statistics CSV, 12 months", "/staff/requests/statistics.csv"),
+                          ("statistics CSV, 3 years",
+                           f"/staff/requests/statistics.csv?{all_years}")):
+            def get(url: str = url) -> None:
+                resp = client.get(url)
+                assert resp.status_code == 200, (url, resp.status_code)
+            get()
+            times = []
+            for _ in range(max(3, args.repeat // 4)):
+                t0 = time.perf_counter()
+                get()
+                times.append(time.perf_counter() - t0)
+            rows.append(Row("queue", what, _median_ms(times), None, len(times),
+                            f"p99 {_percentile_ms(times, 99)} ms"))
+    return rows
+
+
 # ---------------------------------------------------------------------- main
 BENCHES: dict[str, Callable[[argparse.Namespace], list[Row]]] = {
     "verify": bench_verify,
     "public": bench_public,
     "copy": bench_copy,
+    "queue": bench_queue,
 }
 
 
@@ -378,6 +542,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=20, help="samples per figure")
     parser.add_argument("--copies", type=int, default=5,
                         help="certified copies timed after the first (copy)")
+    parser.add_argument("--requests", type=int, default=50_000,
+                        help="requests in the queue's site (queue)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
     rows: list[Row] = []
