@@ -429,3 +429,18 @@ def test_a_copy_is_kept_when_its_mail_fails(site, tmp_path):
     [copy] = store.copies_of(req.id)
     assert store.copy_pdf(copy.code).startswith(b"%PDF")
     assert "mail failed" in actions(store, req.id)
+
+
+def test_a_purged_request_shows_its_open_facts_only(app, store):
+    req = new(store)
+    store.transition(req.id, "refused", "editor", "not ours")
+    store.purge(req.id)
+    editor = signed_in(app, "editor")
+    page = editor.get(f"/staff/requests/{req.id}")
+    assert page.status_code == 200
+    html = text(page)
+    assert "was purged" in html and "赵思远" not in html and "CANARY" not in html
+    assert editor.get(f"/staff/requests/{req.id}/id-image").status_code == 404
+    queue = text(editor.get("/staff/requests/?status=refused"))
+    assert req.id in queue and "(purged)" in queue
+    assert editor.post(f"/staff/requests/{req.id}/take").status_code == 409
