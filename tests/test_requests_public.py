@@ -180,6 +180,9 @@ def test_the_whole_requester_flow(app, smtp, store, site):
     page = requester.get("/requests/")
     assert page.status_code == 200 and "Request your records" in page.get_data(as_text=True)
     assert page.headers["Cache-Control"] == "no-store"
+    csp = page.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in csp and "script-src" not in csp and "default-src 'none'" \
+        in csp and "<script" not in page.get_data(as_text=True)
     asked = submit(requester)
     text = asked.get_data(as_text=True)
     assert asked.status_code == 200 and "six-digit code" in text

@@ -49,6 +49,8 @@ def test_a_graduate_requests_her_transcript_on_her_phone(server, smtp):
             page = context.new_page()
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.on("console", lambda msg: errors.append(msg.text)
+                    if "Content Security Policy" in msg.text else None)  # a blocked style
             page.goto(server + "/")
             page.click("a[href='/requests/']")  # from the site's navigation
             assert page.url == server + "/requests/"

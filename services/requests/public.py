@@ -171,10 +171,17 @@ def bound_and_checked() -> Response | None:
 
 @bp.after_request
 def private(resp: Response) -> Response:
-    """Nothing here may be kept by a cache, or leak a link through a Referer."""
+    """Nothing here may be kept by a cache, leak a link through a Referer, be indexed,
+    framed, or run a script."""
     resp.headers["Cache-Control"] = "no-store"
     resp.headers["Referrer-Policy"] = "no-referrer"
     resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["X-Robots-Tag"] = "noindex, nofollow"
+    # no script at all, our own styles, no framing (a withdraw button under a decoy),
+    # forms post only to us
+    resp.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'")
     return tokens.set_csrf_cookie(resp)
 
 
