@@ -48,7 +48,9 @@ DOCUMENTED_5XX = {503}  # SPARQL query over its time/memory limit (docs/sparql.m
 def sample_path(rule) -> str:
     path = rule.rule
     for arg in rule.arguments:
-        path = re.sub(r"<(?:[a-z]+(?:\(.*?\))?:)?" + arg + ">", SAMPLES.get(arg, "x"), path)
+        # an int converter takes only digits: "x" would match no rule at all
+        fallback = "1" if re.search(r"<int(?:\(.*?\))?:" + arg + ">", path) else "x"
+        path = re.sub(r"<(?:[a-z]+(?:\(.*?\))?:)?" + arg + ">", SAMPLES.get(arg, fallback), path)
     assert "<" not in path, f"no sample value for {rule.rule}"
     return path
 
