@@ -26,7 +26,7 @@ import requests as http
 from support import FILE, FONDS, PERSON, require, served
 
 from publisher.app import create_app
-from services.requests import sandbox, signing, validation
+from services.requests import sandbox, signing, validation, verify
 from services.requests.model import Copy, Personal
 from services.requests.store import RequestStore, new_code
 
@@ -419,7 +419,8 @@ def test_a_pdf_that_keeps_the_parser_busy_is_cut_off(issued):
 
 
 def test_a_body_over_the_limit_is_413_before_it_is_read(issued):
-    """25 MB declared: refused from the Content-Length, without reading the body."""
+    """A body a megabyte over the limit, declared: refused from the Content-Length, without
+    reading the body."""
 
     class Counting(io.BytesIO):
         taken = 0
@@ -429,17 +430,19 @@ def test_a_body_over_the_limit_is_413_before_it_is_read(issued):
             Counting.taken += len(data)
             return data
 
-    body = Counting(b"x" * (25 * 2**20))
+    over = verify.MAX_UPLOAD + 2**20
+    limit = f"larger than {verify.MAX_UPLOAD // 2**20} MB"
+    body = Counting(b"x" * over)
     client = issued.app().test_client()
     answer = client.post("/verify", input_stream=body, headers={
         "Content-Type": "multipart/form-data; boundary=xyz", "Accept": "application/json",
-        "Content-Length": str(25 * 2**20)})
+        "Content-Length": str(over)})
     assert answer.status_code == 413
-    assert "larger than 20 MB" in answer.get_json()["error"]
+    assert limit in answer.get_json()["error"]
     assert Counting.taken == 0
-    big = upload(client, b"%PDF-1.7\n" + b"0" * (25 * 2**20), as_json=False,
+    big = upload(client, b"%PDF-1.7\n" + b"0" * over, as_json=False,
                  query_string={"lang": "en"})
-    assert big.status_code == 413 and "larger than 20 MB" in big.get_data(as_text=True)
+    assert big.status_code == 413 and limit in big.get_data(as_text=True)
 
 
 def test_a_form_without_the_file_is_400(issued):
@@ -525,14 +528,14 @@ def test_a_body_without_a_length_is_cut_at_the_limit(issued):
     for content_type in ("application/pdf", "multipart/form-data; boundary=xyz"):
         Counting.taken = 0
         body = Counting(b"--xyz\r\nContent-Disposition: form-data; name=\"file\"; "
-                        b"filename=\"a.pdf\"\r\n\r\n" + b"%" * (25 * 2**20))
+                        b"filename=\"a.pdf\"\r\n\r\n" + b"%" * (verify.MAX_UPLOAD + 2**20))
         answer = issued.app().test_client().post(
             "/verify", input_stream=body, headers={
                 "Content-Type": content_type, "Accept": "application/json",
                 "Transfer-Encoding": "chunked"},
             environ_overrides={"wsgi.input_terminated": True})
         assert answer.status_code == 413, (content_type, answer.get_data(as_text=True))
-        assert Counting.taken <= 20 * 2**20 + 2**20, Counting.taken
+        assert Counting.taken <= verify.MAX_UPLOAD + 2**20, Counting.taken
 
 
 def test_a_pdf_sent_as_the_body_is_checked_too(issued):

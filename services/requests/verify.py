@@ -43,7 +43,9 @@ from services.requests.model import Copy
 
 bp = Blueprint("verify", __name__, template_folder="templates")
 
-MAX_UPLOAD = 20 * 2**20  # bytes: a certified copy of a long record is a few MB
+# bytes: a certified copy keeps the archive's scans (A4 at 300 dpi), 1–2 MB a page, so a
+# long record's copy is tens of MB; the bound stops a body meant to tire the server
+MAX_UPLOAD = 80 * 2**20
 FAILURE_BURST = 20  # failed verifications one address may have at once …
 FAILURE_RATE = 1 / 30  # … then one more every 30 s (120 an hour)
 MAX_CLIENTS = 10_000
