@@ -97,7 +97,8 @@ def init(ctx: Context, base: str, embargo_years: int, admin: str, password_stdin
 @main.command()
 @command
 def demo(ctx: Context) -> None:
-    """Load the demo archive (idempotent: objects already there are left alone)."""
+    """Load the demo archive and demo record requests (idempotent: objects already there are
+    left alone; requests are made once)."""
     from repo.demo import load_demo
 
     with progress_bar("Loading demo archive") as bar:
@@ -105,6 +106,9 @@ def demo(ctx: Context) -> None:
         created = load_demo(ctx.repo, ctx.user,
                             progress=lambda n, total: bar.update(task, completed=n, total=total))
     out.print(f"{created} object(s) created; the demo archive is in {ctx.home}")
+    from services.requests.demo import load_demo_requests  # 查档: requests in every state
+
+    out.print(f"{len(load_demo_requests(ctx.home, ctx.repo, ctx.user))} demo request(s) made")
 
 
 @main.command()

@@ -17,6 +17,7 @@ and this tree (all private, created by admin)::
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -62,20 +63,40 @@ def demo_server(tmp_path_factory) -> str:
     Yields the server's URL, which is also the site's base IRI, so every ``/id/…`` IRI of the
     demo dereferences on this server. One server for the whole session: tests must not write
     to it (they make their own site for that). ``demo_server_home`` gives its home.
+
+    The site has the demo record requests too (``lantai demo`` makes them), and the server
+    writes its request log, as ``lantai serve`` does, to the file ``demo_server_log`` gives
+    (the leak tests read it).
     """
+    from publisher import requestlog
+    from publisher.app import create_app
     from repo.demo import load_demo
     from repo.repository import Repository
+    from services.requests.demo import load_demo_requests
 
     home = tmp_path_factory.mktemp("demo-server") / "home"
     port = free_port()
     repo, _token = Repository.init(home, f"http://127.0.0.1:{port}")
     try:
         load_demo(repo, repo.user("admin"))
+        load_demo_requests(home, repo, repo.user("admin"))
     finally:
         repo.close()
-    with served(home, port, threads=8) as url:
-        _DEMO_HOMES[url] = home
-        yield url
+    log_path = home.with_name("request.log")
+    with open(log_path, "a", encoding="utf-8", buffering=1) as log:
+        # the log's lines to the file (and not to stderr: create_app's configure() leaves a
+        # logger that has a handler alone)
+        handler = logging.StreamHandler(log)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        requestlog.log.addHandler(handler)
+        requestlog.log.setLevel(logging.INFO)
+        requestlog.log.propagate = False
+        try:
+            with served(create_app(home, REQUEST_LOG=True), port, threads=8) as url:
+                _DEMO_HOMES[url] = home
+                yield url
+        finally:
+            requestlog.log.removeHandler(handler)
 
 
 _DEMO_HOMES: dict[str, Path] = {}
@@ -84,6 +105,12 @@ _DEMO_HOMES: dict[str, Path] = {}
 @pytest.fixture(scope="session")
 def demo_server_home(demo_server: str) -> Path:
     return _DEMO_HOMES[demo_server]
+
+
+@pytest.fixture(scope="session")
+def demo_server_log(demo_server_home: Path) -> Path:
+    """The demo server's request log (one JSON line per request, as ``lantai serve``)."""
+    return demo_server_home.with_name("request.log")
 
 
 @pytest.fixture

@@ -1,12 +1,16 @@
 """Closed stays closed: crawl every public surface of the demo and look for what must not be there.
 
 The demo plants canary values (``CANARY-STU-…``, ``CANARY-CONSENT-…``, ``CANARY-EMBARGO-…``,
-``CANARY-PERSONAL-…``) in closed, embargoed and personal records and fields. The crawl starts
-where a visitor, a harvester or a IIIF viewer would (home page, sitemap, robots.txt, VoID, dumps,
-SPARQL, search, IIIF collections) and follows every same-site link it finds in HTML, XML, JSON
-and RDF, until nothing new turns up. Then:
+``CANARY-PERSONAL-…``) in closed, embargoed and personal records and fields, and the demo
+record requests (查档) carry their requesters' personal values (``CANARY-REQ-…``, names found
+nowhere else: :func:`services.requests.demo.request_canaries`). The crawl starts where a
+visitor, a harvester or a IIIF viewer would (home page, sitemap, robots.txt, VoID, dumps,
+SPARQL, search, IIIF collections, the request form and status page without a session,
+``/verify`` of the demo's certified copies) and follows every same-site link it finds in HTML,
+XML, JSON and RDF, until nothing new turns up. Then:
 
-- no canary value appears in any response body (dumps are decompressed first);
+- no canary value appears in any response body (dumps are decompressed first), nor in the
+  server's request log (but for the crawl's own queries);
 - no IRI of a non-public object appears in any response (a link would be a hint that it exists);
 - asking for a non-public object directly, by any route, answers exactly like asking for
   something that never existed.
@@ -26,7 +30,9 @@ import pytest
 import requests
 from pyoxigraph import Store
 
-from repo.demo import canaries
+from repo.demo import canaries as archive_canaries
+from services.requests.demo import request_canaries
+from services.requests.store import RequestStore
 
 MAX_URLS = 4000
 LINK = re.compile(r"""(?:href|src|content|data-manifest|data-iiif)=["']([^"'#]+)""")
@@ -36,6 +42,18 @@ TEXT_TYPES = ("text/", "application/json", "application/ld+json", "application/x
               "application/rdf+xml", "application/n-triples", "application/n-quads",
               "application/trig", "application/sparql-results", "application/gzip",
               "application/x-gzip", "application/javascript")
+
+
+def canaries() -> list[str]:
+    """What must never be public: the archive's canaries and the demo requesters' values."""
+    return archive_canaries() + request_canaries()
+
+
+def demo_copy_codes(home: Path) -> list[str]:
+    """The verification codes of the certified copies the demo issued."""
+    store = RequestStore.open(home)
+    rows, _ = store.query(limit=1000)
+    return [c.code for r in rows for c in store.copies_of(r.id)]
 
 
 def closed_iris(home: Path, base: str) -> set[str]:
@@ -73,7 +91,7 @@ def image_api_urls(url: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def crawl(demo_server: str) -> dict[str, str]:
+def crawl(demo_server: str, demo_server_home: Path) -> dict[str, str]:
     """Every public URL reachable from the entry points, with its body as text."""
     origin = demo_server
     session = requests.Session()
@@ -81,7 +99,10 @@ def crawl(demo_server: str) -> dict[str, str]:
         "/", "/?lang=en", "/robots.txt", "/sitemap.xml", "/.well-known/void",
         "/dumps/lantai.nq.gz", "/dumps/lantai.ttl.gz", "/sparql", "/search?q=档案",
         "/search?q=interview&lang=en", "/exhibits/", "/api/openapi.json",
+        "/requests/", "/requests/?lang=en", "/requests/status", "/verify", "/verify?lang=en",
     ]
+    for code in demo_copy_codes(demo_server_home):
+        seeds += [f"/verify?code={code}", f"/verify?code={code}&lang=en"]
     for fmt in ("json", "xml", "csv", "tsv"):
         seeds.append("/sparql?" + urllib.parse.urlencode(
             {"query": "SELECT * WHERE { GRAPH ?g { ?s ?p ?o } }", "format": fmt}))
@@ -181,3 +202,29 @@ def test_sparql_finds_no_canary(demo_server: str):
                             headers={"Accept": "application/sparql-results+json"}, timeout=30)
         assert resp.status_code == 200
         assert json.loads(resp.text)["boolean"] is False
+
+
+def test_the_crawl_reaches_the_request_pages(crawl: dict[str, str], demo_server: str,
+                                             demo_server_home: Path):
+    """The leak checks above saw the request service's public pages, among them the
+    verification page of each certified copy the demo issued."""
+    codes = demo_copy_codes(demo_server_home)
+    assert codes, "the demo issued certified copies"
+    paths = {u[len(demo_server):]: text for u, text in crawl.items()}
+    for code in codes:
+        assert code in paths[f"/verify?code={code}"]
+    assert "/requests/" in paths and "/requests/status" in paths
+
+
+def test_no_canary_in_the_request_log(crawl: dict[str, str], demo_server_log: Path):
+    """Every request the crawl made is in the server's log, and no personal value is, but
+    where the crawl itself put it in a query (a search for the canary)."""
+    lines = [json.loads(line) for line in demo_server_log.read_text("utf-8").splitlines()]
+    assert len(lines) >= len(crawl)
+    planted = canaries()
+    leaks = []
+    for line in lines:
+        url = line["path"] + ("?" + line["query"] if line.get("query") else "")
+        text = without_echo(url, json.dumps(line, ensure_ascii=False))
+        leaks += [(url, c) for c in planted if c in text]
+    assert not leaks, f"canaries in the request log: {leaks[:10]}"
