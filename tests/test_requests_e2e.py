@@ -48,9 +48,9 @@ REQUESTER = {
     "name": "赵思远", "student_number": "CANARY-STU-2019001", "year_from": "2019",
     "year_to": "2023", "department": "电气工程学院", "id_number": "CANARY-E2E-ID-0001",
     "purpose": "Visa application <script>alert(1)</script>",
-    "email": "canary-e2e-0001@example.org", "phone": "CANARY-E2E-TEL-0001",
+    "email": "canary-e2e-0001@example.org", "phone": "+86 100-4417-9001",
 }
-SECRET = ("CANARY-E2E-ID-0001", "canary-e2e-0001", "CANARY-E2E-TEL-0001", "赵思远",
+SECRET = ("CANARY-E2E-ID-0001", "canary-e2e-0001", "100-4417-9001", "赵思远",
           "CANARY-STU-2019001")
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -8,7 +8,7 @@ workroom, assigned, matched, selected, issued, posted, refused, withdrawn), so t
 also an end-to-end run of the write path and its history reads like a real one.
 
 The requesters are fictional and their personal values carry ``CANARY-REQ-…`` markers (and
-names found nowhere else in the demo): :func:`request_canaries` lists them, and the leak
+names and phone numbers found nowhere else in the demo; a phone is digits, as the form wants): :func:`request_canaries` lists them, and the leak
 tests look for each on every public surface and in the request log.
 
 The fulfilled request is the demo graduate 赵思远's (``/agents/zhao-siyuan``) for her
@@ -60,7 +60,7 @@ def _person(n: int, name: str, **kw: str) -> Personal:
     """A requester whose watched values carry the canary marker ``n``."""
     values = dict(name=name, student_number=f"CANARY-REQ-STU-{n:04d}", id_type="resident_id",
                   id_number=f"CANARY-REQ-ID-{n:04d}", email=f"canary-req-{n:04d}@example.org",
-                  phone=f"CANARY-REQ-TEL-{n:04d}", department="电气工程学院")
+                  phone=f"+86 100-4417-{n:04d}", department="电气工程学院")
     values.update(kw)
     return Personal(**values)
 
