@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from support import free_port, require, run_lantai
 
+from repo.demo import ARCHIVE_YAML
 from services.requests.demo import DEMO_REQUESTS, TRANSCRIPT, request_canaries
 from services.requests.model import CHANNELS, STATES
 from services.requests.store import RequestStore
@@ -87,8 +88,12 @@ def test_the_fulfilled_request_is_the_graduates_transcript(demo_home: Path):
 
 
 def test_no_requesters_value_in_clear_anywhere_in_the_site(demo_home: Path):
-    """Sealed in the request store, and nowhere else: not in the stores, catalog, files."""
-    planted = [c.encode("utf-8") for c in request_canaries()]
+    """Sealed in the request store, and nowhere else: not in the stores, catalog, files.
+    (But for what the archive itself describes: 赵思远 and her student number are in her
+    records, which are closed, not public.)"""
+    described = ARCHIVE_YAML.read_text(encoding="utf-8")
+    planted = [c.encode("utf-8") for c in request_canaries() if c not in described]
+    assert len(planted) >= 6 * 5
     found = []
     for path in demo_home.rglob("*"):
         if path.is_file():
@@ -105,11 +110,13 @@ def test_the_issued_copy_is_written_and_validates(demo_home: Path, tmp_path: Pat
     run_lantai(demo_home, "signing", "ca", "-o", str(ca))
     assert pdf.read_bytes().startswith(b"%PDF-")
     assert b"-----BEGIN CERTIFICATE-----" in ca.read_bytes()
-    check = subprocess.run([str(PYHANKO), "sign", "validate", "--executive-summary",
+    check = subprocess.run([str(PYHANKO), "sign", "validate", "--pretty-print",
                             "--trust", str(ca), "--trust-replace", str(pdf)],
                            capture_output=True, text=True, timeout=120)
     assert check.returncode == 0, check.stdout + check.stderr
-    assert check.stdout.split()[-1:] == ["VALID"], check.stdout
+    for said in ("The signer's certificate is trusted.", "The signature covers the entire file.",
+                 "The signature is judged VALID."):
+        assert said in check.stdout, (said, check.stdout)
     missing = run_lantai(demo_home, "requests", "copy", "CD2026-AAAA-BBBB-CCCC-DDDD", "-o",
                          str(tmp_path / "none.pdf"), check=False)
     assert missing.returncode != 0 and not (tmp_path / "none.pdf").exists()
