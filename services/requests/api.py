@@ -459,7 +459,7 @@ def _schemas() -> dict[str, dict]:
                                       "delivery": {"type": "string",
                                                    "enum": list(DELIVERIES)},
                                       "year_from": year, "year_to": year},
-                       "example": {"name": "赵思远", "student_number": "2005012345",
+                       "example": {"name": "王小明", "student_number": "2005012345",
                                    "year_from": 2005, "year_to": 2009,
                                    "id_type": "resident_id",
                                    "id_number": "610102198701011234",

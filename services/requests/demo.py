@@ -7,9 +7,10 @@ certify part, step by step as the real services would (e-mail code checked, rout
 workroom, assigned, matched, selected, issued, posted, refused, withdrawn), so the demo is
 also an end-to-end run of the write path and its history reads like a real one.
 
-The requesters are fictional and their personal values carry ``CANARY-REQ-…`` markers (and
-names and phone numbers found nowhere else in the demo; a phone is digits, as the form wants): :func:`request_canaries` lists them, and the leak
-tests look for each on every public surface and in the request log.
+The requesters are fictional and their personal values carry ``CANARY-REQ-…`` markers (or
+are names and phone numbers found nowhere else in the demo; a phone is digits, as the form
+wants): :func:`request_canaries` lists them, and the leak tests look for each on every
+public surface and in the request log.
 
 The fulfilled request is the demo graduate 赵思远's (``/agents/zhao-siyuan``) for her
 transcript (``/xjtu/xs/transcripts/transcript-2019001``), with certified copies in Chinese and
