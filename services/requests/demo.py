@@ -13,8 +13,9 @@ wants): :func:`request_canaries` lists them, and the leak tests look for each on
 public surface and in the request log.
 
 The fulfilled request is the demo graduate 赵思远's (``/agents/zhao-siyuan``) for her
-transcript (``/xjtu/xs/transcripts/transcript-2019001``), with certified copies in Chinese and
-English; its e-mail is ``canary-req-0004@example.org`` (the status page opens with it).
+transcript (``/xjtu/xs/transcripts/transcript-2019001``), with a certified copy in English
+(for a visa; one copy keeps ``lantai demo`` quick: each costs seconds of font subsetting and
+signing); its e-mail is ``canary-req-0004@example.org`` (the status page opens with it).
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ DEMO_REQUESTS: tuple[DemoRequest, ...] = (
         "fulfilled", "transcript", "web", "创新港", days_ago=3, assignee="reviewer",
         personal=_person(4, "赵思远", student_number="CANARY-STU-2019001",
                          purpose="签证申请 (visa application)"),
-        languages=("zh", "en"), person=GRADUATE, records=((TRANSCRIPT, (1,)),)),
+        languages=("en",), person=GRADUATE, records=((TRANSCRIPT, (1,)),)),
     DemoRequest(
         "closed", "degree", "staff", "兴庆", days_ago=20, assignee="editor", delivery="post",
         personal=_person(5, "上官听雨", purpose="职称评审",
