@@ -18,7 +18,7 @@ MENU_AND_TABS = (
     lazy_gettext("Review queue"), lazy_gettext("Import"), lazy_gettext("Accounts"),
     lazy_gettext("Contents"), lazy_gettext("Edit"), lazy_gettext("Files"),
     lazy_gettext("Access"), lazy_gettext("Sharing"), lazy_gettext("History"),
-    lazy_gettext("Export"), lazy_gettext("Request statistics"),
+    lazy_gettext("Export"), lazy_gettext("Requests"), lazy_gettext("Request statistics"),
 )
 ROLES = {
     "Reader": lazy_gettext("Reader"),

@@ -13,8 +13,9 @@ What is on it:
   to ``{base}/verify?code=CODE``, and "page n of N" (the cover is page 1);
 - the code in the document information as ``/LantaiCode`` (what ``/verify`` reads back).
 
-The words of the cover are here, in both languages, not in a gettext catalog: a copy is
-made for a language the request names, whoever issues it and whatever their browser asks.
+The words of the cover are read from the message catalogs in the copy's language
+(``UIText.in_lang``), not the browser's: a copy is made for a language the request names,
+whoever issues it and whatever their browser asks.
 
 The signature is PAdES (``ETSI.CAdES.detached``, SHA-256) by pyHanko, a certification
 signature that permits no changes: baseline B-B; B-LT (a timestamp from ``signing_tsa_url``
@@ -40,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from publisher.i18n import UIText, human_date, ui_ptext
 from repo.config import Settings, read_settings
 from repo.errors import Invalid, LantaiError, NotFound
 from repo.repository import Repository
@@ -55,56 +57,43 @@ CREATOR = "Lantai certified copies (fpdf2)"
 ISSUABLE = ("in_progress", "fulfilled")
 TIMEZONE = "Asia/Shanghai"  # the date printed on the cover is the archive's date
 
+# The words of the cover, read from the catalogs in the copy's language (not the browser's):
+# a copy is made for a language the request names, whoever issues it. Contexts keep them
+# apart from the pages' words of the same English (the cover's "Pages" is a count).
 KINDS = {
-    "transcript": ("成绩单", "Academic transcript"),
-    "graduation": ("毕业证明", "Graduation certificate"),
-    "degree": ("学位证明", "Degree certificate"),
-    "enrolment": ("学籍档案", "Enrolment record"),
-    "other": ("其他档案", "Other records"),
+    "transcript": ui_ptext("certified", "Academic transcript"),
+    "graduation": ui_ptext("certified", "Graduation certificate"),
+    "degree": ui_ptext("certified", "Degree certificate"),
+    "enrolment": ui_ptext("certified", "Enrolment record"),
+    "other": ui_ptext("certified", "Other records"),
 }
-WORDS: dict[str, dict[str, str]] = {
-    "zh": {
-        "title": "档案证明",
-        "number": "申请编号",
-        "what": "证明内容",
-        "date": "出具日期",
-        "pages": "页数",
-        "code": "核验码",
-        "refcode": "档号",
-        "record": "题名",
-        "count": "页数",
-        "statement": ("兹证明：本证明所附{n}页材料复制自{archive}所藏档案，与档案原件内容一致。"
-                      "本件为电子证明文件，由本馆以电子签章（PAdES数字签名）签署，"
-                      "对文件的任何改动都会使签名失效。"
-                      "请扫描任一页上的二维码，或访问 {base}/verify 输入核验码 {code} 核验。"),
-        "issuer": "出证单位：{archive}",
-        "footer_code": "核验码 {code}",
-        "footer_page": "第 {n} 页，共 {total} 页",
-        "footer_verify": "核验：{base}/verify",
-        "reason": "档案证明",
-    },
-    "en": {
-        "title": "Certified Copy of Archival Records",
-        "number": "Request number",
-        "what": "Certified",
-        "date": "Date of issue",
-        "pages": "Pages",
-        "code": "Verification code",
-        "refcode": "Reference code",
-        "record": "Title",
-        "count": "Pages",
-        "statement": ("This is to certify that the attached pages ({n} in all) are true "
-                      "copies of records held by {archive}. This document is signed electronically "
-                      "with the archive's seal (a PAdES digital signature); any change to it "
-                      "invalidates the signature. To verify it, scan the QR code on any page "
-                      "or enter the code {code} at {base}/verify."),
-        "issuer": "Issued by {archive}",
-        "footer_code": "Verification code {code}",
-        "footer_page": "Page {n} of {total}",
-        "footer_verify": "Verify at {base}/verify",
-        "reason": "Certified copy",
-    },
+WORDS: dict[str, UIText] = {
+    "title": ui_ptext("cover", "Certified Copy of Archival Records"),
+    "number": ui_ptext("cover", "Request number"),
+    "what": ui_ptext("cover", "Certified"),
+    "date": ui_ptext("cover", "Date of issue"),
+    "pages": ui_ptext("cover", "Pages"),
+    "code": ui_ptext("cover", "Verification code"),
+    "refcode": ui_ptext("cover", "Reference code"),
+    "record": ui_ptext("cover", "Title"),
+    "count": ui_ptext("cover", "Pages"),
+    "statement": ui_ptext("cover", "This is to certify that the attached pages (%(n)s in all) "
+                          "are true copies of records held by %(archive)s. This document is "
+                          "signed electronically with the archive's seal (a PAdES digital "
+                          "signature); any change to it invalidates the signature. To verify "
+                          "it, scan the QR code on any page or enter the code %(code)s at "
+                          "%(base)s/verify."),
+    "issuer": ui_ptext("cover", "Issued by %(archive)s"),
+    "footer_code": ui_ptext("cover", "Verification code %(code)s"),
+    "footer_page": ui_ptext("cover", "Page %(n)s of %(total)s"),
+    "footer_verify": ui_ptext("cover", "Verify at %(base)s/verify"),
+    "reason": ui_ptext("cover", "Certified copy"),
 }
+
+
+def _words(lang: str) -> dict[str, str]:
+    """The cover's words in ``lang``, placeholders left for the caller to fill in."""
+    return {key: text.in_lang(lang) for key, text in WORDS.items()}
 
 
 @dataclass
@@ -306,9 +295,7 @@ def _local_date(when: dt.datetime, language: str) -> str:
         when = when.astimezone(ZoneInfo(TIMEZONE))
     except (ImportError, KeyError, ValueError):
         pass
-    if language == "zh":
-        return f"{when.year}年{when.month}月{when.day}日"
-    return f"{when.day} {when:%B} {when.year}"
+    return human_date(when.date().isoformat(), language) or when.date().isoformat()
 
 
 def build_pdf(content: Content) -> bytes:
@@ -331,7 +318,7 @@ def _layout(content: Content, source: tuple[Path, int]) -> tuple[Any, Any]:
     from fpdf.output import PDFICCProfile
 
     lang = content.language
-    words = WORDS[lang]
+    words = _words(lang)
     zh, en = content.archive
     archive = zh if lang == "zh" else en
     total = 1 + len(content.images)
@@ -344,14 +331,14 @@ def _layout(content: Content, source: tuple[Path, int]) -> tuple[Any, Any]:
     pdf.set_lang(lang)
     pdf.set_title(title)
     pdf.set_author(archive)
-    pdf.set_subject(f"{KINDS[content.kind][0 if lang == 'zh' else 1]} — {content.request_id}")
+    pdf.set_subject(f"{KINDS[content.kind].in_lang(lang)} — {content.request_id}")
     pdf.allow_images_transparency = False  # no transparency group on pages (PDF/A: none)
     pdf.set_creator(CREATOR)
     pdf.set_producer(PRODUCER())
     pdf.set_creation_date(content.issued)
     pdf.set_xmp_metadata(pdfa.xmp(
         title=title, author=archive,
-        subject=f"{KINDS[content.kind][0 if lang == 'zh' else 1]} — {content.request_id}",
+        subject=f"{KINDS[content.kind].in_lang(lang)} — {content.request_id}",
         creator_tool=CREATOR, producer=PRODUCER(), created=content.issued))
     pdf.add_output_intent(OutputIntentSubType.PDFA, "sRGB IEC61966-2.1",
                           "sRGB IEC61966-2.1", "http://www.color.org",
@@ -388,7 +375,7 @@ def _cover(pdf: Any, content: Content, words: dict[str, str], archive: str) -> N
     pdf.ln(6)
     pages = len(content.images)
     facts = [(words["number"], content.request_id),
-             (words["what"], KINDS[content.kind][0 if lang == "zh" else 1]),
+             (words["what"], KINDS[content.kind].in_lang(lang)),
              (words["date"], _local_date(content.issued, lang)),
              (words["pages"], str(pages)),
              (words["code"], content.code)]
@@ -407,8 +394,8 @@ def _cover(pdf: Any, content: Content, words: dict[str, str], archive: str) -> N
             table.row([part.refcode or "—", part.title, str(len(part.pages))])
     pdf.ln(7)
     pdf.set_font(FAMILY, size=11)
-    pdf.multi_cell(0, 6.5, words["statement"].format(
-        n=pages, archive=archive, base=content.base, code=content.code),
+    pdf.multi_cell(0, 6.5, words["statement"] % {
+        "n": pages, "archive": archive, "base": content.base, "code": content.code},
         new_x="LMARGIN", new_y="NEXT")
     seal_mm = 42
     y = max(pdf.get_y() + 8, 190)
@@ -416,7 +403,7 @@ def _cover(pdf: Any, content: Content, words: dict[str, str], archive: str) -> N
     pdf.image(io.BytesIO(content.seal_png), x=pdf.w - pdf.r_margin - seal_mm - 6, y=y,
               w=seal_mm, h=seal_mm)
     pdf.set_xy(pdf.l_margin, y + seal_mm / 2 - 7)
-    pdf.cell(pdf.epw - seal_mm - 12, 7, words["issuer"].format(archive=archive),
+    pdf.cell(pdf.epw - seal_mm - 12, 7, words["issuer"] % {"archive": archive},
              align="R", new_x="LMARGIN", new_y="NEXT")
     pdf.set_x(pdf.l_margin)
     pdf.cell(pdf.epw - seal_mm - 12, 7, _local_date(content.issued, lang), align="R")
@@ -455,9 +442,9 @@ def _footer(pdf: Any, content: Content, words: dict[str, str],
     pdf._out("q 0 g " + " ".join(ops) + " f Q")
     pdf.set_text_color(0, 0, 0)
     pdf.set_font(FAMILY, size=8)
-    lines = [words["footer_code"].format(code=content.code),
-             words["footer_verify"].format(base=content.base),
-             words["footer_page"].format(n=n, total=total)]
+    lines = [words["footer_code"] % {"code": content.code},
+             words["footer_verify"] % {"base": content.base},
+             words["footer_page"] % {"n": n, "total": total}]
     y = pdf.h - 7 - size + 1
     for line in lines:
         pdf.set_xy(10, y)
@@ -510,7 +497,7 @@ def sign(data: bytes, home: Path, settings: Settings, code: str,
     tsa = settings.signing_tsa_url
     meta = signers.PdfSignatureMetadata(
         field_name=FIELD, md_algorithm="sha256", subfilter=fields.SigSeedSubFilter.PADES,
-        reason=f"{WORDS[language]['reason']} {code}", certify=True,
+        reason=f"{WORDS['reason'].in_lang(language)} {code}", certify=True,
         docmdp_permissions=MDPPerm.NO_CHANGES,
         embed_validation_info=bool(tsa),
         validation_context=_validation_context(home) if tsa else None)

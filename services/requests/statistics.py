@@ -20,7 +20,7 @@ from flask import Blueprint, Response, current_app, request
 from flask_babel import gettext as _
 
 import services.requests as package
-from publisher.i18n import ui_text
+from publisher.i18n import ui_ptext, ui_text
 from repo.errors import Forbidden, Invalid
 from repo.repository import Repository
 from repo.security import User
@@ -35,7 +35,7 @@ ROLES = frozenset({"Manager", "Editor"})
 
 # what the page shows for the codes the statistics are kept by (English message ids)
 LABELS = {
-    "transcript": ui_text("Transcript"), "graduation": ui_text("Graduation certificate"),
+    "transcript": ui_ptext("kind", "Transcript"), "graduation": ui_text("Graduation certificate"),
     "degree": ui_text("Degree certificate"), "enrolment": ui_text("Enrolment record"),
     "other": ui_text("Other record"),
     "web": ui_text("Web form"), "email": ui_text("E-mail"), "wechat": ui_text("WeChat"),
