@@ -39,11 +39,11 @@ test: $(VENV)/.installed viewer staff-assets
 
 # The Chinese of the public pages (publisher/ and iiif/), of the staff workspace and of the
 # services (services/: 查档 …): extract
-# the messages of the templates and the code (gettext, lazy_gettext, and ui_text/ui_ptext of
+# the messages of the templates and the code (gettext, lazy_gettext (or _l), and ui_text/ui_ptext of
 # publisher/i18n.py), merge them into each catalog (then write the Chinese of new ones in
 # messages.po), compile messages.mo. Both files are committed, so a clean clone needs no build
 # step; tests/test_i18n.py and tests/test_staff_i18n.py check them.
-KEYWORDS := -k lazy_gettext -k lazy_pgettext:1c,2 -k ui_text -k ui_ptext:1c,2
+KEYWORDS := -k lazy_gettext -k _l -k lazy_pgettext:1c,2 -k ui_text -k ui_ptext:1c,2
 translations: $(VENV)/.installed
 	$(VENV)/bin/pybabel extract -F babel.cfg $(KEYWORDS) --ignore-dirs='.* _* static' \
 	  -o $(VENV)/messages.pot publisher iiif

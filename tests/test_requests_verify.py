@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 import requests as http
+from flask.testing import FlaskClient
 from support import FILE, FONDS, PERSON, require, served
 
 from publisher.app import create_app
@@ -153,7 +154,17 @@ class Issued:
     closed_iri: str
 
     def app(self, **config):
-        return create_app(self.home, **config)
+        """The site's app; its test clients ask for English (the texts these tests read:
+        a browser without Accept-Language gets Chinese)."""
+        app = create_app(self.home, **config)
+        app.test_client_class = EnglishClient
+        return app
+
+
+class EnglishClient(FlaskClient):
+    def __init__(self, *args, **kw) -> None:
+        super().__init__(*args, **kw)
+        self.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
 
 
 def issue(store: RequestStore, request_id: str, records: list[dict], *, language: str = "zh",

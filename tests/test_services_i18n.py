@@ -114,11 +114,13 @@ def test_the_merged_catalogs_keep_each_sites_words():
     assert zh.gettext("Your record request %(number)s") == "您的查档申请 %(number)s"
 
 
-def test_words_shown_at_run_time_have_their_chinese():
-    """States, kinds, languages, deliveries, channels, identity documents, history events,
-    staff actions and entry fields are shown with ``_(code)``: ``words.py`` lists them all."""
-    from publisher.i18n import translations
-    from services.requests import model, staff_actions, staff_entry, words
+def test_words_shown_at_run_time_have_their_chinese(app):
+    """States, kinds, languages, deliveries, channels, identity documents, history events
+    and the entry form's fields are stored as codes and shown through
+    ``services/requests/staff_words.py``: it has a word for each, and the word is Chinese on
+    a Chinese page (it would be the code itself, or English, if it were missing or its id
+    were not extracted)."""
+    from services.requests import model, staff_entry, staff_words
 
     source = "\n".join((PROJECT / "services" / "requests" / name).read_text(encoding="utf-8")
                        for name in ("store.py", "delivery.py", "staff_actions.py",
@@ -131,15 +133,17 @@ def test_words_shown_at_run_time_have_their_chinese():
         events |= set(re.findall(r'"([^"]+)"', call))
     assert {"created", "transferred", "issued", "revoked", "mailed"} <= events
     codes = {*model.STATES, *model.KINDS, *model.LANGUAGES, *model.DELIVERIES,
-             *model.CHANNELS, *model.ID_TYPES, *events,
-             *(set(staff_actions.ACTION_STATES) - {"revoke"}), *staff_entry.LIMITS}
-    listed = {*words.STATES, *words.KINDS, *words.LANGUAGES, *words.DELIVERIES,
-              *words.CHANNELS, *words.ID_TYPES, *words.EVENTS, *words.ACTIONS, *words.FIELDS}
-    assert not codes - listed, f"add them to services/requests/words.py: {codes - listed}"
-    zh = translations("zh")
-    untranslated = sorted(c for c in codes if zh.gettext(c) == c or not CJK.search(
-        zh.gettext(c)))
+             *model.CHANNELS, *events} - {"other"}
+    assert not codes - set(staff_words.WORDS), codes - set(staff_words.WORDS)
+    assert set(model.ID_TYPES) <= set(staff_words.ID_WORDS)
+    assert set(staff_entry.LIMITS) <= set(staff_words.FIELD_WORDS)
+    with app.test_request_context("/staff/", headers={"Accept-Language": "zh-CN"}):
+        shown = {**{c: staff_words.word(c) for c in codes | {"other"}},
+                 **{f"id {c}": staff_words.id_word(c) for c in model.ID_TYPES},
+                 **{f"field {c}": staff_words.field_word(c) for c in staff_entry.LIMITS}}
+    untranslated = sorted(c for c, text in shown.items() if not CJK.search(text))
     assert not untranslated, untranslated
+    assert shown["transcript"] == "成绩单" and shown["in_progress"] == "办理中"
 
 
 # ---------------------------------------------------------------- no hand-written pairs

@@ -17,7 +17,7 @@ from repo.errors import Invalid, LantaiError
 from services.requests.forms import MAX_LENGTH
 from services.requests.model import DELIVERIES, ID_TYPES, KINDS, LANGUAGES, Personal
 from services.requests.staff import bp, store
-from services.requests.staff_words import id_word, word
+from services.requests.staff_words import field_word, id_word, word
 from staff import web
 
 CHANNELS = ("email", "wechat", "staff")  # how a request reaches staff (the web is public)
@@ -55,7 +55,7 @@ def new() -> Response:
 def field(name: str) -> str:
     value = request.form.get(name, "").strip()
     if len(value) > LIMITS[name]:
-        raise Invalid(_("%(field)s is longer than %(n)d characters", field=_(name),
+        raise Invalid(_("%(field)s is longer than %(n)d characters", field=field_word(name),
                         n=LIMITS[name]))
     return value
 

@@ -5,15 +5,16 @@ things). A value with no word here is shown as it is stored."""
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_gettext as _l  # `make translations` extracts _l too
+from flask_babel import lazy_pgettext
 
 WORDS = {
     # states
     "unverified": _l("e-mail not confirmed"), "submitted": _l("submitted"),
     "in_progress": _l("in progress"), "fulfilled": _l("fulfilled"), "closed": _l("closed"),
     "refused": _l("refused"), "withdrawn": _l("withdrawn"),
-    # kinds
-    "transcript": _l("Transcript"), "graduation": _l("Graduation certificate"),
+    # kinds ("Transcript" with a context: the public pages' one is an oral history's)
+    "transcript": lazy_pgettext("kind", "Transcript"), "graduation": _l("Graduation certificate"),
     "degree": _l("Degree certificate"), "enrolment": _l("Enrolment record"),
     "other": _l("Other record"),
     # deliveries
@@ -40,6 +41,16 @@ ID_WORDS = {**{k: WORDS[k] for k in ("resident_id", "passport", "hk_macau_permit
                                       "taiwan_permit")}, "other": _l("Other document")}
 
 
+# the entry form's fields, named in "<field> is longer than n characters" (the form's labels)
+FIELD_WORDS = {
+    "name": _l("Full name"), "student_number": _l("Student number"),
+    "department": _l("Department"), "id_type": _l("Identity document"),
+    "id_number": _l("Identity document number"), "email": _l("E-mail"), "phone": _l("Phone"),
+    "address": _l("Postal address"), "purpose": _l("Purpose"),
+    "other_text": _l("Which record (for “other”)"),
+}
+
+
 def word(value: str) -> str:
     """The word for a stored value in the page's language (the value itself if none)."""
     found = WORDS.get(value)
@@ -49,3 +60,9 @@ def word(value: str) -> str:
 def id_word(value: str) -> str:
     found = ID_WORDS.get(value)
     return str(found) if found is not None else value
+
+
+def field_word(name: str) -> str:
+    """The label of an entry form's field in the page's language (the name itself if none)."""
+    found = FIELD_WORDS.get(name)
+    return str(found) if found is not None else name
