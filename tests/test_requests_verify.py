@@ -315,9 +315,11 @@ def test_one_byte_changed_is_not_valid_and_still_says_which_copy(issued):
     assert verdict["known"] is False
     assert verdict["code"] == issued.code  # from /LantaiCode: the copy it claims to be
     assert "not_intact" in verdict["problems"]
+    assert "untrusted" not in verdict["problems"]  # the certificate is still the archive's
     page = upload(client, flip_byte(issued.pdf), as_json=False, query_string={"lang": "en"})
-    assert "Broken: the document was changed after it was signed" in page.get_data(
-        as_text=True)
+    text = page.get_data(as_text=True)
+    assert "Broken: the document was changed after it was signed" in text
+    assert "not this archive" not in text and "this archive's certificate" not in text
 
 
 def test_content_added_after_signing_is_not_valid(issued):
