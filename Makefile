@@ -42,7 +42,7 @@ test: $(VENV)/.installed viewer staff-assets
 # the messages of the templates and the code (gettext, lazy_gettext (or _l), and ui_text/ui_ptext of
 # publisher/i18n.py), merge them into each catalog (then write the Chinese of new ones in
 # messages.po), compile messages.mo. Both files are committed, so a clean clone needs no build
-# step; tests/test_i18n.py and tests/test_staff_i18n.py check them.
+# step; tests/test_i18n.py, test_staff_i18n.py and test_services_i18n.py check them.
 KEYWORDS := -k lazy_gettext -k _l -k lazy_pgettext:1c,2 -k ui_text -k ui_ptext:1c,2
 translations: $(VENV)/.installed
 	$(VENV)/bin/pybabel extract -F babel.cfg $(KEYWORDS) --ignore-dirs='.* _* static' \
