@@ -35,6 +35,8 @@ from repo.revisions import (
     new_changeset_id,
 )
 from repo.security import (
+    SCOPED_ON,
+    SCOPED_ROLES,
     SYSTEM,
     USERNAME,
     User,
@@ -258,7 +260,11 @@ class Accounts:
                 f" ({status}; a name is never reused)" if status == REMOVED else
                 f" ({status}: `lantai users enable {name}`)" if status == DISABLED else ""))
         agent_iri = self.reads.resolve(agent) if agent else None
-        return self._save_user(User(name, {check_role(r) for r in roles}, fullname, agent_iri),
+        site_roles = {check_role(r) for r in roles}
+        if site_roles & set(SCOPED_ROLES):
+            raise Invalid(f"{', '.join(sorted(site_roles & set(SCOPED_ROLES)))} is held on "
+                          "one object: add the account, then grant it with on")
+        return self._save_user(User(name, site_roles, fullname, agent_iri),
                                password=password, new_api_token=token, actor=actor,
                                action="add-user", message=message or f"add user {name}")
 
@@ -276,6 +282,9 @@ class Accounts:
               message: str = "") -> None:
         """Give a site-wide role, or a local role on a container and everything inside."""
         role = check_role(role)
+        if role in SCOPED_ROLES and on is None:
+            raise Invalid(f"{role} is held on one {SCOPED_ON[role]}: give it with on "
+                          f"(`lantai users grant {name} {role} --on PATH`)")
         if on is None:
             target = self._account(actor, name)
             target.roles.add(role)
@@ -287,6 +296,9 @@ class Accounts:
         obj = self.reads.get(actor, on)
         if not allowed("manage", obj.state, self.reads.roles_on(actor, obj)):
             raise Forbidden(f"{actor.name} may not grant roles on {obj.path}")
+        if role in SCOPED_ON and obj.type != SCOPED_ON[role]:
+            raise Invalid(f"{role} is held on a {SCOPED_ON[role]}, not on a {obj.type} "
+                          f"({obj.path})")
         new = obj.copy()
         new.mgmt.setdefault("local" + role, [])
         if user_iri(name) not in new.mgmt["local" + role]:

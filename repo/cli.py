@@ -28,6 +28,8 @@ from repo.repository import Repository
 from repo.users_cli import users
 from repo.values import Assignment
 from services.requests import signing
+from services.filing.cli import filing_group
+from services.growth.cli import growth_group
 from services.requests.cli import requests_group, signing_group
 
 
@@ -501,6 +503,8 @@ main.add_command(ocr_cmd)
 main.add_command(users)
 main.add_command(requests_group)
 main.add_command(signing_group)
+main.add_command(filing_group)
+main.add_command(growth_group)
 
 
 def run() -> None:

@@ -142,6 +142,15 @@ class Settings:
     smtp_starttls: bool = False
     smtp_user: str = ""
     smtp_from: str = "archives@localhost"
+    # The filing loop (services/filing): the largest upload to one submission (a spreadsheet
+    # with its files, or a bag as a ZIP), MiB; the most rows one spreadsheet may describe;
+    # days before a task's due date when a reminder goes to the unit
+    filing_upload_max_mb: Annotated[int, Field(ge=1, le=8192)] = 1024
+    filing_max_rows: Annotated[int, Field(ge=1, le=100_000)] = 10_000
+    filing_reminder_days: Annotated[int, Field(ge=0, le=365)] = 14
+    # Growth records (services/growth): the exhibit section where a student's consented
+    # items are shown (a path; empty: consent cannot be given)
+    growth_exhibit_section: str = "/exhibits/student-memories/growth"
 
 
 def default_home() -> Path:

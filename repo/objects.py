@@ -26,8 +26,11 @@ from repo.values import display
 
 TRACKED = ("type", "parent", "slug", "state", "access", "openingDate", "accessByDefault",
            "personalField", "owner",
-           "localReader", "localContributor", "localEditor", "localReviewer", "localManager")
+           "localReader", "localContributor", "localEditor", "localReviewer", "localManager",
+           "localFilingOfficer")
 ROLES = ("Reader", "Contributor", "Editor", "Reviewer", "Manager")
+# roles held on one object only, for a service, granting nothing in the tree (repo.security)
+SCOPED_ROLES = ("FilingOfficer",)
 STATES = ("private", "pending", "published")
 ACCESS_LEVELS = ("open", "restricted", "personal", "embargoed")
 # Statements the content tree implies (written by the repository, not by archivists).
@@ -202,7 +205,7 @@ class ContentObject:
     def local_roles(self) -> dict[str, set[str]]:
         """``{user: {role, …}}`` granted on this object itself."""
         out: dict[str, set[str]] = {}
-        for role in ROLES:
+        for role in (*ROLES, *SCOPED_ROLES):
             for u in self.mgmt.get("local" + role, []):
                 out.setdefault(user_name(u), set()).add(role)
         return out

@@ -18,6 +18,11 @@ from dataclasses import dataclass, field
 from repo.errors import Invalid
 
 ALL_ROLES = ("Reader", "Contributor", "Editor", "Reviewer", "Manager")
+# Roles a service gives on one object, which grant nothing in the content tree (no
+# PERMISSIONS entry names them): a FilingOfficer holds it on the corporate body of their
+# filing unit, and services.filing lets them file for that unit only (issue 13).
+SCOPED_ROLES = ("FilingOfficer",)
+SCOPED_ON = {"FilingOfficer": "corporatebody"}  # the type of object a scoped role is held on
 STAFF = frozenset(ALL_ROLES) | {"Owner"}
 _ANY_STATE = ("private", "pending", "published")
 
@@ -98,10 +103,10 @@ def check_username(name: str) -> str:
 
 
 def check_role(role: str) -> str:
-    for r in ALL_ROLES:
+    for r in (*ALL_ROLES, *SCOPED_ROLES):
         if r.lower() == role.lower():
             return r
-    raise Invalid(f"unknown role {role!r} (roles: {', '.join(ALL_ROLES)})")
+    raise Invalid(f"unknown role {role!r} (roles: {', '.join((*ALL_ROLES, *SCOPED_ROLES))})")
 
 
 @dataclass

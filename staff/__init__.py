@@ -30,6 +30,7 @@ from flask import Blueprint, Flask
 from werkzeug.wrappers import Response
 
 from repo.errors import Busy, LantaiError
+from services import filing, growth
 from staff import auth, web
 
 # the staff's own pages, in menu order (each module has a ``bp``; ``init_app`` if it needs one)
@@ -47,6 +48,8 @@ PARTS = (
     "staff.history",
     "services.requests.staff",  # 查档: request handling (issue 12)
     "services.requests.statistics",  # 查档: statistics (issue 12)
+    *filing.STAFF_PARTS,  # the filing loop (issue 13)
+    *growth.STAFF_PARTS,  # growth records (issue 13)
 )
 
 bp = Blueprint("staff", __name__, url_prefix="/staff", template_folder="templates",

@@ -1,0 +1,7 @@
+"""(to be written: see services/filing/__init__.py)"""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("filing_officer", __name__, url_prefix="/filing")
