@@ -221,7 +221,9 @@ def _to_term(
         raise Invalid(f"{what} takes no language tag (got @{a.lang})")
     if f.scheme:
         codes = vocabulary_codes().get(f.scheme, {})
-        code = value.upper() if f.scheme != "access" else value
+        # codes as the scheme spells them: category and retention upper case (typed in
+        # either case), access and strand lower case
+        code = value if value in codes else value.upper()
         if code not in codes:
             raise Invalid(f"{what}: {value!r} is not in the {f.scheme} scheme ({', '.join(codes)})")
         return f, NamedNode(f"{base}/vocab/{f.scheme}/{code}")

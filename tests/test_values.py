@@ -143,6 +143,14 @@ def test_codes(text, iri):
     assert term("item", text)[1] == NamedNode(iri)
 
 
+def test_lower_case_codes_as_the_scheme_spells_them():
+    """The growth strands are lower-case codes (issue 13): taken as spelt, not upper-cased."""
+    for code in ("research", "practice", "party", "honours"):
+        assert term("activity", f"strand={code}")[1] == NamedNode(f"{BASE}/vocab/strand/{code}")
+    with pytest.raises(Invalid, match="not in the strand scheme"):
+        term("activity", "strand=sports")
+
+
 def test_every_category_of_the_university_is_known():
     for code in ("DQ", "XZ", "XS", "JX", "KY", "JJ", "SB", "CP", "CB", "WS", "CK", "SX", "SW"):
         assert term("series", f"category={code}")[1].value.endswith("/" + code)
