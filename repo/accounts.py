@@ -296,8 +296,8 @@ class Accounts:
         obj = self.reads.get(actor, on)
         if not allowed("manage", obj.state, self.reads.roles_on(actor, obj)):
             raise Forbidden(f"{actor.name} may not grant roles on {obj.path}")
-        if role in SCOPED_ON and obj.type != SCOPED_ON[role]:
-            raise Invalid(f"{role} is held on a {SCOPED_ON[role]}, not on a {obj.type} "
+        if role in SCOPED_ON and obj.type_name != SCOPED_ON[role]:
+            raise Invalid(f"{role} is held on a {SCOPED_ON[role]}, not on a {obj.type_name} "
                           f"({obj.path})")
         new = obj.copy()
         new.mgmt.setdefault("local" + role, [])

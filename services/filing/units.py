@@ -34,8 +34,8 @@ def add_unit(repo: Repository, store: FilingStore, user: User, agent: str, code:
     if not is_archivist(user):
         raise Forbidden(f"{user.name} may not add filing units")
     obj = repo.get(user, agent)
-    if obj.type != "corporatebody":
-        raise Invalid(f"{obj.path} is a {obj.type}: a filing unit is a corporate body")
+    if obj.type_name != "corporatebody":
+        raise Invalid(f"{obj.path} is a {obj.type_name}: a filing unit is a corporate body")
     return store.add_unit(Unit(agent=obj.iri, code=code, name_zh=obj.title("zh"),
                                name_en=obj.title("en"), email=email))
 
