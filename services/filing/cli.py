@@ -10,8 +10,11 @@ import sys
 
 import click
 
-from repo.cli_support import Context, command, out
-from services.filing import units
+from repo.cli_support import Context, command, out, warn
+from repo.config import read_settings
+from repo.errors import NotFound
+from services.filing import plans, units
+from services.filing.model import Topic
 from services.filing.store import FilingStore
 
 
@@ -62,3 +65,142 @@ def units_appoint(ctx: Context, user: str, code: str) -> None:
     """Make the account USER a filing officer of the unit CODE (Managers)."""
     units.appoint(ctx.repo, store_of(ctx), ctx.user, user, code)
     out.print(f"{user} files for {code}", markup=False)
+
+
+# ---------------------------------------------------------------------- the year's plan
+@filing_group.group("plan")
+def plan_group() -> None:
+    """A year's filing plan: made from a template or last year's, shown, published."""
+
+
+@plan_group.command("new")
+@click.option("--year", type=click.IntRange(1896, 2200), required=True,
+              help="The plan's year.")
+@click.option("--template", "template_path", type=click.Path(dir_okay=False),
+              help="A plan template (YAML); the built-in one if neither this nor "
+                   "--from-year is given.")
+@click.option("--from-year", type=click.IntRange(1896, 2200),
+              help="Copy that year's plan instead (due dates moved, expected counts kept).")
+@click.option("--unit", "unit_codes", multiple=True,
+              help="With a template: only this unit (repeatable); every unit otherwise.")
+@click.option("--topics/--no-topics", default=None,
+              help="Make the special topics and their tasks too (default: yes from a "
+                   "template, no from another year).")
+@command
+def plan_new(ctx: Context, year: int, template_path: str | None, from_year: int | None,
+             unit_codes: tuple[str, ...], topics: bool | None) -> None:
+    """Make the YEAR's draft plan from a template or from another year's plan.
+
+    Every task is checked (category, series, retention, due date inside the year); one bad
+    task refuses the whole plan and nothing is stored."""
+    store = store_of(ctx)
+    if template_path and from_year:
+        raise click.UsageError("--template or --from-year, not both")
+    if from_year:
+        if unit_codes:
+            raise click.UsageError("--unit goes with a template, not --from-year")
+        made = plans.copy_year(store, from_year, year, topics=bool(topics), repo=ctx.repo,
+                               user=ctx.user)
+        source = f"the {from_year} plan"
+    else:
+        template = plans.load_template(template_path)
+        chosen = [store.unit(c).code for c in unit_codes] or [u.code for u in store.units()]
+        made = plans.new_from_template(store, year, chosen, template,
+                                       topics=topics is not False, repo=ctx.repo,
+                                       user=ctx.user)
+        source = template_path or "the built-in template"
+    out.print(f"{year}: a draft plan of {len(made)} tasks for "
+              f"{len({t.unit for t in made})} units from {source}", markup=False)
+
+
+@plan_group.command("show")
+@click.option("--year", type=click.IntRange(1896, 2200), required=True)
+@click.option("--json", "as_json", is_flag=True, help="The plan as one JSON object.")
+@command
+def plan_show(ctx: Context, year: int, as_json: bool) -> None:
+    """Show the YEAR's plan: its state, topics and tasks (with what was accepted)."""
+    store = store_of(ctx)
+    plan = store.plan(year)
+    if plan is None:
+        raise NotFound(f"no plan for {year} (`lantai filing plan new --year {year}`)")
+    tasks, progress = store.tasks(year), store.task_progress(year)
+    if as_json:
+        sys.stdout.write(json.dumps({
+            **plan.__dict__, "topics": [t.__dict__ for t in store.topics(year)],
+            "tasks": [{**t.__dict__, "submitted": progress.get(t.id, (0, 0))[0],
+                       "accepted": progress.get(t.id, (0, 0))[1]} for t in tasks],
+            "changes": [c.__dict__ for c in store.plan_changes(year)]},
+            ensure_ascii=False, indent=1) + "\n")
+        return
+    out.print(f"{year}: {plan.state} {plan.published_at}  {len(tasks)} tasks", markup=False)
+    for topic in store.topics(year):
+        out.print(f"  topic {topic.id}: {topic.name_zh} {topic.name_en}", markup=False)
+    for t in tasks:
+        got = progress.get(t.id, (0, 0))[1]
+        out.print(f"  #{t.id:<5} {t.unit:<12} {t.category} {t.retention:<3} due {t.due} "
+                  f"{got}/{plans.needed(t)}  {t.title_zh}  → {t.series}"
+                  + (f"  [{t.topic}]" if t.topic else ""), markup=False)
+
+
+@plan_group.command("publish")
+@click.option("--year", type=click.IntRange(1896, 2200), required=True)
+@click.option("--notice", default=None, help="The text sent with the plan (else the one "
+              "the plan has).")
+@command
+def plan_publish(ctx: Context, year: int, notice: str | None) -> None:
+    """Publish the YEAR's draft plan: a notice to every unit with tasks, in the workspace
+    and by e-mail to units with an address (mail that fails is reported, not fatal)."""
+    result = plans.publish(store_of(ctx), ctx.repo, ctx.user, year, read_settings(ctx.home),
+                           notice=notice)
+    out.print(f"{year}: published; notices to {len(result.noticed)} units, e-mail to "
+              f"{len(result.mailed)}", markup=False)
+    for code, why in result.failed:
+        warn(f"no e-mail to {code}: {why}")
+
+
+# ---------------------------------------------------------------------- topics, reminders
+@filing_group.group("topics")
+def topics_group() -> None:
+    """Special topics (专题) of a year: their tasks gather expected material across units."""
+
+
+@topics_group.command("add")
+@click.option("--year", type=click.IntRange(1896, 2200), required=True)
+@click.argument("topic_id")
+@click.argument("name_zh")
+@click.option("--en", "name_en", default="", help="The English name.")
+@click.option("--note", default="", help="What the topic gathers.")
+@command
+def topics_add(ctx: Context, year: int, topic_id: str, name_zh: str, name_en: str,
+               note: str) -> None:
+    """Add the topic TOPIC_ID (e.g. 2027-first-class-courses) named NAME_ZH to YEAR."""
+    plans.add_topic(store_of(ctx), ctx.user, Topic(id=topic_id, year=year, name_zh=name_zh,
+                                                   name_en=name_en, note=note))
+    out.print(f"{year}: topic {topic_id} ({name_zh})", markup=False)
+
+
+@topics_group.command("list")
+@click.option("--year", type=click.IntRange(1896, 2200), default=None)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@command
+def topics_list(ctx: Context, year: int | None, as_json: bool) -> None:
+    """List the topics (of one year with --year)."""
+    for t in store_of(ctx).topics(year):
+        if as_json:
+            sys.stdout.write(json.dumps(t.__dict__, ensure_ascii=False) + "\n")
+        else:
+            out.print(f"{t.year} {t.id:<36} {t.name_zh}  {t.name_en}", markup=False)
+
+
+@filing_group.command("remind")
+@click.option("--year", type=click.IntRange(1896, 2200), default=None,
+              help="The plan's year (this year's by default).")
+@command
+def remind(ctx: Context, year: int | None) -> None:
+    """Remind units of tasks due within filing_reminder_days or overdue and not complete
+    (a notice, and e-mail to units with an address); a task at most once a week."""
+    result = plans.remind(store_of(ctx), ctx.user, read_settings(ctx.home), year=year)
+    out.print(f"reminded {len(result.noticed)} units of {len(result.tasks)} tasks",
+              markup=False)
+    for code, why in result.failed:
+        warn(f"no e-mail to {code}: {why}")

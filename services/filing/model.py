@@ -89,6 +89,20 @@ class Plan:
 
 
 @dataclass
+class PlanChange:
+    """One line of a plan's history: what changed in it (after publication, the units
+    concerned are notified of each change)."""
+
+    year: int
+    at: str
+    actor: str
+    action: str  # published, task added, task changed, task removed, notice edited
+    task: int | None = None
+    unit: str = ""
+    note: str = ""
+
+
+@dataclass
 class FiledFile:
     """A file sent with an item, kept in the receiving area by its SHA-256."""
 

@@ -39,6 +39,7 @@ from services.filing.model import (
     Item,
     Notice,
     Plan,
+    PlanChange,
     Step,
     Submission,
     Task,
@@ -95,6 +96,14 @@ CREATE TABLE IF NOT EXISTS notice (
   read_at TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS notice_unit ON notice (unit, at);
+CREATE TABLE IF NOT EXISTS plan_change (
+  seq INTEGER PRIMARY KEY, year INTEGER NOT NULL, at TEXT NOT NULL, actor TEXT NOT NULL,
+  action TEXT NOT NULL, task INTEGER, unit TEXT NOT NULL DEFAULT '',
+  note TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS plan_change_year ON plan_change (year, seq);
+CREATE TABLE IF NOT EXISTS reminder (task INTEGER NOT NULL, at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS reminder_task ON reminder (task, at);
 """
 
 
@@ -463,6 +472,50 @@ class FilingStore:
         with self._write() as db:
             db.execute("UPDATE notice SET read_at = ? WHERE id = ? AND read_at = ''",
                        (at or iso(now_utc()), notice_id))
+
+    # ------------------------------------------------------------------ plan changes, reminders
+    def record_plan_change(self, year: int, actor: str, action: str, *,
+                           task: int | None = None, unit: str = "", note: str = "",
+                           at: str | None = None) -> PlanChange:
+        """One line of a plan's history (a task added, changed or removed, the plan
+        published): :mod:`services.filing.plans` records every change after publication."""
+        change = PlanChange(year=year, at=at or iso(now_utc()), actor=actor, action=action,
+                            task=task, unit=unit, note=note)
+        with self._write() as db:
+            db.execute("INSERT INTO plan_change (year, at, actor, action, task, unit, note) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (year, change.at, actor, action, task, unit, note))
+        return change
+
+    def plan_changes(self, year: int) -> list[PlanChange]:
+        with self._connect() as db:
+            return [PlanChange(year=r["year"], at=r["at"], actor=r["actor"],
+                               action=r["action"], task=r["task"], unit=r["unit"],
+                               note=r["note"]) for r in db.execute(
+                "SELECT * FROM plan_change WHERE year = ? ORDER BY seq", (year,))]
+
+    def record_reminders(self, task_ids: Iterable[int], *, at: str | None = None) -> None:
+        """The tasks a reminder was sent for (reminders go at most once a week per task)."""
+        at = at or iso(now_utc())
+        with self._write() as db:
+            db.executemany("INSERT INTO reminder (task, at) VALUES (?, ?)",
+                           [(t, at) for t in task_ids])
+
+    def last_reminders(self, year: int) -> dict[int, str]:
+        """``{task id: when it was last reminded}`` for the year's tasks ever reminded."""
+        with self._connect() as db:
+            return {r[0]: r[1] for r in db.execute(
+                "SELECT r.task, MAX(r.at) FROM reminder r JOIN task t ON t.id = r.task "
+                "WHERE t.year = ? GROUP BY r.task", (year,))}
+
+    def task_progress(self, year: int) -> dict[int, tuple[int, int]]:
+        """``{task id: (submitted, accepted)}`` for the year's tasks with items (withdrawn
+        items not counted): whether a task is complete, for reminders and the plan page."""
+        with self._connect() as db:
+            return {r[0]: (r[1], r[2]) for r in db.execute(
+                "SELECT s.task, COUNT(i.id), SUM(i.state = 'accepted') FROM submission s "
+                "JOIN item i ON i.submission = s.id WHERE s.year = ? AND s.task IS NOT NULL "
+                "AND i.state != 'withdrawn' GROUP BY s.task", (year,))}
 
     # ------------------------------------------------------------------ counts for the rates
     def counts(self, year: int) -> list[sqlite3.Row]:
