@@ -5,12 +5,14 @@ Imports only :mod:`repo.cli_support` (like every command module) and this packag
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
+from pathlib import Path
 
 import click
 
-from repo.cli_support import Context, command, out, warn
+from repo.cli_support import Context, command, echo_json, out, warn
 from repo.config import read_settings
 from repo.errors import NotFound
 from services.filing import plans, units
@@ -204,3 +206,35 @@ def remind(ctx: Context, year: int | None) -> None:
               markup=False)
     for code, why in result.failed:
         warn(f"no e-mail to {code}: {why}")
+
+
+@filing_group.command("report")
+@click.option("--year", type=click.IntRange(1900, 9999), required=True,
+              help="The plan's year (the year of the submissions counted).")
+@click.option("--json", "as_json", is_flag=True,
+              help="The figures as one JSON object (docs/filing.md: the shape).")
+@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Judge overdue tasks as on this day (default: today, UTC).")
+@command
+def report_cmd(ctx: Context, year: int, as_json: bool, today: dt.datetime | None) -> None:
+    """Progress and rates of YEAR per filing unit and category (expected, submitted,
+    returned, accepted, accepted first time, filing rate, quality rate), the totals and the
+    overdue tasks.
+    Archivists see every unit, a filing officer their own units."""
+    from services.filing import rates, report
+
+    store = store_of(ctx)
+    scope = report.scope(ctx.repo, store, ctx.user)
+    table = rates.table(store, year, units=scope, today=today.date() if today else None)
+    if as_json:
+        echo_json(table.as_json(), indent=1)
+        return
+    for line in report.text_lines(table):
+        out.print(line, markup=False)
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """Write a report whole (a temporary file renamed), so a reader never sees half."""
+    from repo.durable import write_atomically
+
+    write_atomically(path, data)

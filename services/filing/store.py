@@ -522,11 +522,14 @@ class FilingStore:
         """Per (unit, category, topic) of the year's tasks: ``expected`` and the items'
         ``submitted``, ``returned``, ``accepted``, ``accepted_first_time`` (see
         :mod:`services.filing.model`); items of submissions without a task count under
-        their unit with category and topic ''. One grouped query: the dashboard's figures."""
+        their unit with category and topic ''; withdrawn items count nowhere (the unit
+        took them back); a task's expected count is its count or the length of its
+        expected list, the larger. One grouped query: the dashboard's figures."""
         with self._connect() as db:
             return db.execute("""
 WITH exp AS (
-  SELECT unit, category, topic, SUM(expected) AS expected FROM task WHERE year = :y
+  SELECT unit, category, topic, SUM(MAX(expected, json_array_length(expected_list)))
+    AS expected FROM task WHERE year = :y
   GROUP BY unit, category, topic),
 got AS (
   SELECT s.unit, COALESCE(t.category, '') AS category, COALESCE(t.topic, '') AS topic,
@@ -545,3 +548,49 @@ SELECT k.unit, k.category, k.topic, COALESCE(exp.expected, 0) AS expected,
 FROM (SELECT unit, category, topic FROM exp UNION SELECT unit, category, topic FROM got) k
 LEFT JOIN exp USING (unit, category, topic) LEFT JOIN got USING (unit, category, topic)
 ORDER BY k.unit, k.category, k.topic""", {"y": year}).fetchall()
+
+    def task_figures(self, year: int) -> list[sqlite3.Row]:
+        """Per task of the year: the task's columns (``expected`` as in :meth:`counts`) and
+        its items' ``submitted`` and ``accepted`` (withdrawn items not counted): what the
+        overdue list is made of. One grouped query."""
+        with self._connect() as db:
+            return db.execute("""
+SELECT t.id, t.unit, t.category, t.topic, t.title_zh, t.title_en, t.due,
+  MAX(t.expected, json_array_length(t.expected_list)) AS expected,
+  COUNT(i.id) AS submitted, COALESCE(SUM(i.state = 'accepted'), 0) AS accepted
+FROM task t LEFT JOIN submission s ON s.task = t.id
+LEFT JOIN item i ON i.submission = s.id AND i.state != 'withdrawn'
+WHERE t.year = :y
+GROUP BY t.id ORDER BY t.unit, t.due, t.id""", {"y": year}).fetchall()
+
+    def accepted_by_month(self, year: int) -> list[sqlite3.Row]:
+        """Items of the year's submissions accepted, per unit and month of acceptance
+        (``YYYY-MM``, UTC): the dashboard's monthly chart."""
+        with self._connect() as db:
+            return db.execute("""
+SELECT s.unit, substr(st.at, 1, 7) AS month, COUNT(*) AS accepted
+FROM submission s JOIN step st ON st.submission = s.id
+WHERE s.year = :y AND st.action = 'accepted'
+GROUP BY s.unit, month ORDER BY month, s.unit""", {"y": year}).fetchall()
+
+    def returned_items(self, year: int) -> list[tuple[Item, sqlite3.Row, list[Step]]]:
+        """Every item of the year's submissions returned at least once (withdrawn ones too),
+        with its submission and task facts (``unit``, ``created``, ``category``, ``task``)
+        and its own steps: the rectification list. Two queries."""
+        with self._connect() as db:
+            rows = db.execute("""
+SELECT i.*, s.unit AS sub_unit, s.created AS sub_created, s.task AS sub_task,
+  COALESCE(t.category, '') AS sub_category
+FROM submission s JOIN item i ON i.submission = s.id LEFT JOIN task t ON t.id = s.task
+WHERE s.year = :y AND i.returned_ever
+ORDER BY s.unit, s.created, s.id, i.row, i.id""", {"y": year}).fetchall()
+            steps: dict[int, list[Step]] = {}
+            for r in db.execute("""
+SELECT st.* FROM submission s JOIN step st ON st.submission = s.id
+WHERE s.year = :y AND st.item IN (SELECT i.id FROM submission s2 JOIN item i
+  ON i.submission = s2.id WHERE s2.year = :y AND i.returned_ever)
+ORDER BY st.seq""", {"y": year}):
+                steps.setdefault(r["item"], []).append(
+                    Step(at=r["at"], actor=r["actor"], action=r["action"], item=r["item"],
+                         note=r["note"]))
+        return [(_item(r), r, steps.get(r["id"], [])) for r in rows]
