@@ -291,3 +291,100 @@ def test_an_empty_year_has_no_rates(site, tmp_path: Path):
     assert table.units == [] and counts(table.totals) == (0, 0, 0, 0, 0)
     assert table.as_json()["totals"]["filing_rate"] is None
     store.close()
+
+
+# ---------------------------------------------------------------------- the year-end report
+def read_xlsx(data: bytes) -> dict[str, list[tuple]]:
+    """Every sheet's rows (values), read back with openpyxl."""
+    import io
+
+    from openpyxl import load_workbook
+
+    wb = load_workbook(io.BytesIO(data))
+    return {ws.title: [tuple(c for c in row) for row in ws.iter_rows(values_only=True)]
+            for ws in wb.worksheets}
+
+
+def figures_after(rows: list[tuple], first: object, column: int = 0) -> tuple:
+    """The seven figures of the row whose ``column`` is ``first``."""
+    for row in rows:
+        if row[column] == first:
+            return row[column + 1:column + 8] if column == 0 else row[2:9]
+    raise AssertionError(f"no row {first!r} in {rows}")
+
+
+def test_the_year_end_report_as_xlsx_and_pdf(year, site, tmp_path):
+    """``--xlsx`` and ``--pdf``: the workbook re-read says every figure of the summary, each
+    unit's sheet and the rectification list (every item returned that year: a3 then
+    accepted, a4 still returned, c2 withdrawn, e3 accepted); the PDF is A4 landscape and
+    says the same (its text extracted with pdfium)."""
+    import pypdfium2 as pdfium
+
+    _store, ids = year
+    site.close()
+    xlsx, pdf = tmp_path / "report.xlsx", tmp_path / "report.pdf"
+    done = invoke(site.home, "filing", "report", "--year", "2026", "--today", "2026-07-01",
+                  "--xlsx", str(xlsx), "--pdf", str(pdf), "--lang", "en")
+    assert done.exit_code == 0, done.output
+    sheets = read_xlsx(xlsx.read_bytes())
+    assert list(sheets) == ["Summary", "Overdue tasks", "Rectification list", "energy",
+                            "league", "physics"]
+    summary = sheets["Summary"]
+    assert summary[0][0] == "Filing report 2026"
+    # a unit's row: code, name, the five counts, the two rates (numbers; "—" for none)
+    for code, total, rates_ in (("energy", ENERGY_TOTAL, (0.5, 0.8)),
+                                ("league", LEAGUE_TOTAL, (4 / 6, 0.75)),
+                                ("physics", (0, 0, 0, 0, 0), ("—", "—"))):
+        row = next(r for r in summary if r[0] == code)
+        assert row[2:7] == total and row[7:9] == rates_
+    all_row = next(r for r in summary if r[1] == "All units" and r[0] in ("", None))
+    assert all_row[2:7] == TOTAL and all_row[7:9] == (9 / 16, 7 / 9) and all_row[9] == 3
+    cats = {r[0]: r[1:6] for r in summary if isinstance(r[0], str) and r[0][:2] in CATEGORIES}
+    assert cats["JX Teaching"] == CATEGORIES["JX"] and cats["DQ Party and mass "
+                                                            "organisations"] == CATEGORIES["DQ"]
+    assert next(r for r in summary if r[0] == "No task")[1:6] == CATEGORIES[""]
+    topic = next(r for r in summary if r[0] == "Excellent Engineers")
+    assert topic[2:7] == TOPIC_TOTAL
+
+    energy = sheets["energy"]
+    assert energy[0][0] == "School of Energy and Power Engineering (energy)"
+    assert {r[0]: r[1:6] for r in energy if r[0] in ("JX Teaching", "KY Research", "No task",
+                                                     "Total")} == {
+        "JX Teaching": ENERGY["JX"], "KY Research": ENERGY["KY"], "No task": ENERGY[""],
+        "Total": ENERGY_TOTAL}
+    assert [r[1] for r in energy if r[0] == "School of Energy and Power Engineering"] == \
+        [ids["T3"], ids["T1"]]  # its overdue tasks
+
+    overdue = sheets["Overdue tasks"]
+    assert [r[1] for r in overdue[2:]] == [ids["T3"], ids["T1"], ids["T4"]]
+
+    rect = sheets["Rectification list"]
+    head = rect[2]
+    assert head[:4] == ("Unit", "Submission", "Row", "Item")
+    body = {r[3]: dict(zip(head, r, strict=True)) for r in rect[3:]}
+    assert set(body) == {"a3 改", "a4", "c2 改", "e3 改"}  # titles as corrected
+    assert body["a3 改"]["State"] == "accepted" and body["a3 改"]["Decided"] == "2026-05-02"
+    assert body["a3 改"]["Rectification note"] == "缺少任课教师"
+    assert body["a3 改"]["Returned on"] == "2026-03-21"
+    assert body["a3 改"]["Sent again"] == "2026-04-20"
+    assert body["a3 改"]["Reference code"] == "0421-a3"
+    assert body["a4"]["State"] == "returned" and body["a4"]["Decided"] in ("", None)
+    assert body["c2 改"]["State"] == "withdrawn"
+    assert body["c2 改"]["Rectification note"].startswith("=HYPERLINK(")  # text, not a formula
+    assert body["e3 改"]["Unit"] == "Youth League Committee"
+
+    from openpyxl import load_workbook
+
+    cell = load_workbook(xlsx)["Rectification list"].cell(row=3 + 1 + [r[3] for r in rect[3:]]
+                                                          .index("c2 改"), column=9)
+    assert cell.data_type == "s"
+
+    doc = pdfium.PdfDocument(pdf.read_bytes())
+    w, h = doc[0].get_size()
+    assert round(w) == 842 and round(h) == 595  # A4 landscape, in points
+    text = "".join(doc[i].get_textpage().get_text_range() for i in range(len(doc)))
+    for expected in ("Filing report 2026", "School of Energy and Power Engineering",
+                     "56.2 %", "77.8 %", "Rectification list", "缺少任课教师", "日期有误",
+                     "文件无法打开", "withdrawn", "Excellent Engineers"):
+        assert expected in text, expected
+    doc.close()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from repo.cli_support import Context, command, echo_json, out, warn
+from repo.cli_support import Context, command, echo_json, err, out, warn
 from repo.config import read_settings
 from repo.errors import NotFound
 from services.filing import plans, units
@@ -213,19 +213,32 @@ def remind(ctx: Context, year: int | None) -> None:
               help="The plan's year (the year of the submissions counted).")
 @click.option("--json", "as_json", is_flag=True,
               help="The figures as one JSON object (docs/filing.md: the shape).")
+@click.option("--xlsx", "xlsx", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the year-end report as an XLSX workbook to this file.")
+@click.option("--pdf", "pdf", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the year-end report as a PDF (A4 landscape) to this file.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
+              help="The language of the XLSX and PDF report.")
 @click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="Judge overdue tasks as on this day (default: today, UTC).")
 @command
-def report_cmd(ctx: Context, year: int, as_json: bool, today: dt.datetime | None) -> None:
+def report_cmd(ctx: Context, year: int, as_json: bool, xlsx: Path | None, pdf: Path | None,
+               lang: str, today: dt.datetime | None) -> None:
     """Progress and rates of YEAR per filing unit and category (expected, submitted,
     returned, accepted, accepted first time, filing rate, quality rate), the totals and the
-    overdue tasks.
+    overdue tasks; with --xlsx/--pdf, the year-end report with the rectification list.
     Archivists see every unit, a filing officer their own units."""
     from services.filing import rates, report
 
     store = store_of(ctx)
     scope = report.scope(ctx.repo, store, ctx.user)
     table = rates.table(store, year, units=scope, today=today.date() if today else None)
+    if xlsx is not None or pdf is not None:
+        content = report.gather(store, table, lang=lang, units=scope)
+        for path, make in ((xlsx, report.to_xlsx), (pdf, report.to_pdf)):
+            if path is not None:
+                write_file(path, make(content))
+                err.print(f"wrote {path}", markup=False)
     if as_json:
         echo_json(table.as_json(), indent=1)
         return
