@@ -5,74 +5,13 @@ store's SQLite and receiving area, the media ingest, a real SMTP server (``smtp`
 
 from __future__ import annotations
 
-import io
-import zipfile
-from pathlib import Path
-
 import pytest
-from PIL import Image
+from filing_review_support import ENERGY, SERIES, Loop, docx, png
 from pyoxigraph import Literal, NamedNode
 
 from ontology.namespaces import RICO
 from repo.errors import Conflict, Forbidden, Invalid, LantaiError
-from services.filing import review, units
-from services.filing.model import FiledFile, Item, Submission, Task
-from services.filing.store import FilingStore
-
-ENERGY = "/agents/energy"
-SERIES = "/xjtu/students"
-
-
-def _png(path: Path, colour: str = "red") -> Path:
-    Image.new("RGB", (40, 30), colour).save(path, "PNG")
-    return path
-
-
-def _docx(path: Path) -> Path:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        z.writestr("[Content_Types].xml", "<Types/>")
-        z.writestr("word/document.xml", "<document>教学大纲</document>")
-    path.write_bytes(buf.getvalue())
-    return path
-
-
-class Loop:
-    """A site with the School of Energy as a filing unit, its officer and a 2026 task."""
-
-    def __init__(self, site, tmp: Path) -> None:
-        self.site, self.tmp = site, tmp
-        repo, admin = site.repo, site.admin
-        repo.create(admin, "/agents", "corporatebody",
-                    {"name": {"zh": "能源与动力工程学院", "en": "School of Energy"}},
-                    slug="energy")
-        repo.create(admin, "/agents", "corporatebody",
-                    {"name": {"zh": "电气学院", "en": "School of Electrical Engineering"}},
-                    slug="electrical")
-        self.store = FilingStore.open(site.home)
-        self.unit = units.add_unit(repo, self.store, admin, ENERGY, "energy",
-                                   email="energy-office@lantai.test")
-        units.add_unit(repo, self.store, admin, "/agents/electrical", "electrical")
-        repo.add_user(admin, "officer", roles=[], fullname="Energy's officer")
-        repo.add_user(admin, "other", roles=[], fullname="Electrical's officer")
-        units.appoint(repo, self.store, admin, "officer", "energy")
-        units.appoint(repo, self.store, admin, "other", "electrical")
-        [self.task] = self.store.add_tasks([Task(
-            id=0, year=2026, unit="energy", category="XS", series=SERIES, retention="Y",
-            title_zh="学生工作档案", expected=3)])
-
-    def file(self, path: Path) -> FiledFile:
-        return self.store.put_file(path)
-
-    def submit(self, *rows: tuple[dict, list[FiledFile]]) -> Submission:
-        items = [Item(id=0, submission="", row=n, fields=fields, files=files)
-                 for n, (fields, files) in enumerate(rows, start=1)]
-        return self.store.add_submission(Submission(
-            id="", year=2026, unit="energy", task=self.task, channel="form", source="form",
-            created="", created_by="officer", items=items))
-
-    def fields(self, title: str, date: str = "2026-03-01") -> dict[str, list[str]]:
-        return {"title@zh": [title], "date": [date], "note@zh": ["教学检查"]}
+from services.filing import review
 
 
 @pytest.fixture
@@ -89,8 +28,8 @@ def _objects(repo, graph: str, predicate: str) -> list[str]:
 
 def test_accept_makes_a_private_record_with_refcode_provenance_event_and_files(site, loop):
     repo, editor = site.repo, site.user("editor")
-    scan = loop.file(_png(loop.tmp / "scan.png"))
-    doc = loop.file(_docx(loop.tmp / "大纲.docx"))
+    scan = loop.file(png(loop.tmp / "scan.png"))
+    doc = loop.file(docx(loop.tmp / "大纲.docx"))
     sub = loop.submit((loop.fields("2026年学生工作总结"), [scan, doc]))
     item = review.accept(loop.store, repo, editor, sub.items[0].id)
 
@@ -241,7 +180,7 @@ def test_a_failing_ingest_leaves_nothing_in_the_tree(site, loop):
     # no description holds the number the undone record had
     assert not list(repo.working.quads_for_pattern(
         None, NamedNode(RICO + "identifier"), Literal("0421-XS·2026-Y-0001"), None))
-    ok = loop.submit((loop.fields("真件"), [loop.file(_png(loop.tmp / "p.png"))]))
+    ok = loop.submit((loop.fields("真件"), [loop.file(png(loop.tmp / "p.png"))]))
     assert review.accept(loop.store, repo, editor, ok.items[0].id).refcode.startswith(
         "0421-XS·2026-Y-")
 

@@ -385,17 +385,18 @@ class FilingStore:
         return Submission(**dict(row), items=items)
 
     def submissions(self, *, year: int | None = None, unit: str | None = None,
-                    state: str | None = None, limit: int = 200,
-                    offset: int = 0) -> list[Submission]:
+                    state: str | None = None, category: str | None = None,
+                    limit: int = 200, offset: int = 0) -> list[Submission]:
         """Submissions, newest first (their items loaded); ``state``: those with at least
-        one item in that state."""
+        one item in that state; ``category``: those for a task of that category."""
         with self._connect() as db:
             ids = [r[0] for r in db.execute(
                 "SELECT s.id FROM submission s WHERE (? IS NULL OR s.year = ?) "
                 "AND (? IS NULL OR s.unit = ?) AND (? IS NULL OR EXISTS (SELECT 1 FROM item i "
                 "WHERE i.submission = s.id AND i.state = ?)) "
+                "AND (? IS NULL OR s.task IN (SELECT t.id FROM task t WHERE t.category = ?)) "
                 "ORDER BY s.created DESC, s.id LIMIT ? OFFSET ?",
-                (year, year, unit, unit, state, state, limit, offset))]
+                (year, year, unit, unit, state, state, category, category, limit, offset))]
         return [self.submission(i) for i in ids]
 
     def item(self, item_id: int) -> Item:
