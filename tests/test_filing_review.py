@@ -5,6 +5,8 @@ store's SQLite and receiving area, the media ingest, a real SMTP server (``smtp`
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from filing_review_support import ENERGY, SERIES, Loop, docx, png
 from pyoxigraph import Literal, NamedNode
@@ -221,3 +223,36 @@ def test_nothing_received_or_accepted_but_private_is_published(site, loop):
     for q in public.quads_for_pattern(None, None, None, None):
         assert not (isinstance(q.object, Literal) and canary in q.object.value)
         assert sub.id not in str(q.object)
+
+
+def _invoke(home, *args: str):
+    from click.testing import CliRunner
+
+    from repo.cli import main as cli_main
+
+    return CliRunner().invoke(cli_main, ["--home", str(home), *args], catch_exceptions=False)
+
+
+def test_the_commands_accept_return_and_show_the_history(site, loop):
+    sub = loop.submit((loop.fields("一"), []), (loop.fields("二"), []), (loop.fields("三"), []))
+    first, second, third = (i.id for i in sub.items)
+    site.close()
+    refused = _invoke(site.home, "--user", "officer", "filing", "accept", str(first))
+    assert refused.exit_code != 0 and "archivists only" in refused.output
+    done = _invoke(site.home, "--user", "editor", "filing", "accept", str(first), "--json")
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["accepted"][0]["refcode"] == "0421-XS·2026-Y-0001"
+    back = _invoke(site.home, "--user", "editor", "filing", "return", str(second),
+                   "--note", "补充任课教师")
+    assert back.exit_code == 0 and "returned" in back.stdout
+    assert "no e-mail" in back.stderr  # the unit has an address, the site no SMTP server
+    # the returned one is refused, the received one accepted: exit 1, both reported
+    mixed = _invoke(site.home, "--user", "editor", "filing", "accept", str(second),
+                    str(third))
+    assert mixed.exit_code == 1 and f"item {second}:" in mixed.stderr
+    assert "0421-XS·2026-Y-0002" in mixed.stdout
+    steps = [json.loads(line) for line in _invoke(
+        site.home, "--user", "officer", "filing", "history", sub.id, "--json").stdout.splitlines()]
+    assert [(s["action"], s["row"]) for s in steps] == [
+        ("submitted", None), ("accepted", 1), ("returned", 2), ("accepted", 3)]
+    assert _invoke(site.home, "--user", "other", "filing", "history", sub.id).exit_code != 0

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import click
 
-from repo.cli_support import Context, command, echo_json, err, out, warn
+from repo.cli_support import Context, command, echo_json, err, one_line, out, warn
 from repo.config import read_settings
-from repo.errors import NotFound
+from repo.errors import LantaiError, NotFound
 from services.filing import plans, units
 from services.filing.model import Topic
 from services.filing.store import FilingStore
@@ -251,3 +251,82 @@ def write_file(path: Path, data: bytes) -> None:
     from repo.durable import write_atomically
 
     write_atomically(path, data)
+
+
+# ---------------------------------------------------------------------- review (archivists)
+@filing_group.command("accept")
+@click.argument("items", nargs=-1, type=click.IntRange(1))
+@click.option("--all", "submission", default=None, metavar="SUB",
+              help="Every received item of the submission SUB.")
+@click.option("--as", "type_name", type=click.Choice(["item", "file"]), default="item",
+              show_default=True, help="What each accepted item becomes in the tree.")
+@click.option("--json", "as_json", is_flag=True, help="The items as one JSON object.")
+@command
+def accept_cmd(ctx: Context, items: tuple[int, ...], submission: str | None, type_name: str,
+               as_json: bool) -> None:
+    """Accept received ITEMS (or --all of a submission) into the tree: a private record
+    under the task's series with its 档号, provenance and accession event, files attached.
+    Each item is all or nothing; exits non-zero if any was not accepted."""
+    from services.filing import review
+
+    if bool(items) == bool(submission):
+        raise click.UsageError("give item numbers or --all SUB (one of them)")
+    store = store_of(ctx)
+    result = review.BulkResult()
+    if submission:
+        result = review.accept_all(store, ctx.repo, ctx.user, submission, type_name=type_name)
+    for item_id in items:
+        try:
+            result.accepted.append(review.accept(store, ctx.repo, ctx.user, item_id,
+                                                 type_name=type_name))
+        except LantaiError as exc:
+            result.failed.append((item_id, exc.message))
+    if as_json:
+        echo_json({"accepted": [{"item": i.id, "record": i.record, "refcode": i.refcode}
+                                for i in result.accepted],
+                   "failed": [{"item": i, "message": m} for i, m in result.failed]}, indent=1)
+    else:
+        for i in result.accepted:
+            out.print(f"item {i.id}: accepted as {i.refcode}  {i.record}", markup=False)
+        for item_id, message in result.failed:
+            err.print(f"item {item_id}: {one_line(message)}", markup=False)
+    if result.failed:
+        sys.exit(1)
+
+
+@filing_group.command("return")
+@click.argument("item", type=click.IntRange(1))
+@click.option("--note", required=True, help="What the unit must correct (sent to it).")
+@command
+def return_cmd(ctx: Context, item: int, note: str) -> None:
+    """Return a received ITEM to its unit with a rectification note (a notice in the
+    workspace, and an e-mail when the unit has an address)."""
+    from services.filing import review
+
+    problems: list[str] = []
+    done = review.return_item(store_of(ctx), ctx.repo, ctx.user, item, note,
+                              problems=problems)
+    for why in problems:
+        warn(f"no e-mail to the unit: {why}")
+    out.print(f"item {done.id}: returned", markup=False)
+
+
+@filing_group.command("history")
+@click.argument("submission")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per step.")
+@command
+def history_cmd(ctx: Context, submission: str, as_json: bool) -> None:
+    """Every step of a SUBMISSION: when, who, what, which item, the note. Archivists and
+    the unit's officers."""
+    store = store_of(ctx)
+    sub = store.submission(submission)
+    units.require_unit(ctx.repo, store, ctx.user, sub.unit)
+    rows = {i.id: i.row for i in sub.items}
+    for step in store.history(sub.id):
+        if as_json:
+            sys.stdout.write(json.dumps({**step.__dict__, "row": rows.get(step.item or 0)},
+                                        ensure_ascii=False) + "\n")
+        else:
+            row = f"row {rows[step.item]}" if step.item in rows else "-"
+            out.print(f"{step.at}  {step.actor:<16} {step.action:<12} {row:<8} "
+                      f"{one_line(step.note) if step.note else ''}", markup=False)
