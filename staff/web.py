@@ -116,7 +116,7 @@ def render(template: str, status: int = 200, /, **context) -> Response:
 
 # The workspace's menu and an object's tabs, by endpoint: an entry shows only once the part
 # that serves it is registered (a part adds itself to ``staff.PARTS``; no template changes).
-MENU = (
+MENU: tuple[tuple[str, str], ...] = (
     ("staff.dashboard.home", "Dashboard"),
     ("staff.browse.folder", "Browse"),
     ("staff.search.search", "Search"),
@@ -125,6 +125,8 @@ MENU = (
     ("staff.accounts.accounts", "Accounts"),
     ("staff.requests.queue", "Requests"),
     ("staff.request_stats.statistics", "Request statistics"),
+    ("staff.filing_planning.plans_page", "Filing plans"),
+    ("staff.filing_planning.units_page", "Filing units"),
 )
 TABS = (
     ("staff.browse.folder", "Contents"),
