@@ -600,8 +600,9 @@ class Reminded(Notified):
 
 
 def needed(task: Task) -> int:
-    """How many accepted items complete ``task``."""
-    return task.expected or len(task.expected_list)
+    """How many accepted items complete ``task``: its count or its list's length, the
+    larger (as the rates count it, :meth:`FilingStore.counts`)."""
+    return max(task.expected, len(task.expected_list))
 
 
 def due_tasks(store: FilingStore, year: int, settings: Settings,
