@@ -179,3 +179,35 @@ def test_accept_all_reports_the_items_it_could_not_accept(desk):
         assert repo.reads.at_path(f"/accessions/{sub.id.lower()}") is not None
         assert len([c for c in repo.children(repo.user("admin"), "/xjtu/students")
                     if c.type_name == "item"]) == 1
+
+
+def test_an_accepted_record_stays_off_the_public_site_until_published(desk):
+    app, loop, sub = desk
+    first = sub.items[0]
+    staff = signed_in(app, "editor")
+    staff.get(f"/staff/filing/receiving/{sub.id}")
+    assert staff.post(f"/staff/filing/receiving/{sub.id}/items/{first.id}/accept"
+                      ).status_code == 303
+    item = loop.store.item(first.id)
+    public = app.test_client()
+    public.environ_base["wsgi.url_scheme"] = "https"
+    record_url = item.record.removeprefix("https://archive.example.edu")
+    assert public.get(record_url).status_code in (404, 410)
+    key = item.record.rsplit("/", 1)[-1]
+    for url in ("/search?q=2026年学生工作总结", "/sitemap.xml", "/search?q=教学检查"):
+        resp = public.get(url)
+        assert resp.status_code < 500, url
+        body = text(resp)
+        assert key not in body and item.refcode not in body and sub.id not in body, url
+    # the test can tell: published and opened through the workflow, the record is public
+    with Repository.open(loop.site.home) as repo:
+        manager = repo.user("manager")
+        for ref in ("/xjtu", "/xjtu/students", item.record):
+            if repo.get(manager, ref).access != "open":
+                repo.set_access(manager, ref, "open")
+            repo.transition(manager, ref, "publish")
+    assert public.get(record_url).status_code == 200
+    # nor are the receiving desk's files reachable without signing in
+    anonymous = public.get(f"/staff/filing/receiving/{sub.id}/items/{first.id}/files/"
+                           f"{first.files[0].sha256}")
+    assert anonymous.status_code in (302, 401, 403)
