@@ -19,6 +19,7 @@ MENU_AND_TABS = (
     lazy_gettext("Contents"), lazy_gettext("Edit"), lazy_gettext("Files"),
     lazy_gettext("Access"), lazy_gettext("Sharing"), lazy_gettext("History"),
     lazy_gettext("Export"), lazy_gettext("Requests"), lazy_gettext("Request statistics"),
+    lazy_gettext("Filing"),
 )
 ROLES = {
     "Reader": lazy_gettext("Reader"),

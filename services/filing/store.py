@@ -469,6 +469,13 @@ class FilingStore:
                 "SELECT * FROM notice WHERE unit = ? AND (? IS NULL OR year = ?) "
                 "ORDER BY at DESC, id DESC", (unit, year, year))]
 
+    def notice(self, notice_id: int) -> Notice:
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM notice WHERE id = ?", (notice_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no notice {notice_id}")
+        return Notice(**dict(row))
+
     def mark_read(self, notice_id: int, *, at: str | None = None) -> None:
         with self._write() as db:
             db.execute("UPDATE notice SET read_at = ? WHERE id = ? AND read_at = ''",
@@ -517,6 +524,21 @@ class FilingStore:
                 "SELECT s.task, COUNT(i.id), SUM(i.state = 'accepted') FROM submission s "
                 "JOIN item i ON i.submission = s.id WHERE s.year = ? AND s.task IS NOT NULL "
                 "AND i.state != 'withdrawn' GROUP BY s.task", (year,))}
+
+    def unit_progress(self, year: int, unit: str) -> dict[int | None, dict[str, int]]:
+        """Per task of a unit's year (``None``: items sent without a task), how many items
+        are ``submitted``, ``returned`` (ever), ``accepted``, ``waiting`` (received) and
+        ``to_fix`` (returned now); withdrawn items do not count. One grouped query (the
+        officer's page)."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT s.task, COUNT(i.id) AS submitted, SUM(i.returned_ever) AS returned, "
+                "SUM(i.state = 'accepted') AS accepted, SUM(i.state = 'received') AS waiting, "
+                "SUM(i.state = 'returned') AS to_fix FROM submission s "
+                "JOIN item i ON i.submission = s.id WHERE s.year = ? AND s.unit = ? "
+                "AND i.state != 'withdrawn' GROUP BY s.task", (year, unit))
+            names = ("submitted", "returned", "accepted", "waiting", "to_fix")
+            return {r["task"]: {k: int(r[k] or 0) for k in names} for r in rows}
 
     # ------------------------------------------------------------------ counts for the rates
     def counts(self, year: int) -> list[sqlite3.Row]:

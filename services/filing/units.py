@@ -51,10 +51,25 @@ def units_of(repo: Repository, store: FilingStore, user: User) -> list[Unit]:
     """The units ``user`` files for (every unit for an archivist)."""
     if is_archivist(user):
         return store.units()
+    return officer_of(repo, store, user)
+
+
+def officer_of(repo: Repository, store: FilingStore, user: User) -> list[Unit]:
+    """The units ``user`` holds the FilingOfficer role on (an archivist's site-wide role
+    counts not: the officer's pages let an archivist look, and only an officer act)."""
+    if not is_officer(repo, user):
+        return []
     held = {q.subject.value for q in repo.working.quads_for_pattern(
         None, lt_node("local" + OFFICER_ROLE), user_iri(user.name), repo.mgmt)
         if isinstance(q.subject, NamedNode)}
     return [u for u in store.units() if u.agent in held]
+
+
+def is_officer(repo: Repository, user: User) -> bool:
+    """Does ``user`` hold the FilingOfficer role anywhere? (One index lookup: the menu asks
+    it on every staff page.)"""
+    return next(repo.working.quads_for_pattern(
+        None, lt_node("local" + OFFICER_ROLE), user_iri(user.name), repo.mgmt), None) is not None
 
 
 def require_unit(repo: Repository, store: FilingStore, user: User, code: str) -> Unit:
