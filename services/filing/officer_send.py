@@ -37,6 +37,7 @@ from ontology.profile import ContentType, Field
 from repo.errors import Conflict, Invalid, LantaiError
 from repo.repository import Repository
 from repo.security import User
+from services.filing import review
 from services.filing.model import FiledFile, Item, Submission, Task
 from services.filing.officer import (
     Access,
@@ -84,8 +85,8 @@ def item_type() -> ContentType:
 
 
 def _part(name: str) -> Any:
-    """A part of the filing package written beside this one (intake, review), imported when
-    first used. TODO(officer): a plain import once both are on main."""
+    """A part of the filing package written beside this one (intake), imported when first
+    used. TODO(officer): a plain import once it is on main."""
     return importlib.import_module(f"services.filing.{name}")
 
 
@@ -325,8 +326,8 @@ def resubmit(code: str, item_id: int) -> Response:
         added = [store.put_file(p) for p in save(folder, chosen("files"))]
 
     def run(repo: Repository, user: User) -> Item:
-        return _part("review").resubmit(store, repo, user, it.id, fields, [*kept, *added],
-                                        note=note)
+        return review.resubmit(store, repo, user, it.id, fields, [*kept, *added],
+                              note=note)
     try:
         web.reading(run)
     except LantaiError as exc:
