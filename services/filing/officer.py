@@ -226,7 +226,7 @@ def unit(code: str) -> Response:
     plan = store.plan(year)
     shown = visible(year, acc)
     tasks = store.tasks(year, unit=code) if shown else []
-    progress = store.task_progress(year, code)
+    progress = store.unit_progress(year, code)
     rows = [task_row(t, progress.get(t.id, {}), acc.today) for t in tasks]
     subs = store.submissions(year=year, unit=code, limit=PAGE + 1, offset=(page - 1) * PAGE)
     returned = [(sub, it) for sub in store.submissions(year=year, unit=code, state="returned",

@@ -203,7 +203,7 @@ def task(code: str, task_id: int) -> Response:
 
 def task_page(acc: Access, t: Task, status: int = 200, **extra) -> Response:
     plan = filing().plan(t.year)
-    progress = filing().task_progress(t.year, acc.unit.code).get(t.id, {})
+    progress = filing().unit_progress(t.year, acc.unit.code).get(t.id, {})
     return web.render("filing/officer_task.html", status, acc=acc, unit=acc.unit, task=t,
                       plan=plan, progress=progress, word=word,
                       fields=form_fields(extra.pop("values", {}), web.current_lang() == "zh"),
