@@ -209,7 +209,7 @@ def start() -> Response:
     others = [(endpoint, label) for endpoint, label in (
         ("staff.filing_dashboard.home", _("Progress and rates")),
         ("staff.filing_receiving.queue", _("Receiving")),
-        ("staff.filing_planning.plans", _("Plans")))
+        ("staff.filing_planning.plans_page", _("Plans")))
         if archivist and endpoint in current_app.view_functions]
     return web.render("filing/officer_units.html", units=mine, archivist=archivist,
                       others=[(label, url_for(e)) for e, label in others])
