@@ -134,7 +134,7 @@ def _serve_main(args: argparse.Namespace) -> int:
     from publisher.app import create_app
 
     serve(create_app(Path(args.home)), host="127.0.0.1", port=args.port, threads=args.threads,
-          _quiet=True)
+          _quiet=True, asyncore_use_poll=True)
     return 0
 
 

@@ -142,7 +142,8 @@ from waitress import serve
 from publisher.app import create_app
 app = create_app(sys.argv[1])
 app.extensions["lantai.sparql_pool"].start()
-serve(app, host="127.0.0.1", port=int(sys.argv[2]), threads=8, _quiet=True)
+serve(app, host="127.0.0.1", port=int(sys.argv[2]), threads=8, _quiet=True,
+      asyncore_use_poll=True)
 """
 
 

@@ -27,9 +27,9 @@ from repo.objects import ContentObject
 from repo.repository import Repository
 from repo.users_cli import users
 from repo.values import Assignment
-from services.requests import signing
 from services.filing.cli import filing_group
 from services.growth.cli import growth_group
+from services.requests import signing
 from services.requests.cli import requests_group, signing_group
 
 
@@ -486,9 +486,12 @@ def serve(ctx: Context, host: str, port: int, threads: int, quiet: bool) -> None
     except LantaiError as exc:
         fail(exc)
     err.print(f"Serving {ctx.home} at http://{host}:{port}/ (Ctrl-C stops)", markup=False)
-    # --threads stay free for cheap pages: expensive work has threads of its own (busy.py)
+    # --threads stay free for cheap pages: expensive work has threads of its own (busy.py).
+    # poll(), not waitress's default select(): a big site's store holds hundreds of open
+    # files, and select() cannot watch a descriptor numbered 1024 or more — the server loop
+    # then ended with a ValueError and every later connection waited for ever.
     waitress.serve(app, host=host, port=port, threads=server_threads(app, threads),
-                   ident="lantai")
+                   ident="lantai", asyncore_use_poll=True)
 
 
 # ---------------------------------------------------------------------- commands from other modules

@@ -254,17 +254,28 @@ def served(app_or_home, port: int | None = None, *, threads: int = 4) -> Iterato
 
         app_or_home = create_app(app_or_home)
     port = port or free_port()
-    server = create_server(app_or_home, host="127.0.0.1", port=port, threads=threads)
+    # poll() as `lantai serve` does: select() cannot watch descriptors past 1024, which a
+    # long test run's process reaches (its loop then died and every request timed out)
+    server = create_server(app_or_home, host="127.0.0.1", port=port, threads=threads,
+                           asyncore_use_poll=True)
+    closing = threading.Event()
+    died: list[BaseException] = []
 
     def run() -> None:
-        with contextlib.suppress(OSError, ValueError):  # the socket closed by server.close()
+        try:
             server.run()
+        except (OSError, ValueError) as exc:  # the socket closed by server.close() is fine
+            if not closing.is_set():
+                died.append(exc)
+                raise
 
     threading.Thread(target=run, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
+        closing.set()
         server.close()
+    assert not died, f"the test server's loop ended early: {died[0]!r}"
 
 
 def start_lantai_serve(home: Path, port: int, log, *args: str,

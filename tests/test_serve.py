@@ -59,3 +59,40 @@ def test_one_json_line_per_request(served):
     assert by_path["/healthz"]["status"] == 200 and by_path["/healthz"]["method"] == "GET"
     assert by_path["/no/such/page"]["status"] == 404
     assert all(isinstance(entry["ms"], float | int) for entry in lines)
+
+
+@pytest.mark.subprocess
+def test_the_server_keeps_answering_with_descriptors_past_1024(tmp_path):
+    """A big site's stores hold hundreds of open files. waitress's default loop uses
+    select(), which cannot watch a descriptor numbered 1024 or more: its loop ended and every
+    later request waited for ever (what made the staff browser tests time out late in a long
+    run). ``lantai serve`` polls instead: started with 1,100 descriptors already open, it
+    still answers."""
+    import subprocess
+    import sys
+
+    from support import lantai_env
+
+    home, port = tmp_path / "site", free_port()
+    run_lantai(home, "init", "--base", f"http://127.0.0.1:{port}")
+    script = ("import os, sys; held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)];"
+              "from repo.cli import main; sys.argv = ['lantai', '--home', sys.argv[1], "
+              "'serve', '--port', sys.argv[2], '--quiet']; main()")
+    log = (tmp_path / "serve.log").open("w+")
+    proc = subprocess.Popen([sys.executable, "-c", script, str(home), str(port)],
+                            stdout=log, stderr=log, env=lantai_env())
+    try:
+        deadline, answer = time.monotonic() + 60, None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                answer = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        assert answer is not None and answer.status_code == 200, log.seek(0) or log.read()
+        for _ in range(3):  # new connections get new, higher descriptors: still served
+            assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10).ok
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
