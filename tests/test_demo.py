@@ -42,6 +42,10 @@ NOW = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
 EXPECTED_CANARIES = {
     "CANARY-CONSENT-0001", "CANARY-CONSENT-0002", "CANARY-CONSENT-0003",
     "CANARY-STU-2019001", "CANARY-STU-2019002", "CANARY-EMBARGO-0001", "CANARY-PERSONAL-0001",
+    # the pilot graduates of 2020 (issue 13): student numbers, activities' and records' notes
+    *(f"CANARY-GRADSTU-000{n}" for n in (1, 2, 3)),
+    *(f"CANARY-GROWTH-0{who}0{n}" for who in (1, 2, 3) for n in (1, 2, 3, 4)),
+    *(f"CANARY-GROWTH-02{who}{n}" for who in (1, 2, 3) for n in (1, 2, 3, 4)),
 }
 CATEGORY_SERIES = {"DQ": "/xjtu/dq", "XZ": "/xjtu/xz", "XS": "/xjtu/xs", "JX": "/xjtu/jx",
                    "KY": "/xjtu/ky", "JJ": "/xjtu/jj", "SX": "/xjtu/sx"}
