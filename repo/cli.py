@@ -99,8 +99,9 @@ def init(ctx: Context, base: str, embargo_years: int, admin: str, password_stdin
 @main.command()
 @command
 def demo(ctx: Context) -> None:
-    """Load the demo archive and demo record requests (idempotent: objects already there are
-    left alone; requests are made once)."""
+    """Load the demo archive, demo record requests, the filing loop's 2026 plan and the pilot
+    graduates' accounts (idempotent: objects and accounts already there are left alone;
+    requests and submissions are made once; new accounts' passwords are printed once)."""
     from repo.demo import load_demo
 
     with progress_bar("Loading demo archive") as bar:
@@ -111,6 +112,17 @@ def demo(ctx: Context) -> None:
     from services.requests.demo import load_demo_requests  # 查档: requests in every state
 
     out.print(f"{len(load_demo_requests(ctx.home, ctx.repo, ctx.user))} demo request(s) made")
+    from services.filing.demo import load_demo_filing  # the filing loop in every state
+    from services.growth.demo import load_demo_growth  # the pilot graduates' accounts
+
+    filing = load_demo_filing(ctx.home, ctx.repo, ctx.user)
+    out.print(f"{len(filing.submissions)} demo filing submission(s) made", markup=False)
+    growth = load_demo_growth(ctx.home, ctx.repo, ctx.user)
+    if growth.consented:
+        out.print(f"{len(growth.consented)} growth record item(s) shown with consent",
+                  markup=False)
+    for name, password in {**filing.passwords, **growth.passwords}.items():
+        out.print(f"Demo account {name}, password (shown once): {password}", markup=False)
 
 
 @main.command()
