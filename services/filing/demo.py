@@ -18,9 +18,11 @@ What it makes, in the order the loop runs:
   one returned and still waiting for the officer, one resubmitted and waiting for the
   archivist, items received and not yet reviewed, one withdrawn.
 
-Everything goes through the filing store step by step as the real loop would (each step is
-in the submission's history, by the officer or the archivist who took it). The files sent
-are small real PDFs made here.
+Every step goes through the loop's own functions as the real one would, by the officer or
+the archivist who takes it (so each is in the submission's history): the review part accepts
+items into the tree (records with 档号, provenance and an accession event, files ingested)
+and returns them with their notes (a notice to the unit); the officer resubmits the
+corrected ones. The files sent are small real files made here (PDFs and page scans).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from pathlib import Path
 from repo.errors import NotFound
 from repo.repository import Repository
 from repo.security import User
+from services.filing import review
 from services.filing import units as filing_units
 from services.filing.model import FiledFile, Item, Plan, Submission, Task, Topic
 from services.filing.store import FilingStore, iso, now_utc
@@ -123,29 +126,31 @@ def _teaching(title_zh: str, title_en: str, date: str, teacher: str) -> dict[str
             "creator": [teacher]}
 
 
+MIMES = {".pdf": "application/pdf", ".jpg": "image/jpeg"}
 WU, ZHENG = "/agents/wu-qihang", "/agents/zheng-yaqin"
 RETURN_SCAN = "试卷扫描件缺第3页，请补扫后重新提交。The scan of the paper lacks page 3: rescan it."
 RETURN_TITLE = ("题名应写明课程名称与学期（如《电力系统分析》2026春）。"
                 "The title must name the course and the term.")
 
 SUBMISSIONS: tuple[DemoSubmission, ...] = (
-    # energy, spring term: four items by spreadsheet; three accepted at once, one returned
-    # (a page missing), rescanned, resubmitted and accepted; the task expects five: overdue
+    # energy, spring term: four items by spreadsheet; two accepted at once, one returned
+    # (a page missing), rescanned, resubmitted and accepted, one not reviewed yet; the task
+    # expects five and was due in July: overdue
     DemoSubmission(0, "spreadsheet", "2026春教学档案.xlsx", (
         DemoItem(_teaching("《工程热力学》课程教学大纲（2026春）",
                            "Syllabus of Engineering Thermodynamics (spring 2026)", "2026-02-20",
-                           WU), "syllabus-thermo.pdf", ("accept",)),
+                           WU), "syllabus-thermo.jpg", ("accept",)),
         DemoItem(_teaching("《工程热力学》期末试卷及评分标准（2026春）",
                            "Final examination of Engineering Thermodynamics with marking scheme "
-                           "(spring 2026)", "2026-06-28", WU), "exam-thermo.pdf",
+                           "(spring 2026)", "2026-06-28", WU), "exam-thermo.jpg",
                  ("return", "resubmit", "accept"), note=RETURN_SCAN,
                  fix={"scope@zh": ["试卷3页，评分标准1页（已补扫第3页）。"]}),
         DemoItem(_teaching("《工程热力学》成绩册（2026春）",
                            "Grade book of Engineering Thermodynamics (spring 2026)", "2026-07-05",
-                           WU), "grades-thermo.pdf", ("accept",)),
+                           WU), "grades-thermo.jpg", ("accept",)),
         DemoItem(_teaching("《传热学》实验报告汇编（2026春）",
                            "Laboratory reports of Heat Transfer (spring 2026)", "2026-06-15",
-                           WU), "labs-heat.pdf", ("accept",)),
+                           WU), "labs-heat.jpg"),
     )),
     # energy, autumn term, by the form: one waiting for the archivist, one returned and not
     # yet corrected
@@ -162,7 +167,7 @@ SUBMISSIONS: tuple[DemoSubmission, ...] = (
     DemoSubmission(2, "form", "form", (
         DemoItem(_teaching("卓越工程师计划校企联合培养协议及实践教学方案（能动学院）",
                            "Excellent Engineers: joint training agreement and practice plan "
-                           "(School of Energy)", "2026-10-12", WU), "joint-training.pdf",
+                           "(School of Energy)", "2026-10-12", WU), "joint-training.jpg",
                  ("accept",)),
     )),
     # electrical, spring term: one returned, corrected and sent again (waiting), one received,
@@ -180,12 +185,12 @@ SUBMISSIONS: tuple[DemoSubmission, ...] = (
                            ZHENG), "brief-draft.pdf", ("return", "withdraw"),
                  note="草稿不归档。Drafts are not filed."),
     )),
-    # the Youth League's annual review: accepted
+    # the Youth League's annual review: waiting for the archivist
     DemoSubmission(5, "form", "form", (
         DemoItem({"title@zh": ["共青团西安交通大学委员会2026年工作总结"],
                   "title@en": ["Youth League Committee annual review 2026"],
                   "date": ["2026-12-01"], "creator": ["/agents/youth-league"]},
-                 "league-review-2026.pdf", ("accept",)),
+                 "league-review-2026.pdf"),
     )),
 )
 
@@ -211,7 +216,7 @@ def load_demo_filing(home: Path, repo: Repository, user: User) -> FilingDemo:
             task_ids = _plan(store)
             with tempfile.TemporaryDirectory(prefix="lantai-filing-demo-") as tmp:
                 for spec in SUBMISSIONS:
-                    made.submissions.append(_submission(store, spec, task_ids, Path(tmp),
+                    made.submissions.append(_submission(store, repo, spec, task_ids, Path(tmp),
                                                         user))
         return made
     finally:
@@ -249,47 +254,61 @@ def _plan(store: FilingStore) -> list[int]:
     return ids
 
 
-def _pdf(folder: Path, name: str, title: str) -> Path:
-    """A small real PDF (one page naming what it stands for), as a department would scan."""
-    from fpdf import FPDF
-
-    pdf = FPDF(unit="mm", format="A4")
-    pdf.set_title(title)
-    pdf.add_page()
-    pdf.set_font("helvetica", size=14)
-    pdf.multi_cell(0, 8, text=f"Lantai demo - {title}")
+def _file(folder: Path, name: str, title: str) -> Path:
+    """A small real file standing for what a department sends: a PDF (fpdf2) or a page scan
+    as a JPEG (Pillow), by ``name``'s extension. The items the demo accepts come with
+    small scans, whose ingest is quick (a PDF
+    is rendered page by page into image pyramids: seconds each, and ``lantai demo`` must
+    stay fast)."""
     path = folder / name
-    path.write_bytes(bytes(pdf.output()))
+    text = f"Lantai demo - {title}"
+    if name.endswith(".jpg"):
+        from PIL import Image, ImageDraw
+
+        page = Image.new("L", (420, 594), 255)
+        ImageDraw.Draw(page).multiline_text((24, 40), "\n".join(
+            text[i:i + 48] for i in range(0, len(text), 48)), fill=0)
+        page.save(path, "JPEG", quality=80)
+    else:
+        from fpdf import FPDF
+
+        pdf = FPDF(unit="mm", format="A4")
+        pdf.set_title(title)
+        pdf.add_page()
+        pdf.set_font("helvetica", size=14)
+        pdf.multi_cell(0, 8, text=text)
+        path.write_bytes(bytes(pdf.output()))
     return path
 
 
-def _submission(store: FilingStore, spec: DemoSubmission, task_ids: list[int], tmp: Path,
-                archivist: User) -> str:
+def _submission(store: FilingStore, repo: Repository, spec: DemoSubmission,
+                task_ids: list[int], tmp: Path, archivist: User) -> str:
     task = TASKS[spec.task]
     unit = next(u for u in UNITS if u.code == task.unit)
     items = []
     for row, it in enumerate(spec.items, start=1):
         english = it.fields.get("title@en", [it.file])[0]
-        filed = store.put_file(_pdf(tmp, it.file, english))
+        filed = store.put_file(_file(tmp, it.file, english))
         items.append(Item(id=0, submission="", row=row, fields=dict(it.fields),
                           files=[FiledFile(filed.name, filed.sha256, filed.size,
-                                           "application/pdf")]))
+                                           MIMES[Path(it.file).suffix])]))
     sub = store.add_submission(Submission(
         id="", year=YEAR, unit=unit.code, task=task_ids[spec.task], channel=spec.channel,
         source=spec.source, created="", created_by=unit.officer, items=items))
+    officer = repo.user(unit.officer)
     for it, stored in zip(spec.items, sub.items, strict=True):
         for step in it.steps:
             if step == "accept":
-                store.decide(stored.id, "accepted", actor=archivist.name)
+                review.accept(store, repo, archivist, stored.id)
             elif step == "return":
-                store.decide(stored.id, "returned", actor=archivist.name, note=it.note)
+                review.return_item(store, repo, archivist, stored.id, it.note, problems=[])
             elif step == "resubmit":
                 current = store.item(stored.id)
-                store.resubmit(stored.id, {**current.fields, **it.fix}, current.files,
-                               actor=unit.officer, note="demo: corrected as asked")
+                review.resubmit(store, repo, officer, stored.id, {**current.fields, **it.fix},
+                                note="corrected as asked")
             elif step == "withdraw":
-                store.decide(stored.id, "withdrawn", actor=unit.officer,
-                             note="demo: taken back by the officer")
+                store.decide(stored.id, "withdrawn", actor=officer.name,
+                             note="taken back by the officer")
     return sub.id
 
 
