@@ -10,6 +10,7 @@ the counting shows here.
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import puremagic
 import pytest
@@ -272,3 +273,39 @@ def test_the_growth_exhibit_section_exists_for_consented_items(site) -> None:
     repo, _, _, _ = site
     section = repo.load(repo.resolve(repo.settings.growth_exhibit_section))
     assert section.type_name == "section" and repo.is_public(section.iri)
+
+
+# ---------------------------------------------------------------------- the contract
+@pytest.mark.slow
+def test_lantai_filing_report_on_the_demo(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The issue's contract on the real executable: ``lantai demo`` then ``lantai filing
+    report --year 2026 --json`` gives the figures worked out above, per unit and category,
+    with the rates and the totals; the officers' and students' passwords are printed once."""
+    from support import free_port, run_lantai
+
+    home = tmp_path_factory.mktemp("filing-demo-cli") / "site"
+    run_lantai(home, "init", "--base", f"http://127.0.0.1:{free_port()}")
+    made = run_lantai(home, "demo", timeout=300).stdout
+    assert f"{len(SUBMISSIONS)} demo filing submission(s) made" in made
+    for name in [u.officer for u in UNITS] + [g.account for g in GRADUATES]:
+        assert f"Demo account {name}, password (shown once): " in made
+    report = json.loads(run_lantai(home, "filing", "report", "--year", str(YEAR), "--json",
+                                   "--today", "2026-12-07").stdout)
+    got = {(u["unit"], c["category"]): c for u in report["units"] for c in u["categories"]}
+    assert {k: (c["expected"], c["submitted"], c["returned"], c["accepted"],
+                c["accepted_first_time"]) for k, c in got.items()} == {
+        ("energy", "JX"): (11, 7, 2, 4, 3), ("electrical", "JX"): (5, 2, 1, 0, 0),
+        ("league", "DQ"): (1, 1, 0, 0, 0), ("league", "XS"): (3, 0, 0, 0, 0),
+        ("graduate", "XS"): (3, 0, 0, 0, 0)}
+    assert got[("energy", "JX")]["filing_rate"] == pytest.approx(4 / 11)
+    assert got[("energy", "JX")]["quality_rate"] == pytest.approx(3 / 4)
+    assert got[("electrical", "JX")]["quality_rate"] is None  # nothing accepted: no rate
+    totals = report["totals"]
+    assert (totals["expected"], totals["accepted"], totals["accepted_first_time"]) == (23, 4, 3)
+    assert totals["filing_rate"] == pytest.approx(4 / 23)
+    # by 7 December: the spring term's, the Graduate School's and the topic's tasks
+    assert {(o["unit"], o["due"]) for o in report["overdue"]} == {
+        ("energy", "2026-07-15"), ("graduate", "2026-09-30"), ("energy", "2026-11-30"),
+        ("electrical", "2026-11-30")}
+    again = run_lantai(home, "demo", timeout=300).stdout
+    assert "0 demo filing submission(s) made" in again and "password" not in again
