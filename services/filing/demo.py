@@ -35,10 +35,10 @@ from pathlib import Path
 from repo.errors import NotFound
 from repo.repository import Repository
 from repo.security import User
-from services.filing import review
+from services.filing import plans, review
 from services.filing import units as filing_units
 from services.filing.model import FiledFile, Item, Plan, Submission, Task, Topic
-from services.filing.store import FilingStore, iso, now_utc
+from services.filing.store import FilingStore
 
 YEAR = 2026
 TOPIC = Topic(id="2026-excellent-engineers", year=YEAR, name_zh="卓越工程师计划",
@@ -213,7 +213,7 @@ def load_demo_filing(home: Path, repo: Repository, user: User) -> FilingDemo:
         made = FilingDemo()
         _units(repo, store, user, made)
         if store.plan(YEAR) is None:
-            task_ids = _plan(store)
+            task_ids = _plan(store, repo, user)
             with tempfile.TemporaryDirectory(prefix="lantai-filing-demo-") as tmp:
                 for spec in SUBMISSIONS:
                     made.submissions.append(_submission(store, repo, spec, task_ids, Path(tmp),
@@ -241,16 +241,15 @@ def _units(repo: Repository, store: FilingStore, user: User, made: FilingDemo) -
             made.passwords[spec.officer] = password
 
 
-def _plan(store: FilingStore) -> list[int]:
-    """The 2026 plan with its topic, published with a notice to every unit with tasks."""
-    store.add_topic(TOPIC)
-    store.save_plan(Plan(year=YEAR, state="draft", notice=PLAN_NOTICE))
-    ids = store.add_tasks(TASKS)
-    store.save_plan(Plan(year=YEAR, state="published", published_at=iso(now_utc()),
-                         notice=PLAN_NOTICE))
-    for code in sorted({t.unit for t in TASKS}):
-        store.add_notice(code, YEAR, "plan", "2026年度归档工作计划 The 2026 filing plan",
-                         PLAN_NOTICE)
+def _plan(store: FilingStore, repo: Repository, user: User) -> list[int]:
+    """The 2026 plan with its topic, each task checked as the planning pages check it, then
+    published: a notice to every unit with tasks (and an e-mail where the site has a mail
+    server and the unit an address; a mail that fails is the plan part's to report)."""
+    plans.add_topic(store, user, TOPIC)
+    store.save_plan(Plan(year=YEAR, state="draft"))
+    plans.set_notice(store, user, YEAR, PLAN_NOTICE)
+    ids = [plans.add_task(store, repo, user, t)[0].id for t in TASKS]
+    plans.publish(store, repo, user, YEAR, repo.settings)
     return ids
 
 
