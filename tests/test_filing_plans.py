@@ -249,7 +249,7 @@ def test_changes_after_publication_are_recorded_and_notified(site, store, templa
         store.plan_changes(2027)[1].note
     assert told.noticed == ["youth"] and told.mailed == []  # youth has no address
     msg = smtp.wait_for(to="ee@units.test", after=seen)
-    assert "changed" in msg["Subject"] and "expected 9" in msg.get_content()
+    assert "changed" in msg["Subject"] and "expected: 9" in msg.get_content()
     assert [n.kind for n in store.notices("youth", year=2027)] == ["plan", "plan", "plan"]
     with pytest.raises(Conflict):  # the notice went out with the plan
         plans.set_notice(store, site.admin, 2027, "new text")
@@ -287,7 +287,7 @@ def test_reminders_go_once_a_week_for_what_is_due_and_incomplete(site, store, sm
     assert sorted(first.tasks) == sorted([soon.id, late.id, other.id])
     assert sorted(first.noticed) == ["energy", "youth"] and first.mailed == ["energy"]
     body = store.notices("energy", year=2027)[0].body
-    assert "即将到期" in body and "已逾期" in body and "overdue" in body and "4/5" in body
+    assert "即将到期" in body and "已逾期" in body and "overdue" in body and "4 of 5 accepted" in body
     assert "已完成" not in body and "远期" not in body
     assert "即将到期" in smtp.wait_for(to="energy@units.test",
                                    after=len(smtp.messages) - 1).get_content()

@@ -36,6 +36,7 @@ from repo.config import Settings
 from repo.errors import Conflict, Forbidden, Invalid, LantaiError, NotFound
 from repo.repository import Repository
 from repo.security import User
+from services.filing import plan_words as words
 from services.filing.model import RETENTIONS, Plan, Task, Topic, Unit
 from services.filing.store import FilingStore, iso, now_utc
 from services.filing.units import is_archivist
@@ -438,12 +439,8 @@ def _editable_plan(store: FilingStore, year: int) -> Plan:
 
 
 def _describe(task: Task) -> str:
-    count = f"{task.expected}" if task.expected else f"{len(task.expected_list)} (listed)"
-    topic = f" · 专题 topic {task.topic}" if task.topic else ""
-    return (f"[{task.category}] {task.title_zh}"
-            + (f" / {task.title_en}" if task.title_en else "")
-            + f" · 应归档 expected {count} · 截止 due {task.due} · 保管期限 retention "
-            f"{task.retention} · {task.series}{topic}")
+    """A task in one line of English (the plan's history, the CLI)."""
+    return words.task_line(task, "en")
 
 
 def _tell(store: FilingStore, settings: Settings | None, unit: Unit, year: int, kind: str,
@@ -470,12 +467,14 @@ def _changed(store: FilingStore, settings: Settings | None, user: User, task: Ta
     text = f"{action}: {_describe(task)}" + (f"\n{note}" if note else "")
     store.record_plan_change(task.year, user.name, action, task=task.id, unit=task.unit,
                              note=text)
-    subject = f"{task.year}年度归档计划已调整 / The {task.year} filing plan was changed"
-    words = {"task added": "新增任务 A task was added",
-             "task changed": "任务已修改 A task was changed",
-             "task removed": "任务已删除 A task was removed"}[action]
-    _tell(store, settings, store.unit(task.unit), task.year, "plan", subject,
-          f"{words}:\n{_describe(task)}" + (f"\n\n{note}" if note else ""), result)
+    topics = {t.id: t for t in store.topics(task.year)}
+
+    def write(lang: str) -> str:
+        name = topics[task.topic].name_zh if task.topic in topics else ""
+        return (words.CHANGES[action].in_lang(lang) + "\n" + words.task_line(task, lang, name)
+                + (f"\n\n{note}" if note else ""))
+    _tell(store, settings, store.unit(task.unit), task.year, "plan",
+          words.subject(words.CHANGED_SUBJECT, year=task.year), words.twice(write), result)
     return result
 
 
@@ -580,15 +579,13 @@ def publish(store: FilingStore, repo: Repository, user: User, year: int,
     by_unit: dict[str, list[Task]] = defaultdict(list)
     for t in tasks:
         by_unit[t.unit].append(t)
-    topics = {t.id: t for t in store.topics(year)}
-    subject = f"{year}年度归档计划 / The {year} filing plan"
+    names = {t.id: t.name_zh for t in store.topics(year)}
+    subject = words.subject(words.PLAN_SUBJECT, year=year)
     for code, mine in by_unit.items():
-        lines = []
-        for t in mine:
-            extra = f" ({topics[t.topic].name_zh})" if t.topic in topics else ""
-            lines.append(f"- {_describe(t)}{extra}")
-        body = ((plan.notice + "\n\n") if plan.notice else "") + \
-            f"本单位任务 Your unit's tasks ({len(mine)}):\n" + "\n".join(lines)
+        def write(lang: str, mine: list[Task] = mine) -> str:
+            lines = ["- " + words.task_line(t, lang, names.get(t.topic, "")) for t in mine]
+            return words.YOUR_TASKS.in_lang(lang, n=len(mine)) + "\n" + "\n".join(lines)
+        body = ((plan.notice + "\n\n") if plan.notice else "") + words.twice(write)
         _tell(store, settings, store.unit(code), year, "plan", subject, body, result, at=at)
     return result
 
@@ -640,19 +637,19 @@ def remind(store: FilingStore, user: User, settings: Settings, *, year: int | No
         by_unit[t.unit].append((t, accepted))
     result = Reminded()
     at = iso(now)
-    for code, mine in by_unit.items():
-        lines = []
-        for t, accepted in mine:
-            state = ("已逾期 overdue" if t.due < today else "即将到期 due soon")
-            lines.append(f"- {state} · 已接收 accepted {accepted}/{needed(t)} · {_describe(t)}")
-        subject = (f"{year}年度归档提醒 / Filing reminder {year}: "
-                   f"{len(mine)} task(s) due or overdue")
-        body = ("以下归档任务即将到期或已逾期，请尽快提交。\n"
-                "The tasks below are due soon or overdue: please file them.\n\n"
-                + "\n".join(lines))
-        _tell(store, settings, store.unit(code), year, "reminder", subject, body, result,
-              at=at)
-        ids = [t.id for t, _ in mine]
+    for code, due in by_unit.items():
+        def write(lang: str, due: list[tuple[Task, int]] = due) -> str:
+            lines = []
+            for t, accepted in due:
+                state = (words.OVERDUE if t.due < today else words.DUE_SOON).in_lang(lang)
+                lines.append("- " + words.PROGRESS.in_lang(lang, state=state, got=accepted,
+                                                           of=needed(t))
+                             + " · " + words.task_line(t, lang))
+            return words.REMINDER_BODY.in_lang(lang) + "\n\n" + "\n".join(lines)
+        _tell(store, settings, store.unit(code), year, "reminder",
+              words.subject(words.REMINDER_SUBJECT, year=year, n=len(due)), words.twice(write),
+              result, at=at)
+        ids = [t.id for t, _ in due]
         store.record_reminders(ids, at=at)
         result.tasks.extend(ids)
     return result
