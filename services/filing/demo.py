@@ -13,7 +13,7 @@ What it makes, in the order the loop runs:
 - **the 2026 plan**, published, with tasks per unit and category and a special topic
   (卓越工程师计划) whose tasks cross units; one task is **overdue** (its due date passed with
   less accepted than expected) and one unit has sent nothing yet;
-- **submissions in every state**: items accepted at first submission, one returned with a
+- **submissions in every state**: an item accepted at first submission, one returned with a
   rectification note, corrected, resubmitted and accepted (so the quality rate is below 100 %),
   one returned and still waiting for the officer, one resubmitted and waiting for the
   archivist, items received and not yet reviewed, one withdrawn.
@@ -133,9 +133,10 @@ RETURN_TITLE = ("题名应写明课程名称与学期（如《电力系统分析
                 "The title must name the course and the term.")
 
 SUBMISSIONS: tuple[DemoSubmission, ...] = (
-    # energy, spring term: four items by spreadsheet; two accepted at once, one returned
-    # (a page missing), rescanned, resubmitted and accepted, one not reviewed yet; the task
-    # expects five and was due in July: overdue
+    # energy, spring term: four items by spreadsheet; one accepted at once, one returned (a
+    # page missing), rescanned, resubmitted and accepted, two not reviewed yet; the task
+    # expects five and was due in July: overdue (two acceptances only: each ingests its scan,
+    # and ``lantai demo`` must stay fast)
     DemoSubmission(0, "spreadsheet", "2026春教学档案.xlsx", (
         DemoItem(_teaching("《工程热力学》课程教学大纲（2026春）",
                            "Syllabus of Engineering Thermodynamics (spring 2026)", "2026-02-20",
@@ -147,7 +148,7 @@ SUBMISSIONS: tuple[DemoSubmission, ...] = (
                  fix={"scope@zh": ["试卷3页，评分标准1页（已补扫第3页）。"]}),
         DemoItem(_teaching("《工程热力学》成绩册（2026春）",
                            "Grade book of Engineering Thermodynamics (spring 2026)", "2026-07-05",
-                           WU), "grades-thermo.jpg", ("accept",)),
+                           WU), "grades-thermo.jpg"),
         DemoItem(_teaching("《传热学》实验报告汇编（2026春）",
                            "Laboratory reports of Heat Transfer (spring 2026)", "2026-06-15",
                            WU), "labs-heat.jpg"),
@@ -163,12 +164,11 @@ SUBMISSIONS: tuple[DemoSubmission, ...] = (
         DemoItem(_teaching("期中试卷", "Mid-term examination", "2026-11-05", WU),
                  "midterm.pdf", ("return",), note=RETURN_TITLE),
     )),
-    # energy, the topic: accepted
+    # energy, the topic: waiting for the archivist
     DemoSubmission(2, "form", "form", (
         DemoItem(_teaching("卓越工程师计划校企联合培养协议及实践教学方案（能动学院）",
                            "Excellent Engineers: joint training agreement and practice plan "
-                           "(School of Energy)", "2026-10-12", WU), "joint-training.jpg",
-                 ("accept",)),
+                           "(School of Energy)", "2026-10-12", WU), "joint-training.jpg"),
     )),
     # electrical, spring term: one returned, corrected and sent again (waiting), one received,
     # one withdrawn by the officer after it was returned
