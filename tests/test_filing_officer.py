@@ -11,6 +11,8 @@ it, and every refusal is checked to have left the store as it was.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import re
 
 import pytest
@@ -342,3 +344,114 @@ def test_a_file_of_the_units_item_downloads_as_an_attachment(app, store, tmp_pat
     assert resp.headers["Content-Disposition"].startswith("attachment")
     assert officer.get(f"/staff/filing/unit/energy/items/{sub.items[0].id}/files/"
                        + "0" * 64).status_code == 404
+
+
+# ---------------------------------------------------------------------- rectification
+def returned_item(store: FilingStore, tmp_path, note: str = "缺少日期，请补充。"):
+    pdf = tmp_path / "名册.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
+    filed = store.put_file(pdf)
+    filed.mime = "application/pdf"
+    sub = sent(store, "energy", "学生名册一", files=[filed])
+    item = store.decide(sub.items[0].id, "returned", actor="editor", note=note)
+    return sub, item, filed
+
+
+def test_a_returned_item_is_corrected_and_received_again(app, store, tmp_path):
+    sub, item, filed = returned_item(store, tmp_path)
+    officer = signed_in(app, "officer-a")
+    # the unit page lists it with the note; its page has the form, prefilled
+    assert "缺少日期，请补充。" in text(officer.get("/staff/filing/unit/energy?year=2026"))
+    page = text(officer.get(f"/staff/filing/unit/energy/items/{item.id}"))
+    assert 'id="rectification"' in page and "缺少日期，请补充。" in page
+    assert re.search(r'name="title@zh" value="学生名册一"', page)
+    assert re.search(r'name="date" value="2026-03-01"', page)
+    assert f'name="keep" value="{filed.sha256}" checked' in page
+    resp = officer.post(f"/staff/filing/unit/energy/items/{item.id}/resubmit", {
+        "title@zh": "学生名册一（补充）", "title@en": "Student register one", "date": "2026-03-02",
+        "keep": filed.sha256, "note": "补了日期"}, content_type="multipart/form-data")
+    assert resp.status_code == 302, text(resp)[-800:]
+    again = store.item(item.id)
+    assert again.state == "received" and again.attempts == 2 and again.returned_ever
+    assert again.fields["title@zh"] == ["学生名册一（补充）"]
+    assert again.fields["title@en"] == ["Student register one"]
+    assert again.fields["date"] == ["2026-03-02"]
+    assert [f.sha256 for f in again.files] == [filed.sha256]
+    steps = store.history(sub.id)
+    assert (steps[-1].action, steps[-1].actor, steps[-1].note) == ("resubmitted", "officer-a",
+                                                                   "补了日期")
+    # sent again, it is no longer corrected: the form is gone, a second try is a conflict
+    page = text(officer.get(f"/staff/filing/unit/energy/items/{item.id}"))
+    assert "/resubmit" not in page and "received" in page
+    assert officer.post(f"/staff/filing/unit/energy/items/{item.id}/resubmit",
+                        {"title@zh": "x", "date": "2026-03-02"}).status_code == 409
+
+
+def test_a_correction_replaces_files_and_a_bad_one_changes_nothing(app, store, tmp_path):
+    _sub, item, filed = returned_item(store, tmp_path)
+    officer = signed_in(app, "officer-a")
+    officer.get(f"/staff/filing/unit/energy/items/{item.id}")
+    # no title: refused with the message, the item as it was, the new file not kept
+    new_pdf = b"%PDF-1.4\n% a corrected scan\ntrailer<<>>\n%%EOF\n"
+    resp = officer.post(f"/staff/filing/unit/energy/items/{item.id}/resubmit", {
+        "title@zh": "", "date": "2026-03-02", SCRIPT: SCRIPT,
+        "files": [(io.BytesIO(new_pdf), "新扫描.pdf")]}, content_type="multipart/form-data")
+    assert resp.status_code == 422 and "title" in text(resp)
+    assert SCRIPT not in text(resp)
+    same = store.item(item.id)
+    assert (same.state, same.attempts, same.fields) == ("returned", 1, item.fields)
+    new_sha = hashlib.sha256(new_pdf).hexdigest()
+    assert not store.file_path(new_sha).exists()
+    # the old file unticked, a new one added: the item has the new one only
+    resp = officer.post(f"/staff/filing/unit/energy/items/{item.id}/resubmit", {
+        "title@zh": "学生名册一", "date": "2026-03-02",
+        "files": [(io.BytesIO(new_pdf), "新扫描.pdf")]}, content_type="multipart/form-data")
+    assert resp.status_code == 302, text(resp)[-800:]
+    again = store.item(item.id)
+    assert [(f.name, f.sha256) for f in again.files] == [("新扫描.pdf", new_sha)]
+    assert store.file_path(new_sha).read_bytes() == new_pdf
+    assert not store.file_path(filed.sha256).exists()  # no item names the old one now
+
+
+def test_a_file_name_that_is_a_path_is_refused(app, store, tmp_path):
+    _sub, item, _filed = returned_item(store, tmp_path)
+    officer = signed_in(app, "officer-a")
+    officer.get(f"/staff/filing/unit/energy/items/{item.id}")
+    for name in ("..", ".hidden.pdf", "a\x01b.pdf"):
+        resp = officer.post(f"/staff/filing/unit/energy/items/{item.id}/resubmit", {
+            "title@zh": "学生名册一", "date": "2026-03-02",
+            "files": [(io.BytesIO(b"%PDF-1.4\n"), name)]}, content_type="multipart/form-data")
+        assert resp.status_code == 422, (name, resp.status_code)
+        assert store.item(item.id).state == "returned"
+
+
+# ---------------------------------------------------------------------- bounded bodies
+def test_bodies_above_the_limits_are_413_and_store_nothing(site):
+    import dataclasses
+
+    from repo.config import write_settings
+
+    build(site)
+    repo = site.repo or site.reopen()
+    write_settings(site.home, dataclasses.replace(repo.settings, filing_upload_max_mb=1))
+    site.close()
+    app = create_app(site.home)
+    store = FilingStore.open(site.home)
+    tid = task_id(store, "energy")
+    notice = store.add_notice("energy", YEAR, "plan", "计划", "x")
+    officer = signed_in(app, "officer-a")
+    officer.get("/staff/filing/unit/energy")
+    big = bytes(3 << 20)  # 3 MiB, above 1 MB and the megabyte a form's fields may add
+    for way, field in (("item", "files"), ("sheet", "sheet"), ("bag", "bag")):
+        resp = officer.post(f"/staff/filing/unit/energy/tasks/{tid}/{way}",
+                            {"title@zh": "x", field: [(io.BytesIO(big), "big.zip")]},
+                            content_type="multipart/form-data")
+        assert resp.status_code == 413 and "Nothing was stored" in text(resp), way
+    # a plain form is bounded by the workspace's own limit
+    resp = officer.post(f"/staff/filing/unit/energy/notices/{notice.id}/read",
+                        {"pad": "x" * (2 << 20)})
+    assert resp.status_code == 413
+    assert store.submissions(year=YEAR) == [] and not store.notice(notice.id).read_at
+    assert not any(p.is_file() for p in (site.home / "filing" / "receiving").rglob("*"))
+    assert not any((site.home / "filing" / "incoming").glob("*"))
+    store.close()
