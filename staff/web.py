@@ -126,6 +126,7 @@ MENU: tuple[tuple[str, str], ...] = (
     ("staff.requests.queue", "Requests"),
     ("staff.request_stats.statistics", "Request statistics"),
     ("staff.filing_officer.start", "Filing"),
+    ("staff.filing_dashboard.home", "Filing progress"),
     ("staff.filing_planning.plans_page", "Filing plans"),
     ("staff.filing_planning.units_page", "Filing units"),
 )
