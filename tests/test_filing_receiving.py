@@ -135,7 +135,7 @@ def test_accept_return_and_accept_all_through_the_pages(desk, site):
                       csrf=False).status_code in (400, 403)
     assert loop.store.item(first.id).state == "received"
     resp = staff.post(f"/staff/filing/receiving/{sub.id}/items/{first.id}/accept")
-    assert resp.status_code == 303
+    assert resp.status_code == 303, text(resp)
     done = staff.get(resp.headers["Location"])
     item = loop.store.item(first.id)
     assert item.state == "accepted" and item.refcode == "0421-XS·2026-Y-0001"

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from flask import Blueprint, current_app, g, redirect, request, send_file, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l  # `make translations` extracts _l too
 from werkzeug.wrappers import Response
 
 import services.filing as service
@@ -209,9 +210,9 @@ def _shown(repo: Repository, user: User, sub: Submission) -> list[Shown]:
     return out
 
 
-DONE = {"accepted": "The item was accepted into the archive.",
-        "returned": "The item was returned to the unit with your note.",
-        "accepted-all": "The received items were accepted."}
+DONE = {"accepted": _l("The item was accepted into the archive."),
+        "returned": _l("The item was returned to the unit with your note."),
+        "accepted-all": _l("The received items were accepted.")}
 
 
 def page(sub_id: str, status: int = 200, **extra) -> Response:
@@ -220,7 +221,7 @@ def page(sub_id: str, status: int = 200, **extra) -> Response:
     unit = next((u for u in store().units() if u.code == sub.unit), None)
     rows = {it.id: it.row for it in sub.items}
     done = request.args.get("done", "")
-    said = extra.pop("done", None) or (_(DONE[done]) if done in DONE else "")
+    said = extra.pop("done", None) or (str(DONE[done]) if done in DONE else "")
     return web.render(
         "filing/receiving_submission.html", status, sub=sub, task=task,
         unit_label=unit_name(unit, sub.unit), words=state_words(), rows=rows,
@@ -285,7 +286,7 @@ def return_item(sub_id: str, item_id: int) -> Response:
     web.writing(lambda repo, user: review.return_item(store(), repo, user, it.id, note,
                                                       problems=problems))
     if problems:  # the return counts; the page says the mail did not go
-        return page(sub_id, done=_(DONE["returned"]),
+        return page(sub_id, done=str(DONE["returned"]),
                     warning=_("The e-mail to the unit could not be sent: %(why)s",
                               why=problems[0]))
     return _done(sub_id, "returned")

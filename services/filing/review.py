@@ -40,6 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from publisher.i18n import UIText, ui_text
 from repo.errors import Conflict, Forbidden, Invalid, LantaiError, NotFound
 from repo.objects import ContentObject
 from repo.repository import Repository
@@ -47,9 +48,21 @@ from repo.security import User
 from services.filing.model import FiledFile, Item, Submission, Task, Unit
 from services.filing.store import FilingStore
 from services.filing.units import is_archivist, require_unit
+from services.requests.delivery import bilingual
 
 ACCESSIONS = "/accessions"  # the folder the accession events live in
-ACCESSIONS_TITLE = {"zh": "归档接收", "en": "Accessions"}
+# texts written into descriptions, notices and mails, from the catalogs (both languages)
+ACCESSIONS_TITLE = ui_text("Accessions")
+ACCESSION_NAME = ui_text("Accession %(submission)s %(unit)s")
+ACCESSION_NOTE = ui_text("Filed by %(unit)s (%(channel)s: %(source)s), sent %(sent)s by "
+                         "%(by)s")
+ACCEPTED_SUBJECT = ui_text("Accepted: %(submission)s, %(n)s item(s)")
+ACCEPTED_BODY = ui_text("%(n)s item(s) of %(submission)s were accepted into the archive "
+                        "(reference codes %(codes)s).")
+RETURNED_SUBJECT = ui_text("Rectification: %(submission)s, row %(row)s")
+RETURNED_BODY = ui_text("%(unit)s:\n\nRow %(row)s of %(submission)s (“%(title)s”) was returned "
+                        "for correction. Please correct it and send it again.\n"
+                        "What to correct: %(note)s\n\n— %(by)s")
 RECORD_TYPES = ("item", "file")
 MAX_NOTE = 2000  # characters of a rectification note
 MAX_NAME = 120  # characters of a file name on the new record
@@ -75,6 +88,23 @@ class BulkResult:
 
     accepted: list[Item] = field(default_factory=list)
     failed: list[tuple[int, str]] = field(default_factory=list)  # (item id, message)
+
+
+def both_languages(text: UIText, **values: object) -> str:
+    """A notice's body: the Chinese, then the English (once, if they are the same)."""
+    return "\n\n".join(dict.fromkeys(text.in_lang(lang, **values) for lang in ("zh", "en")))
+
+
+def described(text: UIText, **values: object) -> dict[str, str]:
+    """A text for a description, per language: English always, Chinese once the catalog
+    has it (the profile wants CJK script in a value tagged @zh: an untranslated message is
+    not Chinese). A value may itself be per language (``{"zh": …, "en": …}``)."""
+    def pick(lang: str) -> dict[str, object]:
+        return {k: v[lang] if isinstance(v, dict) else v for k, v in values.items()}
+    out = {"en": text.in_lang("en", **pick("en"))}
+    if text.in_lang("zh") != text.in_lang("en"):
+        out["zh"] = text.in_lang("zh", **pick("zh"))
+    return out
 
 
 # ---------------------------------------------------------------------- who and what
@@ -130,8 +160,9 @@ def accept(store: FilingStore, repo: Repository, user: User, item_id: int, *,
     code = repo.refcode_for(user, task.series, record_fields(item, task, unit, None),
                             new_type=type_name)
     if not code:
-        raise Invalid(f"item {item_id}: no 档号 can be given (the series {task.series} must "
-                      "be in a fonds with a reference code, and the item needs a date)")
+        raise Invalid(f"item {item_id}: no reference code can be given (the series "
+                      f"{task.series} must be in a fonds with a reference code, and the item "
+                      "needs a date)")
     created: list[str] = []
     try:
         event = _accession(repo, user, sub, unit, created)
@@ -166,12 +197,10 @@ def accept_all(store: FilingStore, repo: Repository, user: User, sub_id: str, *,
             result.failed.append((item.id, exc.message))
     if result.accepted:
         codes = ", ".join(i.refcode for i in result.accepted[:20])
-        more = " …" if len(result.accepted) > 20 else ""
-        store.add_notice(
-            sub.unit, sub.year, "accepted",
-            f"归档接收 Accepted: {sub.id}, {len(result.accepted)} item(s)",
-            f"{len(result.accepted)} item(s) of {sub.id} accepted into the archive "
-            f"(档号 {codes}{more}).")
+        values = {"submission": sub.id, "n": len(result.accepted),
+                  "codes": codes + (" …" if len(result.accepted) > 20 else "")}
+        store.add_notice(sub.unit, sub.year, "accepted", bilingual(ACCEPTED_SUBJECT, **values),
+                         both_languages(ACCEPTED_BODY, **values))
     return result
 
 
@@ -180,9 +209,9 @@ def _accession(repo: Repository, user: User, sub: Submission, unit: Unit,
     """The IRI of the submission's accession event, made (with its folder) if missing."""
     folder = repo.reads.at_path(ACCESSIONS)
     if folder is None:
-        made = repo.create(user, "/", "folder", {"title": ACCESSIONS_TITLE},
+        made = repo.create(user, "/", "folder", {"title": described(ACCESSIONS_TITLE)},
                            slug=ACCESSIONS.strip("/"),
-                           message="the folder of accessions (归档接收) from filing units")
+                           message="the folder of accessions from filing units")
         created.append(made.iri)
     elif repo.get(user, folder).type_name != "folder":
         raise Conflict(f"{ACCESSIONS} is not a folder: accession events cannot be placed")
@@ -191,12 +220,12 @@ def _accession(repo: Repository, user: User, sub: Submission, unit: Unit,
     if found is not None:
         return found
     event = repo.create(user, ACCESSIONS, "event", {
-        "name": {"zh": f"归档接收 {sub.id} {unit.name_zh}",
-                 "en": f"Accession {sub.id} {unit.name_en or unit.code}"},
+        "name": described(ACCESSION_NAME, submission=sub.id,
+                          unit={"zh": unit.name_zh, "en": unit.name_en or unit.code}),
         "date": repo.clock().date().isoformat(),
         "participant": [unit.agent],
-        "note": {"en": f"Filed by {unit.code} ({sub.channel}: {sub.source[:200]}), "
-                       f"submitted {sub.created} by {sub.created_by}"},
+        "note": described(ACCESSION_NOTE, unit=unit.code, channel=sub.channel,
+                          source=sub.source[:200], sent=sub.created, by=sub.created_by),
     }, slug=sub.id.lower(), message=f"accession of {sub.id} from {unit.code}")
     created.append(event.iri)
     return event.iri
@@ -350,15 +379,12 @@ def return_item(store: FilingStore, repo: Repository, user: User, item_id: int, 
     item = store.item(item_id)
     sub, _task, unit = _context(store, item)
     done = store.decide(item_id, "returned", actor=user.name, note=note)
-    title = item_title(item)
-    subject = f"整改通知 Rectification: {sub.id}, row {item.row}"
-    body = (f"{unit.name_zh}：\n\n"
-            f"您单位提交的 {sub.id} 第 {item.row} 行《{title}》需整改后重新提交。\n"
-            f"整改意见：{note}\n\n"
-            f"{unit.name_en or unit.code}:\n\n"
-            f"Item {item.row} of {sub.id} (\"{title}\") was returned for correction.\n"
-            f"What to correct: {note}\n\n"
-            f"— {user.fullname or user.name}")
+    values = {"submission": sub.id, "row": item.row, "title": item_title(item),
+              "note": note, "by": user.fullname or user.name}
+    subject = bilingual(RETURNED_SUBJECT, **values)
+    body = "\n\n".join(dict.fromkeys(
+        RETURNED_BODY.in_lang(lang, unit=name, **values)
+        for lang, name in (("zh", unit.name_zh), ("en", unit.name_en or unit.name_zh))))
     store.add_notice(unit.code, sub.year, "rectification", subject, body)
     if unit.email:
         try:
