@@ -173,6 +173,12 @@ def test_a_plan_is_made_edited_published_and_changed(app, store, smtp):
         "published", "task changed", "task removed"]
     reminded = editor.post("/staff/filing/plans/2027/remind", {})
     assert reminded.status_code == 200 and "Reminders:" in text(reminded)
+    zh = signed_in(app, "reviewer", lang="zh")  # the Chinese page renders (category labels)
+    for url in ("/staff/filing/plans", "/staff/filing/plans/2027", "/staff/filing/units",
+                f"/staff/filing/plans/2027/tasks/{first.id}"):
+        page = zh.get(url)
+        assert page.status_code == 200 and 'lang="zh-Hans"' in text(page), url
+    assert "学生" in text(zh.get("/staff/filing/plans/2027"))  # XS · 学生 in the select
 
 
 def test_bad_addresses_and_methods_answer_4xx(app, store):

@@ -112,7 +112,7 @@ def plan_new(ctx: Context, year: int, template_path: str | None, from_year: int 
                                        user=ctx.user)
         source = template_path or "the built-in template"
     out.print(f"{year}: a draft plan of {len(made)} tasks for "
-              f"{len({t.unit for t in made})} units from {source}", markup=False)
+              f"{len({t.unit for t in made})} unit(s) from {source}", markup=False)
 
 
 @plan_group.command("show")
