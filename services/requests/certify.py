@@ -478,10 +478,12 @@ def _qr_runs(url: str) -> tuple[int, list[tuple[int, int, int]]]:
 
 # ---------------------------------------------------------------------- signing
 def sign(data: bytes, home: Path, settings: Settings, code: str,
-         language: str) -> tuple[bytes, str, str]:
+         language: str, *, reason: str | None = None) -> tuple[bytes, str, str]:
     """Sign ``data`` as the archive: returns the signed PDF, when it was signed (ISO 8601
     UTC) and the signer's subject. The code goes into the document information first, in
-    the signed revision."""
+    the signed revision (none for a document without one: ``""``). ``reason``: the
+    signature's reason, if the document is not a certified copy (a growth record,
+    services.growth.pdf); a copy's is "Certified copy CODE" in ``language``."""
     from pyhanko.pdf_utils import generic
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.pdf_utils.reader import PdfFileReader
@@ -491,13 +493,14 @@ def sign(data: bytes, home: Path, settings: Settings, code: str,
     site = signing.load_signer(home)
     writer = IncrementalPdfFileWriter(io.BytesIO(data))
     info_ref = writer.trailer.raw_get("/Info")
-    info = info_ref.get_object()
-    info[generic.NameObject("/LantaiCode")] = generic.TextStringObject(code)
-    writer.mark_update(info_ref)
+    if code:
+        info = info_ref.get_object()
+        info[generic.NameObject("/LantaiCode")] = generic.TextStringObject(code)
+        writer.mark_update(info_ref)
     tsa = settings.signing_tsa_url
     meta = signers.PdfSignatureMetadata(
         field_name=FIELD, md_algorithm="sha256", subfilter=fields.SigSeedSubFilter.PADES,
-        reason=f"{WORDS['reason'].in_lang(language)} {code}", certify=True,
+        reason=reason or f"{WORDS['reason'].in_lang(language)} {code}", certify=True,
         docmdp_permissions=MDPPerm.NO_CHANGES,
         embed_validation_info=bool(tsa),
         validation_context=_validation_context(home) if tsa else None)
