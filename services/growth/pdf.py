@@ -23,14 +23,14 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from ontology.profile import vocabulary_codes
-from publisher.i18n import UIText, date_range, human_date, ui_ptext
+from publisher.i18n import UIText, human_date, ui_ptext
 from repo.config import read_settings
 from repo.errors import LantaiError
 from repo.repository import Repository
 from repo.security import User
 from services.growth import records
-from services.growth.model import STRANDS, Entry
+from services.growth.model import Entry
+from services.growth.view import OTHER, sections, strand_labels, when_text
 from services.requests import certify, fonts, pdfa
 
 FAMILY = fonts.FAMILY
@@ -97,24 +97,6 @@ def person_name(repo: Repository, person: str, lang: str) -> str:
     return records.in_lang(names, lang) or obj.slug
 
 
-def strand_labels(lang: str) -> dict[str, str]:
-    """``{strand code: label}`` in ``lang``, from the SKOS scheme."""
-    labels = vocabulary_codes().get("strand", {})
-    return {code: labels.get(code, {}).get(lang) or code for code in STRANDS}
-
-
-def sections(entries: list[Entry]) -> list[tuple[str, list[Entry]]]:
-    """The entries by strand, in the scheme's order; those without one last (``""``)."""
-    out = [(s, [e for e in entries if e.strand == s]) for s in STRANDS]
-    out.append(("", [e for e in entries if e.strand not in STRANDS]))
-    return [(s, es) for s, es in out if es]
-
-
-def when_text(entry: Entry, lang: str) -> str:
-    """The entry's dates in words (as the pages show them)."""
-    return date_range(entry.begin or entry.end, entry.end, lang) or "—"
-
-
 # ---------------------------------------------------------------------- the PDF
 def build_pdf(content: Content) -> bytes:
     """The unsigned PDF/A-2b document, laid out with the fastest font first (like
@@ -157,6 +139,7 @@ def _layout(content: Content, source: Any) -> tuple[Any, Any]:
     pdf.set_title(title)
     pdf.set_author(archive)
     pdf.set_subject(words["title"])
+    pdf.allow_images_transparency = False  # no transparency group on pages (PDF/A: none)
     pdf.set_creator(CREATOR)
     pdf.set_producer(certify.PRODUCER())
     pdf.set_creation_date(content.issued)
@@ -201,10 +184,10 @@ def _layout(content: Content, source: Any) -> tuple[Any, Any]:
     for strand, entries in sections(content.entries):
         pdf.ln(5)
         pdf.set_font(FAMILY, size=13)
-        pdf.cell(0, 8, labels.get(strand, words["other"]) if strand else words["other"],
+        pdf.cell(0, 8, words["other"] if strand == OTHER else labels[strand],
                  new_x="LMARGIN", new_y="NEXT")
         pdf.set_font(FAMILY, size=9.5)
-        with pdf.table(col_widths=(38, 62, 74), line_height=5.2, first_row_as_headings=True,
+        with pdf.table(col_widths=(44, 58, 72), line_height=5.2, first_row_as_headings=True,
                        headings_style=heading, text_align="LEFT") as table:
             table.row([words["when"], words["what"], words["records"]])
             for e in entries:
@@ -214,7 +197,7 @@ def _layout(content: Content, source: Any) -> tuple[Any, Any]:
                 evidence = "\n".join(
                     f"{ev.refcode or '—'}  {records.in_lang(ev.title, lang)}"
                     for ev in e.evidence) or "—"
-                table.row([when_text(e, lang), what, evidence])
+                table.row([when_text(e, lang) or "—", what, evidence])
     pdf.ln(8)
     pdf.set_font(FAMILY, size=10.5)
     pdf.multi_cell(0, 6, WORDS["statement"].in_lang(lang, name=content.name,
@@ -227,5 +210,4 @@ def _layout(content: Content, source: Any) -> tuple[Any, Any]:
     return pdf, font
 
 
-__all__ = ["Content", "build_pdf", "growth_pdf", "person_name", "sections", "strand_labels",
-           "when_text"]
+__all__ = ["Content", "build_pdf", "growth_pdf", "person_name"]

@@ -67,6 +67,20 @@ SELECT ?r ?i ?pos WHERE {{
   FILTER(STRSTARTS(STR(?mime), "image/"))
 }}"""
 
+_PEOPLE = f"""PREFIX rico: <{RICO}>
+PREFIX lt: <{LT}>
+SELECT ?p (SAMPLE(?zh) AS ?name_zh) (SAMPLE(?en) AS ?name_en) (SAMPLE(?any) AS ?name) WHERE {{
+  {{ SELECT DISTINCT ?p WHERE {{
+      GRAPH ?a {{ ?a rico:hasActivityType ?strand ; rico:hasOrHadParticipant ?p }}
+      FILTER(STRSTARTS(STR(?strand), %(strands)s))
+  }} LIMIT %(limit)d }}
+  ?p lt:type "person" .
+  FILTER NOT EXISTS {{ ?p lt:deletedIn ?gone }}
+  GRAPH ?p {{ ?p rico:name ?any }}
+  OPTIONAL {{ GRAPH ?p {{ ?p rico:name ?zh FILTER(LANGMATCHES(LANG(?zh), "zh")) }} }}
+  OPTIONAL {{ GRAPH ?p {{ ?p rico:name ?en FILTER(LANGMATCHES(LANG(?en), "en")) }} }}
+}} GROUP BY ?p"""
+
 _NAMES = f"""PREFIX rico: <{RICO}>
 SELECT ?x ?name WHERE {{ VALUES ?x {{ %s }} GRAPH ?x {{ ?x rico:name ?name }} }}"""
 
@@ -127,6 +141,20 @@ def record_person(repo: Repository, user: User, ref: str) -> str:
     if person_iri(repo, ref) != own:
         raise NotFound(NO_RECORD)
     return own
+
+
+def people_with_records(repo: Repository, lang: str, *, limit: int = 500
+                        ) -> list[tuple[str, str]]:
+    """``(IRI, name)`` of people who took part in an activity of a strand (at most
+    ``limit``), by name: the staff's index of growth records (staff see every person)."""
+    strands = Literal(repo.base + "/vocab/strand/")
+    query = _PEOPLE % {"strands": str(strands), "limit": max(1, int(limit))}
+    out = []
+    for row in solutions(repo.site.working.query(query)):
+        names = {"zh": row["name_zh"], "en": row["name_en"], "": row["name"]}
+        texts = {k: value(v) for k, v in names.items() if v is not None}
+        out.append((value(row["p"]), _in_lang(texts, lang)))
+    return sorted(out, key=lambda pair: (pair[1], pair[0]))
 
 
 # ---------------------------------------------------------------------- the record
@@ -306,5 +334,5 @@ def in_lang(texts: dict[str, str], lang: str) -> str:
     return _in_lang(texts, lang)
 
 
-__all__ = ["growth_record", "in_lang", "is_staff", "is_student", "person_iri", "person_of",
-           "record_person"]
+__all__ = ["growth_record", "in_lang", "is_staff", "is_student", "people_with_records",
+           "person_iri", "person_of", "record_person"]
