@@ -129,6 +129,8 @@ MENU: tuple[tuple[str, str], ...] = (
     ("staff.filing_dashboard.home", "Filing progress"),
     ("staff.filing_planning.plans_page", "Filing plans"),
     ("staff.filing_planning.units_page", "Filing units"),
+    ("staff.growth.index", "Growth records"),
+    ("staff.growth.mine", "My growth record"),
 )
 TABS = (
     ("staff.browse.folder", "Contents"),

@@ -20,6 +20,7 @@ MENU_AND_TABS = (
     lazy_gettext("Access"), lazy_gettext("Sharing"), lazy_gettext("History"),
     lazy_gettext("Export"), lazy_gettext("Requests"), lazy_gettext("Request statistics"),
     lazy_gettext("Filing"),
+    lazy_gettext("Growth records"), lazy_gettext("My growth record"),
 )
 ROLES = {
     "Reader": lazy_gettext("Reader"),

@@ -32,6 +32,15 @@ class Growth:
     scan_key: str = ""
 
 
+def growth_site(folder: Path):
+    """A new test site (tests/support.py ``new_site``) in ``folder`` with the growth record
+    built: for module-scoped fixtures (building it takes seconds; the tests only read)."""
+    from support import Clock, new_site
+
+    site = new_site(folder / "site", Clock())
+    return site, build_growth(site, folder)
+
+
 def build_growth(site, tmp: Path) -> Growth:
     repo, admin = site.repo, site.repo.user("admin")
     made = Growth()

@@ -8,7 +8,7 @@ import json
 import subprocess
 
 import pytest
-from growth_support import MARKUP, build_growth
+from growth_support import MARKUP, growth_site
 from support import require, run_lantai
 
 from repo.errors import NotFound
@@ -19,9 +19,22 @@ from services.requests import signing
 PERSON = "/agents/zhang-san"
 
 
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """One site for the tests that only read it."""
+    site, growth = growth_site(tmp_path_factory.mktemp("growth-records"))
+    yield site, growth
+    site.close()
+
+
 @pytest.fixture
-def growth(site, tmp_path):
-    return build_growth(site, tmp_path)
+def site(built):
+    return built[0]
+
+
+@pytest.fixture
+def growth(built):
+    return built[1]
 
 
 def titles(entries, lang="en"):
@@ -180,7 +193,8 @@ def _pdf_text(data: bytes) -> str:
 
 
 @pytest.mark.slow
-def test_cli_show_and_pdf(site, growth, tmp_path):
+def test_cli_show_and_pdf(tmp_path):
+    site, _growth = growth_site(tmp_path)
     home = site.home
     site.close()
     proc = run_lantai(home, "growth", "show", PERSON, "--json", user="zs")

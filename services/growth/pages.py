@@ -14,9 +14,10 @@ The record page is a timeline (vis-timeline from npm, served from ``/staff/stati
 groups are the four strands, labelled from the SKOS scheme) over a plain list of the same
 entries, which is the page without JavaScript, for screen readers and for printing. The
 strand checkboxes filter both: as a GET form without JavaScript (the page comes with
-the other strands' sections hidden), live with it (``static/growth.js``). The timeline's data is a JSON block (never executed, so the
-Content-Security-Policy's ``script-src 'self'`` allows it); every text goes into the page
-through Jinja's escaping or ``textContent``, never as HTML.
+the other strands' sections hidden), live with it (``static/growth.js``). The timeline's
+data is a JSON block (never executed, so the Content-Security-Policy's ``script-src
+'self'`` allows it); every text goes into the page through Jinja's escaping or
+``textContent``, never as HTML.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from repo.repository import Repository
 from repo.security import User
 from services.growth import records, view
 from services.growth.model import STRANDS, Entry
-from staff import web
+from staff import dashboard, web
 
 bp = Blueprint("growth", __name__, url_prefix="/growth", template_folder="templates",
                static_folder="static", static_url_path="/static")
@@ -65,12 +66,15 @@ def start(repo: Repository, user: User) -> str | None:
     return url_for("staff.growth.mine") if records.is_student(repo, user) else None
 
 
+dashboard.START.append(start)
+
+
 # ---------------------------------------------------------------------- pages
 @bp.get("/")
 def index() -> Response:
     def run(repo: Repository, user: User) -> Response:
         if records.is_student(repo, user):
-            return redirect(url_for("staff.growth.mine"))  # type: ignore[return-value]
+            return redirect(url_for("staff.growth.mine"))
         if not records.is_staff(user):
             return _no_record()
         wanted = request.args.get("person", "").strip()[:records.MAX_REF]
@@ -80,7 +84,7 @@ def index() -> Response:
             except NotFound:
                 return web.render("growth/index.html", 404, people=_people(repo),
                                   person=wanted, error=_("No person found for this."))
-            return redirect(url_for("staff.growth.person", key=_key(iri)))  # type: ignore[return-value]
+            return redirect(url_for("staff.growth.person", key=_key(iri)))
         return web.render("growth/index.html", people=_people(repo), person="")
     return web.reading(run)
 
@@ -211,7 +215,8 @@ def _pdf(repo: Repository, user: User, person: str) -> Response:
 
     from services.growth.pdf import growth_pdf
 
-    lang = request.args.get("lang") if request.args.get("lang") in ("zh", "en") else _lang()
+    asked = request.args.get("lang", "")
+    lang = asked if asked in ("zh", "en") else _lang()
     data = growth_pdf(repo, user, person, lang)
     resp = make_response(data)
     resp.headers["Content-Type"] = "application/pdf"
