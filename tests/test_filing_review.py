@@ -159,9 +159,10 @@ def test_only_the_units_officer_resubmits(site, loop):
     with pytest.raises(Forbidden):
         review.resubmit(loop.store, repo, repo.user("other"), sub.items[0].id,
                         loop.fields("改过"))
-    with pytest.raises(Invalid):  # still checked: a title and a date
+    with pytest.raises(Invalid) as refused:  # still checked: a title and a date
         review.resubmit(loop.store, repo, repo.user("officer"), sub.items[0].id,
                         {"title@zh": ["无日期"]})
+    assert refused.value.problems and all(refused.value.problems)
     assert loop.store.item(sub.items[0].id).state == "returned"
 
 

@@ -415,7 +415,7 @@ def resubmit(store: FilingStore, repo: Repository, user: User, item_id: int,
     if problems:
         if files is not None:
             store.discard([f for f in files if f.sha256 not in {g.sha256 for g in item.files}])
-        raise Invalid("; ".join(problems))
+        raise Invalid("; ".join(problems), problems=problems)
     if len(note) > MAX_NOTE:
         raise Invalid(f"a note has at most {MAX_NOTE} characters")
     done = store.resubmit(item_id, fields, kept, actor=user.name, note=note.strip())
