@@ -12,9 +12,18 @@ from pathlib import Path
 
 import click
 
-from repo.cli_support import Context, command, echo_json, err, one_line, out, warn
+from repo.cli_support import (
+    Context,
+    command,
+    echo_json,
+    err,
+    one_line,
+    out,
+    progress_bar,
+    warn,
+)
 from repo.config import read_settings
-from repo.errors import LantaiError, NotFound
+from repo.errors import Invalid, LantaiError, NotFound
 from services.filing import plans, units
 from services.filing.model import Topic
 from services.filing.store import FilingStore
@@ -330,3 +339,43 @@ def history_cmd(ctx: Context, submission: str, as_json: bool) -> None:
             row = f"row {rows[step.item]}" if step.item in rows else "-"
             out.print(f"{step.at}  {step.actor:<16} {step.action:<12} {row:<8} "
                       f"{one_line(step.note) if step.note else ''}", markup=False)
+@filing_group.command("submit")
+@click.argument("unit")
+@click.argument("file", type=click.Path(exists=True, path_type=Path))
+@click.option("--task", "task_id", type=int, default=None,
+              help="The plan's task these items are filed for (its category applies).")
+@click.option("--year", type=int, default=None, help="The filing year (default: the task's, "
+              "or this year).")
+@click.option("--files", "files", type=click.Path(exists=True, path_type=Path), default=None,
+              help="A folder or ZIP holding the files a spreadsheet names (default: beside it).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: rows and submission.")
+@command
+def submit(ctx: Context, unit: str, file: Path, task_id: int | None, year: int | None,
+           files: Path | None, as_json: bool) -> None:
+    """File items of the unit UNIT: FILE is a spreadsheet (.xlsx, .csv) with its files, a
+    BagIt bag folder, or a ZIP of either. Answers per row; any refused row stores nothing
+    and exits non-zero."""
+    from services.filing import intake
+
+    with progress_bar(f"{file.name}") as bar:
+        job = bar.add_task("check", total=None, visible=not as_json)
+
+        def advance(what: str, done: int, total: int) -> None:
+            bar.update(job, completed=done, total=total, description=what)
+
+        result = intake.read_upload(store_of(ctx), ctx.repo, ctx.user, unit, file,
+                                    task_id=task_id, year=year, files=files, progress=advance)
+    if as_json:
+        echo_json(result.as_json())
+    else:
+        for problem in result.problems:
+            out.print(problem, markup=False)
+        for row in result.rows:
+            text = "ok" if row.ok else "; ".join(row.messages)
+            out.print(f"row {row.row}: {text}", markup=False)
+        if result.submission is not None:
+            sub = result.submission
+            out.print(f"{sub.id}: {len(sub.items)} item(s) received for {sub.unit}",
+                      markup=False)
+    if result.submission is None:
+        raise Invalid(result.reason)
