@@ -43,6 +43,7 @@ def filing_site(site: Site) -> Filing:
                 slug="youth", key="youth")
     repo.create(admin, AGENTS, "person", {"name": {"zh": "李明", "en": "Li Ming"}},
                 slug="li-ming", key="li-ming")
+    repo.transition(admin, AGENTS, "publish")  # agents are public: officers name them
     repo.transition(admin, TEACHER, "publish")
     store = FilingStore.open(site.home)
     units.add_unit(repo, store, admin, "/agents/energy", "energy", email="energy@example.edu")

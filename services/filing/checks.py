@@ -25,6 +25,8 @@ from pathlib import Path
 import puremagic
 from pyoxigraph import Literal, NamedNode, Quad
 
+from ontology.profile import Field
+
 from repo.building import Builder
 from repo.errors import LantaiError
 from repo.objects import ContentObject
@@ -160,7 +162,7 @@ class Checker:
         self.builder = Builder(repo.site, repo.reads, IngestCache())
         self.max_bytes = repo.settings.filing_upload_max_mb * 1024 * 1024
         self._names: dict[str, list[str]] | None = None
-        self._agent_ok: dict[str, str | None] = {}
+        self._seen: dict[tuple[str, frozenset[str]], str | None] = {}
         ctype = repo.profile.type("item")
         creator = ctype.fields["creator"]
         self._agent_classes = set(creator.classes)
@@ -178,44 +180,54 @@ class Checker:
             self._names = names
         return self._names
 
-    def _visible_agent(self, iri: str) -> str | None:
-        """``iri`` if it is an agent the user may view (a hidden one is as absent)."""
-        if iri not in self._agent_ok:
+    def _visible(self, iri: str, classes: set[str]) -> str | None:
+        """``iri`` if it is an object of ``classes`` the user may view — in the working
+        store, or public (an officer holds no view role: what they link to is what the
+        public sees); a hidden one is answered as absent."""
+        key = (iri, frozenset(classes))
+        if key not in self._seen:
             obj = self.repo.load(iri)
             ok = (obj is not None and not obj.deleted
-                  and obj.type.rdf_class in self._agent_classes
-                  and (self.user is None or self.repo.can_view(self.user, obj)))
-            self._agent_ok[iri] = iri if ok else None
-        return self._agent_ok[iri]
+                  and (not classes or obj.type.rdf_class in classes)
+                  and (self.user is None or self.repo.can_view(self.user, obj)
+                       or self.repo.is_public(iri)))
+            self._seen[key] = iri if ok else None
+        return self._seen[key]
 
-    def agent(self, name: str, value: str) -> tuple[str | None, str | None]:
-        """``(iri, message)``: an agent given by path, IRI or name."""
+    def reference(self, key: str, f: Field, value: str) -> tuple[str | None, str | None]:
+        """``(iri, message)``: a linked object given by path or IRI, or an agent by name."""
         value = value.strip()
+        classes = set(f.classes)
+        agents = bool(classes) and classes <= self._agent_classes
         if value.startswith(("/", "http://", "https://")):
             try:
-                iri = self.repo.resolve(value)
+                iri: str | None = self.repo.resolve(value)
             except LantaiError:
                 iri = None
-            found = self._visible_agent(iri) if iri else None
+            found = self._visible(iri, classes) if iri else None
             if found is None:
-                return None, f"{name}: no agent of the repository at {value}"
+                what = "agent" if agents else "object"
+                return None, f"{key}: no {what} of the repository at {value}"
             return found, None
+        if not agents:
+            return None, f"{key}: {value!r} is not a path (/…) or IRI of the repository"
         matches = sorted({i for i in self._agent_names().get(value, [])
-                          if self._visible_agent(i)})
+                          if self._visible(i, classes)})
         if not matches:
-            return None, (f"{name}: no agent of the repository is named {value!r} "
+            return None, (f"{key}: no agent of the repository is named {value!r} "
                           "(give its path, e.g. /agents/…)")
         if len(matches) > 1:
-            return None, (f"{name}: {len(matches)} agents are named {value!r}; give the path "
+            return None, (f"{key}: {len(matches)} agents are named {value!r}; give the path "
                           "of the one meant")
         return matches[0], None
 
     # -- one item
     def check(self, category: str, fields: dict[str, list[str]],
-              files: Sequence[Sent | FiledFile], *, type_name: str = "item"
-              ) -> tuple[list[str], dict[str, list[str]], list[str]]:
+              files: Sequence[Sent | FiledFile], *, type_name: str = "item",
+              files_named: bool = False) -> tuple[list[str], dict[str, list[str]], list[str]]:
         """``(messages, fields, mimes)``: the messages (empty: fine), the fields as they
-        will be stored (agents named by name replaced by their IRI) and each file's type."""
+        will be stored (agents named by name replaced by their IRI) and each file's type.
+        ``files_named``: files were named but not found (said already: not "required")."""
         messages: list[str] = []
         ctype = self.repo.profile.type(type_name)
         stored: dict[str, list[str]] = {}
@@ -238,8 +250,8 @@ class Checker:
                 if len(v) > MAX_VALUE:
                     messages.append(f"{key}: {len(v)} characters, at most {MAX_VALUE}")
                     continue
-                if f.is_reference and name in ("creator", "provenance", "holder"):
-                    iri, problem = self.agent(key, v)
+                if f.is_reference:
+                    iri, problem = self.reference(key, f, v)
                     if problem:
                         messages.append(problem)
                         continue
@@ -249,7 +261,7 @@ class Checker:
         present = {k.partition("@")[0] for k, v in stored.items() if v}
         for need in required_for(category):
             if need == "files":
-                if not files:
+                if not files and not files_named:
                     messages.append(f"{FIELD_WORDS['files']} is required for {category}")
             elif need not in present and not any(m.startswith(f"{need}") for m in messages):
                 word = FIELD_WORDS.get(need, need)
@@ -269,13 +281,14 @@ class Checker:
     def _profile_problems(self, type_name: str, category: str,
                           assignments: list[Assignment]) -> list[str]:
         """The profile's validation of the description ``Repository.create`` would build
-        (values one at a time, so that every bad value is named, not only the first)."""
+        (values one at a time, so that every bad value is named, not only the first).
+        Links were checked against what the user may see already (:meth:`reference`)."""
         obj = ContentObject("urn:lantai:unsaved", {"type": [Literal(type_name)]})
         obj.description = set()
         found: list[str] = []
         for a in assignments:
             try:
-                self.builder.apply_assignments(obj, [a], replace=False, user=self.user)
+                self.builder.apply_assignments(obj, [a], replace=False)
             except LantaiError as exc:
                 found.append(exc.message)
         cat = f"{self.repo.base}/vocab/category/{category}"

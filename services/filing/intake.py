@@ -191,7 +191,8 @@ def _check_sheet(checker: Checker, sheet: spreadsheet.Sheet, base: Path, task: T
                 if unnamed is not None:
                     unnamed.discard(str(found.resolve()))
         if category:
-            problems, stored, mimes = checker.check(category, fields, sents)
+            problems, stored, mimes = checker.check(category, fields, sents,
+                                                    files_named=bool(raw.files))
             messages.extend(problems)
             if not task:
                 stored["category"] = [category]
