@@ -14,11 +14,11 @@ import bagit
 import openpyxl
 from fpdf import FPDF
 from PIL import Image
+from support import AGENTS, SERIES, Site
 
 from services.filing import units
 from services.filing.model import Task
 from services.filing.store import FilingStore
-from support import AGENTS, SERIES, Site
 
 TEACHER = "/agents/li-ming"
 

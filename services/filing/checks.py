@@ -26,7 +26,7 @@ import puremagic
 from pyoxigraph import Literal, NamedNode, Quad
 
 from ontology.profile import Field
-
+from repo import dates
 from repo.building import Builder
 from repo.errors import LantaiError
 from repo.objects import ContentObject
@@ -258,6 +258,7 @@ class Checker:
                     v = iri or v
                 stored.setdefault(key, []).append(v)
                 assignments.append(Assignment(name, lang or None, v))
+        messages.extend(self._dates(stored, assignments))
         present = {k.partition("@")[0] for k, v in stored.items() if v}
         for need in required_for(category):
             if need == "files":
@@ -277,6 +278,26 @@ class Checker:
                 messages.append(problem)
             mimes.append(mime)
         return _unique(messages), stored, mimes
+
+    @staticmethod
+    def _dates(stored: dict[str, list[str]], assignments: list[Assignment]) -> list[str]:
+        """The date as written must be one this archive reads (:func:`repo.dates.parse`:
+        the 档号's year and the rates' year come from it); its normalised ``begin`` and
+        ``end`` are filled in when not given, as the staff forms do."""
+        written = stored.get("date", [])
+        if not written:
+            return []
+        if len(written) > 1:
+            return [f"date: one date, not {len(written)}"]
+        try:
+            parsed = dates.parse(written[0])
+        except LantaiError as exc:
+            return [exc.message]
+        for name, value in (("begin", parsed.begin), ("end", parsed.end)):
+            if name not in stored:
+                stored[name] = [value]
+                assignments.append(Assignment(name, None, value))
+        return []
 
     def _profile_problems(self, type_name: str, category: str,
                           assignments: list[Assignment]) -> list[str]:

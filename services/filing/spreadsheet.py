@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import openpyxl
+from defusedxml import DefusedXmlException, ElementTree
 from openpyxl.utils.exceptions import InvalidFileException
 
 from ontology.profile import ContentType
@@ -221,9 +222,53 @@ def _check_workbook_package(path: Path) -> None:
         raise SheetError(f"{path.name}: not an XLSX workbook (no xl/workbook.xml)")
 
 
+_ROW_MARKS = (b"<row", b":row ", b":row>")  # <row …>, and <x:row …> with a prefix
+_NS_R = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+
+
+def _first_sheet_part(z: zipfile.ZipFile) -> str | None:
+    """The ZIP member of the workbook's first sheet (workbook.xml → its relationships)."""
+    try:
+        book = ElementTree.fromstring(z.read("xl/workbook.xml"))
+        rels = ElementTree.fromstring(z.read("xl/_rels/workbook.xml.rels"))
+    except (KeyError, ElementTree.ParseError, DefusedXmlException):
+        return None
+    first = next((e for e in book.iter() if e.tag.endswith("}sheet")), None)
+    rid = first.get(_NS_R) if first is not None else None
+    for rel in rels:
+        if rel.get("Id") == rid:
+            target = rel.get("Target", "")
+            return target.lstrip("/") if target.startswith("/") else "xl/" + target
+    return None
+
+
+def count_rows(path: Path) -> int | None:
+    """How many rows the first sheet holds, counted in its XML bytes as they stream (a
+    fraction of a second for 100,000 rows, where openpyxl parses the whole sheet to open
+    one that does not declare its size). Row elements are counted, blank ones too."""
+    with zipfile.ZipFile(path) as z:
+        part = _first_sheet_part(z)
+        if part is None:
+            return None
+        count, tail = 0, b""
+        with z.open(part) as src:
+            while chunk := src.read(1 << 20):
+                data = tail + chunk
+                tail = data[-8:]
+                count += sum(data.count(m) - tail.count(m) for m in _ROW_MARKS)
+        count += sum(tail.count(m) for m in _ROW_MARKS)
+        return count
+
+
 def read_xlsx(path: Path, ctype: ContentType, *, required: tuple[str, ...], max_rows: int,
               multi: set[str]) -> Sheet:
     _check_workbook_package(path)
+    try:
+        rows_there = count_rows(path)
+    except (zipfile.BadZipFile, OSError, KeyError) as exc:
+        raise SheetError(f"{path.name}: not a readable XLSX workbook ({exc})") from None
+    if rows_there is not None and rows_there - 1 > max_rows:
+        raise _too_many(max_rows)  # refused before openpyxl reads a row
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=False, keep_links=False)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
