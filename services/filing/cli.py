@@ -357,14 +357,18 @@ def submit(ctx: Context, unit: str, file: Path, task_id: int | None, year: int |
     and exits non-zero."""
     from services.filing import intake
 
-    with progress_bar(f"{file.name}") as bar:
-        job = bar.add_task("check", total=None, visible=not as_json)
+    def run(progress: intake.Progress | None) -> intake.IntakeResult:
+        return intake.read_upload(store_of(ctx), ctx.repo, ctx.user, unit, file,
+                                  task_id=task_id, year=year, files=files, progress=progress)
 
-        def advance(what: str, done: int, total: int) -> None:
-            bar.update(job, completed=done, total=total, description=what)
-
-        result = intake.read_upload(store_of(ctx), ctx.repo, ctx.user, unit, file,
-                                    task_id=task_id, year=year, files=files, progress=advance)
+    units.require_unit(ctx.repo, store_of(ctx), ctx.user, unit)  # before any bar is drawn
+    if as_json:  # stdout and stderr for programs: no bar
+        result = run(None)
+    else:
+        with progress_bar(file.name) as bar:
+            job = bar.add_task("check", total=None)
+            result = run(lambda what, done, total: bar.update(job, completed=done,
+                                                              total=total))
     if as_json:
         echo_json(result.as_json())
     else:
