@@ -422,8 +422,27 @@ def test_check_item_is_the_same_check(filing, tmp_path):
     assert checks.check_item(repo, "JX", {**fine, "creator": []}, [tmp_path / "a.pdf"]) == [
         "a responsible person (责任者: an agent by path or name) is required for JX"]
     assert checks.check_item(repo, "XS", {"date": ["2026"]}, []) == [
-        "a title (题名) is required for XS", "at least one file (文件) is required for XS"]
+        "a title (题名) is required for XS"]
     assert checks.check_item(repo, "SW", {"title@zh": ["校徽"], "date": ["1956"]}, []) == []
+    assert checks.check_item(repo, "SX", {"title@zh": ["毕业典礼录像"], "date": ["2026"]},
+                             []) == ["at least one file (文件) is required for SX"]
     assert checks.check_item(repo, "JX", {**fine, "digest": ["x"]}, [tmp_path / "a.pdf"]) == [
         "digest: not a field of an archival item"]
     assert "category" in " ".join(checks.check_item(repo, "QQ", fine, [tmp_path / "a.pdf"]))
+
+
+def test_check_item_reads_files_in_the_receiving_area(filing, tmp_path):
+    """A resubmission's files are in the receiving area already: their bytes are checked
+    there, under the name they were sent with."""
+    repo = filing.site.repo
+    write_files(tmp_path, ["a.pdf"])
+    good = filing.store.put_file(tmp_path / "a.pdf")
+    (tmp_path / "fake.pdf").write_bytes(b"MZ\x90\x00" + b"\0" * 300)
+    bad = filing.store.put_file(tmp_path / "fake.pdf")
+    fine = {"title@zh": ["教学日历"], "date": ["2026-03-01"], "creator": [TEACHER]}
+    assert checks.check_item(repo, "JX", fine, [good]) == []
+    assert checks.check_item(repo, "JX", fine, [bad]) == [
+        "file fake.pdf: its bytes are .exe, not .pdf (a renamed file is not accepted)"]
+    gone = dataclasses.replace(good, sha256="0" * 64)
+    assert checks.check_item(repo, "JX", fine, [gone]) == [
+        "file a.pdf: not in the receiving area"]

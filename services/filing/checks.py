@@ -4,10 +4,11 @@ profile accepts, and files that are what they claim to be.
 The required metadata per category (门类) is data, here in :data:`REQUIRED` (documented in
 ``docs/filing.md``): every category needs a title and a date; teaching (JX) and research
 (KY) records need their responsible person (``creator``: an agent of the repository, given
-by path or IRI, or matched by its name). The description is then checked by the profile's
-own validation (:mod:`repo.validation`), on an unsaved object built by the repository's
-:class:`repo.building.Builder` as ``Repository.create`` will build it at acceptance, so an
-item that passes here is not refused there for its values. Files: the real type from the
+by path or IRI, or matched by its name); audiovisual (SX) records need their files.
+The description is then checked by the profile's own validation (:mod:`repo.validation`),
+on an unsaved object built by the repository's :class:`repo.building.Builder` as
+``Repository.create`` will build it at acceptance, so an item that passes here is not
+refused there for its values. Files: the real type from the
 bytes (puremagic; the ZIP-based formats by their members) must match the extension and be
 an archival type of :data:`FILE_TYPES`.
 
@@ -39,14 +40,15 @@ from services.filing.model import FiledFile
 
 # ---------------------------------------------------------------------------- the rules
 # Fields every item needs, and more per category. ``title`` is met by a title in any
-# language; ``files`` by at least one file. Change the table, not the code.
-REQUIRED_ALL: tuple[str, ...] = ("title", "date", "files")
+# language; ``files`` by at least one file. Files are not required everywhere: many units
+# hand their paper originals over and file the catalogue online (the files come with the
+# digitisation); audiovisual records are their files. Change the table, not the code.
+REQUIRED_ALL: tuple[str, ...] = ("title", "date")
 REQUIRED: dict[str, tuple[str, ...]] = {
     "JX": ("creator",),  # teaching: the responsible teacher (任课教师)
     "KY": ("creator",),  # research: the project leader (项目负责人)
-    "SW": (),  # objects (实物): may be filed without a digital file
+    "SX": ("files",),  # audiovisual (声像): the recordings and photographs themselves
 }
-NO_FILES_NEEDED = frozenset({"SW"})
 FIELD_WORDS = {"title": "a title (题名)", "date": "a date (日期)",
                "creator": "a responsible person (责任者: an agent by path or name)",
                "files": "at least one file (文件)"}
@@ -73,9 +75,7 @@ MAX_VALUE = 4000  # characters in one value (a spreadsheet's cell)
 def required_for(category: str) -> tuple[str, ...]:
     """What an item of ``category`` must have (see :data:`REQUIRED`)."""
     extra = REQUIRED.get(category.upper(), ())
-    base = tuple(r for r in REQUIRED_ALL
-                 if not (r == "files" and category.upper() in NO_FILES_NEEDED))
-    return base + tuple(r for r in extra if r not in base)
+    return REQUIRED_ALL + tuple(r for r in extra if r not in REQUIRED_ALL)
 
 
 # ---------------------------------------------------------------------------- files
@@ -132,6 +132,15 @@ def _zip_kind(path: Path) -> str:
                 return "xlsm"  # macros: not an archival spreadsheet
             return ext
     return "zip"
+
+
+def receiving_path(home: Path, sha256: str) -> Path | None:
+    """Where the receiving area keeps the bytes of ``sha256`` (the layout of
+    :class:`services.filing.store.FilingStore`), or None when they are not there."""
+    if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+        return None
+    path = Path(home) / "filing" / "receiving" / sha256[:2] / sha256
+    return path if path.is_file() else None
 
 
 # ---------------------------------------------------------------------------- a file sent
@@ -270,9 +279,13 @@ class Checker:
         messages.extend(self._profile_problems(ctype.name, category, assignments))
         mimes: list[str] = []
         for sent in files:
-            if isinstance(sent, FiledFile):  # in the receiving area: checked when it came in
-                mimes.append(sent.mime)
-                continue
+            if isinstance(sent, FiledFile):  # in the receiving area: its bytes are there
+                path = receiving_path(self.repo.home, sent.sha256)
+                if path is None:
+                    messages.append(f"file {sent.name[:120]}: not in the receiving area")
+                    mimes.append("")
+                    continue
+                sent = Sent(sent.name, path)
             problem, mime = file_problem(sent.name, sent.path, max_bytes=self.max_bytes)
             if problem:
                 messages.append(problem)
@@ -331,9 +344,10 @@ def check_item(repo: Repository, category: str, fields: dict[str, list[str]],
                type_name: str = "item") -> list[str]:
     """The messages for one item (empty: it may be filed): the category's required
     metadata, the profile's validation, the files' real types. ``files`` are paths (named
-    by their own names), :class:`Sent` (a name and where the bytes are) or files already in
-    the receiving area (:class:`FiledFile`, checked when they came in). With ``user``, an
-    agent the user may not view is answered as absent."""
+    by their own names), :class:`Sent` (a name and where the bytes are) or files in the
+    receiving area (:class:`FiledFile`: its bytes there are checked under its name — a
+    resubmission's new files as well as the kept ones). With ``user``, a linked object the
+    user may neither view nor see in public is answered as absent."""
     messages, _, _ = Checker(repo, user).check(category, fields, as_sent(files),
                                                type_name=type_name)
     return messages
