@@ -95,6 +95,7 @@ def test_the_submission_page_shows_items_escaped_and_serves_files_safely(desk):
     assert page.status_code == 200
     assert "2026年学生工作总结" in html and "scan.png" in html and "大纲.docx" in html
     assert SCRIPT not in html and "&lt;script&gt;" in html
+    assert html.count(">Open</a>") == 2  # the .png files; the .docx is a download only
     first, second = sub.items
     scan = staff.get(f"/staff/filing/receiving/{sub.id}/items/{first.id}/files/"
                      f"{first.files[0].sha256}")

@@ -142,7 +142,8 @@ def queue() -> Response:
         "filing/receiving.html", rows=rows, filters=f, more=more, units=units,
         unit_name=unit_name, tasks=tasks, states=ITEM_STATES, words=state_words(),
         counts={s.id: _counts(s) for s in rows}, sizes=PAGE_SIZES,
-        categories=sorted(vocabulary_codes()["category"]))
+        categories=[(code, labels.get(current_lang()) or labels.get("en") or code)
+                    for code, labels in sorted(vocabulary_codes()["category"].items())])
 
 
 def _tasks(rows: list[Submission]) -> dict[int, object]:
