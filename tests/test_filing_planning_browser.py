@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from staff_support import PASSWORD, set_password
 from support import AGENTS, SERIES, free_port, new_site, require, served
-from test_staff_browser import AXE, CHROMIUM, Desk, Live
+from test_staff_browser import ARGS, AXE, CHROMIUM, Desk, Live
 
 from services.filing import plans, units
 from services.filing.model import Task
@@ -55,8 +55,6 @@ def live(tmp_path_factory) -> Iterator[Live]:
 @pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
-
-    from test_staff_browser import ARGS
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield chromium
