@@ -131,6 +131,7 @@ MENU: tuple[tuple[str, str], ...] = (
     ("staff.filing_planning.units_page", "Filing units"),
     ("staff.growth.index", "Growth records"),
     ("staff.growth.mine", "My growth record"),
+    ("staff.growth_consent.mine", "Exhibit consents"),
 )
 TABS = (
     ("staff.browse.folder", "Contents"),

@@ -24,4 +24,4 @@ consented items ever reach a public surface.
 
 from __future__ import annotations
 
-STAFF_PARTS = ("services.growth.pages",)
+STAFF_PARTS = ("services.growth.pages", "services.growth.consent_pages")

@@ -7,6 +7,7 @@ see: staff anyone's record, a student account only its own.
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -15,6 +16,8 @@ import click
 
 from repo.cli_support import Context, command, echo_json, out
 from repo.durable import write_atomically
+from services.growth import consent as consents
+from services.growth.model import Consent
 
 
 @click.group("growth")
@@ -65,3 +68,57 @@ def pdf(ctx: Context, person: str, output: Path, lang: str) -> None:
         return
     write_atomically(output, data)
     out.print(f"growth record ({len(data):,} bytes, signed) → {output}", markup=False)
+
+
+# ---------------------------------------------------------------------- consent
+@growth_group.group("consent")
+def consent_group() -> None:
+    """A student's consents to show records on the public student exhibit."""
+
+
+def _line(c: Consent) -> str:
+    state = f"revoked {c.revoked_at} by {c.revoked_by}" if c.revoked_at else "in force"
+    basis = f"  (on request: {c.on_request})" if c.on_request else ""
+    return (f"#{c.id:<5} {c.scope:<8} {c.record}  given {c.given_at} by {c.given_by}; "
+            f"{state}{basis}")
+
+
+@consent_group.command("list")
+@click.argument("person")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@command
+def consent_list(ctx: Context, person: str, as_json: bool) -> None:
+    """The consents of PERSON (a path or IRI), newest first, revoked ones included."""
+    store = consents.ConsentStore.open(ctx.home)
+    for c in consents.consents_of(store, ctx.repo, ctx.user, person):
+        if as_json:
+            sys.stdout.write(json.dumps({**asdict(c), "active": c.active},
+                                        ensure_ascii=False) + "\n")
+        else:
+            out.print(_line(c), markup=False)
+
+
+@consent_group.command("give")
+@click.argument("record")
+@click.option("--person", default=None,
+              help="Whose consent (a Manager acting on a student's written request).")
+@click.option("--on-request", "on_request", default="",
+              help="The student's written request a Manager acts on (date, how it came).")
+@command
+def consent_give(ctx: Context, record: str, person: str | None, on_request: str) -> None:
+    """Show RECORD (a path or IRI) of a growth record on the public student exhibit."""
+    store = consents.ConsentStore.open(ctx.home)
+    c = consents.give(store, ctx.repo, ctx.user, record, person=person,
+                      on_request=on_request)
+    out.print(f"consent #{c.id}: {c.record} is shown on the student exhibit", markup=False)
+
+
+@consent_group.command("revoke")
+@click.argument("consent_id", type=click.IntRange(min=1))
+@command
+def consent_revoke(ctx: Context, consent_id: int) -> None:
+    """Withdraw the consent ID: the record leaves the exhibit and every public surface."""
+    store = consents.ConsentStore.open(ctx.home)
+    c = consents.revoke(store, ctx.repo, ctx.user, consent_id)
+    out.print(f"consent #{c.id} revoked: {c.record} has left the student exhibit (its access "
+              "and state are as before the consent)", markup=False)

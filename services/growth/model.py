@@ -51,6 +51,7 @@ class Consent:
     given_by: str  # the account that gave it
     revoked_at: str = ""
     revoked_by: str = ""
+    on_request: str = ""  # given by a Manager: the student's written request it follows
 
     @property
     def active(self) -> bool:
