@@ -21,6 +21,7 @@ MENU_AND_TABS = (
     lazy_gettext("Export"), lazy_gettext("Requests"), lazy_gettext("Request statistics"),
     lazy_gettext("Filing"),
     lazy_gettext("Growth records"), lazy_gettext("My growth record"),
+    lazy_gettext("Exhibit consents"),
 )
 ROLES = {
     "Reader": lazy_gettext("Reader"),
