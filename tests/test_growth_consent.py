@@ -343,6 +343,7 @@ def test_the_student_shows_and_withdraws_on_the_page(pages):
     (c,) = store.consents(g.iris["zhang-san"])
     # another student cannot withdraw it, nor see this person's page
     lisi = signed_in(app, "lisi")
+    lisi.get("/staff/growth/consent/")  # (a student's start page is a redirect: no token)
     assert lisi.post(f"/staff/growth/consent/{c.id}/revoke", {}).status_code == 404
     assert lisi.get("/staff/growth/consent/person/zhang-san").status_code == 404
     assert "国家奖学金证书" not in lisi.get("/staff/growth/consent/").get_data(as_text=True)
