@@ -100,8 +100,7 @@ def test_return_notifies_and_mails_then_resubmit_and_accept(site, loop, smtp):
 
     with pytest.raises(Conflict):  # returned: not accepted until resubmitted
         review.accept(loop.store, repo, editor, item_id)
-    fixed = {"title@zh": ["缺教师的教学档案"], "date": ["2026-04-01"],
-             "creator": [repo.resolve(ENERGY)]}
+    fixed = {"title@zh": ["学生工作档案（已补充）"], "date": ["2026-04-01"]}
     again = review.resubmit(loop.store, repo, officer, item_id, fixed, note="补充了")
     assert again.state == "received" and again.attempts == 2 and again.fields == fixed
     done = review.accept(loop.store, repo, editor, item_id)
@@ -269,3 +268,27 @@ def test_texts_in_descriptions_are_chinese_only_once_translated():
     untranslated = ui_text("An id no catalog has %(x)s")
     assert review.described(untranslated, x={"zh": "甲", "en": "A"}) == {
         "en": "An id no catalog has A"}
+
+
+def test_a_resubmission_is_checked_as_a_submission_and_a_refused_file_is_removed(site, loop):
+    repo = site.repo
+    sub = loop.submit((loop.fields("扫描件"), [loop.file(png(loop.tmp / "p1.png"))]))
+    item = sub.items[0]
+    review.return_item(loop.store, repo, site.user("editor"), item.id, "扫描件不清晰")
+    fake = loop.tmp / "rescan.pdf"
+    fake.write_bytes(b"<html><script>alert(1)</script></html>")
+    staged = loop.file(fake)
+    with pytest.raises(Invalid) as refused:
+        review.resubmit(loop.store, repo, repo.user("officer"), item.id,
+                        loop.fields("扫描件"), [staged])
+    assert any("rescan.pdf" in p for p in refused.value.problems)
+    assert not loop.store.file_path(staged.sha256).exists()  # nothing left of it
+    kept = loop.store.item(item.id)
+    assert kept.state == "returned" and kept.files == item.files
+    assert loop.store.file_path(item.files[0].sha256).exists()
+    # a good rescan replaces the old file, which goes (no item names it any more)
+    good = loop.file(png(loop.tmp / "rescan.png", "blue"))
+    again = review.resubmit(loop.store, repo, repo.user("officer"), item.id,
+                            loop.fields("扫描件"), [good])
+    assert again.files == [good] and again.state == "received"
+    assert not loop.store.file_path(item.files[0].sha256).exists()
