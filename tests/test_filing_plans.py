@@ -332,3 +332,28 @@ def test_the_cli_makes_shows_publishes_and_reminds(site, store, tmp_path, smtp):
     assert reminded.returncode == 0  # due dates are in 2027: what is due depends on today
     helped = run_lantai(home, "filing", "plan", "new", "--help").stdout
     assert "--template" in helped and "--from-year" in helped
+
+
+def test_two_publications_at_once_send_one_round_of_notices(site, store, template):
+    """Two archivists press "publish" together: one publishes, the other is told it is not a
+    draft any more; each unit has one plan notice."""
+    import threading
+
+    plans.new_from_template(store, 2027, UNITS, template)
+    outcomes: list[str] = []
+    start = threading.Barrier(2)
+
+    def press() -> None:
+        start.wait()
+        try:
+            plans.publish(store, site.repo, site.admin, 2027, None)
+            outcomes.append("published")
+        except Conflict:
+            outcomes.append("conflict")
+    threads = [threading.Thread(target=press) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["conflict", "published"]
+    assert all(len(store.notices(code, year=2027)) == 1 for code in UNITS)

@@ -254,6 +254,17 @@ class FilingStore:
                        "notice = excluded.notice",
                        (plan.year, plan.state, plan.published_at, plan.notice))
 
+    def publish_plan(self, year: int, at: str) -> Plan:
+        """Mark the ``year``'s draft plan published, in one statement: of two archivists
+        publishing at once, one gets Conflict (and no second round of notices goes out)."""
+        with self._write() as db:
+            if not db.execute("UPDATE plan SET state = 'published', published_at = ? "
+                              "WHERE year = ? AND state = 'draft'", (at, year)).rowcount:
+                raise Conflict(f"the {year} plan is not a draft (published already?)")
+        plan = self.plan(year)
+        assert plan is not None
+        return plan
+
     def add_tasks(self, tasks: Iterable[Task]) -> list[int]:
         """Add tasks (their ``id`` is ignored) in one transaction; the new ids."""
         ids = []
