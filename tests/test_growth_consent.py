@@ -292,12 +292,14 @@ def test_a_revoked_record_leaves_the_public_site_within_a_minute(tmp_path):
         assert section.status_code == 200
         started = time.monotonic()
         run_lantai(site.home, "growth", "consent", "revoke", str(c.id), user="zhang")
+        command = time.monotonic() - started  # mostly the command's own start (Python, stores)
         while requests.get(g.iris["cert"], timeout=30).status_code not in (404, 410):
             assert time.monotonic() - started < 60, "still public a minute after revocation"
             time.sleep(0.1)
         took = time.monotonic() - started
-        print(f"revoked → gone from the public IRI in {took:.2f} s (goal: 60 s)")
-        assert took < 60
+        print(f"revoked → gone from the public IRI in {took:.2f} s, of which the command "
+              f"{command:.2f} s and after it {took - command:.2f} s (goal: 60 s)")
+        assert took < 60 and took - command < 1  # gone at the first request after it
         assert requests.get(f"{url}/iiif/manifest/record/{key}", timeout=30).status_code in (
             404, 410)
         found = requests.get(f"{url}/search", params={"q": "National scholarship"}, timeout=30)
