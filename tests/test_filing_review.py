@@ -292,3 +292,37 @@ def test_a_resubmission_is_checked_as_a_submission_and_a_refused_file_is_removed
                             loop.fields("扫描件"), [good])
     assert again.files == [good] and again.state == "received"
     assert not loop.store.file_path(item.files[0].sha256).exists()
+
+
+def test_a_spreadsheet_sent_through_intake_is_accepted_whole(site, loop):
+    """The loop's two ends meet: what intake stores (fields as it reads them, files with
+    their types found in their bytes) is what acceptance creates from."""
+    from fpdf import FPDF
+
+    from services.filing import intake
+
+    repo = site.repo
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=14)
+    pdf.cell(text="Minutes of the teaching meeting")
+    pdf.output(str(loop.tmp / "minutes.pdf"))
+    photo_file = png(loop.tmp / "photo.png", "green")
+    sheet = loop.tmp / "items.csv"
+    sheet.write_text("title@zh,date,file\n"
+                     "教学会议纪要,2026-03-05,minutes.pdf\n"
+                     f"活动照片,2026-04,{photo_file.name}\n", encoding="utf-8")
+    result = intake.read_upload(loop.store, repo, repo.user("officer"), "energy", sheet,
+                                task_id=loop.task)
+    assert result.submission is not None, result.rows
+    done = review.accept_all(loop.store, repo, site.user("editor"), result.submission.id)
+    assert not done.failed and [i.refcode for i in done.accepted] == [
+        "0421-XS·2026-Y-0001", "0421-XS·2026-Y-0002"]
+    editor = site.user("editor")
+    minutes = repo.get(editor, done.accepted[0].record)
+    kids = repo.children(editor, minutes.path)
+    mimes = sorted(str(m) for k in kids for m in k.fields(repo.base).get("mime", []))
+    assert mimes == ["application/pdf", "image/png"]  # the PDF and its page
+    photo = repo.get(editor, done.accepted[1].record)
+    assert [str(m) for k in repo.children(editor, photo.path)
+            for m in k.fields(repo.base).get("mime", [])] == ["image/png"]
