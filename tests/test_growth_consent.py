@@ -409,3 +409,29 @@ def test_bad_requests_to_the_pages(pages):
     assert zhang.post("/staff/growth/consent/99999999999999999999/revoke",
                       {}).status_code == 404
     assert zhang.post("/staff/growth/consent/42/revoke", {}).status_code == 404
+
+
+@pytest.mark.parametrize(("section", "why"), [
+    ("", "no exhibit section"),
+    ("/exhibits/nowhere/growth", "does not exist"),
+    ("/exhibits/student-memories/Not A Name", "name"),
+    ("/xjtu/students", "not an exhibit section"),
+])
+def test_a_consent_that_cannot_be_applied_leaves_nothing(grown, section, why):
+    """The exhibit section is a setting: missing, misplaced or not a section, the consent is
+    refused with the reason, no row is kept and nothing in the repository changed."""
+    import dataclasses
+
+    from repo.config import read_settings, write_settings
+
+    site, g, store = grown
+    site.close()
+    write_settings(site.home, dataclasses.replace(read_settings(site.home),
+                                                  growth_exhibit_section=section))
+    repo = site.reopen()
+    before = site.snapshot()
+    with pytest.raises((Invalid, Conflict), match=why):
+        consents.give(store, repo, student(site), g.paths["cert"])
+    assert site.snapshot() == before
+    assert store.consents(g.iris["zhang-san"]) == []
+    assert store.in_force(g.iris["cert"]) is None
