@@ -236,10 +236,14 @@ def test_three_graduates_with_activities_in_every_strand(site) -> None:
         records = {q.subject.value for a in acts for q in repo.working.quads_for_pattern(
             None, NamedNode(RICO + "documents"), NamedNode(a), None)}
         assert len(records) >= 4
+        shown = {repo.resolve(p) for p in grad.consented}  # opened by her consent
         for iri in records:
             rec = repo.load(iri)
             assert person in links(repo, rec.path, "subject")
-            assert rec.access == "personal" and not repo.is_public(iri)
+            if iri in shown:
+                assert rec.access == "open" and repo.is_public(iri)
+            else:
+                assert rec.access == "personal" and not repo.is_public(iri)
         # the student account is the person, with no site role, password printed once
         user = repo.user(grad.account)
         assert user.roles == set() and user.agent == person
@@ -269,10 +273,32 @@ def test_the_graduates_canaries_are_in_the_working_store_only(site) -> None:
         assert c in working and c not in public, c
 
 
-def test_the_growth_exhibit_section_exists_for_consented_items(site) -> None:
-    repo, _, _, _ = site
+def test_one_graduate_shows_three_items_with_her_consent(site) -> None:
+    """方嘉怡's three records are public and featured in the growth section of the student
+    exhibit, by her own consent; her Party record, her activities and the other graduates'
+    records stay closed (and no canary is public: the test above)."""
+    from services.growth.consent import ConsentStore
+
+    repo, _, _, growth = site
+    (fang,) = [g for g in GRADUATES if g.consented]
+    assert len(fang.consented) == 3 and growth.consented == list(fang.consented)
     section = repo.load(repo.resolve(repo.settings.growth_exhibit_section))
     assert section.type_name == "section" and repo.is_public(section.iri)
+    featured = links(repo, section.path, "feature")
+    for path in fang.consented:
+        iri = repo.resolve(path)
+        assert repo.is_public(iri) and iri in featured
+    for path in ("/xjtu/xs/growth/fang-party-2019", "/events/growth/fang-research-2019",
+                 "/agents/fang-jiayi", "/xjtu/xs/growth/su-paper-2019"):
+        assert not repo.is_public(repo.resolve(path)), path
+    store = ConsentStore.open(repo.home)
+    try:
+        given = store.consents(repo.resolve(fang.person))
+    finally:
+        store.close()
+    assert sorted(c.record for c in given) == sorted(repo.resolve(p) for p in fang.consented)
+    assert all(c.active and c.given_by == fang.account and c.scope == "exhibit"
+               for c in given)
 
 
 # ---------------------------------------------------------------------- the contract

@@ -71,7 +71,30 @@ def load_demo_growth(home: Path, repo: Repository, user: User) -> GrowthDemo:
                       password=password,
                       message=f"demo: the pilot graduate {grad.fullname} ({grad.title_zh})")
         made.passwords[grad.account] = password
+    _consents(home, repo, made)
     return made
+
+
+def _consents(home: Path, repo: Repository, made: GrowthDemo) -> None:
+    """The graduates' consents, given by the graduates themselves through the consent part
+    (which opens, publishes and features each record as the system, naming the consent):
+    only for a graduate who has never consented (a withdrawn consent stays withdrawn)."""
+    from services.growth import consent
+
+    store = consent.ConsentStore.open(home)
+    try:
+        for grad in GRADUATES:
+            if not grad.consented or grad.account not in {u.name for u in repo.users()}:
+                continue
+            person = repo.resolve(grad.person)
+            if store.consents(person):
+                continue
+            student = repo.user(grad.account)
+            for path in grad.consented:
+                consent.give(store, repo, student, path)
+                made.consented.append(path)
+    finally:
+        store.close()
 
 
 __all__ = ["GRADUATES", "Graduate", "GrowthDemo", "load_demo_growth"]
