@@ -202,3 +202,25 @@ def test_the_student_downloads_their_record_as_a_signed_pdf(app):
     editor = signed_in(app, "editor")
     other = editor.get("/staff/growth/li-si/pdf")
     assert other.status_code == 200 and other.data.startswith(b"%PDF-")
+
+
+def test_a_change_shows_at_once_though_records_are_kept_per_snapshot(tmp_path):
+    """The page keeps a finished record for the store's snapshot: a change (an activity
+    renamed, a record closed to staff) is on the next page all the same."""
+    site, _growth = growth_site(tmp_path)
+    set_password(site.repo, "zs")
+    site.close()
+    app = create_app(site.home)
+    staff = signed_in(app, "zs")
+    first = staff.get("/staff/growth/me").get_data(as_text=True)
+    assert "Gate volunteering" in first and "Volunteer certificate" in first
+    assert staff.get("/staff/growth/me").get_data(as_text=True) == first  # kept: the same
+    with app.app_context(), app.extensions["lantai.api"].writer() as repo:
+        admin = repo.user("admin")
+        repo.edit(admin, "/growth-events/volunteer",
+                  set={"name": {"zh": "校门志愿服务", "en": "Gate volunteering, renamed"}})
+        repo.set_access(admin, "/xjtu/students/register-1957/volunteer-certificate",
+                        "restricted")
+    after = staff.get("/staff/growth/me").get_data(as_text=True)
+    assert "Gate volunteering, renamed" in after
+    assert "Volunteer certificate" not in after

@@ -197,7 +197,7 @@ def test_cli_show_and_pdf(tmp_path):
     site, _growth = growth_site(tmp_path)
     home = site.home
     site.close()
-    proc = run_lantai(home, "growth", "show", PERSON, "--json", user="zs")
+    proc = run_lantai(home, "growth", "show", "me", "--json", user="zs")
     data = json.loads(proc.stdout)
     assert data["person"].endswith("/id/agent/zhang-san")
     assert [e["title"]["en"] for e in data["entries"]][:2] == ["Freshman orientation",
@@ -207,6 +207,7 @@ def test_cli_show_and_pdf(tmp_path):
     assert "违纪听证" in staff and "[practice]" in staff
     refused = run_lantai(home, "growth", "show", "li-si", user="zs", check=False)
     assert refused.returncode == 3 and "no growth record here" in refused.stderr
+    assert run_lantai(home, "growth", "show", "me", user="editor", check=False).returncode == 3
 
     out = tmp_path / "record.pdf"
     run_lantai(home, "growth", "pdf", PERSON, "-o", str(out), "--lang", "en", user="zs")

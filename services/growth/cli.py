@@ -16,6 +16,8 @@ import click
 
 from repo.cli_support import Context, command, echo_json, out
 from repo.durable import write_atomically
+from repo.repository import Repository
+from repo.security import User
 from services.growth import consent as consents
 from services.growth.model import Consent
 
@@ -25,6 +27,19 @@ def growth_group() -> None:
     """Students' growth records (成长档案): show, export as PDF, consent."""
 
 
+def _ref(repo: Repository, user: User, person: str) -> str:
+    """``me``: the acting account's own person (NotFound if it is tied to none)."""
+    from repo.errors import NotFound
+    from services.growth import records
+
+    if person != "me":
+        return person
+    own = records.person_of(repo, user)
+    if own is None:
+        raise NotFound(records.NO_RECORD)
+    return own
+
+
 @growth_group.command("show")
 @click.argument("person")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
@@ -32,10 +47,12 @@ def growth_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="The record as JSON.")
 @command
 def show(ctx: Context, person: str, lang: str, as_json: bool) -> None:
-    """The growth record of PERSON (a path, an IRI or the person's key), by date."""
+    """The growth record of PERSON (a path, an IRI, the person's key, or ``me``: the
+    person the acting account is), by date."""
     from services.growth import records
 
     repo, user = ctx.repo, ctx.user
+    person = _ref(repo, user, person)
     entries = records.growth_record(repo, user, person, lang=lang)
     iri = records.record_person(repo, user, person)
     if as_json:
@@ -59,10 +76,11 @@ def show(ctx: Context, person: str, lang: str, as_json: bool) -> None:
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @command
 def pdf(ctx: Context, person: str, output: Path, lang: str) -> None:
-    """The growth record of PERSON as a PDF signed with the archive's seal."""
+    """The growth record of PERSON (as for show) as a PDF signed with the archive's seal."""
     from services.growth.pdf import growth_pdf
 
-    data = growth_pdf(ctx.repo, ctx.user, person, lang)
+    user = ctx.user
+    data = growth_pdf(ctx.repo, user, _ref(ctx.repo, user, person), lang)
     if str(output) == "-":
         sys.stdout.buffer.write(data)
         return

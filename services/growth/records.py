@@ -5,13 +5,16 @@ the person; each with its strand (``rico:hasActivityType``, a concept of the ``s
 scheme), dates, places and note, and the records that document it (``rico:documents`` from
 the record to the activity), each with its 档号, access, workflow state and first scan.
 
-Speed (issue 13: a record of 300 entries renders in ≤ 100 ms): the descriptions come from
-two SPARQL queries over the working store (the activities' and the records' graphs, then
-their management facts), not one store read per object; what the reader may view is
-then decided by the repository's own rule (:meth:`repo.reads.Reads.can_view`), on a
-:class:`~repo.reads.Reads` whose object cache is seeded with what the queries read and
-kept for this one call (the containers above 300 records are a handful: each is read
-once, not once per record). Nothing here writes, so a snapshot is what it reads.
+Speed (issue 13: a record of 300 entries renders in ≤ 100 ms): what an object costs is
+the store's index seeks and the terms decoded, so each object is read once, by index
+lookups (its description graph, its management facts); measured on disk, the same data
+through SPARQL (a UNION of the two links joined with ``GRAPH ?g { ?s ?p ?o }``, or
+``VALUES``) cost as much or more. What the reader may view is then decided by the
+repository's own rule (:meth:`repo.reads.Reads.can_view`) on a
+:class:`~repo.reads.Reads` whose object cache is seeded with those objects and kept for
+this one call (the containers above 300 records are a handful: each is read once). On the
+workspace's read-only snapshot the finished record is kept until the store changes
+(:func:`growth_record`). Figures: ``bench/growth.py``, docs/growth.md.
 
 Who may see whose record: staff (an account with a site-wide role) anyone's, a student
 (an account whose ``agent`` is a Person) only their own; anyone else is told there is no
@@ -21,9 +24,12 @@ such record (404, whether the person exists or not).
 from __future__ import annotations
 
 import re
+import threading
+import weakref
+from collections import OrderedDict
 from collections.abc import Iterable
 
-from pyoxigraph import Literal, NamedNode, Quad
+from pyoxigraph import Literal, NamedNode
 
 from ontology.namespaces import LT, RICO
 from ontology.terms import solutions, value
@@ -42,31 +48,8 @@ NO_RECORD = "no growth record here"  # one message, whether the person exists or
 KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}$")  # a key, as it is in IRIs
 MAX_REF = 2000  # characters of a person reference (a path, an IRI or a key)
 
-# (%(person)s and %s are filled with NamedNode terms: IRIs checked by pyoxigraph, written
-# in SPARQL syntax by their str())
-_OBJECTS = f"""PREFIX rico: <{RICO}>
-SELECT ?g ?s ?p ?o WHERE {{
-  {{ GRAPH ?g {{ ?g rico:hasOrHadParticipant %(person)s }} }}
-  UNION
-  {{ GRAPH ?a {{ ?a rico:hasOrHadParticipant %(person)s }}
-     GRAPH ?g {{ ?g rico:documents ?a }} }}
-  GRAPH ?g {{ ?s ?p ?o }}
-}}"""
-
-_MGMT = f"""PREFIX lt: <{LT}>
-SELECT ?s ?p ?o WHERE {{ VALUES ?s {{ %s }} ?s ?p ?o }}"""
-
-_SCANS = f"""PREFIX lt: <{LT}>
-PREFIX dct: <http://purl.org/dc/terms/>
-SELECT ?r ?i ?pos WHERE {{
-  VALUES ?r {{ %s }}
-  ?i lt:parent ?r ; lt:type "instantiation" .
-  OPTIONAL {{ ?i lt:position ?pos }}
-  FILTER NOT EXISTS {{ ?i lt:deletedIn ?gone }}
-  GRAPH ?i {{ ?i dct:format ?mime }}
-  FILTER(STRSTARTS(STR(?mime), "image/"))
-}}"""
-
+# (%s are filled with NamedNode terms: IRIs checked by pyoxigraph, written in SPARQL
+# syntax by their str())
 _PEOPLE = f"""PREFIX rico: <{RICO}>
 PREFIX lt: <{LT}>
 SELECT ?p (SAMPLE(?zh) AS ?name_zh) (SAMPLE(?en) AS ?name_en) (SAMPLE(?any) AS ?name) WHERE {{
@@ -162,8 +145,48 @@ def growth_record(repo: Repository, user: User, person_ref: str, *,
                   lang: str = "zh") -> list[Entry]:
     """The growth record of the person ``person_ref`` as ``user`` may see it: the entries
     (sorted by date, undated last), each with the evidence ``user`` may view. Place names
-    in ``lang``. NotFound when ``user`` may not see this person's record at all."""
+    in ``lang``. NotFound when ``user`` may not see this person's record at all.
+
+    On a read-only snapshot (the workspace's reader) the answer is kept for that snapshot:
+    it cannot change until the store does, and then the workspace reads a new snapshot
+    (a new ``repo``). The entries are shared between callers: read them, do not change
+    them."""
     person = record_person(repo, user, person_ref)
+    key = (person, user.name, frozenset(user.roles), user.agent or "", lang)
+    kept = _snapshot_cache(repo)
+    if kept is not None:
+        with _CACHE_LOCK:
+            if key in kept:
+                kept.move_to_end(key)
+                return list(kept[key])
+    entries = _build(repo, user, person, lang)
+    if kept is not None:
+        with _CACHE_LOCK:
+            kept[key] = entries
+            while len(kept) > CACHE_SIZE:
+                kept.popitem(last=False)
+    return list(entries)
+
+
+CACHE_SIZE = 64  # growth records kept per snapshot (the last asked for)
+_CACHE_LOCK = threading.Lock()
+_CACHES: weakref.WeakKeyDictionary[Repository, OrderedDict[tuple, list[Entry]]] = (
+    weakref.WeakKeyDictionary())
+
+
+def _snapshot_cache(repo: Repository) -> OrderedDict[tuple, list[Entry]] | None:
+    """The records kept for ``repo``'s snapshot; None for a repository open for writing
+    (its store changes under it)."""
+    if repo.site.writable:
+        return None
+    with _CACHE_LOCK:
+        found = _CACHES.get(repo)
+        if found is None:
+            found = _CACHES[repo] = OrderedDict()
+        return found
+
+
+def _build(repo: Repository, user: User, person: str, lang: str) -> list[Entry]:
     reads = _request_reads(repo)
     objects = _read_objects(repo, reads, person)
     entries: list[Entry] = []
@@ -215,48 +238,60 @@ def _request_reads(repo: Repository) -> Reads:
 
 
 def _read_objects(repo: Repository, reads: Reads, person: str) -> dict[str, ContentObject]:
-    """The activities of ``person`` and the records documenting them, built from two
-    queries (descriptions, then management facts) and put in ``reads``' cache."""
-    working = repo.site.working
-    graphs: dict[str, set[Quad]] = {}
-    for row in solutions(working.query(_OBJECTS % {"person": NamedNode(person)})):
-        g = value(row["g"])
-        graphs.setdefault(g, set()).add(Quad(row["s"], row["p"], row["o"], NamedNode(g)))
-    if not graphs:
-        return {}
-    mgmt: dict[str, dict[str, list]] = {iri: {} for iri in graphs}
-    subjects = _values(graphs)
-    for row in solutions(working.query(_MGMT % subjects)):
-        p = value(row["p"])
-        if p.startswith(LT):
-            mgmt[value(row["s"])].setdefault(p[len(LT):], []).append(row["o"])
+    """The activities of ``person`` and the records documenting them, read by index
+    lookups (one for the activities, one per activity for its records, one per object for
+    its description graph and one for its management facts) and put in ``reads``' cache.
+
+    Measured (bench/growth.py, 300 entries, on disk): the same data through SPARQL — a
+    UNION of the two links joined with ``GRAPH ?g { ?s ?p ?o }``, or ``VALUES ?g`` — cost
+    2–4 times as much CPU as these lookups; what an object costs is its index seeks."""
+    working, mgmt_graph = repo.site.working, repo.site.mgmt
+    participant, documents = NamedNode(RICO + "hasOrHadParticipant"), NamedNode(
+        RICO + "documents")
+    activities = [q.subject for q in working.quads_for_pattern(None, participant,
+                                                                NamedNode(person), None)
+                  if q.subject == q.graph_name]
+    wanted: dict[str, NamedNode] = {}
+    for a in activities:
+        wanted[value(a)] = a  # type: ignore[assignment]
+        for q in working.quads_for_pattern(None, documents, a, None):
+            if q.subject == q.graph_name:
+                wanted[value(q.subject)] = q.subject  # type: ignore[assignment]
     out = {}
     objects = reads.cache.running()
-    for iri, quads in graphs.items():
-        if "type" not in mgmt[iri]:
-            continue  # a graph that is not an object's (none is, by construction)
-        out[iri] = objects[iri] = ContentObject(iri, mgmt[iri], quads)
+    for iri, node in wanted.items():
+        mgmt: dict[str, list] = {}
+        for q in working.quads_for_pattern(node, None, None, mgmt_graph):
+            p = q.predicate.value
+            if p.startswith(LT):
+                mgmt.setdefault(p[len(LT):], []).append(q.object)
+        if "type" not in mgmt:
+            continue
+        out[iri] = objects[iri] = ContentObject(
+            iri, mgmt, set(working.quads_for_pattern(None, None, None, node)))
     return out
 
 
 def _first_scans(repo: Repository, reads: Reads, user: User,
                  records: list[str]) -> dict[str, str]:
-    """``{record IRI: key of its first image instantiation}`` that ``user`` may view."""
-    if not records:
-        return {}
-    found: dict[str, list[tuple[int, str]]] = {}
-    query = _SCANS % _values(records)
-    for row in solutions(repo.site.working.query(query)):
-        pos = row["pos"]
-        found.setdefault(value(row["r"]), []).append(
-            (int(value(pos)) if pos is not None else 0, value(row["i"])))
+    """``{record IRI: key of its first image instantiation}`` that ``user`` may view (an
+    instantiation's graph says what it is a copy of: one lookup per record)."""
+    working = repo.site.working
+    of = NamedNode(RICO + "isOrWasDigitalInstantiationOf")
     out = {}
-    for record, scans in found.items():
-        for _pos, iri in sorted(scans):
-            inst = reads.load(iri)
-            if inst is not None and not inst.deleted and reads.can_view(user, inst):
-                out[record] = iri.rsplit("/", 1)[-1]
-                break
+    for record in records:
+        found = []
+        for q in working.quads_for_pattern(None, of, NamedNode(record), None):
+            if q.subject != q.graph_name:
+                continue
+            inst = reads.load(value(q.subject))
+            if inst is None or inst.deleted or inst.type_name != "instantiation":
+                continue
+            mime = _one(inst, DCT_FORMAT)
+            if mime.startswith("image/") and reads.can_view(user, inst):
+                found.append((inst.position, inst.iri))
+        if found:
+            out[record] = min(found)[1].rsplit("/", 1)[-1]
     return out
 
 
