@@ -22,6 +22,8 @@ data is a JSON block (never executed, so the Content-Security-Policy's ``script-
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from flask import Blueprint, current_app, redirect, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
@@ -37,6 +39,7 @@ bp = Blueprint("growth", __name__, url_prefix="/growth", template_folder="templa
                static_folder="static", static_url_path="/static")
 
 MAX_PERSONS = 500  # people listed on the index page
+PATH_SAFE = "!$&'()*+,/:;=@"  # what werkzeug's converters leave unquoted in a path
 SHOWN_FIELDS = ("refcode", "date", "begin", "end", "scope", "extent", "note")
 
 
@@ -156,21 +159,27 @@ def _record_page(repo: Repository, user: User, person: str, *, own: bool) -> Res
 
 class _Links:
     """Where an entry and its records lead: staff to the edit pages, a student to the
-    read-only view; scans to the workspace's thumbnails (which check ``can_view`` again)."""
+    read-only view; scans to the workspace's thumbnails (which check ``can_view`` again).
+    Each URL is built once with a marker and filled in per row (``url_for`` for 900 links
+    was a third of the page's time), the path quoted as the routing's converters do."""
+
+    MARK = "--growth-mark--"
 
     def __init__(self, staff: bool) -> None:
-        self.staff = staff
-        self.thumbs = "staff.files.derivative" in current_app.view_functions
+        views = current_app.view_functions
+        endpoint = ("staff.forms.edit" if staff and "staff.forms.edit" in views
+                    else "staff.growth.view")
+        self._object = url_for(endpoint, path=self.MARK)
+        self._thumb = (url_for("staff.files.derivative", key=self.MARK, kind="thumb")
+                       if "staff.files.derivative" in views else "")
 
     def object(self, path: str) -> str:
-        endpoint = "staff.forms.edit" if self.staff and "staff.forms.edit" in \
-            current_app.view_functions else "staff.growth.view"
-        return url_for(endpoint, path=web.object_path(path))
+        return self._object.replace(self.MARK, quote(web.object_path(path), safe=PATH_SAFE))
 
     def thumb(self, key: str) -> str:
-        if not key or not self.thumbs:
+        if not key or not self._thumb:
             return ""
-        return url_for("staff.files.derivative", key=key, kind="thumb")
+        return self._thumb.replace(self.MARK, quote(key, safe=PATH_SAFE))
 
 
 def _item(entry: Entry, lang: str, links: _Links) -> dict | None:
