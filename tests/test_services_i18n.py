@@ -151,9 +151,10 @@ def test_words_shown_at_run_time_have_their_chinese(app):
 # 1994), the inscription of the seal drawn on a cover (a seal is Chinese in every language);
 # the demo's requests (what fictional requesters typed, and staff's notes on them); the
 # filing demo's units, plan and items and the pilot graduates (what departments and the
-# archive wrote: data in both languages, as archive.yaml is)
+# archive wrote: data in both languages, as archive.yaml is); the Chinese column names a
+# department's spreadsheet may use (题名, 日期, 责任者 …: what intake reads, not what it shows)
 DATA_FILES = {"services/requests/demo.py", "services/filing/demo.py",
-              "services/growth/demo.py"}
+              "services/growth/demo.py", "services/filing/spreadsheet.py"}
 ALLOWED = {("services/requests/api.py", '"王小明"'),
            ("services/requests/staff_request.py", r'r"^\s*(\d{4})\s*(?:[-–—~至]'),
            ("services/requests/certify.py", '"档案证明专用章"')}
