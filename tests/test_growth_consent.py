@@ -416,6 +416,7 @@ def test_bad_requests_to_the_pages(pages):
     ("/exhibits/nowhere/growth", "does not exist"),
     ("/exhibits/student-memories/Not A Name", "name"),
     ("/xjtu/students", "not an exhibit section"),
+    ("/exhibits/draft/growth", "not public"),
 ])
 def test_a_consent_that_cannot_be_applied_leaves_nothing(grown, section, why):
     """The exhibit section is a setting: missing, misplaced or not a section, the consent is
@@ -429,6 +430,8 @@ def test_a_consent_that_cannot_be_applied_leaves_nothing(grown, section, why):
     write_settings(site.home, dataclasses.replace(read_settings(site.home),
                                                   growth_exhibit_section=section))
     repo = site.reopen()
+    if section.startswith("/exhibits/draft"):  # an exhibit still being written (private)
+        repo.create(site.admin, "/exhibits", "exhibit", {"title": {"en": "Draft"}}, slug="draft")
     before = site.snapshot()
     with pytest.raises((Invalid, Conflict), match=why):
         consents.give(store, repo, student(site), g.paths["cert"])

@@ -338,6 +338,10 @@ def give(store: ConsentStore, repo: Repository, user: User, record_iri: str, *,
         raise Conflict(f"{rec.path} is inside {closed[-1].path}, which is not public: the "
                        "archive must place the record where it can be published first")
     section = _section(repo, section_path)
+    shown_in = section or _section(repo, section_path.rstrip("/").rpartition("/")[0])
+    if shown_in is not None and not repo.is_public(shown_in.iri):
+        raise Conflict(f"{shown_in.path} is not public: a record shown there would be seen "
+                       "nowhere on the exhibit (publish it first)")
     before = {
         "record": _facts(rec),
         "copies": {k.iri: _facts(k) for k in _copies(repo, rec)},
