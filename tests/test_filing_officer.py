@@ -455,3 +455,164 @@ def test_bodies_above_the_limits_are_413_and_store_nothing(site):
     assert not any(p.is_file() for p in (site.home / "filing" / "receiving").rglob("*"))
     assert not any((site.home / "filing" / "incoming").glob("*"))
     store.close()
+
+
+# ---------------------------------------------------------------------- sending
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def pdf(n: int) -> bytes:
+    return PDF + f"% scan {n}\n".encode()
+
+
+def test_the_officer_sends_one_item_by_the_form_and_sees_it_received(app, store):
+    officer = signed_in(app, "officer-a")
+    tid = task_id(store, "energy")
+    page = text(officer.get(f"/staff/filing/unit/energy/tasks/{tid}"))
+    assert 'name="title@zh"' in page and 'name="files"' in page and "multiple" in page
+    resp = officer.post(f"/staff/filing/unit/energy/tasks/{tid}/item", {
+        "title@zh": "2026年春季学生名册", "title@en": "Students, spring 2026",
+        "date": "2026-03-01", "note@zh": SCRIPT, "refcode": "0421-XS·2026-Y-9999",
+        "files": [(io.BytesIO(pdf(1)), "名册-第1页.pdf"), (io.BytesIO(pdf(2)), "名册-第2页.pdf")],
+    }, content_type="multipart/form-data")
+    body = text(resp)
+    assert resp.status_code == 200, body[-1500:]
+    subs = store.submissions(year=YEAR, unit="energy")
+    assert len(subs) == 1 and subs[0].channel == "form" and subs[0].task == tid
+    (item,) = subs[0].items
+    assert item.state == "received" and item.fields["title@zh"] == ["2026年春季学生名册"]
+    assert "refcode" not in item.fields  # the 档号 is the archive's to give, not the form's
+    assert sorted(f.name for f in item.files) == ["名册-第1页.pdf", "名册-第2页.pdf"]
+    for f in item.files:
+        assert store.file_path(f.sha256).read_bytes() in (pdf(1), pdf(2))
+    assert subs[0].id in body and SCRIPT not in body
+    # the unit page: received, counted against the task
+    unit_page = text(officer.get("/staff/filing/unit/energy?year=2026"))
+    assert subs[0].id in unit_page and "received 1" in unit_page
+    assert not any((store.folder / "incoming").glob("*"))  # the upload's folder is gone
+
+
+def test_a_form_item_without_its_date_is_refused_and_nothing_is_kept(app, store):
+    officer = signed_in(app, "officer-a")
+    tid = task_id(store, "energy")
+    officer.get(f"/staff/filing/unit/energy/tasks/{tid}")
+    resp = officer.post(f"/staff/filing/unit/energy/tasks/{tid}/item", {
+        "title@zh": "没有日期", "files": [(io.BytesIO(pdf(3)), "a.pdf")],
+    }, content_type="multipart/form-data")
+    assert resp.status_code == 422 and "date" in text(resp)
+    assert store.submissions(year=YEAR) == []
+    assert not store.file_path(hashlib.sha256(pdf(3)).hexdigest()).exists()
+
+
+def test_a_spreadsheet_with_a_bad_row_stores_nothing_and_says_which(app, store):
+    officer = signed_in(app, "officer-a")
+    tid = task_id(store, "energy")
+    officer.get(f"/staff/filing/unit/energy/tasks/{tid}")
+    sheet = ("题名,日期,文件\n"
+             "学生名册一,2026-03-01,一.pdf\n"
+             "学生名册二,,二.pdf\n"  # no date
+             "学生名册三,2026-03-03,三.pdf\n").encode()
+    files = [(io.BytesIO(pdf(n)), f"{w}.pdf") for n, w in ((1, "一"), (2, "二"), (3, "三"))]
+    resp = officer.post(f"/staff/filing/unit/energy/tasks/{tid}/sheet", {
+        "sheet": [(io.BytesIO(sheet), "名册.csv")], "files": files,
+    }, content_type="multipart/form-data")
+    body = text(resp)
+    assert resp.status_code == 422, body[-1500:]
+    assert "Nothing was stored" in body
+    rows = dict(re.findall(r'<tr data-row="(\d+)" class="(ok|error)">', body))
+    assert rows.get("2") == "error" and "date" in body
+    assert store.submissions(year=YEAR) == []
+    for n in (1, 2, 3):
+        assert not store.file_path(hashlib.sha256(pdf(n)).hexdigest()).exists()
+    # corrected, the same spreadsheet goes in whole
+    fixed = sheet.replace("学生名册二,,".encode(), "学生名册二,2026-03-02,".encode())
+    files = [(io.BytesIO(pdf(n)), f"{w}.pdf") for n, w in ((1, "一"), (2, "二"), (3, "三"))]
+    resp = officer.post(f"/staff/filing/unit/energy/tasks/{tid}/sheet", {
+        "sheet": [(io.BytesIO(fixed), "名册.csv")], "files": files,
+    }, content_type="multipart/form-data")
+    assert resp.status_code == 200, text(resp)[-1500:]
+    (sub,) = store.submissions(year=YEAR, unit="energy")
+    assert sub.channel == "spreadsheet" and [i.row for i in sub.items] == [1, 2, 3]
+    assert [i.files[0].name for i in sub.items] == ["一.pdf", "二.pdf", "三.pdf"]
+
+
+def test_an_xlsx_with_its_files_in_a_zip(app, store):
+    import zipfile
+
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["title@zh", "date", "file"])
+    ws.append(["团委证书一", "2026-05-04", "证书一.pdf"])
+    ws.append(["团委证书二", "2026-05-05", "证书二.pdf"])
+    book = io.BytesIO()
+    wb.save(book)
+    bundle = io.BytesIO()
+    with zipfile.ZipFile(bundle, "w") as z:
+        z.writestr("证书一.pdf", pdf(11))
+        z.writestr("证书二.pdf", pdf(12))
+    officer = signed_in(app, "officer-b")
+    tid = task_id(store, "league")
+    officer.get(f"/staff/filing/unit/league/tasks/{tid}")
+    resp = officer.post(f"/staff/filing/unit/league/tasks/{tid}/sheet", {
+        "sheet": [(io.BytesIO(book.getvalue()), "证书.xlsx")],
+        "files": [(io.BytesIO(bundle.getvalue()), "证书.zip")],
+    }, content_type="multipart/form-data")
+    assert resp.status_code == 200, text(resp)[-1500:]
+    (sub,) = store.submissions(year=YEAR, unit="league")
+    assert [i.fields["title@zh"] for i in sub.items] == [["团委证书一"], ["团委证书二"]]
+    assert store.file_path(sub.items[1].files[0].sha256).read_bytes() == pdf(12)
+
+
+def make_bag(tmp_path, *, spoil: bool = False) -> bytes:
+    import zipfile
+
+    import bagit
+
+    folder = tmp_path / "bag"
+    (folder).mkdir()
+    (folder / "items.csv").write_text("题名,日期,文件\n行政文件一,2026-04-01,一.pdf\n",
+                                      encoding="utf-8")
+    (folder / "一.pdf").write_bytes(pdf(21))
+    bagit.make_bag(str(folder), checksums=["sha256"])
+    if spoil:
+        (folder / "data" / "一.pdf").write_bytes(pdf(22))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for p in sorted(folder.rglob("*")):
+            if p.is_file():
+                z.write(p, "bag/" + p.relative_to(folder).as_posix())
+    return out.getvalue()
+
+
+def test_a_bag_is_received_and_a_spoilt_one_refused(app, store, tmp_path):
+    officer = signed_in(app, "officer-a")
+    tid = task_id(store, "energy", "XZ")
+    officer.get(f"/staff/filing/unit/energy/tasks/{tid}")
+    spoilt = make_bag(tmp_path / "spoilt", spoil=True)
+    resp = officer.post(f"/staff/filing/unit/energy/tasks/{tid}/bag", {
+        "bag": [(io.BytesIO(spoilt), "bag.zip")]}, content_type="multipart/form-data")
+    assert resp.status_code == 422 and 'id="problems"' in text(resp), text(resp)[-1500:]
+    assert store.submissions(year=YEAR) == []
+    good = make_bag(tmp_path / "good")
+    resp = officer.post(f"/staff/filing/unit/energy/tasks/{tid}/bag", {
+        "bag": [(io.BytesIO(good), "bag.zip")]}, content_type="multipart/form-data")
+    assert resp.status_code == 200, text(resp)[-1500:]
+    (sub,) = store.submissions(year=YEAR, unit="energy")
+    assert sub.channel == "bag" and sub.items[0].fields["title@zh"] == ["行政文件一"]
+    # not a ZIP at all
+    resp = officer.post(f"/staff/filing/unit/energy/tasks/{tid}/bag", {
+        "bag": [(io.BytesIO(b"PK"), "bag.tar")]}, content_type="multipart/form-data")
+    assert resp.status_code == 422
+
+
+def test_nothing_is_sent_to_a_closed_year(app, store):
+    store.save_plan(Plan(YEAR, "closed", "2026-01-10T08:00:00Z"))
+    officer = signed_in(app, "officer-a")
+    tid = task_id(store, "energy")
+    page = officer.get(f"/staff/filing/unit/energy/tasks/{tid}")
+    assert page.status_code == 200 and "closed" in text(page)
+    resp = officer.post(f"/staff/filing/unit/energy/tasks/{tid}/item", {
+        "title@zh": "x", "date": "2026-03-01"}, content_type="multipart/form-data")
+    assert resp.status_code == 409 and store.submissions(year=YEAR) == []

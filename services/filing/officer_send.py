@@ -165,6 +165,7 @@ def save(folder: Path, files: list[FileStorage]) -> list[Path]:
     """Write the uploaded files into ``folder`` under their names (each name once)."""
     if len(files) > MAX_FILES:
         raise Invalid(_("At most %(n)d files in one upload.", n=MAX_FILES))
+    folder.mkdir(exist_ok=True)
     out: list[Path] = []
     for f in files:
         target = folder / safe_name(f.filename or "")
@@ -220,15 +221,16 @@ class Row:
     messages: list[str]
 
 
-def answer(acc: Access, t: Task, channel: str, source: str,
-           result: Any) -> Response:
-    """The answer page: stored (200) or refused (422), row by row."""
+def answer(acc: Access, t: Task, channel: str, source: str, result: Any) -> Response:
+    """The answer page: stored (200) or refused (422), with the reasons that refuse the
+    whole upload (wrong columns, a bad bag …) and each row's answer."""
     rows = [Row(int(r.row), bool(r.ok), [str(m) for m in r.messages]) for r in result.rows]
     sub: Submission | None = result.submission
     return web.render("filing/officer_result.html", 200 if sub is not None else 422,
                       acc=acc, unit=acc.unit, task=t, channel=channel, source=source,
-                      rows=rows, sub=sub, refused=[r for r in rows if not r.ok], word=word,
-                      title_of=title_of)
+                      rows=rows, sub=sub, refused=[r for r in rows if not r.ok],
+                      problems=[str(p) for p in getattr(result, "problems", [])],
+                      word=word, title_of=title_of)
 
 
 @bp.post("/unit/<code>/tasks/<int:task_id>/item")
@@ -257,14 +259,21 @@ def send_sheet(code: str, task_id: int) -> Response:
     sheets = chosen("sheet")
     if len(sheets) != 1:
         raise Invalid(_("Choose one spreadsheet (XLSX or CSV)."))
+    files = chosen("files")
     store = filing()
     with incoming() as folder:
         (sheet,) = save(folder, sheets)
-        save(folder, chosen("files"))
+        # the files it names: one ZIP of them as it is, else a folder of their own (".files":
+        # no name an officer sends starts with a dot)
+        if len(files) == 1 and (files[0].filename or "").lower().endswith(".zip"):
+            (named,) = save(folder / ".files", files)
+        else:
+            save(folder / ".files", files)
+            named = folder / ".files"
 
         def run(repo: Repository, user: User) -> Any:
             return _part("intake").read_upload(store, repo, user, code, sheet, task_id=t.id,
-                                      year=t.year)
+                                               year=t.year, files=named)
         result = web.reading(run)
     return answer(acc, t, "spreadsheet", sheet.name, result)
 
