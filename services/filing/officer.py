@@ -245,6 +245,7 @@ def unit(code: str) -> Response:
 @dataclass
 class TaskRow:
     task: Task
+    expected: int
     submitted: int
     returned: int
     accepted: int
@@ -255,11 +256,13 @@ class TaskRow:
 
 
 def task_row(task: Task, p: dict[str, int], today: str) -> TaskRow:
+    """A task and its progress; overdue as the rates judge it (:mod:`services.filing.rates`:
+    the due day passed, fewer accepted than expected — the count, or the list if longer)."""
+    expected = max(task.expected, len(task.expected_list))
     accepted = p.get("accepted", 0)
-    complete = accepted >= task.expected if task.expected else False
-    return TaskRow(task, p.get("submitted", 0), p.get("returned", 0), accepted,
-                   p.get("waiting", 0), p.get("to_fix", 0), complete,
-                   bool(task.due) and task.due < today and not complete)
+    return TaskRow(task, expected, p.get("submitted", 0), p.get("returned", 0), accepted,
+                   p.get("waiting", 0), p.get("to_fix", 0), 0 < expected <= accepted,
+                   bool(task.due) and task.due < today and accepted < expected)
 
 
 def states(sub: Submission) -> dict[str, int]:
