@@ -472,7 +472,7 @@ def test_the_officer_sends_one_item_by_the_form_and_sees_it_received(app, store)
     assert 'name="title@zh"' in page and 'name="files"' in page and "multiple" in page
     resp = officer.post(f"/staff/filing/unit/energy/tasks/{tid}/item", {
         "title@zh": "2026年春季学生名册", "title@en": "Students, spring 2026",
-        "date": "2026-03-01", "note@zh": SCRIPT, "refcode": "0421-XS·2026-Y-9999",
+        "date": "2026-03-01", "note@zh": "备注：" + SCRIPT, "refcode": "0421-XS·2026-Y-9999",
         "files": [(io.BytesIO(pdf(1)), "名册-第1页.pdf"), (io.BytesIO(pdf(2)), "名册-第2页.pdf")],
     }, content_type="multipart/form-data")
     body = text(resp)
@@ -571,7 +571,7 @@ def make_bag(tmp_path, *, spoil: bool = False) -> bytes:
     import bagit
 
     folder = tmp_path / "bag"
-    (folder).mkdir()
+    folder.mkdir(parents=True)
     (folder / "items.csv").write_text("题名,日期,文件\n行政文件一,2026-04-01,一.pdf\n",
                                       encoding="utf-8")
     (folder / "一.pdf").write_bytes(pdf(21))

@@ -18,7 +18,6 @@ again. Every body is bounded (``filing_upload_max_mb``; 413 before it is read).
 
 from __future__ import annotations
 
-import importlib
 import shutil
 import tempfile
 import unicodedata
@@ -26,7 +25,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from flask import current_app, redirect, request, url_for
 from flask_babel import gettext as _
@@ -37,7 +35,7 @@ from ontology.profile import ContentType, Field
 from repo.errors import Conflict, Invalid, LantaiError
 from repo.repository import Repository
 from repo.security import User
-from services.filing import review
+from services.filing import intake, review
 from services.filing.model import FiledFile, Item, Submission, Task
 from services.filing.officer import (
     Access,
@@ -82,12 +80,6 @@ def bound_upload() -> Response | None:
 def item_type() -> ContentType:
     """The content type whose fields an item is sent with (the profile's ``item``)."""
     return web.api_site().reader().profile.type("item")
-
-
-def _part(name: str) -> Any:
-    """A part of the filing package written beside this one (intake), imported when first
-    used. TODO(officer): a plain import once it is on main."""
-    return importlib.import_module(f"services.filing.{name}")
 
 
 # ---------------------------------------------------------------------- the form's fields
@@ -221,7 +213,8 @@ class Row:
     messages: list[str]
 
 
-def answer(acc: Access, t: Task, channel: str, source: str, result: Any) -> Response:
+def answer(acc: Access, t: Task, channel: str, source: str,
+           result: intake.IntakeResult) -> Response:
     """The answer page: stored (200) or refused (422), with the reasons that refuse the
     whole upload (wrong columns, a bad bag …) and each row's answer."""
     rows = [Row(int(r.row), bool(r.ok), [str(m) for m in r.messages]) for r in result.rows]
@@ -229,7 +222,7 @@ def answer(acc: Access, t: Task, channel: str, source: str, result: Any) -> Resp
     return web.render("filing/officer_result.html", 200 if sub is not None else 422,
                       acc=acc, unit=acc.unit, task=t, channel=channel, source=source,
                       rows=rows, sub=sub, refused=[r for r in rows if not r.ok],
-                      problems=[str(p) for p in getattr(result, "problems", [])],
+                      problems=[str(p) for p in result.problems],
                       word=word, title_of=title_of)
 
 
@@ -244,8 +237,8 @@ def send_item(code: str, task_id: int) -> Response:
     with incoming() as folder:
         paths = save(folder, chosen("files"))
 
-        def run(repo: Repository, user: User) -> Any:
-            return _part("intake").form_submission(store, repo, user, code, t.id, fields, paths)
+        def run(repo: Repository, user: User) -> intake.IntakeResult:
+            return intake.form_submission(store, repo, user, code, t.id, fields, paths)
         result = web.reading(run)
     return answer(acc, t, "form", _("the form"), result)
 
@@ -271,8 +264,8 @@ def send_sheet(code: str, task_id: int) -> Response:
             save(folder / ".files", files)
             named = folder / ".files"
 
-        def run(repo: Repository, user: User) -> Any:
-            return _part("intake").read_upload(store, repo, user, code, sheet, task_id=t.id,
+        def run(repo: Repository, user: User) -> intake.IntakeResult:
+            return intake.read_upload(store, repo, user, code, sheet, task_id=t.id,
                                                year=t.year, files=named)
         result = web.reading(run)
     return answer(acc, t, "spreadsheet", sheet.name, result)
@@ -293,8 +286,8 @@ def send_bag(code: str, task_id: int) -> Response:
         if bag.suffix.lower() != ".zip":
             raise Invalid(_("A bag is sent as a ZIP file (.zip)."))
 
-        def run(repo: Repository, user: User) -> Any:
-            return _part("intake").read_upload(store, repo, user, code, bag, task_id=t.id,
+        def run(repo: Repository, user: User) -> intake.IntakeResult:
+            return intake.read_upload(store, repo, user, code, bag, task_id=t.id,
                                                year=t.year)
         result = web.reading(run)
     return answer(acc, t, "bag", bag.name, result)
