@@ -21,6 +21,7 @@ from __future__ import annotations
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import puremagic
@@ -97,7 +98,7 @@ def file_problem(name: str, path: Path, *, max_bytes: int) -> tuple[str | None, 
         return f"file {name}: empty", ""
     if size > max_bytes:
         return f"file {name}: {size} bytes, more than the {max_bytes} allowed", ""
-    found = real_type(path)
+    found = real_type(path, ext)
     ok = found == ext if ext in _ZIP_MEMBERS else found in _SAME.get(ext, {ext})
     if not ok:
         what = f".{found}" if found else "unknown"
@@ -106,10 +107,45 @@ def file_problem(name: str, path: Path, *, max_bytes: int) -> tuple[str | None, 
     return None, mime
 
 
-def real_type(path: Path) -> str:
+@cache
+def _signatures() -> dict[str, list[tuple[int, bytes]]]:
+    """puremagic's own header signatures of the allowed types, by extension: a file whose
+    head matches one of its claimed type's signatures is that type for puremagic too,
+    found without trying its 1,400 others (about 5 ms a file: 25 s for 5,000 files).
+    Signatures shorter than 3 bytes are left out (``\\xff\\xd8`` would say little), and
+    RIFF's four bytes too (WAV is told by ``WAVE`` at offset 8; AVI is RIFF as well)."""
+    table: dict[str, list[tuple[int, bytes]]] = {}
+    for entry in puremagic.magic_header_array:
+        ext = entry.extension.lstrip(".").lower()
+        if len(entry.byte_match) < 3 or entry.offset < 0 or entry.byte_match == b"RIFF":
+            continue
+        for claim in FILE_TYPES:
+            if ext in _SAME.get(claim, {claim}):
+                table.setdefault(claim, []).append((entry.offset, entry.byte_match))
+    return table
+
+
+def _is_claimed_type(path: Path, ext: str) -> bool:
+    """Does the head of ``path`` carry a signature of ``ext`` (the fast path)?"""
+    signatures = _signatures().get(ext, [])
+    if not signatures:
+        return False
+    with open(path, "rb") as f:
+        head = f.read(1024)
+    return any(head[o:o + len(sig)] == sig for o, sig in signatures)
+
+
+def real_type(path: Path, claim: str = "") -> str:
     """The type of a file from its bytes: an extension without the dot (``pdf``, ``jpg``,
     ``docx``, ``ofd``…), or "" when it is not recognised. ZIP-based formats are told apart
-    by their members (puremagic reports every OOXML type for any ZIP)."""
+    by their members (puremagic reports every OOXML type for any ZIP). With ``claim``, a
+    file carrying one of that type's signatures is answered at once."""
+    if claim in _ZIP_MEMBERS:
+        with open(path, "rb") as f:
+            if f.read(4) == b"PK\x03\x04":
+                return _zip_kind(path)
+    elif claim and _is_claimed_type(path, claim):
+        return claim
     try:
         results = puremagic.magic_file(str(path))
     except (puremagic.PureError, OSError, ValueError):
@@ -117,6 +153,9 @@ def real_type(path: Path) -> str:
     exts = [r.extension.lstrip(".").lower() for r in results]
     if exts and (exts[0] in ("zip", "jar", "odt") or {"docx", "xlsx"} & set(exts)):
         return _zip_kind(path)
+    if claim and claim in _SAME.get(claim, {claim}) and any(
+            e in _SAME.get(claim, {claim}) for e in exts):
+        return claim  # one of puremagic's answers, if not its first
     return exts[0] if exts else ""
 
 
@@ -172,6 +211,7 @@ class Checker:
         self.max_bytes = repo.settings.filing_upload_max_mb * 1024 * 1024
         self._names: dict[str, list[str]] | None = None
         self._seen: dict[tuple[str, frozenset[str]], str | None] = {}
+        self._references: dict[tuple[str, str], tuple[str | None, str | None]] = {}
         ctype = repo.profile.type("item")
         creator = ctype.fields["creator"]
         self._agent_classes = set(creator.classes)
@@ -204,8 +244,15 @@ class Checker:
         return self._seen[key]
 
     def reference(self, key: str, f: Field, value: str) -> tuple[str | None, str | None]:
-        """``(iri, message)``: a linked object given by path or IRI, or an agent by name."""
+        """``(iri, message)``: a linked object given by path or IRI, or an agent by name
+        (kept for the next row: a spreadsheet names the same teachers again and again)."""
         value = value.strip()
+        known = self._references.get((key, value))
+        if known is None:
+            known = self._references[(key, value)] = self._reference(key, f, value)
+        return known
+
+    def _reference(self, key: str, f: Field, value: str) -> tuple[str | None, str | None]:
         classes = set(f.classes)
         agents = bool(classes) and classes <= self._agent_classes
         if value.startswith(("/", "http://", "https://")):
@@ -320,11 +367,15 @@ class Checker:
         obj = ContentObject("urn:lantai:unsaved", {"type": [Literal(type_name)]})
         obj.description = set()
         found: list[str] = []
-        for a in assignments:
-            try:
-                self.builder.apply_assignments(obj, [a], replace=False)
-            except LantaiError as exc:
-                found.append(exc.message)
+        try:  # all at once; one at a time only to name every bad value
+            self.builder.apply_assignments(obj, assignments, replace=False)
+        except LantaiError:
+            obj.description = set()
+            for a in assignments:
+                try:
+                    self.builder.apply_assignments(obj, [a], replace=False)
+                except LantaiError as exc:
+                    found.append(exc.message)
         cat = f"{self.repo.base}/vocab/category/{category}"
         if "category" in obj.type.fields and not any(
                 q.predicate.value == obj.type.fields["category"].path for q in obj.description):

@@ -121,8 +121,8 @@ def _multi_fields(repo: Repository) -> set[str]:
 
 
 def _locate(base: Path, name: str) -> Path | None:
-    """The file ``name`` (a relative path) inside ``base``; None if it is not there or
-    would be outside ``base`` or is reached through a symbolic link."""
+    """The file ``name`` (a relative path) inside ``base`` (resolved); None if it is not
+    there or would be outside ``base`` or is reached through a symbolic link."""
     if not name or name.startswith(("/", "\\")) or "\\" in name or "\x00" in name \
             or ".." in Path(name).parts:
         return None
@@ -130,7 +130,7 @@ def _locate(base: Path, name: str) -> Path | None:
     try:
         if p.is_symlink() or not p.is_file():
             return None
-        if not p.resolve().is_relative_to(base.resolve()):
+        if "/" in name and not p.resolve().is_relative_to(base):  # a folder on the way
             return None
     except OSError:
         return None
@@ -168,6 +168,7 @@ def _check_sheet(checker: Checker, sheet: spreadsheet.Sheet, base: Path, task: T
                  ) -> tuple[list[RowReport], list[tuple[int, dict, list[Sent], list[str]]]]:
     reports: list[RowReport] = []
     good: list[tuple[int, dict, list[Sent], list[str]]] = []
+    root = base.resolve()
     for done, raw in enumerate(sheet.rows, start=1):
         messages = list(raw.messages)
         fields = dict(raw.fields)
@@ -182,14 +183,14 @@ def _check_sheet(checker: Checker, sheet: spreadsheet.Sheet, base: Path, task: T
                                 "when no task is given")
         sents: list[Sent] = []
         for name in raw.files:
-            found = _locate(base, name)
+            found = _locate(root, name)
             if found is None:
                 messages.append(f"file {name[:120]}: not found (it must be beside the "
                                 "spreadsheet, in the ZIP or in the bag's data/)")
             else:
                 sents.append(Sent(name, found))
                 if unnamed is not None:
-                    unnamed.discard(str(found.resolve()))
+                    unnamed.discard(str(found))
         if category:
             problems, stored, mimes = checker.check(category, fields, sents,
                                                     files_named=bool(raw.files))
@@ -223,8 +224,8 @@ def _spreadsheet_intake(store: FilingStore, repo: Repository, user: User, unit: 
         return IntakeResult(None, problems=[f"{sheet_path.name}: no rows under the header"])
     unnamed: set[str] | None = None
     if bag_data is not None:  # every payload file must belong to a row
-        unnamed = {str(p.resolve()) for p in bag_data.rglob("*")
-                   if p.is_file() and p != sheet_path}
+        unnamed = {str(p) for p in bag_data.resolve().rglob("*")
+                   if p.is_file() and p != sheet_path.resolve()}
     reports, good = _check_sheet(checker, sheet, base, task, progress, unnamed=unnamed)
     problems = []
     if unnamed:

@@ -1,0 +1,218 @@
+"""Benchmarks of the filing loop (issue 13), one function per figure.
+
+    python -m bench.filing [--only intake] [--repeat 3] [--rows 5000] [--out DIR]
+
+Each part adds its benchmark to :data:`BENCHES` (a function taking the parsed arguments and
+returning rows of figures); ``--only NAME`` (repeatable) runs some of them, the default all.
+Every row prints the median beside the issue's goal and the ratio (figure ÷ goal; ≤ 1 meets
+it); the rows go to ``bench/out/filing-<time>.json`` with the machine and commit.
+
+Goals (issue 13, "Performance"): a 5,000-row spreadsheet submission with files checked
+≤ 30 s; the dashboard for 200 units × 13 categories × 10 years p50 ≤ 200 ms.
+
+- ``intake``: a fresh site (a unit, its officer, a teacher, a teaching task) and an XLSX of
+  ``--rows`` items (default 5,000) naming one file each: half real PDFs (fpdf2, one page
+  with the item's title), half real JPEGs (Pillow, 64 × 48), every file distinct. The
+  files and the workbook are made once and cached under ``bench/out/cache/`` (making them
+  takes longer than filing them). Half the rows name the teacher by path, half by name
+  (李明: matched among the agents). ``intake.read_upload`` as the officer — reading the
+  workbook, every row checked (required metadata, the profile's validation, the file's
+  real type by puremagic), every file hashed and copied into the receiving area, the
+  submission stored — ``--repeat`` times (default 3), each into an empty filing store
+  (the receiving area keeps one copy of equal bytes: a second run would copy nothing).
+  Every run is checked: all rows ok, every file in the receiving area.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = ROOT / "bench" / "out"
+CACHE = DEFAULT_OUT / "cache"
+BASE = "https://archive.example.edu"
+
+
+@dataclass
+class Row:
+    """One figure: the median of ``samples`` in milliseconds, beside its goal."""
+
+    bench: str
+    what: str
+    median_ms: float
+    goal_ms: float | None
+    samples: int
+    note: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        return self.median_ms / self.goal_ms if self.goal_ms else None
+
+
+def _median_ms(times: list[float]) -> float:
+    return round(statistics.median(times) * 1000, 1)
+
+
+# ---------------------------------------------------------------------- intake
+def _intake_files(rows: int) -> Path:
+    """The cached upload: ``items.xlsx`` and its ``rows`` files (made once)."""
+    import openpyxl
+    from fpdf import FPDF
+    from PIL import Image
+
+    folder = CACHE / f"filing-intake-{rows}"
+    done = folder / "READY"
+    if done.exists():
+        return folder
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    wb = openpyxl.Workbook(write_only=True)
+    ws = wb.create_sheet()
+    ws.append(["题名", "title@en", "日期", "责任者", "备注", "文件"])
+    for n in range(1, rows + 1):
+        if n % 2:
+            name = f"item-{n:05d}.pdf"
+            pdf = FPDF()
+            pdf.add_page()
+            pdf.set_font("helvetica", size=12)
+            pdf.cell(text=f"Teaching record {n}")
+            (folder / name).write_bytes(bytes(pdf.output()))
+        else:
+            name = f"item-{n:05d}.jpg"
+            bio = io.BytesIO()
+            Image.new("RGB", (64, 48), (n % 256, (n // 256) % 256, 90)).save(
+                bio, "JPEG", comment=f"item {n}")  # distinct bytes for every item
+            (folder / name).write_bytes(bio.getvalue())
+        teacher = "/agents/li-ming" if n % 2 else "李明"
+        ws.append([f"教学档案第{n}件", f"Teaching record {n}", f"2026-{1 + n % 12:02d}-15",
+                   teacher, f"第{n}件的备注", name])
+    wb.save(folder / "items.xlsx")
+    done.write_text("ok\n")
+    return folder
+
+
+def _intake_site(home: Path):
+    from repo.repository import Repository
+    from services.filing import units
+    from services.filing.model import Task
+    from services.filing.store import FilingStore
+
+    repo, _ = Repository.init(home, BASE)
+    admin = repo.user("admin")
+    repo.create(admin, "/", "folder", {"title": {"zh": "人物与机构", "en": "Agents"}},
+                slug="agents", key="agents")
+    repo.create(admin, "/agents", "corporatebody",
+                {"name": {"zh": "能源与动力工程学院", "en": "School of Energy"}},
+                slug="energy", key="energy")
+    repo.create(admin, "/agents", "person", {"name": {"zh": "李明", "en": "Li Ming"}},
+                slug="li-ming", key="li-ming")
+    repo.create(admin, "/", "fonds", {"title": {"zh": "全宗", "en": "Fonds"},
+                                      "refcode": "0421"}, slug="xjtu", key="xjtu")
+    repo.create(admin, "/xjtu", "series", {"title": {"zh": "教学类", "en": "Teaching"},
+                                           "category": "JX", "retention": "D30"},
+                slug="teaching", key="teaching")
+    for path in ("/agents", "/agents/li-ming", "/agents/energy"):
+        repo.transition(admin, path, "publish")
+    store = FilingStore.open(home)
+    units.add_unit(repo, store, admin, "/agents/energy", "energy")
+    repo.add_user(admin, "officer", roles=[], fullname="The School of Energy's officer")
+    units.appoint(repo, store, admin, "officer", "energy")
+    [task] = store.add_tasks([Task(0, 2026, "energy", "JX", "/xjtu/teaching", "D30",
+                                   "本学期教学档案", expected=5000)])
+    store.close()
+    return repo, task
+
+
+def bench_intake(args: argparse.Namespace) -> list[Row]:
+    from services.filing import intake
+    from services.filing.store import FilingStore
+
+    made = time.perf_counter()
+    cached = (CACHE / f"filing-intake-{args.rows}" / "READY").exists()
+    upload = _intake_files(args.rows)
+    prepared = "files from the cache" if cached else \
+        f"files made in {time.perf_counter() - made:.1f} s (now cached)"
+    times = []
+    with tempfile.TemporaryDirectory(prefix="bench-filing-") as tmp:
+        home = Path(tmp) / "site"
+        repo, task = _intake_site(home)
+        try:
+            officer = repo.user("officer")
+            for _ in range(args.repeat):
+                store = FilingStore.open(home)
+                started = time.perf_counter()
+                result = intake.read_upload(store, repo, officer, "energy",
+                                            upload / "items.xlsx", task_id=task)
+                times.append(time.perf_counter() - started)
+                bad = [r for r in result.rows if not r.ok]
+                assert result.ok and not bad and not result.problems, \
+                    (result.problems, bad[:3])
+                assert len(result.submission.items) == args.rows
+                stored = sum(1 for p in store.receiving.rglob("*") if p.is_file())
+                assert stored == args.rows, stored
+                store.close()
+                shutil.rmtree(home / "filing")  # the next run starts from an empty store
+        finally:
+            repo.close()
+    return [Row("intake", f"{args.rows}-row XLSX + {args.rows} files", _median_ms(times),
+                30_000, len(times),
+                f"runs {', '.join(f'{t:.1f}' for t in times)} s; {prepared}; "
+                f"load {os.getloadavg()[0]:.1f}")]
+
+
+BENCHES: dict[str, Callable[[argparse.Namespace], list[Row]]] = {
+    "intake": bench_intake,
+}
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, timeout=10).stdout.strip()
+    except OSError:
+        return ""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.filing",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", action="append", choices=sorted(BENCHES),
+                        help="run only this benchmark (repeatable; default: all)")
+    parser.add_argument("--repeat", type=int, default=3, help="samples per figure")
+    parser.add_argument("--rows", type=int, default=5000,
+                        help="rows (and files) of the spreadsheet (intake)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args(argv)
+    rows: list[Row] = []
+    for name in args.only or sorted(BENCHES):
+        rows += BENCHES[name](args)
+    print(f"{'benchmark':<10} {'what':<34} {'median':>11} {'goal':>10} {'ratio':>6}  note")
+    for r in rows:
+        goal = f"{r.goal_ms:g} ms" if r.goal_ms else "—"
+        ratio = f"{r.ratio:.2f}" if r.ratio is not None else "—"
+        print(f"{r.bench:<10} {r.what:<34} {r.median_ms:>8.1f} ms {goal:>10} {ratio:>6}  "
+              f"{r.note}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    (args.out / f"filing-{stamp}.json").write_text(json.dumps({
+        "machine": platform.platform(), "cpus": os.cpu_count(), "python": sys.version,
+        "commit": _commit(), "load": os.getloadavg(),
+        "rows": [asdict(r) | {"ratio": r.ratio} for r in rows]}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
