@@ -276,10 +276,7 @@ def read_xlsx(path: Path, ctype: ContentType, *, required: tuple[str, ...], max_
     try:
         if not wb.worksheets:
             raise SheetError(f"{path.name}: the workbook has no sheet")
-        ws = wb.worksheets[0]
-        declared = ws.max_row if isinstance(ws.max_row, int) else None
-        if declared is not None and declared - 1 > max_rows:
-            raise _too_many(max_rows)  # the sheet says so itself: refused before reading
+        ws = wb.worksheets[0]  # its declared size is not trusted: the rows were counted
         rows: list[RawRow] = []
         columns: list[str] | None = None
         count = 0
