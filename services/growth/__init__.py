@@ -9,7 +9,8 @@ them (``rico:documents``), which came in through the filing loop (services.filin
 
 - ``model``    the strands; an entry of a growth record and the evidence for it
 - ``records``  a person's growth record, read from the working store (what the reader may view)
-- ``pages``    the timeline (``/staff/growth/…``; a student's own at ``/staff/me/growth``),
+- ``view``     what the page and the PDF show: strand labels, sections, dates, timeline spans
+- ``pages``    the timeline (``/staff/growth/…``; a student's own at ``/staff/growth/me``),
                filterable by strand, 中文/English; the PDF download
 - ``pdf``      the growth record as a PDF, signed like a certified copy
 - ``consent``  the student's consent to show items on the student exhibit: recorded with
