@@ -388,3 +388,31 @@ def test_the_year_end_report_as_xlsx_and_pdf(year, site, tmp_path):
                      "文件无法打开", "withdrawn", "Excellent Engineers"):
         assert expected in text, expected
     doc.close()
+
+
+def test_figures_follow_every_change_at_once(year):
+    """The rows are cached per store generation: a decision, a new submission or a changed
+    task (here through a second store object, as another process would) shows at once."""
+    store, ids = year
+    before = rates.table(store, YEAR, today=dt.date(2026, 7, 1))
+    assert rates.table(store, YEAR, today=dt.date(2026, 7, 1)).totals == before.totals
+    other = FilingStore.open(store.home)
+    other.decide(ids["b1"], "accepted", actor="editor", at="2026-07-02T00:00:00Z")
+    after = rates.table(store, YEAR, today=dt.date(2026, 7, 1))
+    assert counts(after.unit("energy").totals) == (10, 7, 2, 6, 5)
+    assert dict(after.months)["2026-07"] == 1
+    t2 = other.task(ids["T2"])
+    t2.expected = 20
+    other.update_task(t2)
+    assert rates.table(store, YEAR).unit("energy").totals.expected == 28
+    other.close()
+
+
+def test_counts_says_what_the_table_says(year):
+    """``FilingStore.counts`` (per unit, category and topic; others read it) agrees with
+    the table made from the per-task rows."""
+    store, _ids = year
+    got = {(r["unit"], r["category"], r["topic"]): tuple(r)[3:] for r in store.counts(YEAR)}
+    assert got == {("energy", "", ""): (0, 1, 0, 1, 1), ("energy", "JX", ""): (5, 5, 2, 3, 2),
+                   ("energy", "JX", TOPIC): (3, 1, 0, 1, 1), ("energy", "KY", ""): (2, 0, 0, 0, 0),
+                   ("league", "DQ", ""): (4, 2, 1, 2, 1), ("league", "JX", TOPIC): (2, 2, 0, 2, 2)}

@@ -13,6 +13,10 @@ expected to file nothing has no filing rate, not a rate of 0 % nor of 100 %. Rat
 never rounded here (a reader can recompute them from the counts and compare exactly);
 pages and the report round them for display.
 
+The rows are read with two queries (:meth:`FilingStore.task_figures`, per task;
+:meth:`FilingStore.accepted_by_month`) and kept while the store is unchanged (its
+``generation``), so that the dashboard, opened again and again, reads them once per change.
+
 The goal is the archive's 98 % (:data:`GOAL`) for both rates. A task is **overdue** when
 its due date has passed (the due day itself is still in time) and fewer items were
 accepted than it expected; an overdue task that reached the goal (e.g. 99 of 100) is
@@ -26,6 +30,8 @@ to some units (an officer's): every total is then the sum of those units only.
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections import OrderedDict
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
@@ -188,7 +194,9 @@ def table(store: FilingStore, year: int, *, units: Collection[str] | None = None
     by_topic: dict[str, dict[str, Line]] = {}
     categories: dict[str, Line] = {}
     totals = Figures()
-    for r in store.counts(year):
+    overdue = []
+    per_task, per_month = _figures(store, year)
+    for r in per_task:
         if r["unit"] not in rows:
             continue
         f = Figures(*(int(r[name]) for name in COUNTS))
@@ -198,19 +206,18 @@ def table(store: FilingStore, year: int, *, units: Collection[str] | None = None
             by_topic.setdefault(r["topic"], {}).setdefault(r["unit"], Line(r["unit"])) \
                 .figures.add(f)
         totals.add(f)
+        if r["id"] is not None and r["due"] and r["due"] < today.isoformat() \
+                and f.accepted < f.expected:
+            overdue.append(OverdueTask(
+                task=r["id"], unit=r["unit"], category=r["category"], topic=r["topic"],
+                title_zh=r["title_zh"], title_en=r["title_en"], due=r["due"],
+                expected=f.expected, submitted=f.submitted, accepted=f.accepted))
+            rows[r["unit"]].overdue += 1
     for (code, _cat), line in sorted(by_cat.items(), key=lambda kv: (kv[0][0],
                                                                       _cat_order(kv[0][1]))):
         rows[code].categories.append(line)
         rows[code].totals.add(line.figures)
-    overdue = []
-    for t in store.task_figures(year):
-        if t["unit"] in rows and t["due"] and t["due"] < today.isoformat() \
-                and t["accepted"] < t["expected"]:
-            overdue.append(OverdueTask(
-                task=t["id"], unit=t["unit"], category=t["category"], topic=t["topic"],
-                title_zh=t["title_zh"], title_en=t["title_en"], due=t["due"],
-                expected=t["expected"], submitted=t["submitted"], accepted=t["accepted"]))
-            rows[t["unit"]].overdue += 1
+    overdue.sort(key=lambda o: (o.unit, o.due, o.task))
     names = {t.id: t for t in store.topics()}
     topics = []
     for topic_id in sorted(by_topic):
@@ -221,13 +228,44 @@ def table(store: FilingStore, year: int, *, units: Collection[str] | None = None
             row.totals.add(line.figures)
         topics.append(row)
     months: dict[str, int] = {f"{year}-{m:02d}": 0 for m in range(1, 13)}
-    for r in store.accepted_by_month(year):
-        if r["unit"] in rows:
-            months[r["month"]] = months.get(r["month"], 0) + int(r["accepted"])
+    for unit, month, n in per_month:
+        if unit in rows:
+            months[month] = months.get(month, 0) + n
     return Report(year=year, today=today.isoformat(), units=list(rows.values()),
                   topics=topics,
                   categories=sorted(categories.values(), key=lambda c: _cat_order(c.key)),
                   overdue=overdue, totals=totals, months=sorted(months.items()))
+
+
+# The year's rows as read, per store and year, while the store has not changed since
+# (:meth:`FilingStore.generation`: any commit by any connection changes it): the dashboard
+# reads them again only after a change, and a change anywhere (a submission, a decision,
+# a task) is seen at the next request.
+_CACHE: OrderedDict[tuple[str, int], tuple[int, list[dict], list[tuple[str, str, int]]]] = \
+    OrderedDict()
+_CACHE_SIZE = 32
+_cache_lock = threading.Lock()
+
+
+def _figures(store: FilingStore, year: int) -> tuple[list[dict], list[tuple[str, str, int]]]:
+    """:meth:`FilingStore.task_figures` and :meth:`FilingStore.accepted_by_month` of
+    ``year``, from the cache while the store is unchanged."""
+    key = (str(store.path), year)
+    generation = store.generation()
+    with _cache_lock:
+        found = _CACHE.get(key)
+        if found is not None and found[0] == generation:
+            _CACHE.move_to_end(key)
+            return found[1], found[2]
+    per_task = [dict(r) for r in store.task_figures(year)]
+    per_month = [(r["unit"], r["month"], int(r["accepted"]))
+                 for r in store.accepted_by_month(year)]
+    with _cache_lock:
+        _CACHE[key] = (generation, per_task, per_month)
+        _CACHE.move_to_end(key)
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return per_task, per_month
 
 
 def _cat_order(code: str) -> tuple[bool, str]:

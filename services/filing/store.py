@@ -24,6 +24,7 @@ import os
 import secrets
 import shutil
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -76,6 +77,7 @@ CREATE TABLE IF NOT EXISTS submission (
   channel TEXT NOT NULL, source TEXT NOT NULL, created TEXT NOT NULL, created_by TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS submission_unit ON submission (year, unit, created);
+CREATE INDEX IF NOT EXISTS submission_task ON submission (task);
 CREATE TABLE IF NOT EXISTS item (
   id INTEGER PRIMARY KEY, submission TEXT NOT NULL, row INTEGER NOT NULL,
   fields TEXT NOT NULL, files TEXT NOT NULL DEFAULT '[]', state TEXT NOT NULL,
@@ -85,11 +87,14 @@ CREATE TABLE IF NOT EXISTS item (
 );
 CREATE INDEX IF NOT EXISTS item_submission ON item (submission, row);
 CREATE INDEX IF NOT EXISTS item_state ON item (state, submission);
+-- the rates read the year's items from this index alone (services/filing/rates.py)
+CREATE INDEX IF NOT EXISTS item_counts ON item (submission, state, returned_ever);
 CREATE TABLE IF NOT EXISTS step (
   seq INTEGER PRIMARY KEY, submission TEXT NOT NULL, item INTEGER, at TEXT NOT NULL,
   actor TEXT NOT NULL, action TEXT NOT NULL, note TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS step_submission ON step (submission, seq);
+CREATE INDEX IF NOT EXISTS step_action ON step (submission, action, at);
 CREATE TABLE IF NOT EXISTS notice (
   id INTEGER PRIMARY KEY, unit TEXT NOT NULL, year INTEGER NOT NULL, at TEXT NOT NULL,
   kind TEXT NOT NULL, subject TEXT NOT NULL, body TEXT NOT NULL,
@@ -105,6 +110,31 @@ CREATE INDEX IF NOT EXISTS plan_change_year ON plan_change (year, seq);
 CREATE TABLE IF NOT EXISTS reminder (task INTEGER NOT NULL, at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS reminder_task ON reminder (task, at);
 """
+
+
+# the year's figures per task (:meth:`FilingStore.task_figures`): items grouped by their
+# submission's unit and task (index-only over ``item_counts``), joined to the year's tasks;
+# then what no task of the year and unit holds, per unit
+_PER_TASK = """
+WITH per AS (
+  SELECT s.unit, s.task, COUNT(*) AS submitted, SUM(i.returned_ever) AS returned,
+    SUM(i.state = 'accepted') AS accepted,
+    SUM(i.state = 'accepted' AND NOT i.returned_ever) AS accepted_first_time
+  FROM submission s JOIN item i ON i.submission = s.id
+  WHERE s.year = :y AND i.state != 'withdrawn'
+  GROUP BY s.unit, s.task)
+SELECT t.id AS id, t.unit AS unit, t.category AS category, t.topic AS topic,
+  t.title_zh AS title_zh, t.title_en AS title_en, t.due AS due,
+  MAX(t.expected, json_array_length(t.expected_list)) AS expected,
+  COALESCE(p.submitted, 0) AS submitted, COALESCE(p.returned, 0) AS returned,
+  COALESCE(p.accepted, 0) AS accepted,
+  COALESCE(p.accepted_first_time, 0) AS accepted_first_time
+FROM task t LEFT JOIN per p ON p.task = t.id AND p.unit = t.unit WHERE t.year = :y
+UNION ALL
+SELECT NULL, p.unit, COALESCE(t2.category, ''), COALESCE(t2.topic, ''), '', '', '', 0,
+  p.submitted, p.returned, p.accepted, p.accepted_first_time
+FROM per p LEFT JOIN task t2 ON t2.id = p.task
+WHERE p.task IS NULL OR t2.year IS NOT :y OR t2.unit != p.unit"""
 
 
 def now_utc() -> dt.datetime:
@@ -152,6 +182,7 @@ class FilingStore:
         # held open so that WAL is not checkpointed and deleted at every connection's close
         self._keeper = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
         self._keeper.execute("SELECT 1 FROM unit LIMIT 1").fetchall()
+        self._keeper_lock = threading.Lock()
 
     @classmethod
     def open(cls, home: Path | str) -> FilingStore:
@@ -159,6 +190,13 @@ class FilingStore:
 
     def close(self) -> None:
         self._keeper.close()
+
+    def generation(self) -> int:
+        """A number that changes whenever anything is committed to the store, by any
+        connection of any process (SQLite's ``data_version`` of the connection this store
+        holds open): what caches of figures are keyed by."""
+        with self._keeper_lock:
+            return int(self._keeper.execute("PRAGMA data_version").fetchone()[0])
 
     # ------------------------------------------------------------------ connections
     @contextmanager
@@ -558,44 +596,27 @@ class FilingStore:
         :mod:`services.filing.model`); items of submissions without a task count under
         their unit with category and topic ''; withdrawn items count nowhere (the unit
         took them back); a task's expected count is its count or the length of its
-        expected list, the larger. One grouped query: the dashboard's figures."""
+        expected list, the larger. One grouped query over :meth:`task_figures`'s."""
         with self._connect() as db:
-            return db.execute("""
-WITH exp AS (
-  SELECT unit, category, topic, SUM(MAX(expected, json_array_length(expected_list)))
-    AS expected FROM task WHERE year = :y
-  GROUP BY unit, category, topic),
-got AS (
-  SELECT s.unit, COALESCE(t.category, '') AS category, COALESCE(t.topic, '') AS topic,
-    COUNT(i.id) AS submitted,
-    SUM(i.returned_ever) AS returned,
-    SUM(i.state = 'accepted') AS accepted,
-    SUM(i.state = 'accepted' AND NOT i.returned_ever) AS accepted_first_time
-  FROM submission s JOIN item i ON i.submission = s.id
-  LEFT JOIN task t ON t.id = s.task
-  WHERE s.year = :y AND i.state != 'withdrawn'
-  GROUP BY s.unit, COALESCE(t.category, ''), COALESCE(t.topic, ''))
-SELECT k.unit, k.category, k.topic, COALESCE(exp.expected, 0) AS expected,
-  COALESCE(got.submitted, 0) AS submitted, COALESCE(got.returned, 0) AS returned,
-  COALESCE(got.accepted, 0) AS accepted,
-  COALESCE(got.accepted_first_time, 0) AS accepted_first_time
-FROM (SELECT unit, category, topic FROM exp UNION SELECT unit, category, topic FROM got) k
-LEFT JOIN exp USING (unit, category, topic) LEFT JOIN got USING (unit, category, topic)
-ORDER BY k.unit, k.category, k.topic""", {"y": year}).fetchall()
+            return db.execute(f"""
+WITH per_task AS ({_PER_TASK})
+SELECT unit, category, topic, SUM(expected) AS expected, SUM(submitted) AS submitted,
+  SUM(returned) AS returned, SUM(accepted) AS accepted,
+  SUM(accepted_first_time) AS accepted_first_time
+FROM per_task GROUP BY unit, category, topic
+ORDER BY unit, category, topic""", {"y": year}).fetchall()
 
     def task_figures(self, year: int) -> list[sqlite3.Row]:
-        """Per task of the year: the task's columns (``expected`` as in :meth:`counts`) and
-        its items' ``submitted`` and ``accepted`` (withdrawn items not counted): what the
-        overdue list is made of. One grouped query."""
+        """Per task of the year (``id``, ``unit``, ``category``, ``topic``, ``title_zh``,
+        ``title_en``, ``due``, ``expected`` as in :meth:`counts`) its items' ``submitted``,
+        ``returned``, ``accepted``, ``accepted_first_time``; then one row per unit (``id``
+        NULL, ``expected`` 0) for items of the year's submissions sent without a task
+        (category and topic '') or for a task of another year or unit (its category and
+        topic). Everything the rates are made of, in one query: the items are counted per
+        submission's task first (an index-only pass over the year's items), then joined
+        to the tasks."""
         with self._connect() as db:
-            return db.execute("""
-SELECT t.id, t.unit, t.category, t.topic, t.title_zh, t.title_en, t.due,
-  MAX(t.expected, json_array_length(t.expected_list)) AS expected,
-  COUNT(i.id) AS submitted, COALESCE(SUM(i.state = 'accepted'), 0) AS accepted
-FROM task t LEFT JOIN submission s ON s.task = t.id
-LEFT JOIN item i ON i.submission = s.id AND i.state != 'withdrawn'
-WHERE t.year = :y
-GROUP BY t.id ORDER BY t.unit, t.due, t.id""", {"y": year}).fetchall()
+            return db.execute(_PER_TASK + " ORDER BY 2, 7, 1", {"y": year}).fetchall()
 
     def accepted_by_month(self, year: int) -> list[sqlite3.Row]:
         """Items of the year's submissions accepted, per unit and month of acceptance
