@@ -357,3 +357,30 @@ def test_two_publications_at_once_send_one_round_of_notices(site, store, templat
         t.join()
     assert sorted(outcomes) == ["conflict", "published"]
     assert all(len(store.notices(code, year=2027)) == 1 for code in UNITS)
+
+
+def test_two_reminder_runs_at_once_remind_each_task_once(site, store):
+    import threading
+
+    settings = read_settings(site.home)
+    for n in range(6):
+        plans.add_task(store, site.repo, site.admin,
+                       task(unit=UNITS[n % 3], due="2027-03-01", title_zh=f"任务{n}"))
+    plans.publish(store, site.repo, site.admin, 2027, None, now=JAN)
+    march = dt.datetime(2027, 2, 25, 8, tzinfo=dt.UTC)
+    runs: list[list[int]] = []
+    start = threading.Barrier(2)
+
+    def run() -> None:
+        start.wait()
+        runs.append(plans.remind(store, site.admin, settings, now=march).tasks)
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    reminded = [i for r in runs for i in r]
+    assert sorted(reminded) == sorted(t.id for t in store.tasks(2027))  # each once
+    notices = [n for code in UNITS for n in store.notices(code) if n.kind == "reminder"]
+    for n in range(6):  # each task in one reminder notice, not two
+        assert len([x for x in notices if f"任务{n}" in x.body]) == 1

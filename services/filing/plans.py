@@ -626,14 +626,14 @@ def remind(store: FilingStore, user: User, settings: Settings, *, year: int | No
     plan = store.plan(year)
     if plan is None or plan.state != "published":
         raise Conflict(f"the {year} plan is not published: nothing to remind of")
-    last = store.last_reminders(year)
-    since = iso(now - REMIND_EVERY)
+    candidates = due_tasks(store, year, settings, now)
+    claimed = set(store.record_reminders([t.id for t, _ in candidates], at=iso(now),
+                                         since=iso(now - REMIND_EVERY)))
     today = now.date().isoformat()
     by_unit: dict[str, list[tuple[Task, int]]] = defaultdict(list)
-    for t, accepted in due_tasks(store, year, settings, now):
-        if last.get(t.id, "") > since:
-            continue
-        by_unit[t.unit].append((t, accepted))
+    for t, accepted in candidates:
+        if t.id in claimed:  # not reminded in the last week, and not by a run beside this
+            by_unit[t.unit].append((t, accepted))
     result = Reminded()
     at = iso(now)
     for code, due in by_unit.items():
@@ -648,7 +648,5 @@ def remind(store: FilingStore, user: User, settings: Settings, *, year: int | No
         _tell(store, settings, store.unit(code), year, "reminder",
               words.subject(words.REMINDER_SUBJECT, year=year, n=len(due)), words.twice(write),
               result, at=at)
-        ids = [t.id for t, _ in due]
-        store.record_reminders(ids, at=at)
-        result.tasks.extend(ids)
+        result.tasks.extend(t.id for t, _ in due)
     return result

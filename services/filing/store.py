@@ -551,12 +551,20 @@ class FilingStore:
                                note=r["note"]) for r in db.execute(
                 "SELECT * FROM plan_change WHERE year = ? ORDER BY seq", (year,))]
 
-    def record_reminders(self, task_ids: Iterable[int], *, at: str | None = None) -> None:
-        """The tasks a reminder was sent for (reminders go at most once a week per task)."""
+    def record_reminders(self, task_ids: Iterable[int], *, at: str | None = None,
+                         since: str = "") -> list[int]:
+        """Record a reminder for each task not reminded after ``since``, in one transaction;
+        the tasks recorded (two runs at once: each task goes to one of them). Reminders go
+        at most once a week per task (:func:`services.filing.plans.remind`)."""
         at = at or iso(now_utc())
+        claimed = []
         with self._write() as db:
-            db.executemany("INSERT INTO reminder (task, at) VALUES (?, ?)",
-                           [(t, at) for t in task_ids])
+            for t in task_ids:
+                if db.execute("SELECT 1 FROM reminder WHERE task = ? AND at > ?",
+                              (t, since)).fetchone() is None:
+                    db.execute("INSERT INTO reminder (task, at) VALUES (?, ?)", (t, at))
+                    claimed.append(t)
+        return claimed
 
     def last_reminders(self, year: int) -> dict[int, str]:
         """``{task id: when it was last reminded}`` for the year's tasks ever reminded."""
