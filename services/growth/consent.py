@@ -158,6 +158,19 @@ class ConsentStore:
                              "AND revoked_at = ''", (record, scope)).fetchone()
         return _consent(row) if row else None
 
+    def in_force_for(self, records: list[str], scope: str = "exhibit") -> dict[str, Consent]:
+        """``{record: consent in force}`` for many records at once (one query per 500)."""
+        out: dict[str, Consent] = {}
+        with self._connect() as db:
+            for i in range(0, len(records), 500):
+                chunk = records[i:i + 500]
+                marks = ", ".join("?" * len(chunk))
+                for row in db.execute(f"SELECT * FROM consent WHERE scope = ? AND "
+                                      f"revoked_at = '' AND record IN ({marks})",
+                                      (scope, *chunk)):
+                    out[row["record"]] = _consent(row)
+        return out
+
     def recent(self, *, limit: int = 100) -> list[Consent]:
         """The latest consents of every person (the staff overview), newest first."""
         with self._connect() as db:
@@ -244,14 +257,16 @@ def candidates(store: ConsentStore, repo: Repository, user: User,
     """The records documenting ``person``'s activities that ``user`` may view, by date of
     the record then title, each with the consent in force for it."""
     out = []
-    for rec_iri, acts in _documented(repo, person).items():
+    documented = _documented(repo, person)
+    in_force = store.in_force_for(list(documented))
+    for rec_iri, acts in documented.items():
         rec = repo.load(rec_iri)
         if rec is None or rec.deleted or rec.type_name not in RECORD_TYPES:
             continue
         if not visible(repo, user, rec):
             continue
         activities = [a for a in (repo.load(i) for i in acts) if a is not None and not a.deleted]
-        out.append(Candidate(rec, activities, store.in_force(rec.iri),
+        out.append(Candidate(rec, activities, in_force.get(rec.iri),
                              not _closed_above(repo, rec)))
     out.sort(key=lambda c: (_begin(c.record), c.record.title("zh"), c.record.iri))
     return out
