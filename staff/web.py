@@ -24,7 +24,7 @@ from publisher.i18n import lang as current_lang
 from repo.handles import retry_races
 from repo.objects import ContentObject
 from repo.repository import Repository
-from repo.security import User
+from repo.security import ALL_ROLES, User
 from staff.sessions import Session
 
 T = TypeVar("T")
@@ -160,6 +160,19 @@ def links(entries: tuple[tuple[str, str], ...], **args) -> list[tuple[str, str, 
 # endpoint → whether the signed-in user may use it (a part that is not for everyone registers
 # the repository's own test here, so that others see no link to what would answer 403)
 MENU_FOR: dict[str, Callable[[User], bool]] = {}
+
+
+def works_in_the_tree(user: User) -> bool:
+    """Does ``user`` work in the content tree? Not a graduate or student whose account is
+    tied to a person and holds no site role: they read their own records through their
+    pages (growth record, requests), and browse, search, review and import would show them
+    empty or refused pages."""
+    return bool(set(user.roles) & set(ALL_ROLES)) or not user.agent
+
+
+for _endpoint in ("staff.browse.folder", "staff.search.search", "staff.workflow.review",
+                  "staff.transfer.import_form"):
+    MENU_FOR[_endpoint] = works_in_the_tree
 
 
 def menu() -> list[tuple[str, str, str]]:

@@ -19,7 +19,8 @@ MENU_AND_TABS = (
     lazy_gettext("Contents"), lazy_gettext("Edit"), lazy_gettext("Files"),
     lazy_gettext("Access"), lazy_gettext("Sharing"), lazy_gettext("History"),
     lazy_gettext("Export"), lazy_gettext("Requests"), lazy_gettext("Request statistics"),
-    lazy_gettext("Filing"),
+    lazy_gettext("Filing"), lazy_gettext("Filing progress"), lazy_gettext("Filing plans"),
+    lazy_gettext("Filing units"),
     lazy_gettext("Growth records"), lazy_gettext("My growth record"),
     lazy_gettext("Exhibit consents"),
 )

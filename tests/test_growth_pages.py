@@ -224,3 +224,20 @@ def test_a_change_shows_at_once_though_records_are_kept_per_snapshot(tmp_path):
     after = staff.get("/staff/growth/me").get_data(as_text=True)
     assert "Gate volunteering, renamed" in after
     assert "Volunteer certificate" not in after
+
+
+
+def test_a_student_menu_has_no_tree_entries(app):
+    """A student reads their own pages: the menu offers no Browse, Search, Review queue or
+    Import (pages that would be empty or refused for them); staff keep them."""
+    def menu_of(html: str) -> str:
+        return " ".join(re.findall(r"<nav[^>]*>.*?</nav>", html, re.S))
+
+    student = signed_in(app, "zs")
+    menu = menu_of(student.get("/staff/growth/me").get_data(as_text=True))
+    assert "/staff/growth/me" in menu
+    for path in ("/staff/browse", "/staff/search", "/staff/review", "/staff/import"):
+        assert path not in menu, path
+    staff = signed_in(app, "editor")
+    menu = menu_of(staff.get("/staff/growth/").get_data(as_text=True))
+    assert "/staff/browse" in menu and "/staff/search" in menu

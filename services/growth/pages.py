@@ -154,7 +154,8 @@ def _record_page(repo: Repository, user: User, person: str, *, own: bool) -> Res
         "growth/record.html", name=person_name(repo, person, lang), own=own, staff=staff,
         shown=len(shown), total=len(entries), sections=view.sections(entries), labels=labels,
         groups=groups, chosen=chosen, data=data, links=links, when=view.when_text,
-        text=records.in_lang, pdf_url=pdf_url, person_key=_key(person))
+        text=records.in_lang, places=view.places_text, pdf_url=pdf_url,
+        person_key=_key(person))
 
 
 class _Links:

@@ -30,7 +30,7 @@ from repo.repository import Repository
 from repo.security import User
 from services.growth import records
 from services.growth.model import Entry
-from services.growth.view import OTHER, sections, strand_labels, when_text
+from services.growth.view import OTHER, places_text, sections, strand_labels, when_text
 from services.requests import certify, fonts, pdfa
 
 FAMILY = fonts.FAMILY
@@ -193,7 +193,7 @@ def _layout(content: Content, source: Any) -> tuple[Any, Any]:
             for e in entries:
                 what = records.in_lang(e.title, lang)
                 if e.places:
-                    what += "\n" + ("、" if lang == "zh" else ", ").join(e.places)
+                    what += "\n" + places_text(e.places, lang)
                 evidence = "\n".join(
                     f"{ev.refcode or '—'}  {records.in_lang(ev.title, lang)}"
                     for ev in e.evidence) or "—"

@@ -9,6 +9,8 @@ import datetime as dt
 import re
 from functools import lru_cache
 
+from babel.lists import format_list
+
 from ontology.profile import vocabulary_codes
 from publisher.i18n import date_range
 from services.growth.model import STRANDS, Entry
@@ -34,6 +36,12 @@ def sections(entries: list[Entry]) -> list[tuple[str, list[Entry]]]:
 
 def group_of(entry: Entry) -> str:
     return entry.strand if entry.strand in STRANDS else OTHER
+
+
+def places_text(places: list[str], lang: str) -> str:
+    """Place names as a list is written in ``lang`` (CLDR's list patterns through Babel:
+    西安、上海和北京; Xi'an, Shanghai and Beijing)."""
+    return format_list(places, locale="zh" if lang == "zh" else "en")
 
 
 def when_text(entry: Entry, lang: str) -> str:
