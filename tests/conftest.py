@@ -72,6 +72,8 @@ def demo_server(tmp_path_factory) -> str:
     from publisher.app import create_app
     from repo.demo import load_demo
     from repo.repository import Repository
+    from services.filing.demo import load_demo_filing
+    from services.growth.demo import load_demo_growth
     from services.requests.demo import load_demo_requests
 
     home = tmp_path_factory.mktemp("demo-server") / "home"
@@ -80,6 +82,10 @@ def demo_server(tmp_path_factory) -> str:
     try:
         load_demo(repo, repo.user("admin"))
         load_demo_requests(home, repo, repo.user("admin"))
+        # as `lantai demo` does: the filing loop of 2026 and the pilot graduates (one has
+        # consented to show three records: the leak tests crawl them)
+        load_demo_filing(home, repo, repo.user("admin"))
+        load_demo_growth(home, repo, repo.user("admin"))
     finally:
         repo.close()
     log_path = home.with_name("request.log")

@@ -23,7 +23,9 @@ EXHIBITS = {  # key: (title zh, title en, section keys in the archivist's order)
                             ["westward-departure", "westward-new-campus", "westward-builders",
                              "westward-narrators"]),
     "student-memories": ("学生记忆", "Student memories",
-                         ["students-admission", "students-notes", "students-course-design"]),
+                         ["students-admission", "students-notes", "students-course-design",
+                          # a pilot graduate's records shown with her consent (issue 13)
+                          "students-growth"]),
     "covid-memories": ("抗疫记忆", "COVID-19 memories", ["covid-notice", "covid-volunteers"]),
 }
 NARRATORS = {"chen-yuanshan": ("陈远山", "Chen Yuanshan", "2016-04-08"),
