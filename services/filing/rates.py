@@ -75,8 +75,11 @@ class Figures:
         return self.filing_rate >= GOAL and (self.quality_rate or 0.0) >= GOAL
 
     def add(self, other: Figures) -> None:
-        for name in COUNTS:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.expected += other.expected
+        self.submitted += other.submitted
+        self.returned += other.returned
+        self.accepted += other.accepted
+        self.accepted_first_time += other.accepted_first_time
 
     def as_dict(self) -> dict[str, int | float | None]:
         return {name: getattr(self, name) for name in FIGURES}
@@ -185,8 +188,28 @@ class Report:
 def table(store: FilingStore, year: int, *, units: Collection[str] | None = None,
           today: dt.date | None = None) -> Report:
     """The year's figures (of ``units`` only, when given; every filing unit otherwise, each
-    listed even when it has no task that year)."""
+    listed even when it has no task that year). The same report is given again while the
+    store is unchanged (treat it as read-only)."""
     today = today or now_utc().date()
+    key = (str(store.path), year, today.isoformat(),
+           tuple(sorted(units)) if units is not None else None)
+    generation = store.generation()
+    with _cache_lock:
+        found = _REPORTS.get(key)
+        if found is not None and found[0] == generation:
+            _REPORTS.move_to_end(key)
+            return found[1]
+    made = _table(store, year, units, today)
+    with _cache_lock:
+        _REPORTS[key] = (generation, made)
+        _REPORTS.move_to_end(key)
+        while len(_REPORTS) > _CACHE_SIZE:
+            _REPORTS.popitem(last=False)
+    return made
+
+
+def _table(store: FilingStore, year: int, units: Collection[str] | None,
+           today: dt.date) -> Report:
     wanted = set(units) if units is not None else None
     known = [u for u in store.units() if wanted is None or u.code in wanted]
     rows = {u.code: UnitRow(u) for u in known}
@@ -199,7 +222,8 @@ def table(store: FilingStore, year: int, *, units: Collection[str] | None = None
     for r in per_task:
         if r["unit"] not in rows:
             continue
-        f = Figures(*(int(r[name]) for name in COUNTS))
+        f = Figures(r["expected"], r["submitted"], r["returned"], r["accepted"],
+                    r["accepted_first_time"])
         by_cat.setdefault((r["unit"], r["category"]), Line(r["category"])).figures.add(f)
         categories.setdefault(r["category"], Line(r["category"])).figures.add(f)
         if r["topic"]:
@@ -245,6 +269,9 @@ _CACHE: OrderedDict[tuple[str, int], tuple[int, list[dict], list[tuple[str, str,
     OrderedDict()
 _CACHE_SIZE = 32
 _cache_lock = threading.Lock()
+# and the reports made from them (per store, year, day and units)
+_REPORTS: OrderedDict[tuple[str, int, str, tuple[str, ...] | None], tuple[int, Report]] = \
+    OrderedDict()
 
 
 def _figures(store: FilingStore, year: int) -> tuple[list[dict], list[tuple[str, str, int]]]:
