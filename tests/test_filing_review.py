@@ -32,7 +32,8 @@ def test_accept_makes_a_private_record_with_refcode_provenance_event_and_files(s
     repo, editor = site.repo, site.user("editor")
     scan = loop.file(png(loop.tmp / "scan.png"))
     doc = loop.file(docx(loop.tmp / "大纲.docx"))
-    sub = loop.submit((loop.fields("2026年学生工作总结"), [scan, doc]))
+    english = loop.file(docx(loop.tmp / "syllabus.docx"))  # a name with no Chinese in it
+    sub = loop.submit((loop.fields("2026年学生工作总结"), [scan, doc, english]))
     item = review.accept(loop.store, repo, editor, sub.items[0].id)
 
     assert item.state == "accepted" and not item.returned_ever

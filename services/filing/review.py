@@ -79,6 +79,7 @@ _DOCUMENT_MIMES = {
     "ods": "application/vnd.oasis.opendocument.spreadsheet",
 }
 _MIME = re.compile(r"^[a-z]+/[a-z0-9.+-]+$")
+CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
 @dataclass
@@ -336,7 +337,9 @@ def attach_documents(repo: Repository, user: User, record: ContentObject,
             specs.append(NewObject(
                 parent=record.path, type="instantiation",
                 fields={"mime": document_mime(path, filed.mime), "digest": digest,
-                        "title": {"zh": path.name, "en": path.name},
+                        # a file name is in no language; tagged @zh only when it has
+                        # Chinese in it (the profile refuses @zh text without any)
+                        "title": {"zh" if CJK.search(path.name) else "en": path.name},
                         "extent": f"{path.stat().st_size} bytes"},
                 slug=slug, state=record.state))
         if hook is not None:
