@@ -24,12 +24,11 @@ import os
 import secrets
 import shutil
 import sqlite3
-import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from pathlib import Path
 
 from repo.errors import Conflict, Invalid, NotFound
+from services.database import ServiceDatabase
 from services.filing.model import (
     CHANNELS,
     ITEM_TRANSITIONS,
@@ -167,61 +166,25 @@ def _task(row: sqlite3.Row) -> Task:
                 topic=row["topic"])
 
 
-class FilingStore:
+class FilingStore(ServiceDatabase):
     """The filing loop of one site: ``FilingStore.open(home)``."""
 
     def __init__(self, home: Path) -> None:
         self.home = Path(home)
         self.folder = self.home / "filing"
         self.receiving = self.folder / "receiving"
-        self.path = self.folder / "filing.sqlite3"
         self.receiving.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.executescript(_SCHEMA)
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        # held open so that WAL is not checkpointed and deleted at every connection's close
-        self._keeper = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
-        self._keeper.execute("SELECT 1 FROM unit LIMIT 1").fetchall()
-        self._keeper_lock = threading.Lock()
+        super().__init__(self.folder / "filing.sqlite3", _SCHEMA, SCHEMA_VERSION)
 
     @classmethod
     def open(cls, home: Path | str) -> FilingStore:
         return cls(Path(home))
 
-    def close(self) -> None:
-        self._keeper.close()
-
     def generation(self) -> int:
         """A number that changes whenever anything is committed to the store, by any
         connection of any process (SQLite's ``data_version`` of the connection this store
         holds open): what caches of figures are keyed by."""
-        with self._keeper_lock:
-            return int(self._keeper.execute("PRAGMA data_version").fetchone()[0])
-
-    # ------------------------------------------------------------------ connections
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-        db.row_factory = sqlite3.Row
-        try:
-            db.execute("PRAGMA journal_mode = WAL")
-            db.execute("PRAGMA busy_timeout = 10000")
-            db.execute("PRAGMA foreign_keys = ON")
-            yield db
-        finally:
-            db.close()
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One transaction: committed whole when the block ends, rolled back on any error."""
-        with self._connect() as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+        return self.data_version()
 
     # ------------------------------------------------------------------ units
     def add_unit(self, unit: Unit) -> Unit:

@@ -46,6 +46,7 @@ from repo.objects import ContentObject
 from repo.repository import Repository
 from repo.security import SYSTEM, User
 from repo.values import Assignment
+from services.database import ServiceDatabase
 from services.growth.model import CONSENT_SCOPES, Consent
 
 SCHEMA_VERSION = 1
@@ -82,51 +83,18 @@ def _consent(row: sqlite3.Row) -> Consent:
                    on_request=row["on_request"])
 
 
-class ConsentStore:
-    """The consents of one site: ``ConsentStore.open(home)``.
-
-    Every method opens its own connection (WAL: readers never wait for the writer; writers
-    take ``BEGIN IMMEDIATE``), so one store serves all the web server's threads."""
+class ConsentStore(ServiceDatabase):
+    """The consents of one site: ``ConsentStore.open(home)`` (a connection per call, see
+    :mod:`services.database`)."""
 
     def __init__(self, home: Path) -> None:
         self.home = Path(home)
         self.folder = self.home / "growth"
-        self.path = self.folder / "consent.sqlite3"
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.executescript(_SCHEMA)
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        super().__init__(self.folder / "consent.sqlite3", _SCHEMA, SCHEMA_VERSION)
 
     @classmethod
     def open(cls, home: Path | str) -> ConsentStore:
         return cls(Path(home))
-
-    def close(self) -> None:
-        """Nothing is held between calls (each opens its own connection)."""
-
-    # ------------------------------------------------------------------ connections
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-        db.row_factory = sqlite3.Row
-        try:
-            db.execute("PRAGMA journal_mode = WAL")
-            db.execute("PRAGMA busy_timeout = 10000")
-            yield db
-        finally:
-            db.close()
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One transaction: committed when the block ends, rolled back on any error."""
-        with self._connect() as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
 
     # ------------------------------------------------------------------ reads
     def get(self, consent_id: int) -> Consent:
