@@ -54,13 +54,14 @@ import random
 import shutil
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from bench import commit
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "bench" / "out"
@@ -388,13 +389,6 @@ BENCHES: dict[str, Callable[[argparse.Namespace], list[Row]]] = {
 }
 
 
-def _commit() -> str:
-    try:
-        return subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True, timeout=10).stdout.strip()
-    except OSError:
-        return ""
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.filing",
@@ -425,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     (args.out / f"filing-{stamp}.json").write_text(json.dumps({
         "machine": platform.platform(), "cpus": os.cpu_count(), "python": sys.version,
-        "commit": _commit(), "load": os.getloadavg(),
+        "commit": commit(), "load": os.getloadavg(),
         "rows": [asdict(r) | {"ratio": r.ratio} for r in rows]}, indent=1))
     return 0
 
