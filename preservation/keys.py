@@ -3,9 +3,11 @@
 The master key never lives in the site folder (DESIGN.md, decision 8): someone with a copy of
 the site's disk but not the key reads no personal data. It comes, in this order, from
 
-1. ``LANTAI_MASTER_KEY``: 32 bytes, base64 (an operator's secret store, a container);
-2. ``LANTAI_MASTER_KEY_FILE``: a file holding that base64 line;
-3. the key file beside the site, ``<home>.key`` (``/srv/lantai.key`` for ``/srv/lantai``),
+1. ``LANTAI_KEY_FILE`` (what ``--key-file FILE`` sets): a file holding a base64 line of 32
+   bytes (``lantai keys new -o FILE`` makes one);
+2. ``LANTAI_MASTER_KEY``: the 32 bytes, base64 (an operator's secret store, a container);
+3. ``LANTAI_MASTER_KEY_FILE``: the older name of ``LANTAI_KEY_FILE``;
+4. the key file beside the site, ``<home>.key`` (``/srv/lantai.key`` for ``/srv/lantai``),
    made by ``lantai init`` (mode 0600) when none of the above is set.
 
 Services never use the master key itself: each asks :func:`subkey` for a key of its own
@@ -40,7 +42,7 @@ class MasterKeyError(LantaiError):
 
 def key_file(home: Path) -> Path:
     """Where the key file is looked for: the environment's, or ``<home>.key`` beside it."""
-    named = os.environ.get("LANTAI_MASTER_KEY_FILE")
+    named = os.environ.get("LANTAI_KEY_FILE") or os.environ.get("LANTAI_MASTER_KEY_FILE")
     if named:
         return Path(named)
     home = Path(home).resolve()
@@ -61,7 +63,7 @@ def master_key(home: Path, *, create: bool = False) -> bytes:
     """The site's master key; with ``create``, a new key file is made when none is found
     (``lantai init``, or a service that has sealed nothing yet)."""
     value = os.environ.get("LANTAI_MASTER_KEY")
-    if value:
+    if value and not os.environ.get("LANTAI_KEY_FILE"):
         return _decode(value, "LANTAI_MASTER_KEY")
     path = key_file(home)
     if path.exists():
@@ -74,6 +76,34 @@ def master_key(home: Path, *, create: bool = False) -> bytes:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as f:
         f.write(base64.b64encode(key).decode("ascii") + "\n")
+    return key
+
+
+def key_id(master: bytes) -> str:
+    """A short public name of a master key (16 hex digits), kept in the site so that a wrong
+    key is told apart from damaged data: ``lantai: error: … key 3f2a… is not this site's``."""
+    return hashlib.sha256(subkey(master, "key-id")).hexdigest()[:16]
+
+
+KEY_ID_FILE = Path("preservation") / "key-id"
+
+
+def site_master_key(home: Path, *, create: bool = False) -> bytes:
+    """The master key, checked against the id the site recorded when it was first keyed
+    (``{home}/preservation/key-id``; recorded now if the site has none yet)."""
+    key = master_key(home, create=create)
+    recorded = Path(home) / KEY_ID_FILE
+    given = key_id(key)
+    try:
+        expected = recorded.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        recorded.parent.mkdir(parents=True, exist_ok=True)
+        tmp = recorded.with_suffix(".tmp")
+        tmp.write_text(given + "\n", encoding="ascii")
+        os.replace(tmp, recorded)
+        return key
+    if expected != given:
+        raise MasterKeyError(f"the key given (id {given}) is not this site's key (id {expected})")
     return key
 
 

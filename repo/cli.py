@@ -16,6 +16,9 @@ import click
 from rich.table import Table
 
 from iiif.ingest_cli import ingest_group, ocr_cmd
+from preservation import keys
+from preservation.cli import key_file_option
+from preservation.cli import register as register_preservation
 from repo import dates
 from repo.catalog.cli import reindex, search
 from repo.cli_support import Context, command, echo_json, err, fail, out, progress_bar
@@ -61,6 +64,7 @@ def _summary(obj: ContentObject, base: str) -> dict:
               help="Site home folder (env LANTAI_HOME; default ./lantai-data).")
 @click.option("--user", "user", default=None,
               help="Act as this user (env LANTAI_USER; default admin).")
+@key_file_option
 @click.version_option(package_name="lantai")
 @click.pass_context
 def main(click_ctx: click.Context, home: Path | None, user: str | None) -> None:
@@ -80,6 +84,7 @@ def main(click_ctx: click.Context, home: Path | None, user: str | None) -> None:
               help="Default closure period from a record's date.")
 @click.option("--admin", default="admin", show_default=True, help="Name of the first Manager.")
 @click.option("--password-stdin", is_flag=True, help="Read the Manager's password from stdin.")
+@key_file_option
 @click.pass_obj
 def init(ctx: Context, base: str, embargo_years: int, admin: str, password_stdin: bool) -> None:
     """Create a site: settings, empty stores and a Manager account."""
@@ -90,6 +95,7 @@ def init(ctx: Context, base: str, embargo_years: int, admin: str, password_stdin
     except LantaiError as exc:
         fail(exc)
     repo.close()
+    keys.site_master_key(ctx.home, create=True)  # files sealed under it (preservation.keyring)
     signing.ensure_site_signer(ctx.home)  # the seal of certified copies: a local CA
     out.print(f"Site {repo.base} in {ctx.home}", markup=False)
     if token:
@@ -519,6 +525,7 @@ main.add_command(users)
 main.add_command(requests_group)
 main.add_command(signing_group)
 main.add_command(filing_group)
+register_preservation(main)
 main.add_command(growth_group)
 
 

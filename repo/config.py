@@ -6,7 +6,9 @@ Layout::
     working/        the working Oxigraph store (descriptions + management facts)
     publication/    the publication dataset (what public surfaces read, and nothing else)
     journal/        changesets being written (replayed after a crash)
-    files/          content-addressed originals and derivatives
+    files/          the originals: an OCFL 1.1 storage root (preservation/ocfl.py)
+    derivatives/    images and media made from them (regenerable)
+    preservation/   the keyring of sealed files, PREMIS events, the history chain's checkpoints
 """
 
 from __future__ import annotations
@@ -151,6 +153,14 @@ class Settings:
     # Growth records (services/growth): the exhibit section where a student's consented
     # items are shown (a path; empty: consent cannot be given)
     growth_exhibit_section: str = "/exhibits/student-memories/growth"
+    # Preservation (preservation/): originals (and derivatives of records not open) sealed with
+    # AES-256-GCM under the master key (`lantai init` turns it on for new sites; a site made
+    # before keeps its files as they are until `lantai files migrate --encrypt`); the restic
+    # retention `lantai backup forget` applies; a signed checkpoint of the history chain every
+    # so many changesets
+    files_encrypted: bool = False
+    backup_keep: str = "--keep-daily 7 --keep-weekly 5 --keep-monthly 12"
+    audit_checkpoint_every: Annotated[int, Field(ge=1, le=1_000_000)] = 100
 
 
 def default_home() -> Path:

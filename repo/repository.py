@@ -186,7 +186,8 @@ class Repository:
              **kw) -> tuple[Repository, str]:
         """Create a site: settings, empty stores, a Manager account. Returns its API token."""
         home = Path(home)
-        settings = Settings(base=check_base(base), embargo_years=embargo_years)
+        settings = Settings(base=check_base(base), embargo_years=embargo_years,
+                            files_encrypted=True)
         if (home / "lantai.toml").exists():
             existing = read_settings(home)
             if existing.base != settings.base:
