@@ -12,6 +12,7 @@ and restic (encrypted, deduplicated, verified backups). Each module has one job:
                 sealed secret of the site, resumable after a crash
 - ``ocfl``      an OCFL 1.1 storage root (``{home}/files``): objects, versions, inventories;
                 checked by ocfl-py's validator
+- ``ocfl_check`` ocfl-py taught the 0004 layout: validate the root and its objects
 - ``deposit``   after each changeset, the files of the records it touched go into their OCFL
                 object (a new version when a file is added or replaced); migration of sites
                 made before OCFL (``lantai files migrate``)
