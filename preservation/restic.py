@@ -213,7 +213,12 @@ class Restic:
         args = ["forget", *keep, "--tag", ",".join(tags), "--group-by", "host,tags"]
         if prune:
             args.append("--prune")
-        return self.json(*args)
+        # with --prune, prune's report (text) follows forget's JSON line
+        text = self.run(*args, "--json")
+        for line in text.splitlines():
+            if line.startswith("["):
+                return json.loads(line)
+        return []
 
 
 def _errors_in_json(text: str) -> str:

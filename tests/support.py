@@ -304,3 +304,54 @@ def start_lantai_serve(home: Path, port: int, log, *args: str,
                 continue
         raise RuntimeError(f"lantai serve on port {port} {why}; its log:\n"
                            + Path(log.name).read_text(errors="replace"))
+
+
+# ---------------------------------------------------------------------- backups (issue 14)
+@contextlib.contextmanager
+def rclone_restic(folder: Path, *, wait: float = 20) -> Iterator[str]:
+    """A real second backup endpoint: ``rclone serve restic`` (restic's REST protocol)
+    serving ``folder`` on a free port of 127.0.0.1, as the other campus's server would.
+    Yields the restic repository URL (``rest:http://127.0.0.1:PORT/``; the repository in
+    it is not made yet: ``restic init``) and stops the server at the end. Needs rclone and
+    restic (under CI their absence fails the test)."""
+    import shutil
+
+    require(shutil.which("rclone"), "rclone is not installed (Debian package rclone)")
+    require(shutil.which("restic"), "restic is not installed (Debian package restic)")
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    proc = subprocess.Popen(["rclone", "serve", "restic", "--addr", f"127.0.0.1:{port}",
+                             str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    tail = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+                    raise RuntimeError(f"rclone serve restic did not start: {tail}") from None
+                time.sleep(0.05)
+        yield f"rest:http://127.0.0.1:{port}/"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextlib.contextmanager
+def small_disk(folder: Path, size: str = "4m") -> Iterator[Path]:
+    """A tmpfs of ``size`` mounted at ``folder`` (a disk that fills up); needs root (CI
+    runs as root: it installs packages)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                          capture_output=True, text=True)
+    require(proc.returncode == 0, f"cannot mount a small tmpfs ({proc.stderr.strip()})")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
