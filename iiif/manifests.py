@@ -523,15 +523,18 @@ def read_segments(files_root: Path | None, m: Media) -> list[dict]:
     """The segments of a table-of-contents JSON instantiation (empty if unusable)."""
     if files_root is None or not m.digest:
         return []
-    from repo.files import parse_digest
+    from repo.errors import LantaiError
+    from repo.files import FileStore
 
-    try:
-        hexd = parse_digest(m.digest)
-        path = files_root / "sha256" / hexd[:2] / hexd[2:4] / hexd
-        if path.stat().st_size > MAX_SEGMENTS_BYTES:
-            return []
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError):
+    if not (files_root.parent / "lantai.toml").is_file():
+        return []
+    try:  # through the file store: the file may be staged, in OCFL, sealed
+        with FileStore.for_site(files_root.parent) as files:
+            if files.size(m.digest) > MAX_SEGMENTS_BYTES:
+                return []
+            with files.open(m.digest) as fh:
+                data = json.loads(fh.read(MAX_SEGMENTS_BYTES + 1).decode("utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError, LantaiError):
         return []
     segments = data.get("segments") if isinstance(data, dict) else None
     out = []

@@ -748,7 +748,7 @@ def ingest_media(repo, user, ref: str, files: list[Path], *, private: bool = Fal
     except BaseException:
         for digest in added_digests:
             with contextlib.suppress(OSError):
-                files_store.path_for(digest).unlink()
+                files_store.discard(digest)  # the staged copy and its index row
         for folder in added_folders:
             shutil.rmtree(folder, ignore_errors=True)
         raise

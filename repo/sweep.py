@@ -5,7 +5,8 @@ descriptions that name them (one changeset at the end, all or nothing). Its own 
 removes them when something fails, but ``kill -9`` (or a power cut) runs no ``except``: the
 files stayed on disk, named by nothing, for ever.
 
-So an ingest first opens an :class:`IngestMarker` in ``{home}/files/ingesting/``, holds an
+So an ingest first opens an :class:`IngestMarker` in ``{home}/tmp/ingesting/`` (``files/`` is
+the OCFL storage root and holds nothing else since issue 14), holds an
 exclusive ``flock`` on it for as long as it runs, and appends to it every path it is about to
 create (before creating it), with the digest that will name it. After its commit, or after
 its own clean-up, it removes the marker. On every open of the repository, :func:`sweep`
@@ -13,7 +14,8 @@ looks at the markers; one whose lock it can take belongs to a process that is go
 kernel lets a dead process's locks go), so a live ingest's files, in this process or
 another, are never touched. For a dead marker, each listed path is removed unless a
 description names its digest (the ingest committed and died just before removing the
-marker) — the journal has been replayed by then, so a committed changeset is in the store.
+marker) — the journal has been replayed by then, so a committed changeset is in the store;
+a staged original removed so is also struck from the file store's index.
 The paths removed are reported on stderr (the ``lantai.sweep`` log), then the marker goes.
 Normally the folder is empty and the sweep costs one directory listing.
 """
@@ -34,7 +36,8 @@ from pyoxigraph import Literal, Store
 from repo.durable import fsync_dir
 
 log = logging.getLogger("lantai.sweep")
-MARKERS = Path("files") / "ingesting"
+MARKERS = Path("tmp") / "ingesting"
+_OLD_MARKERS = Path("files") / "ingesting"  # before issue 14: swept once, then removed
 
 
 class IngestMarker:
@@ -111,14 +114,25 @@ def _remove(home: Path, rel: str) -> bool:
     return True
 
 
+def _discard_staged(home: Path, digests: list[str]) -> None:
+    """Strike from the file store's index the staged originals no description names."""
+    from repo.errors import Invalid
+    from repo.files import FileStore
+
+    with FileStore(home) as files:
+        for digest in digests:
+            with contextlib.suppress(Invalid):
+                files.discard(digest)
+
+
 def sweep(home: Path, store: Store) -> list[str]:
     """Remove what dead ingests left and no description names; the paths removed."""
-    folder = Path(home) / MARKERS
-    try:
-        markers = sorted(folder.glob("*.jsonl"))
-    except OSError:
-        return []
+    markers: list[Path] = []
+    for folder in (Path(home) / MARKERS, Path(home) / _OLD_MARKERS):
+        with contextlib.suppress(OSError):
+            markers += sorted(folder.glob("*.jsonl"))
     removed: list[str] = []
+    dropped: list[str] = []
     for marker in markers:
         try:
             fd = os.open(marker, os.O_RDONLY)
@@ -137,9 +151,14 @@ def sweep(home: Path, store: Store) -> list[str]:
                     continue
                 removed.extend(rel for rel in entry.get("paths", [])
                                if isinstance(rel, str) and _remove(Path(home), rel))
+                dropped.append(entry["digest"])
             marker.unlink(missing_ok=True)
         finally:
             os.close(fd)
+    if dropped:
+        _discard_staged(Path(home), dropped)
+    with contextlib.suppress(OSError):
+        (Path(home) / _OLD_MARKERS).rmdir()  # empty now: files/ is the OCFL root only
     if removed:
         log.warning("lantai: removed %d file(s) an interrupted media ingest left: %s",
                     len(removed), ", ".join(removed))

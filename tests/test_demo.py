@@ -9,8 +9,6 @@ closed or personal record reaches the publication dataset while each is in the w
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import os
 import re
 import subprocess
 import sys
@@ -31,7 +29,7 @@ from repo.demo import (
     read_archive,
 )
 from repo.errors import Forbidden, Invalid, NotFound
-from repo.files import FileStore, parse_digest
+from repo.files import FileStore
 from repo.objects import ContentObject
 from repo.repository import Repository
 from repo.validation import problems
@@ -404,7 +402,7 @@ def test_agents_places_and_events(repo: Repository) -> None:
 
 # ---------------------------------------------------------------------- files
 def test_media_are_stored_and_pass_fixity(repo: Repository) -> None:
-    files = FileStore(repo.home / "files")
+    files = FileStore.for_site(repo.home)
     report = files.verify_all()
     assert report.ok and report.checked == len(
         {o.media_file for o in read_archive().objects if o.media_file})
@@ -475,100 +473,3 @@ def test_lantai_demo_command_is_idempotent(tmp_path: Path) -> None:
     assert "0 object(s) created" in again.stdout
     tree = subprocess.run([*lantai, "tree"], check=True, capture_output=True, text=True)
     assert "/xjtu/oral-history/oh-01" in tree.stdout
-
-
-# ---------------------------------------------------------------------- the file store
-@pytest.fixture
-def store(tmp_path: Path) -> FileStore:
-    return FileStore(tmp_path / "files", max_bytes=1000)
-
-
-def test_put_is_content_addressed_and_idempotent(store: FileStore, tmp_path: Path) -> None:
-    data = b"\xe5\x85\xb0\xe5\x8f\xb0 lantai"
-    hexd = hashlib.sha256(data).hexdigest()
-    digest = store.put(data)
-    assert digest == f"sha256:{hexd}"
-    path = store.path_for(digest)
-    assert path == store.root / "sha256" / hexd[:2] / hexd[2:4] / hexd
-    assert path.read_bytes() == data
-    mtime = path.stat().st_mtime_ns
-    src = tmp_path / "same.txt"
-    src.write_bytes(data)
-    assert store.put(src) == digest and store.put(str(src)) == digest
-    assert path.stat().st_mtime_ns == mtime  # stored once
-    assert list(store.tmp.iterdir()) == []  # no temporary file left behind
-    with store.open(digest) as fh:
-        assert fh.read() == data
-    assert store.verify(digest) and store.verify_all().ok
-    assert list(store.digests()) == [digest]
-
-
-def test_files_are_read_in_chunks(tmp_path: Path) -> None:
-    store = FileStore(tmp_path / "files")
-    big = tmp_path / "big.bin"
-    big.write_bytes(os.urandom(3 * (1 << 20) + 17))
-    digest = store.put(big)
-    assert digest == "sha256:" + hashlib.sha256(big.read_bytes()).hexdigest()
-
-
-def test_hostile_inputs_are_refused(store: FileStore, tmp_path: Path) -> None:
-    with pytest.raises(Invalid, match="directory"):
-        store.put(tmp_path)
-    with pytest.raises(NotFound):
-        store.put(tmp_path / "missing.jpg")
-    with pytest.raises(Invalid, match="above the limit"):
-        store.put(b"x" * 1001)
-    big = tmp_path / "big.bin"
-    big.write_bytes(b"x" * 1001)
-    with pytest.raises(Invalid, match="above the limit"):
-        store.put(big)
-    fifo = tmp_path / "fifo"
-    os.mkfifo(fifo)
-    with pytest.raises(Invalid, match="not a regular file"):
-        store.put(fifo)
-    # a symlink that leads out of its folder (e.g. to a system file) is refused …
-    outside = tmp_path / "secret.txt"
-    outside.write_text("secret")
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    (inbox / "evil.jpg").symlink_to(outside)
-    with pytest.raises(Invalid, match="outside its folder"):
-        store.put(inbox / "evil.jpg")
-    # … one that stays inside is followed, and an allowed root widens what may be linked
-    (inbox / "real.jpg").write_bytes(b"jpeg")
-    (inbox / "alias.jpg").symlink_to(inbox / "real.jpg")
-    assert store.put(inbox / "alias.jpg") == store.put(b"jpeg")
-    wide = FileStore(tmp_path / "files", allowed_roots=[tmp_path])
-    assert wide.put(inbox / "evil.jpg") == wide.put(b"secret")
-    assert list(store.tmp.iterdir()) == []
-
-
-@pytest.mark.parametrize("bad", ["sha256:../../etc/passwd", "sha256:" + "A" * 64, "md5:abc",
-                                 "sha256:" + "0" * 63, "", "sha256:" + "0" * 64 + "/x"])
-def test_bad_digests_are_refused(store: FileStore, bad: str) -> None:
-    with pytest.raises(Invalid):
-        store.path_for(bad)
-    with pytest.raises(Invalid):
-        parse_digest(bad)
-    assert bad not in store
-
-
-def test_fixity_finds_damage_and_strays(store: FileStore) -> None:
-    good = store.put(b"good")
-    bad = store.put(b"soon damaged")
-    path = store.path_for(bad)
-    path.chmod(0o644)
-    path.write_bytes(b"bit rot")
-    assert store.verify(good) and not store.verify(bad)
-    missing = "sha256:" + "0" * 64
-    assert not store.verify(missing)
-    with pytest.raises(NotFound):
-        store.open(missing)
-    stray = store.objects / "zz" / "stray.txt"
-    stray.parent.mkdir()
-    stray.write_text("?")
-    report = store.verify_all()
-    assert not report.ok and report.checked == 3
-    assert set(report.failed) == {bad, "zz/stray.txt"}
-    # storing the right content again repairs the damaged copy
-    assert store.put(b"soon damaged") == bad and store.verify(bad)

@@ -26,9 +26,9 @@ from repo.sweep import MARKERS, IngestMarker
 def stored(home: Path, tmp_path: Path, name: str, colour: str) -> tuple[str, Path]:
     png = tmp_path / f"{name}.png"
     Image.new("RGB", (300, 200), colour).save(png)
-    store = FileStore(home / "files")
+    store = FileStore.for_site(home)
     digest = store.put(png)
-    return digest, store.path_for(digest)
+    return digest, store.stored_path(digest)
 
 
 def test_the_next_open_removes_what_a_killed_ingest_stored(site, tmp_path):
@@ -58,7 +58,7 @@ def test_the_next_open_removes_what_a_killed_ingest_stored(site, tmp_path):
     opened = run_lantai(home, "tree")
     assert "removed" in opened.stderr and "interrupted media ingest" in opened.stderr
     assert state(home) == before  # files, derivatives, both stores: as before the ingest
-    assert kept_path.is_file() and FileStore(home / "files").verify(kept)
+    assert kept_path.is_file() and FileStore.for_site(home).verify(kept)
     assert not list((home / MARKERS).glob("*"))
     again = run_lantai(home, "tree")
     assert "removed" not in again.stderr

@@ -92,7 +92,9 @@ def published(site):
 
 def state(home: Path) -> tuple:
     """Everything ingest may touch: both stores, stored files, derivatives."""
-    files = sorted(p.name for p in (home / "files" / "sha256").rglob("*") if p.is_file())
+    files = sorted(p.name for folder in ("files", "preservation/staging")
+                   for p in (home / folder).rglob("*") if p.is_file())
+    files += sorted(FileStore(home).digests())  # the file store's index
     derivs = sorted(str(p.relative_to(home)) for p in (home / "derivatives").rglob("*")
                     if p.is_file()) if (home / "derivatives").exists() else []
     return (*read_only_snapshot(home), files, derivs)
@@ -124,10 +126,12 @@ def test_scans_and_pdf_pages_become_ordered_canvases(published, media):
     pdf = insts[3]
     assert all(i["derived_from"] == pdf["path"] for i in images[3:])
     # originals kept, content-addressed, and fixity holds
-    store = FileStore(home / "files")
+    store = FileStore.for_site(home)
     for f, i in zip(files[:3], insts[:3], strict=True):
-        assert store.path_for(i["digest"]).read_bytes() == f.read_bytes()
-    assert store.path_for(pdf["digest"]).read_bytes() == files[3].read_bytes()
+        with store.open(i["digest"]) as fh:
+            assert fh.read() == f.read_bytes()
+    with store.open(pdf["digest"]) as fh:
+        assert fh.read() == files[3].read_bytes()
     assert store.verify_all().ok
     # the record was published, so its scans are: the manifest shows them, in order
     m = manifest_of(home, "page-1")

@@ -46,7 +46,7 @@ def app(site):
 
 
 def stored(home: Path) -> set[str]:
-    return set(FileStore(home / "files").digests())
+    return set(FileStore.for_site(home).digests())
 
 
 def staged(home: Path) -> list[Path]:
