@@ -197,6 +197,40 @@ class EventLog(ServiceDatabase):
         return iter(self._select("1", ()))
 
 
+# ----------------------------------------------------------- one call, for other parts
+
+
+def record(home: Path, *, event_type: str, outcome: str, object_id: str | None = None,
+           file: str | None = None, digest: str | None = None, detail: str = "",
+           user: str | None = None, run: str | None = None) -> Event:
+    """Keep one event of the site at ``home`` (``lantai repair``, the deposit…): opens the
+    log, writes, lets it go. ``event_type`` is one of :data:`TYPES` or a LoC code."""
+    log = EventLog.for_site(home)
+    try:
+        return log.record(event_type, outcome, object_id=object_id, path=file, digest=digest,
+                          detail=detail, user=user, run=run)
+    finally:
+        log.close()
+
+
+def for_object(home: Path, object_id: str) -> list[Event]:
+    """Every event of one object of the site at ``home``, oldest first."""
+    log = EventLog.for_site(home)
+    try:
+        return log.for_object(object_id)
+    finally:
+        log.close()
+
+
+def failures(home: Path, since: datetime | str | None = None) -> list[Event]:
+    """The site's failed events since a time, newest first."""
+    log = EventLog.for_site(home)
+    try:
+        return log.failures(since)
+    finally:
+        log.close()
+
+
 _RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 _XSD_DATETIME = ox.NamedNode("http://www.w3.org/2001/XMLSchema#dateTime")
 
@@ -279,5 +313,5 @@ def export(events: list[Event], fmt: str = "turtle") -> bytes:
     return data
 
 
-__all__ = ["EVENT_TYPES", "TYPES", "Event", "EventLog", "agent", "export", "premis_graph",
-           "type_iri"]
+__all__ = ["EVENT_TYPES", "TYPES", "Event", "EventLog", "agent", "export", "failures",
+           "for_object", "premis_graph", "record", "type_iri"]

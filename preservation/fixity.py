@@ -76,6 +76,7 @@ class Problem:
     problem: str
     detail: str = ""
     digest: str | None = None  # what the inventory says it should be (sha256:<hex>)
+    stored: str | None = None  # the stored file, relative to the site home (for repair)
 
     def line(self) -> str:
         where = f"{self.object_id} {self.path}" if self.object_id else self.path
@@ -468,24 +469,28 @@ class _Checker:
                     digest: str, manifest: dict[str, list[str]], names: dict[str, str],
                     sealed: Sealed | None, expected_size: int | None) -> Problem | None:
         want = "sha256:" + digest
+        stored = path.relative_to(self.home).as_posix()
+
+        def problem(kind: str, detail: str) -> Problem:
+            return Problem(oid, name, kind, detail, want, stored)
+
         if not path.is_file():
-            return Problem(oid, name, MISSING, content_path, want)
+            return problem(MISSING, content_path)
         key = self._key(sealed.key_name) if sealed is not None else None
         try:
             got = read_sealed(path, key) if key is not None else read_digest(path)
         except OSError as exc:
-            return Problem(oid, name, CHANGED, f"unreadable: {exc.strerror}", want)
+            return problem(CHANGED, f"unreadable: {exc.strerror}")
         self.report.files += 1
         self.report.bytes += got.size
         if got.digest != want:
-            return Problem(oid, name, *self._what_differs(path, got, digest, manifest, names,
-                                                          expected_size), want)
+            return problem(*self._what_differs(path, got, digest, manifest, names,
+                                               expected_size))
         if sealed is not None and key is not None:
             if got.error:
-                return Problem(oid, name, UNOPENED, got.error, want)
+                return problem(UNOPENED, got.error)
             if got.plain_digest != sealed.digest:
-                return Problem(oid, name, CHANGED,
-                               "its plaintext is not the file the descriptions name", want)
+                return problem(CHANGED, "its plaintext is not the file the descriptions name")
         return None
 
     def _what_differs(self, path: Path, got: _Read, digest: str,
@@ -533,7 +538,7 @@ class _Checker:
         try:
             got = read_sealed(path, key) if sealed and key is not None else read_digest(path)
         except OSError as exc:
-            return Problem(None, rel, CHANGED, f"unreadable: {exc.strerror}", want)
+            return Problem(None, rel, CHANGED, f"unreadable: {exc.strerror}", want, rel)
         self.report.files += 1
         self.report.bytes += got.size
         if sealed:
@@ -541,18 +546,18 @@ class _Checker:
                 header = sealed_header_size(path)
                 if header is not None and got.size < crypt.sealed_size(header):
                     return Problem(None, rel, TRUNCATED,
-                                   f"{got.size} of {crypt.sealed_size(header)} bytes", want)
+                                   f"{got.size} of {crypt.sealed_size(header)} bytes", want, rel)
                 return None
             if got.error:
-                return Problem(None, rel, UNOPENED, got.error, want)
+                return Problem(None, rel, UNOPENED, got.error, want, rel)
             if got.plain_digest != want:
                 return Problem(None, rel, CHANGED, "its plaintext is not the file it names",
-                               want)
+                               want, rel)
             return None
         if got.digest != want:
             if len(hexname) != 64:
                 return Problem(None, rel, EXTRA, "not a staged file", None)
-            return Problem(None, rel, CHANGED, "its digest is not its name", want)
+            return Problem(None, rel, CHANGED, "its digest is not its name", want, rel)
         return None
 
 

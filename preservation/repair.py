@@ -122,7 +122,7 @@ def _object_id(folder: Path) -> str:
 def _record_event(home: Path, damaged: Damaged, object_id: str, snapshot: str) -> None:
     """A PREMIS repair event, when part fixity's events store is there."""
     try:
-        from preservation import events  # type: ignore[attr-defined]
+        from preservation import events
     except ImportError:
         return
     record = getattr(events, "record", None)

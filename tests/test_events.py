@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pyoxigraph as ox
 import pytest
 
+from preservation import events
 from preservation.events import EVENT_TYPES, EventLog, export, type_iri
 
 OBJ = "https://archive.example.org/id/file/F001"
@@ -103,3 +104,14 @@ def test_events_never_reach_a_store(site):
     for line in working + public:
         assert "secret/name.tif" not in line
         assert "premis" not in line and "id.loc.gov/vocabulary/preservation" not in line
+
+
+def test_the_one_call_api_other_parts_use(tmp_path):
+    """``lantai repair`` records its repairs with ``events.record(home, event_type=…)``."""
+    made = events.record(tmp_path, event_type="repair", outcome="success", object_id=OBJ,
+                         file="v1/content/a/page.tif", digest=DIGEST,
+                         detail="restored from restic snapshot 1a2b")
+    assert made.type == EVENT_TYPES + "rec"
+    assert events.for_object(tmp_path, OBJ) == [made]
+    events.record(tmp_path, event_type="fixity", outcome="failure", object_id=OBJ)
+    assert [e.kind for e in events.failures(tmp_path)] == ["fixity"]
