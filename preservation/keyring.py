@@ -19,6 +19,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 from preservation import keys
@@ -93,6 +94,32 @@ class Keyring:
         with self._lock:
             return Counter(dict(self._db.execute(
                 "SELECT kek, count(*) FROM data_keys GROUP BY kek").fetchall()))
+
+    def rewrap(self, new_master: bytes, batch: int = 256) -> Iterator[int]:
+        """Re-wrap every data key under ``new_master`` (this keyring's master is the old
+        key); no content is touched. Rows already under the new key are left alone and each
+        batch is one transaction, so a rotation cut short anywhere is finished by running it
+        again. Yields how many rows each batch changed."""
+        new_kek = keys.subkey(new_master, KEK_LABEL)
+        new_id = keys.key_id(new_master)
+        while True:
+            with self._lock:
+                rows = self._db.execute(
+                    "SELECT name, wrapped, kek FROM data_keys WHERE kek != ? ORDER BY name "
+                    "LIMIT ?", (new_id, batch)).fetchall()
+                if not rows:
+                    return
+                updates = [(keys.seal(new_kek, self._unwrap(name, wrapped, kek), name), new_id,
+                            name) for name, wrapped, kek in rows]
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    self._db.executemany(
+                        "UPDATE data_keys SET wrapped = ?, kek = ? WHERE name = ?", updates)
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            yield len(rows)
 
     def _unwrap(self, name: str, wrapped: bytes, kek_id: str) -> bytes:
         if kek_id != self.kek_id:

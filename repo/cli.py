@@ -90,6 +90,9 @@ def init(ctx: Context, base: str, embargo_years: int, admin: str, password_stdin
     """Create a site: settings, empty stores and a Manager account."""
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
     try:
+        # a key named by --key-file / LANTAI_KEY_FILE must exist and lie outside the site,
+        # checked before anything is made (`lantai keys new -o FILE` makes one)
+        keys.check_init_key(ctx.home)
         repo, token = Repository.init(ctx.home, base, embargo_years=embargo_years, admin=admin,
                                       admin_password=password)
     except LantaiError as exc:
@@ -487,6 +490,7 @@ def export_rdf(ctx: Context, public: bool, fmt: str, output: Path | None,
 @click.option("--threads", default=8, show_default=True, type=int,
               help="Threads for cheap pages (SPARQL and renders get theirs on top).")
 @click.option("--quiet", is_flag=True, help="No request log (one JSON line per request on stderr).")
+@key_file_option
 @click.pass_obj
 def serve(ctx: Context, host: str, port: int, threads: int, quiet: bool) -> None:
     """Serve the public site, SPARQL, IIIF and the REST API with waitress.
@@ -500,6 +504,7 @@ def serve(ctx: Context, host: str, port: int, threads: int, quiet: bool) -> None
     from publisher.busy import server_threads
 
     try:
+        keys.require_site_key(ctx.home)  # a missing or wrong key: one line, before serving
         app = create_app(ctx.home, REQUEST_LOG=not quiet)
     except LantaiError as exc:
         fail(exc)

@@ -73,7 +73,7 @@ SENT = ("if the number and e-mail address match a request, a code was sent to th
 
 def init_app(app: Flask) -> None:
     """The tokens' key, derived from the site master key (which lives outside the site)."""
-    master = keys.master_key(app.config["LANTAI_HOME"], create=True)
+    master = keys.site_master_key(app.config["LANTAI_HOME"], create=True)
     app.extensions[_SIGNER] = URLSafeTimedSerializer(keys.subkey(master, "requests/api"),
                                                      salt="lantai-requests-api")
 

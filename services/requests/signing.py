@@ -93,7 +93,7 @@ def _has_other_sealed_data(home: Path) -> bool:
 
 
 def _seal_key(home: Path, *, create: bool = False) -> bytes:
-    master = keys.master_key(home, create=create and not _has_other_sealed_data(home))
+    master = keys.site_master_key(home, create=create and not _has_other_sealed_data(home))
     return keys.subkey(master, _SUBKEY)
 
 

@@ -175,7 +175,7 @@ class RequestStore(ServiceDatabase):
         self.files = self.folder / "files"
         self.path = self.folder / "requests.sqlite3"
         self.files.mkdir(parents=True, exist_ok=True)
-        master = keys.master_key(self.home, create=not self._has_sealed_data())
+        master = keys.site_master_key(self.home, create=not self._has_sealed_data())
         self._personal_key = keys.subkey(master, "requests/personal")
         self._lookup_key = keys.subkey(master, "requests/lookup")
         super().__init__(self.path, _SCHEMA, SCHEMA_VERSION)

@@ -36,7 +36,7 @@ _EXTENSION = "lantai.requests.signer"
 
 def init_app(app: Flask) -> None:
     """Derive the signing key once per app (the master key is read from outside the site)."""
-    master = keys.master_key(app.config["LANTAI_HOME"], create=True)
+    master = keys.site_master_key(app.config["LANTAI_HOME"], create=True)
     app.extensions[_EXTENSION] = URLSafeTimedSerializer(
         keys.subkey(master, "requests/forms"), salt="lantai-requests")
 
