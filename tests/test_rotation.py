@@ -1,0 +1,341 @@
+"""``lantai keys rotate``: every data key re-wrapped and every sealed secret re-sealed under a
+new master key, no content re-encrypted; the old key opens nothing afterwards; a rotation
+killed (SIGKILL) at any moment leaves a site that opens with one key or the other, and running
+the same command again finishes it with nothing lost.
+
+Real everything: the site is made by ``lantai init --key-file``, requests, identity images and
+certified copies by the request store, the signing keys by ``lantai init``, sealed originals
+with the keyring and :mod:`preservation.crypt`; rotation runs as the real ``lantai`` executable
+in a subprocess when it is killed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from support import lantai_env, lantai_executable
+
+from preservation import crypt, keys
+from preservation.keyring import Keyring
+from repo.cli import main
+from services.requests import signing
+from services.requests.model import Copy, Personal
+from services.requests.store import RequestStore, iso, now_utc
+
+# kills in the default run (CI); LANTAI_ROTATION_KILLS raises it (20 were run by hand for the
+# issue), and the slow test runs 100
+DEFAULT_KILLS = int(os.environ.get("LANTAI_ROTATION_KILLS", "3"))
+
+
+def _cli(*args: str, key: Path | None = None):
+    """``lantai ARGS`` in this process (``--key-file`` sets LANTAI_KEY_FILE: restored by the
+    ``env`` fixture / context around each call)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("LANTAI_KEY_FILE", raising=False)
+        mp.delenv("LANTAI_MASTER_KEY", raising=False)
+        mp.delenv("LANTAI_MASTER_KEY_FILE", raising=False)
+        full = (["--key-file", str(key)] if key else []) + list(args)
+        return CliRunner().invoke(main, full, catch_exceptions=False)
+
+
+def _using(key: Path):
+    """A context in which the site's key is ``key`` (as LANTAI_KEY_FILE)."""
+    mp = pytest.MonkeyPatch()
+    mp.delenv("LANTAI_MASTER_KEY", raising=False)
+    mp.delenv("LANTAI_MASTER_KEY_FILE", raising=False)
+    mp.setenv("LANTAI_KEY_FILE", str(key))
+    return mp
+
+
+def make_site(folder: Path, *, requests: int = 3, originals: int = 2,
+              data_keys: int = 0) -> dict:
+    """A keyed site in ``folder/site`` with sealed secrets of every kind; returns what it
+    holds (in clear, to compare after the rotation)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    k1, k2 = folder / "old.key", folder / "new.key"
+    assert _cli("keys", "new", "-o", str(k1)).exit_code == 0
+    assert _cli("keys", "new", "-o", str(k2)).exit_code == 0
+    home = folder / "site"
+    result = _cli("--home", str(home), "init", "--base", "https://archive.example.edu",
+                  key=k1)
+    assert result.exit_code == 0, result.output
+    held: dict = {"home": home, "old": k1, "new": k2, "requests": {}, "images": {},
+                  "copies": {}, "originals": {}, "data_keys": {}}
+    mp = _using(k1)
+    try:
+        store = RequestStore.open(home)
+        for i in range(requests):
+            personal = Personal(name=f"赵思远{i}", student_number=f"S{i:05d}",
+                                id_number=f"61010219990101{i:04d}", email=f"Zhao{i}@Example.org",
+                                purpose="visa")
+            req = store.create(kind="transcript", languages=("zh",), copies=1,
+                               delivery="electronic", channel="web", personal=personal,
+                               verified=True)
+            held["requests"][req.id] = personal
+            if i % 2 == 0:
+                image = os.urandom(200) + f"id image {i}".encode()
+                store.set_id_image(req.id, image)
+                held["images"][req.id] = image
+                pdf = f"%PDF-1.7 certified copy {i}".encode()
+                code = f"V-2222-3333-{i:04d}".replace("0", "A").replace("1", "B")
+                store.add_copy(Copy(code=code, request_id=req.id, language="zh",
+                                    sha256=hashlib.sha256(pdf).hexdigest(), pages=1,
+                                    signed_at=iso(now_utc()), signer="CN=test",
+                                    issued_by="archivist"), pdf)
+                held["copies"][code] = pdf
+        held["link"] = store.new_link(next(iter(held["copies"]))) if held["copies"] else None
+        store.close()
+        ring = Keyring.open(home)
+        outside = folder / "stored"  # the sealed bytes as the file store keeps them
+        outside.mkdir()
+        for i in range(originals):
+            plain = os.urandom(150_000 + i)
+            name = "sha256:" + hashlib.sha256(plain).hexdigest()
+            path = outside / name.split(":")[1]
+            path.write_bytes(crypt.seal_bytes(plain, ring.data_key(name, create=True)))
+            held["originals"][name] = (path, plain, hashlib.sha256(path.read_bytes()).digest())
+        for i in range(data_keys):
+            name = f"derivative:{i:064x}/pyramid.tif"
+            held["data_keys"][name] = ring.data_key(name, create=True)
+        for name in held["originals"]:
+            held["data_keys"][name] = ring.data_key(name)
+        ring.close()
+        held["signer"] = signing.load_signer(home).subject
+    finally:
+        mp.undo()
+    return held
+
+
+def opens_with(held: dict, key_file: Path) -> None:
+    """Everything the site holds opens with ``key_file``, through the code that uses it."""
+    home = held["home"]
+    mp = _using(key_file)
+    try:
+        assert keys.site_master_key(home)
+        store = RequestStore.open(home)
+        for rid, personal in held["requests"].items():
+            assert store.get(rid, unseal=True).personal == personal
+            assert store.for_requester(rid, personal.email.upper()) is not None  # lookup hash
+            assert rid in store.with_id_number(personal.id_number)
+        for rid, image in held["images"].items():
+            assert store.id_image(rid) == image
+        for code, pdf in held["copies"].items():
+            assert store.copy_pdf(code) == pdf
+        store.close()
+        ring = Keyring.open(home)
+        assert set(ring.wrapped_by()) == {keys.key_id(keys.read_key_file(key_file))}
+        for name, data_key in held["data_keys"].items():
+            assert ring.data_key(name) == data_key
+        for name, (path, plain, sealed_digest) in held["originals"].items():
+            raw = path.read_bytes()
+            assert hashlib.sha256(raw).digest() == sealed_digest  # content not re-encrypted
+            reader = io.BufferedReader(crypt.SealedReader(io.BytesIO(raw),
+                                                          ring.data_key(name)))
+            assert reader.read() == plain
+        ring.close()
+        assert signing.load_signer(home).subject == held["signer"]
+    finally:
+        mp.undo()
+
+
+def opens_nothing_with(held: dict, key_file: Path) -> None:
+    """The other key: refused by the site, and no sealed value opens with it."""
+    home = held["home"]
+    master = keys.read_key_file(key_file)
+    mp = _using(key_file)
+    try:
+        with pytest.raises(keys.MasterKeyError, match="is not this site's key"):
+            keys.site_master_key(home)
+        with pytest.raises(keys.MasterKeyError):
+            RequestStore.open(home)
+        signing._cache.clear()  # as a new process: the signer is cached once unsealed
+        with pytest.raises(keys.MasterKeyError):
+            signing.load_signer(home)
+    finally:
+        mp.undo()
+    personal = keys.subkey(master, "requests/personal")
+    db = sqlite3.connect(home / "requests" / "requests.sqlite3")
+    for rid, blob in db.execute("SELECT id, personal FROM request"):
+        with pytest.raises(keys.MasterKeyError):
+            keys.unseal(personal, blob, f"request/{rid}")
+    db.close()
+    for rid in held["images"]:
+        with pytest.raises(keys.MasterKeyError):
+            keys.unseal(personal, (home / "requests" / "files" / f"{rid}.idimage").read_bytes(),
+                        f"idimage/{rid}")
+    ring = Keyring(home / "preservation" / "keyring.sqlite3", master)
+    for name in held["data_keys"]:
+        with pytest.raises(keys.MasterKeyError):
+            ring.data_key(name)
+    ring.close()
+
+
+def test_rotate_round_trip_through_the_cli(tmp_path):
+    held = make_site(tmp_path, requests=3, originals=2, data_keys=5)
+    home, old, new = held["home"], held["old"], held["new"]
+    opens_with(held, old)
+    old_id = keys.key_id(keys.read_key_file(old))
+    new_id = keys.key_id(keys.read_key_file(new))
+
+    check = _cli("--home", str(home), "keys", "check", key=old)
+    assert check.exit_code == 0, check.output
+    assert f"key {old_id} opens" in check.output and "wraps 7 data key(s)" in check.output
+
+    result = _cli("--home", str(home), "keys", "rotate", "--new-key-file", str(new), key=old)
+    assert result.exit_code == 0, result.output
+    assert f"now opens with key {new_id} (was {old_id})" in result.output
+    assert "7 data key(s) re-wrapped, 3 request(s), 4 request file(s), 2 signing file(s)" \
+        in result.output
+    assert "1 download link(s)" in result.output
+    assert old.exists() and new.exists()  # neither key file is ever deleted
+    assert keys.recorded_key_id(home) == new_id
+    assert not (home / keys.ROTATION_JOURNAL).exists()
+
+    opens_with(held, new)
+    opens_nothing_with(held, old)
+    check = _cli("--home", str(home), "keys", "check", key=new)
+    assert check.exit_code == 0 and "wraps 7 data key(s)" in check.output
+    wrong = _cli("--home", str(home), "keys", "check", key=old)
+    assert wrong.exit_code != 0
+    assert old_id in wrong.output and new_id in wrong.output
+
+    again = _cli("--home", str(home), "keys", "rotate", "--new-key-file", str(new), key=old)
+    assert again.exit_code == 0 and "nothing to do" in again.output
+    opens_with(held, new)
+
+
+def test_rotate_needs_the_sites_key_and_a_new_one(tmp_path):
+    held = make_site(tmp_path, requests=1, originals=1)
+    home, old, new = held["home"], held["old"], held["new"]
+    third = tmp_path / "third.key"
+    assert _cli("keys", "new", "-o", str(third)).exit_code == 0
+    wrong = _cli("--home", str(home), "keys", "rotate", "--new-key-file", str(new), key=third)
+    assert wrong.exit_code == 1
+    assert "is not this site's key" in wrong.output
+    same = _cli("--home", str(home), "keys", "rotate", "--new-key-file", str(old), key=old)
+    assert same.exit_code == 1 and "the new key is the old key" in same.output
+    missing = _cli("--home", str(home), "keys", "rotate", "--new-key-file",
+                   str(tmp_path / "nope.key"), key=old)
+    assert missing.exit_code == 1 and "no such key file" in missing.output
+    inside = home / "new.key"
+    shutil.copy(new, inside)
+    within = _cli("--home", str(home), "keys", "rotate", "--new-key-file", str(inside), key=old)
+    assert within.exit_code == 1 and "inside the site folder" in within.output
+    no_new = _cli("--home", str(home), "keys", "rotate", key=old)
+    assert no_new.exit_code == 2  # both keys must be given
+    opens_with(held, old)  # nothing changed by any of these
+    assert not (home / keys.ROTATION_JOURNAL).exists()
+
+
+# ---------------------------------------------------------------------- killed, then finished
+def _state(held: dict) -> str:
+    """After a kill: "old", "new" or "mid" (journal there, values under either key); every
+    sealed value opens with one of the two keys, and the site opens with at least one."""
+    home = held["home"]
+    old, new = keys.read_key_file(held["old"]), keys.read_key_file(held["new"])
+    ids = {keys.key_id(old): old, keys.key_id(new): new}
+    opened = []
+    for key_file in (held["old"], held["new"]):
+        mp = _using(key_file)
+        try:
+            keys.site_master_key(home)
+            opened.append(key_file)
+        except keys.MasterKeyError:
+            pass
+        finally:
+            mp.undo()
+    assert opened, "the site opens with neither key"
+    db = sqlite3.connect(home / "preservation" / "keyring.sqlite3")
+    for name, wrapped, kek in db.execute("SELECT name, wrapped, kek FROM data_keys"):
+        assert keys.unseal(keys.subkey(ids[kek], "files/kek"), wrapped, name) \
+            == held["data_keys"][name]
+    db.close()
+
+    def opens(blob: bytes, label: str, context: str) -> bytes:
+        for master in (old, new):
+            try:
+                return keys.unseal(keys.subkey(master, label), blob, context)
+            except keys.MasterKeyError:
+                continue
+        raise AssertionError(f"{context} opens with neither key")
+
+    db = sqlite3.connect(home / "requests" / "requests.sqlite3")
+    for rid, blob in db.execute("SELECT id, personal FROM request"):
+        got = json.loads(opens(blob, "requests/personal", f"request/{rid}"))
+        assert got["id_number"] == held["requests"][rid].id_number
+    db.close()
+    for rid, image in held["images"].items():
+        path = home / "requests" / "files" / f"{rid}.idimage"
+        assert opens(path.read_bytes(), "requests/personal", f"idimage/{rid}") == image
+    for path in (home / "signing").glob("*.sealed"):
+        opens(path.read_bytes(), "signing/seal", f"signing/{path.name}")
+    journal = (home / keys.ROTATION_JOURNAL).exists()
+    return "mid" if journal else ("old" if held["old"] in opened else "new")
+
+
+def _rotate_proc(held: dict) -> subprocess.Popen:
+    return subprocess.Popen(
+        [lantai_executable(), "--home", str(held["home"]), "--key-file", str(held["old"]),
+         "keys", "rotate", "--new-key-file", str(held["new"])],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=lantai_env())
+
+
+def _kill_trials(tmp_path: Path, trials: int) -> dict[str, int]:
+    template = make_site(tmp_path / "template", requests=40, originals=2, data_keys=3000)
+    # how long a whole rotation takes here, start to end (the kills fall anywhere in it)
+    timing = tmp_path / "timing"
+    shutil.copytree(tmp_path / "template", timing)
+    t0 = time.monotonic()
+    proc = _rotate_proc({**template, "home": timing / "site", "old": timing / "old.key",
+                         "new": timing / "new.key"})
+    out, err = proc.communicate(timeout=120)
+    whole = time.monotonic() - t0
+    assert proc.returncode == 0, err.decode()
+    rng = random.Random(1414)
+    seen: dict[str, int] = {"old": 0, "mid": 0, "new": 0}
+    for trial in range(trials):
+        folder = tmp_path / f"trial{trial}"
+        shutil.copytree(tmp_path / "template", folder)
+        held = {**template, "home": folder / "site", "old": folder / "old.key",
+                "new": folder / "new.key",
+                "originals": {n: (folder / "stored" / p.name, plain, d)
+                              for n, (p, plain, d) in template["originals"].items()}}
+        proc = _rotate_proc(held)
+        time.sleep(rng.uniform(0.2, whole))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+        seen[_state(held)] += 1
+        finish = _rotate_proc(held)
+        out, err = finish.communicate(timeout=120)
+        assert finish.returncode == 0, f"trial {trial}: {err.decode()}"
+        opens_with(held, held["new"])
+        opens_nothing_with(held, held["old"])
+        shutil.rmtree(folder)
+    return seen
+
+
+@pytest.mark.subprocess
+def test_rotation_killed_at_random_points_then_finished(tmp_path):
+    seen = _kill_trials(tmp_path, DEFAULT_KILLS)
+    print(f"rotation killed {DEFAULT_KILLS} times, left the site: {seen}")
+    assert sum(seen.values()) == DEFAULT_KILLS
+
+
+@pytest.mark.slow
+@pytest.mark.subprocess
+def test_rotation_killed_100_times(tmp_path):
+    seen = _kill_trials(tmp_path, 100)
+    print(f"rotation killed 100 times, left the site: {seen}")
+    assert seen["mid"] > 10, seen  # most kills landed inside the rotation itself
