@@ -300,7 +300,7 @@ def _kill_trials(tmp_path: Path, trials: int) -> dict[str, int]:
     t0 = time.monotonic()
     proc = _rotate_proc({**template, "home": timing / "site", "old": timing / "old.key",
                          "new": timing / "new.key"})
-    out, err = proc.communicate(timeout=120)
+    _out, err = proc.communicate(timeout=120)
     whole = time.monotonic() - t0
     assert proc.returncode == 0, err.decode()
     rng = random.Random(1414)
@@ -318,7 +318,7 @@ def _kill_trials(tmp_path: Path, trials: int) -> dict[str, int]:
         proc.wait(timeout=60)
         seen[_state(held)] += 1
         finish = _rotate_proc(held)
-        out, err = finish.communicate(timeout=120)
+        _out, err = finish.communicate(timeout=120)
         assert finish.returncode == 0, f"trial {trial}: {err.decode()}"
         opens_with(held, held["new"])
         opens_nothing_with(held, held["old"])
