@@ -16,6 +16,7 @@ every one of them:
 - ``search``     the staff catalog with its facets, filtered to what the user may view
 - ``workflow``   an object's workflow and access (``/access/``), sharing, the review queue
 - ``history``    an object's revisions, diffs, revert; undelete inside a container
+- ``preservation`` fixity failures and each object's PREMIS events (Managers)
 
 Every page reads and writes through :mod:`staff.web` (the repository's one door, as the
 signed-in user); no page holds a rule of its own. Staff pages are never cached by a shared
@@ -46,6 +47,7 @@ PARTS = (
     "staff.search",
     "staff.workflow",
     "staff.history",
+    "staff.preservation",  # fixity failures and PREMIS events (issue 14)
     "services.requests.staff",  # 查档: request handling (issue 12)
     "services.requests.statistics",  # 查档: statistics (issue 12)
     *filing.STAFF_PARTS,  # the filing loop (issue 13)

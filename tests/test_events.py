@@ -115,3 +115,40 @@ def test_the_one_call_api_other_parts_use(tmp_path):
     assert events.for_object(tmp_path, OBJ) == [made]
     events.record(tmp_path, event_type="fixity", outcome="failure", object_id=OBJ)
     assert [e.kind for e in events.failures(tmp_path)] == ["fixity"]
+
+
+def test_failures_on_the_dashboard_and_events_pages_for_managers_only(site):
+    from staff_support import signed_in
+    from test_staff_workflow import make_app
+
+    object_id = sorted(site.iris.values())[0]
+    log = EventLog.for_site(site.home)
+    log.record("fixity", "failure", object_id=object_id, path="img1/page-1.tif",
+               detail=f"{object_id} img1/page-1.tif: truncated (10 of 20 bytes)",
+               digest=DIGEST, run="r1")
+    log.record("fixity", "success", object_id=OTHER, detail="3 files", run="r1")
+    log.close()
+    app = make_app(site)
+    manager = signed_in(app, "manager")
+    page = manager.get("/staff/?lang=en").get_data(as_text=True)
+    assert 'id="fixity-heading"' in page and "img1/page-1.tif" in page
+    assert "truncated (10 of 20 bytes)" in page and "2 object(s), 1 failure(s)" in page
+    overview = manager.get("/staff/preservation/?lang=en")
+    assert overview.status_code == 200 and "img1/page-1.tif" in overview.get_data(as_text=True)
+    events_page = manager.get("/staff/preservation/events", query_string={"object": object_id})
+    assert events_page.status_code == 200 and "fixity" in events_page.get_data(as_text=True)
+    turtle = manager.get("/staff/preservation/events",
+                         query_string={"object": object_id, "format": "turtle"})
+    assert turtle.mimetype == "text/turtle"
+    graph = ox.Store()
+    graph.load(turtle.get_data(), format=ox.RdfFormat.TURTLE)
+    assert any("img1/page-1.tif" in str(q) for q in graph)
+    assert manager.get("/staff/preservation/events",
+                       query_string={"object": object_id, "format": "xml"}).status_code == 422
+    assert manager.get("/staff/preservation/events").status_code == 422
+    assert manager.post("/staff/preservation/").status_code == 405
+    editor = signed_in(app, "editor")
+    assert "fixity-heading" not in editor.get("/staff/?lang=en").get_data(as_text=True)
+    assert editor.get("/staff/preservation/").status_code == 403
+    assert editor.get("/staff/preservation/events",
+                      query_string={"object": object_id}).status_code == 403
