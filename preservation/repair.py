@@ -1,18 +1,16 @@
 """``lantai repair --repo REPO [FILES…]``: damaged files of the OCFL root back from backups.
 
-The damaged files are those ``lantai fixity`` finds (:func:`preservation.fixity.check` once
-it is there; until then each object's content checked against its own inventory, as
-:func:`preservation.proof.check_object` does), or the content paths given. For each, the
+The damaged files are those ``lantai fixity`` finds (:func:`preservation.fixity.check`:
+content of an OCFL object missing, cut short or changed), or those of the paths given. For each, the
 snapshots of this site are tried newest first: the file's bytes (``restic dump``) go to a
 temporary file beside it, and only bytes whose digest is the one the inventory records are
 renamed over it (fsynced, then the folder): a damaged backup copy is never put back, and a
 file no snapshot holds good stays as it is and is named in the error. Each repair is
-recorded as a PREMIS event when the events store is there (:mod:`preservation.events`).
+recorded as a PREMIS event (recovery, ``rec``) on its object (:mod:`preservation.events`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -58,30 +56,40 @@ def _inventory(folder: Path) -> dict:
 
 
 def find_damaged(home: Path, only: Iterable[str] = ()) -> list[Damaged]:
-    """Every content file of the storage root that is missing or does not match its
-    inventory (or, with ``only``, those of these files that do not check)."""
-    root = Path(home) / "files"
-    wanted = {p.strip("/") for p in only}
-    for prefix in ("files/",):
-        wanted = {p[len(prefix):] if p.startswith(prefix) else p for p in wanted}
+    """The content files of the storage root ``lantai fixity`` finds missing or changed
+    (:func:`preservation.fixity.check`, which records its events), or, with ``only``,
+    those of these files (``files/…`` paths) that do."""
+    from preservation.fixity import check
+
+    home = Path(home)
+    root = home / "files"
+    wanted = {p.strip("/").removeprefix("files/") for p in only}
     out: list[Damaged] = []
-    for folder in proof.ocfl_objects(root):
-        obj = folder.relative_to(root).as_posix()
-        try:
-            inventory = _inventory(folder)
-        except (OSError, ValueError):
-            continue  # an inventory itself damaged: fixity reports it; not a content repair
-        algorithm = inventory.get("digestAlgorithm", "sha256")
-        for digest, paths in inventory.get("manifest", {}).items():
-            for rel in paths:
-                if wanted and f"{obj}/{rel}" not in wanted:
-                    continue
-                path = folder / rel
-                if not path.is_file():
-                    out.append(Damaged(obj, rel, digest, algorithm, "missing"))
-                elif proof.file_sha(path, algorithm) != digest:
-                    out.append(Damaged(obj, rel, digest, algorithm, "changed"))
-    return sorted(out, key=lambda d: d.rel)
+    for problem in check(home).problems:
+        stored = problem.stored or ""
+        if problem.object_id is None or not problem.digest or not stored.startswith("files/"):
+            continue  # staging, an inventory, a file no inventory names: not a content repair
+        rel = stored.removeprefix("files/")
+        if wanted and rel not in wanted:
+            continue
+        folder = _object_folder(root, root / rel)
+        if folder is None:
+            continue
+        algorithm, _, digest = problem.digest.partition(":")
+        out.append(Damaged(folder.relative_to(root).as_posix(),
+                           (root / rel).relative_to(folder).as_posix(), digest, algorithm,
+                           problem.problem))
+    return sorted(set(out), key=lambda d: d.rel)
+
+
+def _object_folder(root: Path, path: Path) -> Path | None:
+    """The OCFL object folder holding ``path`` (the nearest one with its declaration)."""
+    for folder in path.parents:
+        if folder == root or root not in folder.parents:
+            return None
+        if any(folder.glob("0=ocfl_object_*")):
+            return folder
+    return None
 
 
 def _put_back(restic: Restic, snapshot_id: str, target: Path, damaged: Damaged) -> bool:
@@ -119,20 +127,24 @@ def _object_id(folder: Path) -> str:
         return folder.name
 
 
-def _record_event(home: Path, damaged: Damaged, object_id: str, snapshot: str) -> None:
-    """A PREMIS repair event, when part fixity's events store is there."""
+def _logical_path(folder: Path, damaged: Damaged) -> str:
+    """The head version's logical path of the repaired content (else its content path)."""
     try:
-        from preservation import events
-    except ImportError:
-        return
-    record = getattr(events, "record", None)
-    if record is None:
-        return
-    # another signature (TypeError): the repair stands, the event is not recorded
-    with contextlib.suppress(TypeError):
-        record(home, event_type="repair", object_id=object_id, file=damaged.content_path,
-               digest=f"{damaged.algorithm}:{damaged.digest}", outcome="success",
-               detail=f"restored from restic snapshot {snapshot} ({damaged.problem})")
+        inventory = _inventory(folder)
+        state = inventory["versions"][inventory["head"]]["state"]
+        return str(sorted(state[damaged.digest])[0])
+    except (OSError, ValueError, KeyError, IndexError):
+        return damaged.content_path
+
+
+def _record_event(home: Path, damaged: Damaged, object_id: str, snapshot: str) -> None:
+    """A PREMIS recovery event on the object (part fixity's events store)."""
+    from preservation import events
+
+    events.record(home, event_type="repair", object_id=object_id,
+                  file=_logical_path(home / "files" / damaged.object_path, damaged),
+                  digest=f"{damaged.algorithm}:{damaged.digest}", outcome="success",
+                  detail=f"restored from restic snapshot {snapshot} ({damaged.problem})")
 
 
 def repair(home: Path, restic: Restic, *, only: Iterable[str] = (),
