@@ -5,14 +5,13 @@ the same command again finishes it with nothing lost.
 
 Real everything: the site is made by ``lantai init --key-file``, requests, identity images and
 certified copies by the request store, the signing keys by ``lantai init``, sealed originals
-with the keyring and :mod:`preservation.crypt`; rotation runs as the real ``lantai`` executable
+by the file store; rotation runs as the real ``lantai`` executable
 in a subprocess when it is killed.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import random
@@ -27,9 +26,10 @@ import pytest
 from click.testing import CliRunner
 from support import lantai_env, lantai_executable
 
-from preservation import crypt, keys
+from preservation import keys
 from preservation.keyring import Keyring
 from repo.cli import main
+from repo.files import FileStore
 from services.requests import signing
 from services.requests.model import Copy, Personal
 from services.requests.store import RequestStore, iso, now_utc
@@ -97,15 +97,15 @@ def make_site(folder: Path, *, requests: int = 3, originals: int = 2,
                 held["copies"][code] = pdf
         held["link"] = store.new_link(next(iter(held["copies"]))) if held["copies"] else None
         store.close()
+        with FileStore.for_site(home) as files:  # sealed originals, as ingest stores them
+            for i in range(originals):
+                plain = os.urandom(150_000 + i)
+                digest = files.put(plain)
+                raw = files.stored_path(digest).read_bytes()
+                assert plain[:64] not in raw  # sealed on disk
+                sealed = hashlib.sha256(raw).digest()
+                held["originals"][digest] = (plain, sealed)
         ring = Keyring.open(home)
-        outside = folder / "stored"  # the sealed bytes as the file store keeps them
-        outside.mkdir()
-        for i in range(originals):
-            plain = os.urandom(150_000 + i)
-            name = "sha256:" + hashlib.sha256(plain).hexdigest()
-            path = outside / name.split(":")[1]
-            path.write_bytes(crypt.seal_bytes(plain, ring.data_key(name, create=True)))
-            held["originals"][name] = (path, plain, hashlib.sha256(path.read_bytes()).digest())
         for i in range(data_keys):
             name = f"derivative:{i:064x}/pyramid.tif"
             held["data_keys"][name] = ring.data_key(name, create=True)
@@ -138,12 +138,12 @@ def opens_with(held: dict, key_file: Path) -> None:
         assert set(ring.wrapped_by()) == {keys.key_id(keys.read_key_file(key_file))}
         for name, data_key in held["data_keys"].items():
             assert ring.data_key(name) == data_key
-        for name, (path, plain, sealed_digest) in held["originals"].items():
-            raw = path.read_bytes()
-            assert hashlib.sha256(raw).digest() == sealed_digest  # content not re-encrypted
-            reader = io.BufferedReader(crypt.SealedReader(io.BytesIO(raw),
-                                                          ring.data_key(name)))
-            assert reader.read() == plain
+        with FileStore.for_site(home) as files:
+            for digest, (plain, sealed) in held["originals"].items():
+                raw = files.stored_path(digest).read_bytes()
+                assert hashlib.sha256(raw).digest() == sealed  # content not re-encrypted
+                with files.open(digest) as f:
+                    assert f.read() == plain
         ring.close()
         assert signing.load_signer(home).subject == held["signer"]
     finally:
@@ -160,6 +160,8 @@ def opens_nothing_with(held: dict, key_file: Path) -> None:
             keys.site_master_key(home)
         with pytest.raises(keys.MasterKeyError):
             RequestStore.open(home)
+        with FileStore.for_site(home) as files, pytest.raises(keys.MasterKeyError):
+            files.open(next(iter(held["originals"])))
         signing._cache.clear()  # as a new process: the signer is cached once unsealed
         with pytest.raises(keys.MasterKeyError):
             signing.load_signer(home)
@@ -309,9 +311,7 @@ def _kill_trials(tmp_path: Path, trials: int) -> dict[str, int]:
         folder = tmp_path / f"trial{trial}"
         shutil.copytree(tmp_path / "template", folder)
         held = {**template, "home": folder / "site", "old": folder / "old.key",
-                "new": folder / "new.key",
-                "originals": {n: (folder / "stored" / p.name, plain, d)
-                              for n, (p, plain, d) in template["originals"].items()}}
+                "new": folder / "new.key"}
         proc = _rotate_proc(held)
         time.sleep(rng.uniform(0.2, whole))
         proc.send_signal(signal.SIGKILL)
