@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import traceback
+import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
@@ -133,7 +134,7 @@ class Repository:
         self.publication = publication = Publication(site, reads, self.gone, self._lock)
         self.project, self._in_publication = publication.project, publication.in_publication
         self._publish_affected = publication.publish_affected
-        self.rebuild_publication = publication.rebuild
+        self._rebuild = publication.rebuild
         if not site.writable:
             return
         try:  # an open that fails (recovery, the catalog) lets go of the stores
@@ -580,14 +581,30 @@ class Repository:
             return self.class_of(iri)
         return class_of
 
+    def rebuild_publication(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Recompute the whole publication dataset (``lantai publish --rebuild``). The
+        dataset is emptied first, so a rebuild killed half-way left a publication missing
+        most of the public records, and nothing on the next open noticed: a journal entry
+        now says a rebuild is under way, and :meth:`recover` runs it again to the end."""
+        self.site.require_writable()
+        entry = self.journal.begin(f"rebuild-{uuid.uuid4().hex}", {"rebuild": True})
+        count = self._rebuild(progress)
+        self.journal.end(entry)
+        return count
+
     def recover(self) -> list[str]:
-        """Finish what a crash interrupted: re-project objects of journalled changesets."""
+        """Finish what a crash interrupted: re-project objects of journalled changesets,
+        run again a rebuild of the publication that did not finish."""
         done = []
+        rebuilds = []
         def marked(cs_id: str) -> bool:
             return next(self.working.quads_for_pattern(changeset_iri(cs_id), None, None,
                                                        self.mgmt), None) is not None
 
         for path, entry in self.journal.pending():
+            if entry.get("rebuild"):
+                rebuilds.append(path)  # last, from the working store as recovery left it
+                continue
             # a batch of an ingest counts only if the whole ingest completed
             applied = marked(entry["changeset"]) and (
                 not entry.get("part_of") or marked(entry["part_of"]))
@@ -615,6 +632,10 @@ class Repository:
                     listener(self, set(objects))
             bump_generation(self.home, f"recovered-{entry['changeset']}")
             self.journal.end(path)
+        if rebuilds:
+            self._rebuild(None)
+            for path in rebuilds:
+                self.journal.end(path)
         return done
 
     # ------------------------------------------------------------------ export

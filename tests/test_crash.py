@@ -234,3 +234,27 @@ def test_a_crash_during_recovery_is_recovered_next_time(site):
     assert {q.graph_name.value for q in site.repo.public} == {
         site.iris[FONDS], site.iris["/xjtu/admin"]}
     assert_publication_is_a_rebuild(site)
+
+
+PATCH_REBUILD = """
+from repo.projection import Publication
+real_project = Publication.project
+projected = []
+def project(self, iri):
+    projected.append(iri)
+    if len(projected) > 3:
+        crash("half-way through publish --rebuild")
+    return real_project(self, iri)
+Publication.project = project
+"""
+
+
+def test_a_rebuild_killed_half_way_is_run_again_on_the_next_open(site):
+    """The rebuild empties the publication first: a kill half-way left most public records
+    out of it, and the next open did not notice (found by tests/test_crash_safety.py)."""
+    site.repo.transition(site.admin, FONDS, "publish", recursive=True)
+    before = site.snapshot()
+    left = crash_run(site, PATCH_REBUILD, "repo.rebuild_publication()")
+    assert len(left[1]) < len(before[1])  # the kill left a publication missing records
+    assert site.snapshot() == before
+    assert_publication_is_a_rebuild(site)
