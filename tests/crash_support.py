@@ -311,17 +311,14 @@ def _has_fixity() -> bool:
 
 
 def ocfl_problems(root: Path) -> list[str]:
-    """ocfl-py's validator on the storage root, when ``files/`` is one (issue 14, item 1)."""
+    """ocfl-py's validator on the storage root (taught the 0004 layout by
+    preservation/ocfl_check.py), when ``files/`` is one (issue 14, item 1)."""
     if not (root / "0=ocfl_1.1").exists():
         return []
-    import ocfl
+    from preservation.ocfl_check import validate_root
 
-    storage = ocfl.StorageRoot(root=str(root))
-    if storage.validate(log_warnings=False, log_errors=False):
-        return []
-    errors = [str(e) for e in getattr(storage, "errors", [])][:3]
-    return [f"OCFL storage root invalid ({storage.good_objects}/{storage.num_objects} objects "
-            f"good): {errors}"]
+    valid, messages = validate_root(root)
+    return [] if valid else [f"OCFL storage root invalid: {messages[:3]}"]
 
 
 def half_written(home: Path) -> list[str]:

@@ -8,10 +8,10 @@ its measured duration and then judges the site: it opens, its journal is recover
 ``publish --rebuild`` equals the incremental publication, every named file checks, nothing
 half-written is visible, and the command's work is all there or none of it.
 
-The default run kills each command a few times (about ten trials, well under a minute); the
-slow test does 100 trials per command (seeds 1000–1099; their outcomes are written down in
-docs/preservation.md, "Crash safety"). A failure prints each failed trial's seed:
-``run_trial(scenario, folder, seed)`` reruns it alone.
+The default run kills each command a few times (about ten trials); the
+slow test, asked for with ``LANTAI_CRASH_TRIALS=100``, does 100 trials per command (seeds
+1000–1099; their outcomes are written down in docs/preservation.md, "Crash safety"). A
+failure prints each failed trial's seed: ``run_trial(scenario, folder, seed)`` reruns it.
 """
 
 from __future__ import annotations
@@ -182,11 +182,17 @@ def test_a_few_kills_leave_a_sound_site(short_scenarios, name, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(SHORT_TRIALS))
-def test_a_hundred_kills_leave_a_sound_site(full_scenarios, name, tmp_path):
-    """At least 100 trials per command (seeds 1000–1099); the summary line is what
-    docs/preservation.md records (printed, and appended to $LANTAI_CRASH_LOG if set)."""
-    scenario = full_scenarios[name]
-    trials = run_trials(scenario, tmp_path, range(1000, 1100))
+def test_a_hundred_kills_leave_a_sound_site(request, name, tmp_path):
+    """At least 100 trials per command (seeds 1000–1099) at the issue's sizes; the summary
+    line is what docs/preservation.md records (printed, and appended to $LANTAI_CRASH_LOG
+    if set). About 10–15 minutes per command on two busy cores, so it runs when asked
+    (``LANTAI_CRASH_TRIALS=100``; the issue: "at least 100 trials in a test, short ones in
+    CI"); the default run has the short version above."""
+    trials_wanted = int(os.environ.get("LANTAI_CRASH_TRIALS", "0"))
+    if trials_wanted <= 0:
+        pytest.skip("the full kill -9 run is asked for with LANTAI_CRASH_TRIALS=100")
+    scenario = request.getfixturevalue("full_scenarios")[name]  # built only when asked
+    trials = run_trials(scenario, tmp_path, range(1000, 1000 + trials_wanted))
     line = f"{summary(trials)}; the command takes {scenario.duration:.2f} s whole"
     print(line)
     if os.environ.get("LANTAI_CRASH_LOG"):
