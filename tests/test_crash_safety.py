@@ -58,7 +58,7 @@ class Size:
         return 1 + self.series * (1 + self.files_per_series)
 
 
-FULL = Size(series=6, files_per_series=50, scans=6, scan_size=(1400, 1000))  # 307 objects
+FULL = Size(series=6, files_per_series=50, scans=4, scan_size=(800, 600))  # 307 objects
 SHORT = Size(series=3, files_per_series=20, scans=2, scan_size=(400, 300))  # 64 objects
 
 
