@@ -79,7 +79,8 @@ def check_cmd(ctx: Context) -> None:
         sys.exit(1)
     if others:
         listed = ", ".join(f"{n} by key {k}" for k, n in sorted(others.items()))
-        raise keys.MasterKeyError(f"some data keys are wrapped by another key ({listed})")
+        raise keys.MasterKeyError(f"some data keys are wrapped by another key ({listed}): "
+                                  "run `lantai keys rotate` again with that key and this one")
 
 
 @keys_group.command(name="rotate")

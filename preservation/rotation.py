@@ -27,8 +27,9 @@ same command again after a kill finishes the work; the site's key id is switched
 and the journal removed only when every value is under the new key.
 
 Run it with the server stopped: a request made during the rotation by a server still holding
-the old key would be sealed under it (the rotation's last pass re-checks every value, and a
-value under the old key after the switch is reported by ``lantai keys check``).
+the old key would be sealed under it. The rotation's last pass re-checks the keyring, ``lantai
+keys check`` reports data keys still under another key, and the same command run again (the
+site already keyed to the new key) re-keys whatever is still under the old one.
 """
 
 from __future__ import annotations
@@ -96,8 +97,8 @@ def begin(home: Path, old: bytes, new: bytes) -> RotationReport:
                 f"finish it with those keys (given: old {old_id}, new {new_id})")
         report.resumed = True
         return report
-    if recorded == new_id:
-        report.already = True
+    if recorded == new_id:  # done before; a pass again re-keys what a server still
+        report.already = True  # holding the old key sealed meanwhile (else nothing changes)
         return report
     if recorded is not None and recorded != old_id:
         raise RotationError(f"the old key given (id {old_id}) is not this site's key "
@@ -207,6 +208,8 @@ def reseal_requests(home: Path, old: bytes, new: bytes,
             db.execute("COMMIT")
             report.requests += changed
             yield 1
+        if report.already:  # links and codes made since the switch are under the new key
+            return
         # hashes of random tokens and codes keyed by the old key: nothing to re-key them from
         db.execute("BEGIN IMMEDIATE")
         report.dropped_links += db.execute("DELETE FROM link").rowcount
@@ -254,8 +257,6 @@ def rotate(home: Path, old: bytes, new: bytes,
     """Move the site at ``home`` from ``old`` to ``new`` (resumable; see the module)."""
     home = Path(home)
     report = begin(home, old, new)
-    if report.already:
-        return report
     tell = progress or (lambda step, done, total: None)
 
     total = keyring_pending(home, new)
@@ -291,6 +292,9 @@ def rotate(home: Path, old: bytes, new: bytes,
     for n in rewrap_keyring(home, old, new):
         report.data_keys += n
     finish(home, report.new_id)
+    if report.already and (report.data_keys or report.requests or report.files
+                           or report.signing):
+        report.already = False  # values sealed under the old key after the switch: re-keyed
     return report
 
 

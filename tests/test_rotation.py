@@ -241,6 +241,51 @@ def test_rotate_needs_the_sites_key_and_a_new_one(tmp_path):
     assert not (home / keys.ROTATION_JOURNAL).exists()
 
 
+def test_what_a_server_still_holding_the_old_key_sealed_is_rekeyed_by_running_it_again(
+        tmp_path):
+    held = make_site(tmp_path, requests=1, originals=1)
+    home, old, new = held["home"], held["old"], held["new"]
+    mp = _using(old)
+    try:
+        stale = RequestStore.open(home)  # a server started before the rotation
+    finally:
+        mp.undo()
+    assert _cli("--home", str(home), "keys", "rotate", "--new-key-file", str(new),
+                key=old).exit_code == 0
+    late = Personal(name="钱七", id_number="610102200001019999", email="qian@example.org")
+    req = stale.create(kind="transcript", languages=("zh",), copies=1, delivery="electronic",
+                       channel="web", personal=late, verified=True)
+    stale.close()
+    held["requests"][req.id] = late
+    ring = Keyring(home / "preservation" / "keyring.sqlite3", keys.read_key_file(old))
+    held["data_keys"]["derivative:late/pyramid.tif"] = ring.data_key(
+        "derivative:late/pyramid.tif", create=True)
+    ring.close()
+    mp = _using(new)
+    try:
+        fresh = RequestStore.open(home)
+        code = next(iter(held["copies"]))
+        link = fresh.new_link(code)  # made under the new key: must survive the second pass
+        fresh.close()
+    finally:
+        mp.undo()
+    check = _cli("--home", str(home), "keys", "check", key=new)
+    assert check.exit_code == 1 and "1 by key" in check.output and "rotate" in check.output
+    again = _cli("--home", str(home), "keys", "rotate", "--new-key-file", str(new), key=old)
+    assert again.exit_code == 0, again.output
+    assert "1 data key(s) re-wrapped, 1 request(s)" in again.output
+    assert "download link" not in again.output
+    opens_with(held, new)
+    mp = _using(new)
+    try:
+        store = RequestStore.open(home)
+        assert store.use_link(link).code == code
+        store.close()
+    finally:
+        mp.undo()
+    assert _cli("--home", str(home), "keys", "check", key=new).exit_code == 0
+
+
 # ---------------------------------------------------------------------- killed, then finished
 def _state(held: dict) -> str:
     """After a kill: "old", "new" or "mid" (journal there, values under either key); every
