@@ -16,7 +16,9 @@ the demo; the writers of the REST API wait for it as they wait for one another):
 4. the catalogs (tantivy segments are immutable: hard links), the journal, the settings,
    the signing folder, ``publication.generation`` and the rest of the home: copied.
 
-Not in the snapshot: ``derivatives/`` (regenerable), ``tmp/``, SQLite's ``-wal``/``-shm``
+Not in the snapshot: the image pyramids, thumbnails and A/V copies of ``derivatives/``
+(regenerable; their texts — OCR lines, transcripts — are kept, see :data:`TEXT_DERIVATIVES`),
+``tmp/``, SQLite's ``-wal``/``-shm``
 side files, lock files, staff sign-in sessions, and the master key, which is never in the
 site and so never in its backup (restore needs it from wherever it is kept).
 
@@ -38,7 +40,7 @@ import os
 import secrets
 import shutil
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -57,6 +59,11 @@ TAG = "lantai"
 
 # Never in a backup: regenerable, temporary, or the stores (checkpointed separately)
 SKIP_TOP = {"tmp", "derivatives", "working", "publication", ".lock"}
+# Derivatives kept all the same: the texts (OCR lines, transcripts, A/V facts) are small and
+# costly to make again (OCR: about 4 s a page, 16 CPU-days for the archive's 355,800 images);
+# pyramids, thumbnails and A/V copies are large and quick to make (the image API makes a
+# missing pyramid on first request)
+TEXT_DERIVATIVES = (".json", ".vtt", ".txt")
 # Folders of immutable files (content-addressed, or replaced only by rename): hard-linked
 LINKED = {Path("files"), Path("preservation") / "staging", Path("catalog") / "public",
           Path("catalog") / "staff"}
@@ -148,8 +155,9 @@ def _skipped(rel: Path, is_dir: bool) -> bool:
     return name in SKIP_NAMES or name.endswith(SKIP_SUFFIXES) or name.startswith(".tantivy")
 
 
-def _link_tree(src: Path, dst: Path, home: Path) -> None:
-    """Hard links of every file under ``src`` (a folder of immutable files)."""
+def _link_tree(src: Path, dst: Path, home: Path,
+               keep: Callable[[str], bool] = lambda _name: True) -> None:
+    """Hard links of every file under ``src`` (a folder of immutable files) ``keep`` keeps."""
     for folder, dirs, names in os.walk(src):
         here = Path(folder)
         rel_here = here.relative_to(home)
@@ -157,7 +165,7 @@ def _link_tree(src: Path, dst: Path, home: Path) -> None:
         target = dst / here.relative_to(src)
         target.mkdir(parents=True, exist_ok=True)
         for name in names:
-            if _skipped(rel_here / name, False):
+            if not keep(name) or _skipped(rel_here / name, False):
                 continue
             path = here / name
             if path.is_symlink() or not path.is_file():
@@ -237,6 +245,9 @@ def build_snapshot(home: Path, folder: Path, *, wait: float = 60.0) -> None:
             sqlite_copy(index, folder / "preservation" / "index.sqlite3")
         if (home / "files").is_dir():
             _link_tree(home / "files", folder / "files", home)
+        if (home / "derivatives").is_dir():  # their texts only: see TEXT_DERIVATIVES
+            _link_tree(home / "derivatives", folder / "derivatives", home,
+                       keep=lambda name: name.endswith(TEXT_DERIVATIVES))
         for entry in sorted(home.iterdir()):
             rel = Path(entry.name)
             if entry.name == "files" or _skipped(rel, entry.is_dir()):

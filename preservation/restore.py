@@ -22,7 +22,7 @@ from typing import Any
 from preservation import proof
 from preservation.backup import TAG
 from preservation.restic import DiskFull, Restic, Snapshot
-from repo.durable import fsync_dir
+from repo.durable import fsync_dir, write_atomically
 from repo.errors import Conflict, Invalid, LantaiError, NotFound
 
 SPARE = 16 << 20  # room left free beyond the restore size (the proof's server, logs)
@@ -82,7 +82,7 @@ def restore(restic: Restic, snapshot_id: str, target: Path) -> tuple[Snapshot, d
         if manifest.get("site_id") != snap.tag("site"):
             raise Invalid(f"snapshot {snap.short_id}: its tags name site {snap.tag('site')}, "
                           f"its manifest site {manifest.get('site_id')}")
-        for name in ("derivatives", "tmp"):  # not backed up: made again
+        for name in ("derivatives", "tmp"):  # not (or not all) backed up: made again
             (work / name).mkdir(exist_ok=True)
         manifest_path.unlink()
         if target.is_dir():
@@ -93,9 +93,9 @@ def restore(restic: Restic, snapshot_id: str, target: Path) -> tuple[Snapshot, d
         shutil.rmtree(work, ignore_errors=True)
         raise
     (target / "preservation").mkdir(exist_ok=True)
-    (target / "preservation" / "restored-from.json").write_text(json.dumps({
+    write_atomically(target / "preservation" / "restored-from.json", (json.dumps({
         "snapshot": snap.id, "repository": restic.repository, "time": snap.time,
-        "site_id": manifest.get("site_id")}, indent=1) + "\n", encoding="utf-8")
+        "site_id": manifest.get("site_id")}, indent=1) + "\n").encode())
     return snap, manifest
 
 

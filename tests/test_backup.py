@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 from support import BASE, rclone_restic, read_only_snapshot, require, small_disk
 
-from preservation.backup import keep_options
+from preservation.backup import TEXT_DERIVATIVES, keep_options
 from repo.cli import main
 from repo.errors import Invalid
 from repo.repository import Repository
@@ -109,7 +109,13 @@ def test_backup_to_rest_server_then_restore_proves_itself(demo, password, tmp_pa
     for path in new.rglob("*"):
         if path.is_file():
             assert key not in path.read_bytes(), path
-    assert not any((new / "derivatives").iterdir())
+    # derivatives: the texts (OCR lines) are kept, pyramids and thumbnails made again
+    def texts(home: Path) -> list[str]:
+        return sorted(str(p.relative_to(home)) for p in (home / "derivatives").rglob("*")
+                      if p.is_file() and p.name.endswith(TEXT_DERIVATIVES))
+    assert texts(demo) and texts(new) == texts(demo)
+    assert sorted(p for p in (new / "derivatives").rglob("*") if p.is_file()) == \
+        sorted(new / t for t in texts(new))
     assert not (new / "tmp" / "backup").exists()
     assert not (demo / "tmp" / "backup").exists()
 
