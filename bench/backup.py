@@ -108,20 +108,24 @@ def bench_backup(work: Path, args: argparse.Namespace) -> list[dict]:
     first = backup(home, restic)
     rows = [row("first", first.seconds, None,
                 f"{files} files, {size / 2**30:.2f} GiB site (made in {made:.0f} s)")]
-    times = [backup(home, restic).seconds for _ in range(args.repeat)]
+    results = [backup(home, restic) for _ in range(args.repeat)]
+    times = [r.seconds for r in results]
     anchor_repo = work / "anchor-repo"
     _plain_restic(anchor_repo, password, "init")
     _plain_restic(anchor_repo, password, "backup", ".", cwd=home)  # the full first run
     anchors = [_plain_restic(anchor_repo, password, "backup", ".", cwd=home)
                for _ in range(args.repeat)]
+    locks = [r.locked_seconds for r in results]
     rows.append(row("unchanged", statistics.median(times), statistics.median(anchors),
-                    f"median of {args.repeat}: {', '.join(f'{t:.1f}' for t in times)}"))
+                    f"median of {args.repeat}: {', '.join(f'{t:.1f}' for t in times)}; "
+                    f"writers waited {statistics.median(locks):.2f} s"))
     took = edit_records(home, args.edits)
     after = backup(home, restic)
     anchor = _plain_restic(anchor_repo, password, "backup", ".", cwd=home)
     rows.append(row("edits", after.seconds, anchor,
                     f"{args.edits} edits made in {took:.0f} s; "
-                    f"{after.bytes_added / 2**20:.1f} MiB added"))
+                    f"{after.bytes_added / 2**20:.1f} MiB added; writers waited "
+                    f"{after.locked_seconds:.2f} s"))
     return rows
 
 

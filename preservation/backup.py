@@ -87,13 +87,15 @@ class BackupResult:
     files_unmodified: int
     bytes_added: int
     seconds: float
+    locked_seconds: float  # how long writers waited for the snapshot folder
     manifest: dict[str, Any]
 
     def to_json(self) -> dict[str, Any]:
         return {"snapshot": self.snapshot_id, "site_id": self.site_id, "key_id": self.key_id,
                 "files_new": self.files_new, "files_changed": self.files_changed,
                 "files_unmodified": self.files_unmodified, "bytes_added": self.bytes_added,
-                "seconds": round(self.seconds, 3), "master_key_included": False}
+                "seconds": round(self.seconds, 3),
+                "locked_seconds": round(self.locked_seconds, 3), "master_key_included": False}
 
 
 # ---------------------------------------------------------------------- site identity
@@ -228,14 +230,17 @@ def _copy_tree(src: Path, dst: Path, home: Path) -> None:
                     continue  # replaced by rename between the listing and the copy
 
 
-def build_snapshot(home: Path, folder: Path, *, wait: float = 60.0) -> None:
+def build_snapshot(home: Path, folder: Path, *, wait: float = 60.0) -> float:
     """Fill ``folder`` (which must not exist) with a consistent copy of the site, holding
-    the repository's write lock while it is made."""
+    the repository's write lock while it is made; how long it was held (seconds)."""
+    import time
+
     from repo.repository import Repository
 
     home = Path(home)
     folder.mkdir(parents=True)
     with Repository.open(home, wait=wait) as repo:
+        locked = time.monotonic()
         repo.working.flush()
         repo.public.flush()
         repo.working.backup(str(folder / "working"))
@@ -256,6 +261,8 @@ def build_snapshot(home: Path, folder: Path, *, wait: float = 60.0) -> None:
                 _copy_tree(entry, folder, home)
             elif entry.is_file() and not entry.is_symlink():
                 shutil.copy2(entry, folder / rel)
+        locked = time.monotonic() - locked
+    return locked
 
 
 # ---------------------------------------------------------------------- the backup
@@ -276,7 +283,7 @@ def backup(home: Path, restic: Restic, *, wait: float = 60.0) -> BackupResult:
             shutil.rmtree(folder)  # what a killed backup left
         try:
             try:
-                build_snapshot(home, folder, wait=wait)
+                locked = build_snapshot(home, folder, wait=wait)
                 manifest = {
                     "format": 1,
                     "site_id": ident,
@@ -306,7 +313,7 @@ def backup(home: Path, restic: Restic, *, wait: float = 60.0) -> BackupResult:
         files_changed=int(summary.get("files_changed", 0)),
         files_unmodified=int(summary.get("files_unmodified", 0)),
         bytes_added=int(summary.get("data_added", 0)),
-        seconds=time.monotonic() - started, manifest=manifest)
+        seconds=time.monotonic() - started, locked_seconds=locked, manifest=manifest)
 
 
 def site_tags(home: Path) -> list[str]:

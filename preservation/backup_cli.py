@@ -65,7 +65,8 @@ def _make_backup(ctx: Context, repository: str | None, password_file: Path | Non
               + (f", key id {result.key_id}" if result.key_id else "")
               + f"): {result.files_new} new, {result.files_changed} changed, "
               f"{result.files_unmodified} unchanged files, "
-              f"{result.bytes_added / 2**20:.1f} MiB added in {result.seconds:.1f} s",
+              f"{result.bytes_added / 2**20:.1f} MiB added in {result.seconds:.1f} s "
+              f"(writers waited {result.locked_seconds:.2f} s)",
               markup=False)
     err.print("the master key is NOT in the backup: a restore needs it from where you keep "
               "it (--key-file)", markup=False)

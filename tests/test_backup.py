@@ -131,6 +131,8 @@ def test_second_backup_of_an_unchanged_site_adds_almost_nothing(demo, password, 
     assert second["files_new"] <= 10, second
     assert second["files_unmodified"] >= stored  # the originals were not read again
     assert second["bytes_added"] < first["bytes_added"] / 4, (first, second)
+    # writers waited only while the snapshot folder was made, not while restic ran
+    assert 0 < second["locked_seconds"] < second["seconds"]
 
 
 def test_restore_refuses_a_folder_that_is_not_empty_and_a_live_site(demo, password,
