@@ -63,19 +63,27 @@ PHASES = ("cold", "warm", "render")
 
 
 # --------------------------------------------------------------------------- a site
-def make_image_site(home: Path, base: str, images: dict[str, Path]) -> None:
+def make_image_site(home: Path, base: str, images: dict[str, Path], *,
+                    encrypted: bool = True) -> None:
     """A new site at ``home`` whose published fonds holds one item per image, each with a
     published, open image instantiation of key ``key`` (what ``lantai ingest media`` makes,
-    built here through the Repository API so that this works on its own)."""
+    built here through the Repository API so that this works on its own). ``encrypted``:
+    the site's files (and so its derivatives) are sealed, as on every new site; False makes
+    a site as they were before issue 14 (the other side of ``bench/tiles_sealed.py``)."""
+    import dataclasses
+
     import pyvips
 
+    from repo.config import read_settings, write_settings
     from repo.files import FileStore
     from repo.repository import NewObject, Repository
 
     repo, _token = Repository.init(home, base)
     try:
+        if not encrypted:
+            write_settings(home, dataclasses.replace(read_settings(home), files_encrypted=False))
         admin = repo.user("admin")
-        files = FileStore(home / "files")
+        files = FileStore.for_site(home)
         specs = [NewObject(parent="/", type="fonds", slug="bench", key="bench", state="published",
                            fields={"title": {"zh": "测试全宗", "en": "Test fonds"},
                                    "refcode": "9999"})]
@@ -92,6 +100,7 @@ def make_image_site(home: Path, base: str, images: dict[str, Path]) -> None:
                                    fields={"mime": mime, "digest": digest,
                                            "width": str(header.width),
                                            "height": str(header.height)}))
+        files.close()
         repo.ingest(admin, specs, message="bench: images")
     finally:
         repo.close()

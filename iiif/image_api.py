@@ -511,7 +511,8 @@ def _level_image(pyramid: Path | str, level: int, version: str | None) -> pyvips
         if img is not None:
             _levels.move_to_end(key)
             return img
-    img = pyvips.Image.new_from_file(str(pyramid), page=level, revalidate=True)
+    path = Path(pyramid)  # sealed or not (iiif.derivative_files): libvips reads plaintext
+    img = derivatives.files_for(path).vips_image(path, page=level, revalidate=True)
     if version:  # the file was there when we looked: keep it (else open it every time)
         with _levels_lock:
             _levels[key] = img
@@ -541,12 +542,12 @@ def stored_tile(pyramid: Path, plan: Plan) -> bytes | None:
     level = f.bit_length() - 1
     try:
         layout = derivatives.pyramid_layout(pyramid)
-    except (OSError, struct.error, DerivativeError):
+        if level >= len(layout) or (plan.quality == "color" and layout[level].samples != 3):
+            return None
+        return derivatives.stored_jpeg_tile(pyramid, level, box.x // box.w, box.y // box.h,
+                                            layout)
+    except (OSError, struct.error, DerivativeError):  # missing or damaged: rendered instead
         return None
-    if level >= len(layout) or (plan.quality == "color" and layout[level].samples != 3):
-        return None
-    return derivatives.stored_jpeg_tile(pyramid, level, box.x // box.w, box.y // box.h,
-                                        layout)
 
 
 def _scale(img: pyvips.Image, width: int, height: int) -> pyvips.Image:

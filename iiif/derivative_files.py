@@ -1,0 +1,306 @@
+"""Derivative files at rest: sealed when the site's files are, read as plaintext either way.
+
+A pyramid, a thumbnail or a recording's poster shows what the original shows, so on a site
+whose files are encrypted (``settings.files_encrypted``) they are sealed too, each under a
+data key of its own in the site's keyring (``derivative:<hex>/<file name>``,
+:mod:`preservation.keyring`), in the format of :mod:`preservation.crypt`. Every derivative is
+sealed, whatever its record's access: the tile benchmark (``bench/tiles_sealed.py``,
+``docs/benchmarks.md``) showed sealed tiles served at well above 0.8× the unsealed rate, so
+there is no reason to keep open records' derivatives in the clear — and then a record closed
+or opened needs nothing done to its derivatives, there is no window in which a closed
+record's pyramid lies unsealed, and no rule to get wrong.
+
+Readers never need to know: every reader goes through :class:`DerivativeFiles`, which tells a
+sealed file from a plain one by its first four bytes (``LTE\\x01``; a JPEG starts ``\\xff\\xd8``,
+a TIFF ``II*`` or ``MM``), so a site whose derivatives were made before encryption was switched
+on keeps serving them (:meth:`DerivativeFiles.seal_existing` seals them in place).
+
+Why sealed pyramids are quick to serve: derivatives are sealed in 16 KiB chunks
+(:data:`CHUNK`, recorded in each file's header; originals use 64 KiB), so a stored 256 px JPEG
+tile of ~20 KB costs two or three small AES-GCM decryptions (~10 µs each) on top of its
+``pread``; and libvips reads a sealed pyramid through a :class:`pyvips.SourceCustom` over the
+plaintext reader, tile by tile, so a rendered tile decrypts only the tiles it crops.
+
+Plaintext never lies under a derivative's name: a derivative is made in ``{home}/tmp/``
+(mode 0600, removed at once) and sealed into a temporary file beside its target, which is
+fsynced and renamed into place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO, ClassVar
+
+import pyvips
+
+from preservation import crypt
+from preservation.keyring import Keyring
+from repo.durable import fsync_dir
+
+CHUNK = 16 * 1024  # plaintext bytes per sealed chunk of a derivative (see the docstring)
+TMP = "tmp"  # {home}/tmp: where plaintext is made before it is sealed
+KEYS_KEPT = 4096  # data keys kept in memory per site (a tile request then opens no SQLite)
+PIECE = 1 << 20  # bytes read at a time while sealing
+
+
+def keyring_name(path: Path) -> str:
+    """``derivative:<hex>/<file>`` for ``{home}/derivatives/<hex>/<file>``."""
+    return f"derivative:{path.parent.name}/{path.name}"
+
+
+def is_sealed(path: Path | str) -> bool:
+    """Whether the file at ``path`` is sealed (its first bytes are the sealed format's)."""
+    with open(path, "rb") as fh:
+        return fh.read(len(crypt.MAGIC)) == crypt.MAGIC
+
+
+class DerivativeFiles:
+    """The derivative files of one site: written sealed or plain, read as plaintext.
+
+    One per site and process (:meth:`for_site`); thread-safe. The keyring is opened on the
+    first sealed file read or written, so a site without encryption never needs a key.
+    """
+
+    _sites: ClassVar[dict[str, DerivativeFiles]] = {}
+    _sites_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, home: Path | str, *, sealing: bool | None = None,
+                 keyring: Keyring | None = None) -> None:
+        self.home = Path(home)
+        self._sealing = sealing
+        self._keyring = keyring
+        self._keys: OrderedDict[str, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def for_site(cls, home: Path | str) -> DerivativeFiles:
+        """The shared instance for the site at ``home``."""
+        key = os.path.abspath(home)  # no system call: this is on every tile's path
+        with cls._sites_lock:
+            found = cls._sites.get(key)
+            if found is None:
+                found = cls._sites[key] = cls(home)
+            return found
+
+    @classmethod
+    def forget_sites(cls) -> None:
+        """Drop every shared instance (a test that changes a site's key or settings)."""
+        with cls._sites_lock:
+            sites, cls._sites = list(cls._sites.values()), {}
+        for site in sites:
+            site.close()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._keyring is not None:
+                self._keyring.close()
+                self._keyring = None
+            self._keys.clear()
+
+    # ------------------------------------------------------------------ policy and keys
+    @property
+    def sealing(self) -> bool:
+        """Whether new derivatives are sealed: when the site's files are
+        (``settings.files_encrypted``), read from its settings on every call (cheap: new
+        derivatives are rare), so ``lantai files migrate --encrypt`` takes effect at once."""
+        if self._sealing is not None:
+            return self._sealing
+        from repo.config import read_settings
+
+        return bool(read_settings(self.home).files_encrypted)
+
+    def _ring(self) -> Keyring:
+        if self._keyring is None:
+            self._keyring = Keyring.open(self.home)
+        return self._keyring
+
+    def data_key(self, path: Path, *, create: bool = False) -> bytes:
+        """The data key of the derivative at ``path`` (kept in memory once looked up)."""
+        name = keyring_name(path)
+        with self._lock:
+            key = self._keys.get(name)
+            if key is not None:
+                self._keys.move_to_end(name)
+                return key
+            key = self._ring().data_key(name, create=create)
+            self._keys[name] = key
+            while len(self._keys) > KEYS_KEPT:
+                self._keys.popitem(last=False)
+            return key
+
+    # ------------------------------------------------------------------ writing
+    @contextlib.contextmanager
+    def plaintext_file(self, target: Path) -> Iterator[Path]:
+        """A fresh temporary path to make ``target``'s plaintext in: in ``{home}/tmp/``
+        (mode 0600) when the site seals derivatives, else beside the target. Removed on
+        exit, whatever happened."""
+        folder = self.home / TMP if self.sealing else target.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=folder, prefix=f".{target.stem}-", suffix=target.suffix)
+        os.close(fd)
+        tmp = Path(name)
+        try:
+            yield tmp
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def store(self, plaintext: Path, target: Path) -> None:
+        """Put the finished ``plaintext`` file in place as ``target``: sealed (streamed)
+        when the site seals derivatives, else as it is; durably and all or nothing."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not self.sealing:
+            with open(plaintext, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.chmod(plaintext, 0o644)  # mkstemp makes 0600; the web server may be another user
+            os.replace(plaintext, target)
+            fsync_dir(target.parent)
+            return
+        key = self.data_key(target, create=True)
+        size = plaintext.stat().st_size
+        with open(plaintext, "rb") as src:
+            self._write_sealed(target, crypt.seal_chunks(iter(lambda: src.read(PIECE), b""),
+                                                         size, key, CHUNK))
+
+    def write_bytes(self, target: Path, data: bytes) -> None:
+        """``target`` holds ``data`` (sealed when the site seals derivatives)."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if self.sealing:
+            key = self.data_key(target, create=True)
+            self._write_sealed(target, crypt.seal_chunks([data], len(data), key, CHUNK))
+            return
+        self._write_pieces(target, [data], 0o644)
+
+    def _write_sealed(self, target: Path, pieces) -> None:
+        self._write_pieces(target, pieces, 0o644)
+
+    @staticmethod
+    def _write_pieces(target: Path, pieces, mode: int) -> None:
+        fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}-",
+                                    suffix=target.suffix)
+        tmp = Path(name)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for piece in pieces:
+                    out.write(piece)
+                out.flush()
+                os.fsync(out.fileno())
+            os.chmod(tmp, mode)
+            os.replace(tmp, target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        fsync_dir(target.parent)
+
+    def seal_existing(self, path: Path) -> bool:
+        """Seal a derivative made before the site's files were encrypted, in place; True
+        when it was sealed now (False: already sealed, or the site does not seal)."""
+        if not self.sealing or not path.is_file() or is_sealed(path):
+            return False
+        self.store_copy(path)
+        return True
+
+    def store_copy(self, path: Path) -> None:
+        """Seal the plain file ``path`` over itself (through a temporary file)."""
+        key = self.data_key(path, create=True)
+        size = path.stat().st_size
+        with open(path, "rb") as src:
+            self._write_sealed(path, crypt.seal_chunks(iter(lambda: src.read(PIECE), b""),
+                                                       size, key, CHUNK))
+
+    # ------------------------------------------------------------------ reading
+    def open(self, path: Path) -> BinaryIO:
+        """The plaintext of the derivative at ``path``, seekable (sealed or not).
+        FileNotFoundError when it is missing, :class:`preservation.crypt.DecryptionError`
+        when it is sealed and does not open."""
+        raw = open(path, "rb", buffering=0)  # noqa: SIM115 - handed to the reader, closed by it
+        try:
+            if raw.read(len(crypt.MAGIC)) != crypt.MAGIC:
+                raw.seek(0)
+                return io.BufferedReader(raw)
+            raw.seek(0)
+            reader = crypt.SealedReader(raw, self.data_key(path), name=path.name)
+        except BaseException:
+            raw.close()
+            raise
+        return io.BufferedReader(reader, buffer_size=CHUNK)
+
+    def read_bytes(self, path: Path) -> bytes:
+        with self.open(path) as fh:
+            return fh.read()
+
+    def read_at(self, path: Path, offset: int, count: int, *, sealed: bool) -> bytes:
+        """``count`` plaintext bytes at ``offset`` (a stored tile): one ``pread`` of a plain
+        file; for a sealed one, the few chunks that hold them, each checked."""
+        if not sealed:
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                return os.pread(fd, count, offset)
+            finally:
+                os.close(fd)
+        key = self.data_key(path)
+        with open(path, "rb", buffering=0) as raw:
+            reader = crypt.SealedReader(raw, key, name=path.name)
+            reader.seek(offset)
+            out = bytearray(count)
+            got = reader.readinto(out)
+            return bytes(out[:got])
+
+    def vips_image(self, path: Path, **options) -> pyvips.Image:
+        """The image at ``path`` for libvips (``page=``, ``revalidate=`` … as for
+        ``new_from_file``): from the file itself when plain, else through a custom source
+        over the plaintext reader, read on demand (libvips reads only the tiles it needs)."""
+        if not is_sealed(path):
+            return pyvips.Image.new_from_file(str(path), **options)
+        options.pop("revalidate", None)  # a new source is read afresh anyway
+        return image_from_stream(self.open(path), **options)
+
+
+def reader_source(stream: BinaryIO) -> pyvips.SourceCustom:
+    """A libvips source reading ``stream`` (seekable), safe to use from libvips' threads."""
+    lock = threading.Lock()
+    source = pyvips.SourceCustom()
+
+    def on_read(size: int) -> bytes:
+        with lock:
+            return stream.read(size)
+
+    def on_seek(offset: int, whence: int) -> int:
+        with lock:
+            return stream.seek(offset, whence)
+
+    source.on_read(on_read)
+    source.on_seek(on_seek)
+    return source
+
+
+def image_from_stream(stream: BinaryIO, **options) -> pyvips.Image:
+    """An image libvips decodes from ``stream`` (seekable, plaintext), read on demand."""
+    source = reader_source(stream)
+    try:
+        image = pyvips.Image.new_from_source(source, "", **options)
+    except BaseException:
+        stream.close()
+        raise
+    # pyvips keeps the source (and so its callbacks and the stream they read) with the
+    # image and every image made from it: it lives as long as libvips may read it
+    return image
+
+
+def raw_is_clear(path: Path) -> bool:
+    """Whether the raw bytes at ``path`` start like an image or a JSON file (for checks:
+    a sealed derivative never does)."""
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    return head.startswith((b"\xff\xd8", b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+",
+                            b"{", b"\x89PNG"))
+
+
+__all__ = ["CHUNK", "DerivativeFiles", "image_from_stream", "is_sealed", "keyring_name",
+           "raw_is_clear", "reader_source"]
