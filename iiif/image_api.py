@@ -7,7 +7,8 @@
 
 Identifiers are image instantiation keys; only those in the publication dataset answer
 (:mod:`iiif.public`), everything else is 404. Pixels come from the tiled pyramidal TIFFs
-(:mod:`iiif.derivatives`, made on the first request if missing), fastest first:
+(:mod:`iiif.derivatives`, made on the first request if missing; sealed on a site whose files
+are encrypted, and read as plaintext through :mod:`iiif.derivative_files`), fastest first:
 
 1. a tile asked for exactly as one of the pyramids stores it (256 or 512 px, on the grid
    of a scale factor, ``default``/``color`` JPEG: what viewers ask for from info.json's
@@ -44,6 +45,7 @@ from iiif import caching, derivatives, jobs
 from iiif.derivatives import DerivativeError, ImageInfo
 from iiif.image_request import FORMATS, Limits, Plan, RequestError, canonical, parse
 from iiif.public import PublicImage, PublicImages, instantiation_iri
+from preservation.crypt import DecryptionError
 from publisher import busy
 from publisher.dataset import public_store, read_generation
 from publisher.gone import is_gone
@@ -124,8 +126,9 @@ def image(identifier: str, region: str, size: str, rotation: str, quality_format
                     data = render(pyramid, info, plan, version[0])
                 if version[0]:  # the main pyramid was there before and after rendering
                     _rendered.put(key, data)
-    except (pyvips.Error, OSError):
-        # derivatives may be deleted at any time (they are regenerable): make them again
+    except (pyvips.Error, OSError, DecryptionError):
+        # derivatives may be deleted or damaged at any time (they are regenerable): make
+        # them again
         _forget(public)
         info = _image_info(public)
         try:

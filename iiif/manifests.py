@@ -519,22 +519,22 @@ def av_canvas(site: Site, manifest_id: str, m: Media, n: int, related: list[Medi
                 thumbnail=thumbnail(urls, m, True))
 
 
-def read_segments(files_root: Path | None, m: Media) -> list[dict]:
-    """The segments of a table-of-contents JSON instantiation (empty if unusable)."""
-    if files_root is None or not m.digest:
+def read_segments(home: Path | None, m: Media) -> list[dict]:
+    """The segments of a table-of-contents JSON instantiation (empty if unusable), read
+    from the site's file store at ``home`` (decrypted when sealed)."""
+    if home is None or not m.digest:
         return []
+    from preservation.crypt import DecryptionError
     from repo.errors import LantaiError
     from repo.files import FileStore
 
-    if not (files_root.parent / "lantai.toml").is_file():
-        return []
-    try:  # through the file store: the file may be staged, in OCFL, sealed
-        with FileStore.for_site(files_root.parent) as files:
-            if files.size(m.digest) > MAX_SEGMENTS_BYTES:
+    try:
+        with FileStore.for_site(home) as store:
+            if store.size(m.digest) > MAX_SEGMENTS_BYTES:
                 return []
-            with files.open(m.digest) as fh:
-                data = json.loads(fh.read(MAX_SEGMENTS_BYTES + 1).decode("utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError, LantaiError):
+            with store.open(m.digest) as fh:
+                data = json.loads(fh.read().decode("utf-8"))
+    except (LantaiError, DecryptionError, OSError, ValueError, UnicodeDecodeError):
         return []
     segments = data.get("segments") if isinstance(data, dict) else None
     out = []
@@ -650,7 +650,7 @@ def descriptive(site: Site, graph: PublicGraph, iri: str, stmts: dict[str, list]
 
 # ---------------------------------------------------------------------- the manifest
 def build_manifest(store: Store, site: Site, kind: str, key: str, *,
-                   files_root: Path | None = None, validate: bool = False) -> dict | None:
+                   home: Path | None = None, validate: bool = False) -> dict | None:
     """The manifest of the public record ``{base}/id/{kind}/{key}`` as a JSON-ready dict,
     or None when there is none (not public, not a record, or nothing digitised)."""
     graph = PublicGraph(store, site.base)
@@ -688,7 +688,7 @@ def build_manifest(store: Store, site: Site, kind: str, key: str, *,
             related = derived.get(m.iri, [])
             canvases.append(av_canvas(site, mid, m, n, related, validate))
             segments = [s for t in related if t.mime == "application/json"
-                        for s in read_segments(files_root, t)]
+                        for s in read_segments(home, t)]
             av.append((m, segments))
     props = descriptive(site, graph, iri, stmts, label)
     searchable = (any(site.has_ocr(m) for m in images[:1])

@@ -23,10 +23,13 @@ which needs the Reviewer role; ``--private`` keeps them private). Their keys are
 ``{record key}-{n}`` with ``n`` counting on from the record's existing instantiations, so
 the manifest shows pages in the order the files were given.
 
-Derivatives live in ``{home}/derivatives/{sha256 hex}/`` (iiif/__init__.py): images are
-handed to :func:`iiif.derivatives.ensure_image_derivatives`;
-recordings get ``poster.jpg`` (a video frame, or a drawn waveform for audio) and
-``media.json`` here.
+Originals go to the site's file store (:class:`repo.files.FileStore`: staged, sealed when the
+site's files are encrypted, deposited in their OCFL object after the changeset). Derivatives
+live in ``{home}/derivatives/{sha256 hex}/`` (iiif/__init__.py), sealed likewise
+(:mod:`iiif.derivative_files`): images are handed to
+:func:`iiif.derivatives.ensure_image_derivatives`; recordings get ``poster.jpg`` (a video
+frame, or a drawn waveform for audio) and ``media.json`` here. A running ingest names what it
+stores in a locked marker in ``{home}/tmp/ingesting/`` (:mod:`repo.sweep`).
 """
 
 from __future__ import annotations
@@ -37,12 +40,12 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from iiif.derivative_files import DerivativeFiles
 from iiif.derivatives import derivatives_folder, ensure_image_derivatives
 from iiif.transcripts import parse_vtt
 from publisher.i18n import LANGS, ui_ptext
@@ -57,6 +60,8 @@ AUDIO_POSTER = (640, 360)
 WAVEFORM_FULL_SECONDS = 600  # longer recordings are sampled for their waveform poster
 WAVEFORM_SAMPLES = 320
 _LOCK = threading.Lock()
+POSTER = "poster.jpg"  # a recording's derivatives, in its derivatives folder
+MEDIA_FACTS = "media.json"
 _VTT_NAME = re.compile(r"^(?P<stem>.+)\.(?P<lang>[a-z]{2,3})\.vtt$", re.I)
 
 Progress = Callable[[int, int], None]
@@ -365,39 +370,44 @@ def _short(exc: BaseException) -> str:
 
 # ---------------------------------------------------------------------- derivatives of A/V
 def ensure_av_derivatives(home: Path, digest: str, mime: str) -> Path | None:
-    """``poster.jpg`` and ``media.json`` of a stored recording; the folder (None if the
-    original is missing). Regenerable: made again whenever missing."""
-    from repo.files import FileStore
+    """``poster.jpg`` and ``media.json`` of a stored recording (sealed when the site's files
+    are: :mod:`iiif.derivative_files`); the folder (None if the original is missing).
+    Regenerable: made again whenever missing. Read them with :func:`av_derivative`."""
+    from iiif.derivatives import original_store
 
     folder = derivatives_folder(home, digest)
-    if (folder / "poster.jpg").is_file() and (folder / "media.json").is_file():
+    if (folder / POSTER).is_file() and (folder / MEDIA_FACTS).is_file():
         return folder
-    original = FileStore(Path(home) / "files").path_for(digest)
-    if not original.is_file():
-        return None
-    with _LOCK:
-        if (folder / "poster.jpg").is_file() and (folder / "media.json").is_file():
-            return folder
-        info = _probe_av(original)
-        poster = (_video_poster(original, info) if info.kind == "video"
-                  else _waveform_poster(original, info.duration))
-        folder.mkdir(parents=True, exist_ok=True)
-        _write_atomic(folder / "poster.jpg", poster)
-        facts = {"mime": mime, "duration": info.duration, "width": info.width,
-                 "height": info.height, "digest": digest}
-        _write_atomic(folder / "media.json", json.dumps(facts).encode())
+    with original_store(home) as store:
+        if digest not in store:
+            return None
+        with _LOCK:
+            if (folder / POSTER).is_file() and (folder / MEDIA_FACTS).is_file():
+                return folder
+            # FFmpeg wants a path: the plaintext of a sealed recording is a temporary copy in
+            # {home}/tmp (mode 0600), removed when the poster is made
+            with store.local_path(digest) as original:
+                info = _probe_av(original)
+                poster = (_video_poster(original, info) if info.kind == "video"
+                          else _waveform_poster(original, info.duration))
+            files = DerivativeFiles.for_site(home)
+            files.write_bytes(folder / POSTER, poster)
+            facts = {"mime": mime, "duration": info.duration, "width": info.width,
+                     "height": info.height, "digest": digest}
+            files.write_bytes(folder / MEDIA_FACTS, json.dumps(facts).encode())
     return folder
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".part-")
+def av_derivative(home: Path | str, digest: str, mime: str, name: str) -> bytes | None:
+    """The plaintext of a recording's derivative ``name`` (``poster.jpg``, ``media.json``),
+    made first if missing; None when the recording is not stored."""
+    folder = ensure_av_derivatives(Path(home), digest, mime)
+    if folder is None:
+        return None
     try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        return DerivativeFiles.for_site(home).read_bytes(folder / name)
+    except FileNotFoundError:
+        return None
 
 
 def _video_poster(path: Path, info: Probe) -> bytes:
@@ -623,7 +633,7 @@ def ingest_media(repo, user, ref: str, files: list[Path], *, private: bool = Fal
     prefix = record.iri.rsplit("/", 1)[-1][:48]
     seq = len(existing)
 
-    files_store = FileStore(repo.home / "files")
+    files_store = FileStore.for_site(repo.home)
     added_digests: list[str] = []
     added_folders: list[Path] = []
     specs: list[NewObject] = []
@@ -652,7 +662,7 @@ def ingest_media(repo, user, ref: str, files: list[Path], *, private: bool = Fal
     def put(data: Path | bytes, digest: str | None = None) -> str:
         digest = digest or _sha256(data)
         if digest not in files_store and digest not in added_digests:
-            marker.will_create(digest, files_store.path_for(digest))  # before the copy
+            marker.will_create(digest)  # before the copy: a sweep discards it if unnamed
             added_digests.append(digest)
         if files_store.put(data) != digest:
             raise Invalid("a file changed while it was being stored; try again")
@@ -746,14 +756,15 @@ def ingest_media(repo, user, ref: str, files: list[Path], *, private: bool = Fal
             repo.ingest(user, specs,
                         message=f"attach {len(paths)} media file(s) to {record.path}")
     except BaseException:
-        for digest in added_digests:
-            with contextlib.suppress(OSError):
-                files_store.discard(digest)  # the staged copy and its index row
+        for digest in added_digests:  # staged, never deposited: nothing else names them
+            with contextlib.suppress(OSError, LantaiError):
+                files_store.discard(digest)
         for folder in added_folders:
             shutil.rmtree(folder, ignore_errors=True)
         raise
     finally:
         marker.close()
+        files_store.close()
     kind, key = record.iri.removeprefix(repo.base + "/id/").split("/", 1)
     return IngestResult(record=record.iri, path=record.path,
                         manifest=f"{repo.base}/iiif/manifest/{kind}/{key}", attached=attached)

@@ -20,21 +20,22 @@ rel="alternate">`` (and HTTP ``Link``) to the manifest, and the viewer panel.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import threading
 from collections import OrderedDict
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import orjson
-from flask import Blueprint, Flask, Response, abort, current_app, request, send_file
+from flask import Blueprint, Flask, Response, abort, current_app, request
 
 if TYPE_CHECKING:  # current_app is typed Flask, but is the proxy to it
     from werkzeug.local import LocalProxy
 from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
+from werkzeug.wsgi import wrap_file
 
 from iiif import caching, object_panel, viewer_asset
 from iiif.collections import build_collection
@@ -52,6 +53,7 @@ from publisher.dataset import public_store, read_generation
 from publisher.gone import absent
 from publisher.i18n import ui_ptext, ui_text
 from repo.errors import LantaiError
+from repo.files import FileStore
 
 bp = Blueprint("iiif_presentation_api", __name__)
 
@@ -59,6 +61,7 @@ KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 KINDS = ("record", "recordset")
 SERVED_MEDIA = ("audio/", "video/", "text/vtt", "application/json")
 CACHE_ENTRIES = 256
+MEDIA_BUFFER = 64 * 1024  # bytes per read while a recording is sent (a sealed chunk)
 LANGS = ("zh", "en")  # the archive's languages, its own first
 OCR_TYPES = frozenset({"image/jpeg", "image/png", "image/tiff", "image/webp", "image/jp2"})
 CORS = {"Access-Control-Allow-Origin": "*",
@@ -149,7 +152,7 @@ def manifest_document(kind: str, key: str, lang: str = LANGS[0]) -> bytes | None
 
     def build() -> bytes | None:
         doc = build_manifest(public_store(), site_for(app), kind, key,
-                             files_root=app.config["LANTAI_HOME"] / "files")
+                             home=app.config["LANTAI_HOME"])
         return None if doc is None else _dumps(doc)
     return _in_language(("manifest", kind, key), build, lang)
 
@@ -327,21 +330,37 @@ def _public_media(key: str) -> tuple[Media, str]:
     return m, m.digest
 
 
-def _stored(digest: str) -> Path:
-    from iiif.ocr import file_store
+_stores: dict[str, FileStore] = {}
+_stores_lock = threading.Lock()
 
-    path = file_store(current_app.config["LANTAI_HOME"]).path_for(digest)
-    if not path.is_file():
-        abort(404)
-    return path
+
+def _file_store() -> FileStore:
+    """The site's file store, one per process (its index connection is thread-safe)."""
+    home = current_app.config["LANTAI_HOME"]
+    with _stores_lock:
+        store = _stores.get(str(home))
+        if store is None:
+            store = _stores[str(home)] = FileStore.for_site(home)
+        return store
 
 
 @bp.get("/iiif/media/<key>")
 def media_file(key: str):
+    """The file of a public instantiation (a recording, a transcript, a PDF), decrypted on
+    the fly when sealed; byte ranges (what players ask for) read only the chunks they need."""
     m, digest = _public_media(key)
     mimetype = m.mime + ("; charset=utf-8" if m.mime.startswith("text/") else "")
-    resp = send_file(_stored(digest), mimetype=mimetype, conditional=True, etag=digest[7:])
-    return resp
+    store = _file_store()
+    try:
+        size = store.size(digest)
+        stream = store.open(digest)
+    except LantaiError:  # not in the store (or missing from it): nothing to serve
+        abort(404)
+    resp = Response(wrap_file(request.environ, stream, buffer_size=MEDIA_BUFFER),
+                    mimetype=mimetype, direct_passthrough=True)
+    resp.content_length = size
+    resp.set_etag(digest[7:])
+    return resp.make_conditional(request, accept_ranges=True, complete_length=size)
 
 
 @bp.get("/iiif/media/<key>/poster.jpg")
@@ -349,14 +368,14 @@ def media_poster(key: str):
     m, digest = _public_media(key)
     if m.kind not in ("Sound", "Video"):
         abort(404)
-    from iiif.media import ensure_av_derivatives
+    from iiif.media import POSTER, av_derivative
 
-    folder = ensure_av_derivatives(current_app.config["LANTAI_HOME"], digest, m.mime)
-    poster = folder / "poster.jpg" if folder else None
-    if poster is None or not poster.is_file():
+    poster = av_derivative(current_app.config["LANTAI_HOME"], digest, m.mime, POSTER)
+    if poster is None:
         abort(404)
-    resp = send_file(poster, mimetype="image/jpeg", conditional=True)
-    return resp
+    resp = Response(poster, mimetype="image/jpeg")
+    resp.set_etag(hashlib.sha256(poster).hexdigest()[:32])
+    return resp.make_conditional(request)
 
 
 @bp.get("/iiif/media/<key>/text")

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from iiif.ocr import file_store
 from repo.errors import Invalid, NotFound
 
 MAX_BYTES = 5 << 20  # 5 MiB: hours of speech
@@ -126,19 +125,23 @@ def read_vtt(path: Path | str) -> list[Cue]:
 
 
 @lru_cache(maxsize=1024)
-def _cached(path: str, size: int, mtime: float) -> tuple[Cue, ...]:
-    return tuple(read_vtt(path))
+def _cached(home: str, digest: str) -> tuple[Cue, ...]:
+    from repo.files import FileStore
+
+    with FileStore.for_site(Path(home)) as store:
+        if digest not in store:
+            raise NotFound(f"{digest}: no such file in the file store")
+        size = store.size(digest)
+        if size > MAX_BYTES:
+            raise Invalid(f"{digest[:19]}…: transcript of {size:,} bytes is above the limit")
+        with store.open(digest) as fh:
+            return tuple(parse_vtt(fh.read()))
 
 
 def transcript_cues(home: Path | str, digest: str) -> list[Cue]:
-    """The cues of the transcript stored as ``digest`` in the site's file store (cached:
-    stored files never change, their digest is their name)."""
-    path = file_store(home).path_for(digest)
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        raise NotFound(f"{digest}: no such file in the file store") from None
-    return list(_cached(str(path), st.st_size, st.st_mtime))
+    """The cues of the transcript stored as ``digest`` in the site's file store, decrypted
+    when sealed (cached: a stored file never changes, its digest is its name)."""
+    return list(_cached(str(home), digest))
 
 
 def is_transcript_type(mime: str | None) -> bool:

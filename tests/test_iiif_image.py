@@ -538,12 +538,23 @@ def _image_site(home: Path, images: dict[str, Path]):
     return create_app(home), port
 
 
-def _stored(tmp_path: Path, data: bytes) -> tuple[Path, str]:
+def _stored(tmp_path: Path, data: bytes, *, encrypted: bool = True) -> tuple[Path, str]:
+    """A site home (settings and a file store, no stores) holding ``data``; its files (and
+    so its derivatives) sealed, as on every new site, unless ``encrypted`` is False."""
+    from repo.config import make_settings, write_settings
     from repo.files import FileStore
 
     home = tmp_path / "home"
-    digest = FileStore(home / "files").put(data)
+    write_settings(home, make_settings(base="https://archive.example.edu",
+                                       files_encrypted=encrypted))
+    with FileStore.for_site(home) as store:
+        digest = store.put(data)
     return home, digest
+
+
+def _plaintext(path: Path) -> io.BytesIO:
+    """A derivative's plaintext (sealed or not), as a file for Pillow."""
+    return io.BytesIO(derivatives.files_for(path).read_bytes(path))
 
 
 DERIVED = ["pyramid-512.tif", "pyramid.tif", "thumb.jpg"]  # an image's derivatives, sorted
@@ -570,9 +581,9 @@ def test_derivatives_are_made_once_and_atomically(tmp_path):
     thumb = derivatives.thumb_path(home, digest)
     assert pyramid.parent == home / "derivatives" / digest.split(":")[1]
     assert _leftovers(home) == DERIVED  # no temporary files left
-    with Image.open(thumb) as t:
+    with Image.open(_plaintext(thumb)) as t:
         assert max(t.size) == 400
-    with Image.open(pyramid) as p:
+    with Image.open(_plaintext(pyramid)) as p:
         assert p.size == (800, 1130) and p.n_frames == 4
     mtime = pyramid.stat().st_mtime_ns
     assert ensure_image_derivatives(home, digest) == info
@@ -634,11 +645,12 @@ def test_bad_originals_are_refused_and_nothing_is_stored(tmp_path, case):
 
 
 def test_derivative_paths_refuse_bad_digests(tmp_path):
+    home, _ = _stored(tmp_path, b"not this one")
     for digest in ("../../etc/passwd", "sha256:../x", "sha256:" + "A" * 64, "md5:abc"):
         with pytest.raises(DerivativeError):
-            ensure_image_derivatives(tmp_path, digest)
+            ensure_image_derivatives(home, digest)
     with pytest.raises(DerivativeError, match="no stored original"):
-        ensure_image_derivatives(tmp_path, "sha256:" + "0" * 64)
+        ensure_image_derivatives(home, "sha256:" + "0" * 64)
 
 
 def test_corrupt_published_image_is_a_clear_error_and_the_server_stays_up(tmp_path):

@@ -380,8 +380,8 @@ def test_fast_and_validated_builds_agree(demo_server, demo_server_home, manifest
                 rights="http://rightsstatements.org/vocab/CNE/1.0/")
     for url in manifests:
         kind, key = url.rsplit("/", 2)[-2:]
-        fast = build_manifest(store, site, kind, key, files_root=demo_server_home / "files")
-        slow = build_manifest(store, site, kind, key, files_root=demo_server_home / "files",
+        fast = build_manifest(store, site, kind, key, home=demo_server_home)
+        slow = build_manifest(store, site, kind, key, home=demo_server_home,
                               validate=True)
         assert fast == slow, url
 

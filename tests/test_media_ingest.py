@@ -17,6 +17,7 @@ import pytest
 from pyoxigraph import Store
 from support import read_only_snapshot, run_lantai
 
+from iiif.derivative_files import DerivativeFiles, is_sealed
 from iiif.manifests import Site, build_manifest
 from iiif.media import probe
 from repo.errors import Invalid
@@ -104,7 +105,7 @@ def manifest_of(home: Path, key: str) -> dict | None:
     store = Store.read_only(str(home / "publication"))
     site = Site(base="https://archive.example.edu", name={"zh": ["兰台"], "en": ["Lantai"]},
                 rights="http://rightsstatements.org/vocab/CNE/1.0/")
-    return build_manifest(store, site, "record", key, files_root=home / "files", validate=True)
+    return build_manifest(store, site, "record", key, home=home, validate=True)
 
 
 # ---------------------------------------------------------------------- the good path
@@ -130,6 +131,7 @@ def test_scans_and_pdf_pages_become_ordered_canvases(published, media):
     for f, i in zip(files[:3], insts[:3], strict=True):
         with store.open(i["digest"]) as fh:
             assert fh.read() == f.read_bytes()
+        assert store.stored_path(i["digest"]).read_bytes() != f.read_bytes()  # sealed
     with store.open(pdf["digest"]) as fh:
         assert fh.read() == files[3].read_bytes()
     assert store.verify_all().ok
@@ -167,8 +169,8 @@ def test_a_recording_with_transcripts_table_of_contents_and_a_video(published, m
         assert insts[companion]["derived_from"] == insts["talk.ogg"]["path"]
     for rec in ("talk.ogg", "clip.webm"):
         folder = home / "derivatives" / insts[rec]["digest"].removeprefix("sha256:")
-        assert (folder / "poster.jpg").is_file()
-        facts = json.loads((folder / "media.json").read_text())
+        assert (folder / "poster.jpg").is_file() and is_sealed(folder / "poster.jpg")
+        facts = json.loads(DerivativeFiles.for_site(home).read_bytes(folder / "media.json"))
         assert facts["duration"] == pytest.approx(insts[rec]["duration"])
     m = manifest_of(home, "page-1")
     kinds = {c["items"][0]["items"][0]["body"]["type"]: c for c in m["items"]}
@@ -321,7 +323,7 @@ def test_a_file_with_scans_of_its_own_and_scanned_items(published, media):
     site = Site(base="https://archive.example.edu", name={"zh": ["兰台"], "en": ["Lantai"]},
                 rights="http://rightsstatements.org/vocab/CNE/1.0/")
     file_manifest = build_manifest(store, site, "recordset", "register-1957",
-                                   files_root=home / "files")
+                                   home=home)
     assert len(file_manifest["items"]) == 1
     series = build_collection(store, site, "recordset", "students")
     assert [(i["type"], i["id"].rsplit("/", 1)[-1]) for i in series["items"]] == [
