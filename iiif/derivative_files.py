@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import tempfile
 import threading
@@ -44,10 +45,13 @@ from preservation import crypt
 from preservation.keyring import Keyring
 from repo.durable import fsync_dir
 
+log = logging.getLogger("lantai.derivatives")
 CHUNK = 16 * 1024  # plaintext bytes per sealed chunk of a derivative (see the docstring)
 TMP = "tmp"  # {home}/tmp: where plaintext is made before it is sealed
 KEYS_KEPT = 4096  # data keys kept in memory per site (a tile request then opens no SQLite)
 PIECE = 1 << 20  # bytes read at a time while sealing
+DERIVATIVES = "derivatives"  # {home}/derivatives/{hex}/{file}
+UNSEALED = frozenset({"ocr.json"})  # written by iiif.ocr, which does not read through here yet
 
 
 def keyring_name(path: Path) -> str:
@@ -269,7 +273,13 @@ def reader_source(stream: BinaryIO) -> pyvips.SourceCustom:
 
     def on_read(size: int) -> bytes:
         with lock:
-            return stream.read(size)
+            try:
+                return stream.read(size)
+            except (crypt.DecryptionError, OSError) as exc:
+                # an exception cannot cross libvips: it reads an end of file, fails to
+                # decode, and the caller gets a pyvips.Error (and remakes the derivative)
+                log.warning("lantai: %s", exc)
+                return b""
 
     def on_seek(offset: int, whence: int) -> int:
         with lock:
@@ -293,6 +303,22 @@ def image_from_stream(stream: BinaryIO, **options) -> pyvips.Image:
     return image
 
 
+def seal_site(home: Path | str) -> int:
+    """Seal in place every derivative of the site at ``home`` that is not sealed yet, when
+    its files are encrypted (a site made before issue 14, after ``lantai files migrate
+    --encrypt``); how many were sealed. Derivatives are regenerable, so deleting them would
+    do too, but remaking 355,800 pyramids takes days and sealing them minutes."""
+    files = DerivativeFiles.for_site(home)
+    if not files.sealing:
+        return 0
+    done = 0
+    for path in sorted((Path(home) / DERIVATIVES).glob("*/*")):
+        if path.name.startswith(".") or not path.is_file() or path.name in UNSEALED:
+            continue
+        done += files.seal_existing(path)
+    return done
+
+
 def raw_is_clear(path: Path) -> bool:
     """Whether the raw bytes at ``path`` start like an image or a JSON file (for checks:
     a sealed derivative never does)."""
@@ -303,4 +329,4 @@ def raw_is_clear(path: Path) -> bool:
 
 
 __all__ = ["CHUNK", "DerivativeFiles", "image_from_stream", "is_sealed", "keyring_name",
-           "raw_is_clear", "reader_source"]
+           "raw_is_clear", "reader_source", "seal_site"]
