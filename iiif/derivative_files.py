@@ -235,6 +235,26 @@ class DerivativeFiles:
             raise
         return io.BufferedReader(reader, buffer_size=CHUNK)
 
+    @contextlib.contextmanager
+    def local_path(self, path: Path) -> Iterator[Path]:
+        """A path to the plaintext of the derivative at ``path`` for a tool that wants one:
+        the file itself when plain, else a decrypted copy in ``{home}/tmp`` (mode 0600),
+        removed on leaving."""
+        if not is_sealed(path):
+            yield path
+            return
+        folder = self.home / TMP
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=folder, prefix="plain-", suffix=path.suffix)
+        copy = Path(name)
+        try:
+            with os.fdopen(fd, "wb") as out, self.open(path) as src:
+                while piece := src.read(PIECE):
+                    out.write(piece)
+            yield copy
+        finally:
+            copy.unlink(missing_ok=True)
+
     def read_bytes(self, path: Path) -> bytes:
         with self.open(path) as fh:
             return fh.read()

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pyvips
 
+from iiif.derivative_files import DerivativeFiles
 from iiif.derivatives import (  # the same 8-bit sRGB/grey, no alpha
     MAX_SOURCE_PIXELS,
     MAX_SOURCE_SIDE,
@@ -109,8 +110,9 @@ def page_jpeg(repo: Repository, user: User, page: Page, max_px: int = PRINT_PX) 
     original = original_path(repo, user, page)  # checks the user may view it
     if max_px <= THUMB_SIZE:
         thumb = thumb_path(repo.home, page.digest)
-        if thumb.is_file():
-            return render_jpeg(thumb, max_px)
+        if thumb.is_file():  # sealed on a site whose files are (iiif.derivative_files)
+            with DerivativeFiles.for_site(repo.home).local_path(thumb) as plain:
+                return render_jpeg(plain, max_px)
     return render_jpeg(original, max_px)
 
 
