@@ -93,6 +93,10 @@ class Scenario:
     outcome: Callable[[Repository, Path], str]
     extra_env: dict[str, str] = field(default_factory=dict)
     prepare_trial: Callable[[Path], None] | None = None  # e.g. a fresh restic repository
+    # run after the kill, before the judgement (e.g. the command again, as its help says to
+    # after a crash): returns a label of what it found and the problems it saw
+    after_kill: Callable[[Path, bool], tuple[str, list[str]]] | None = None
+    judge_key: Path | None = None  # the key the site is judged with (else key_file)
     duration: float = 0.0  # measured by :func:`measure`
 
 
@@ -128,6 +132,13 @@ def trial_home(scenario: Scenario, folder: Path) -> Path:
     if scenario.prepare_trial is not None:
         scenario.prepare_trial(folder)
     return home
+
+
+def run_whole(home: Path, key_file: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """``lantai --home HOME ARGS…`` to its end (the harness's own steps, never killed)."""
+    return subprocess.run([lantai_executable(), "--home", str(home), *args], text=True,
+                          capture_output=True, timeout=600,
+                          env=lantai_env(LANTAI_KEY_FILE=str(key_file), **env))
 
 
 def start(scenario: Scenario, home: Path) -> subprocess.Popen:
@@ -171,8 +182,13 @@ def run_trial(scenario: Scenario, folder: Path, seed: int) -> Trial:
     if not killed and proc.returncode != 0:
         trial.problems.append(f"the command failed on its own (exit {proc.returncode}): "
                               f"{trial.stderr.strip()[-300:]}")
-    with key_file_env(scenario.key_file):
-        trial.outcome, problems = check_site(home, scenario.outcome)
+    label = ""
+    if scenario.after_kill is not None:
+        label, problems = scenario.after_kill(home, killed)
+        trial.problems += problems
+    with key_file_env(scenario.judge_key or scenario.key_file):
+        outcome, problems = check_site(home, scenario.outcome)
+    trial.outcome = "/".join(x for x in (label, outcome) if x)
     trial.problems += problems
     return trial
 
@@ -385,5 +401,6 @@ def _sqlite_problems(path: Path, rel: Path) -> list[str]:
 
 
 __all__ = ["Scenario", "Trial", "check_site", "file_store", "key_file_env", "make_key_file",
-           "measure", "named_digests", "report", "run_trial", "run_trials", "summary",
+           "measure", "named_digests", "report", "run_trial", "run_trials", "run_whole",
+           "summary",
            "trial_home"]

@@ -16,8 +16,11 @@ failure prints each failed trial's seed: ``run_trial(scenario, folder, seed)`` r
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,11 +34,13 @@ from crash_support import (
     named_digests,
     report,
     run_trials,
+    run_whole,
     summary,
 )
 from PIL import Image
-from support import FONDS, ITEM, Clock, new_site
+from support import FONDS, ITEM, Clock, lantai_env, new_site
 
+from preservation.keys import key_id, recorded_key_id
 from repo.errors import NotFound
 from repo.importers.run import import_ead
 from repo.repository import Repository
@@ -155,9 +160,75 @@ def build_scenarios(base: Path, size: Size) -> dict[str, Scenario]:
             repo.transition(admin, GUIDE, "publish", recursive=True)
         made["rebuild"] = Scenario("rebuild", home, key, lambda h: ["publish", "--rebuild"],
                                    rebuild_outcome(size.guide_objects + 5))
+        # key rotation and backup: the published tree with the scans ingested (sealed files)
+        filed = base / "filed" / "site"
+        shutil.copytree(tree, filed)
+        _whole(run_whole(filed, key, "ingest", "media", ITEM, *scans))
+    new_key = make_key_file(base / "new.key")
+    made["rotate"] = Scenario("rotate", filed, key,
+                              lambda h: ["keys", "rotate", "--new-key-file", str(new_key)],
+                              lambda repo, home: "", after_kill=rotation_resumed(key, new_key),
+                              judge_key=new_key)
+    restic = base / "restic-pristine"
+    _whole(run_whole(filed, key, "backup", "init", "--repo", str(restic),
+                     RESTIC_PASSWORD=PASSWORD))
+    made["backup"] = Scenario(
+        "backup", filed, key, lambda h: ["backup", "--repo", str(h.parent / "restic")],
+        lambda repo, home: "", extra_env={"RESTIC_PASSWORD": PASSWORD},
+        prepare_trial=lambda folder: shutil.copytree(restic, folder / "restic"),
+        after_kill=backup_sound(key))
     for scenario in made.values():
         measure(scenario, base / "measure" / scenario.name)
     return made
+
+
+PASSWORD = "crash-test restic password"
+
+
+def _whole(proc: subprocess.CompletedProcess) -> None:
+    assert proc.returncode == 0, f"{proc.args}: exit {proc.returncode}: {proc.stderr}"
+
+
+def rotation_resumed(old: Path, new: Path):
+    """After a killed ``lantai keys rotate``: run it again, as its help says (it resumes),
+    unless it had finished; the site is then judged with the new key."""
+    new_id = key_id(base64.b64decode(new.read_text(encoding="ascii")))
+
+    def after(home: Path, killed: bool) -> tuple[str, list[str]]:
+        recorded = recorded_key_id(home)
+        journal = (home / "preservation" / "rotation.json").exists()
+        if recorded == new_id and not journal:
+            return "done", []
+        proc = run_whole(home, old, "keys", "rotate", "--new-key-file", str(new))
+        label = "resumed" if journal else "not started"
+        if proc.returncode != 0:
+            return label, [f"the rotation run again failed (exit {proc.returncode}): "
+                           f"{proc.stderr.strip()[-300:]}"]
+        return label, []
+    return after
+
+
+def backup_sound(key: Path):
+    """After a killed ``lantai backup``: the restic repository checks (``restic check``:
+    nothing half-written in it), and the next backup works."""
+    def after(home: Path, killed: bool) -> tuple[str, list[str]]:
+        repo = str(home.parent / "restic")
+        env = lantai_env(RESTIC_PASSWORD=PASSWORD, RESTIC_REPOSITORY=repo)
+        problems = []
+        listed = subprocess.run(["restic", "snapshots", "--json", "--no-lock"],
+                                capture_output=True, text=True, env=env, timeout=120)
+        sent = len(json.loads(listed.stdout or "[]")) if listed.returncode == 0 else -1
+        check = subprocess.run(["restic", "check"], capture_output=True, text=True, env=env,
+                               timeout=300)
+        if check.returncode != 0:
+            problems.append(f"restic check exit {check.returncode}: "
+                            f"{(check.stdout + check.stderr).strip()[-300:]}")
+        again = run_whole(home, key, "backup", "--repo", repo, RESTIC_PASSWORD=PASSWORD)
+        if again.returncode != 0:
+            problems.append(f"the next backup failed (exit {again.returncode}): "
+                            f"{again.stderr.strip()[-300:]}")
+        return {0: "nothing sent", 1: "sent"}.get(sent, f"{sent} snapshots"), problems
+    return after
 
 
 @pytest.fixture(scope="module")
@@ -170,7 +241,7 @@ def full_scenarios(tmp_path_factory) -> dict[str, Scenario]:
     return build_scenarios(tmp_path_factory.mktemp("crash-full"), FULL)
 
 
-SHORT_TRIALS = {"import": 4, "media": 2, "rebuild": 3}
+SHORT_TRIALS = {"import": 2, "media": 2, "rebuild": 2, "rotate": 2, "backup": 2}
 
 
 @pytest.mark.parametrize("name", list(SHORT_TRIALS))
