@@ -40,6 +40,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -53,6 +54,7 @@ OCFL_ROOT_ENTRIES = {"0=ocfl_1.1", "ocfl_1.1.txt", "ocfl_1.1.md", "ocfl_layout.j
 OBJECT_MARKER = "0=ocfl_object_1.1"
 FILES_JSON = "lantai/files.json"
 EVENT_BATCH = 200  # objects whose events are written in one transaction
+WORKERS = 2  # objects checked side by side (see bench/fixity.py for what a second one gives)
 
 MISSING = "missing"
 TRUNCATED = "truncated"
@@ -189,15 +191,24 @@ def _open(path: Path) -> io.FileIO:
     return f
 
 
+def _prefetch(fd: int, offset: int) -> None:
+    """Ask the kernel for the next block now (``WILLNEED`` starts its read and returns):
+    hashing a block and reading the next then overlap, without a thread."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.posix_fadvise(fd, offset, BUFFER, os.POSIX_FADV_WILLNEED)
+
+
 def read_digest(path: Path) -> _Read:
     """SHA-256 and size of the stored bytes, in one streamed read."""
     h = hashlib.sha256()
     size = 0
     with _open(path) as f:
-        view = _buffer(os.fstat(f.fileno()).st_size + 1)
+        fd = f.fileno()
+        view = _buffer(os.fstat(fd).st_size + 1)
         while n := f.readinto(view):
-            h.update(view[:n])
             size += n
+            _prefetch(fd, size)  # the disk reads the next block while this one is hashed
+            h.update(view[:n])
     return _Read("sha256:" + h.hexdigest(), size)
 
 
@@ -235,7 +246,7 @@ def sealed_header_size(path: Path) -> int | None:
         return None
     if len(head) != crypt.HEADER_BYTES or not head.startswith(crypt.MAGIC):
         return None
-    return int.from_bytes(head[12:20], "big")
+    return int.from_bytes(head[8:16], "big")  # magic (4), chunk size (4), plaintext size (8)
 
 
 # ------------------------------------------------------------------------------- the root
@@ -328,6 +339,7 @@ class _Checker:
         self.report = report
         self.keyring = keyring
         self._index: dict[str, tuple[str, str]] | None = None
+        self._lock = threading.Lock()
 
     def _key(self, name: str) -> bytes | None:
         if self.keyring is None:
@@ -394,11 +406,14 @@ class _Checker:
 
     # one object ------------------------------------------------------------------------
 
-    def check_object(self, folder: Path, deep: bool) -> tuple[str | None, list[Problem]]:
+    def check_object(self, folder: Path, deep: bool
+                     ) -> tuple[str | None, list[Problem], list[int]]:
+        """The object's id, its problems, and [files, bytes] read."""
         problems: list[Problem] = []
+        tally = [0, 0]
         inv = self._inventory(folder, problems)
         if inv is None:
-            return (problems[0].object_id if problems else None), problems
+            return (problems[0].object_id if problems else None), problems, tally
         oid = str(inv.get("id"))
         if hashlib.sha256(oid.encode()).hexdigest() != folder.name:
             problems.append(Problem(oid, "", MISPLACED,
@@ -415,7 +430,8 @@ class _Checker:
             for cp in content_paths:
                 name = names.get(digest, cp)
                 problem = self._check_file(folder / cp, cp, name, oid, digest, manifest,
-                                           names, sealed.get(digest), sizes.get(digest))
+                                           names, sealed.get(digest), sizes.get(digest),
+                                           tally)
                 if problem is not None:
                     problems.append(problem)
         for version in sorted(p for p in folder.iterdir() if p.is_dir() and p.name != "extensions"):
@@ -423,7 +439,7 @@ class _Checker:
                 rel = path.relative_to(folder).as_posix()
                 if rel not in by_content:
                     problems.append(Problem(oid, rel, EXTRA, "a file no inventory names"))
-        return oid, problems
+        return oid, problems, tally
 
     @staticmethod
     def _logical_names(inv: dict) -> dict[str, str]:
@@ -467,7 +483,8 @@ class _Checker:
 
     def _check_file(self, path: Path, content_path: str, name: str, oid: str | None,
                     digest: str, manifest: dict[str, list[str]], names: dict[str, str],
-                    sealed: Sealed | None, expected_size: int | None) -> Problem | None:
+                    sealed: Sealed | None, expected_size: int | None,
+                    tally: list[int]) -> Problem | None:
         want = "sha256:" + digest
         stored = path.relative_to(self.home).as_posix()
 
@@ -481,8 +498,8 @@ class _Checker:
             got = read_sealed(path, key) if key is not None else read_digest(path)
         except OSError as exc:
             return problem(CHANGED, f"unreadable: {exc.strerror}")
-        self.report.files += 1
-        self.report.bytes += got.size
+        tally[0] += 1
+        tally[1] += got.size
         if got.digest != want:
             return problem(*self._what_differs(path, got, digest, manifest, names,
                                                expected_size))
@@ -513,6 +530,10 @@ class _Checker:
     def _elsewhere(self, digest: str) -> tuple[str, str] | None:
         """The object and logical path whose inventory names these bytes, in the whole root
         (the inventories are read once, and only when a file does not check)."""
+        with self._lock:
+            return self._elsewhere_locked(digest)
+
+    def _elsewhere_locked(self, digest: str) -> tuple[str, str] | None:
         if self._index is None:
             self._index = {}
             for kind, folder in _walk_root(self.home / "files"):
@@ -529,35 +550,36 @@ class _Checker:
     # staging ---------------------------------------------------------------------------
 
     def check_staged(self, path: Path, deep: bool) -> Problem | None:
+        """A staged file is named by its plaintext's SHA-256: a plain file must hash to its
+        name; a sealed one (its header says so) must open to it — with the key; without,
+        its length is all there is to check (its stored digest is recorded nowhere)."""
         hexname = path.name
         rel = path.relative_to(self.home).as_posix()
         want = "sha256:" + hexname
-        key = self._key(want) if deep and path.stat().st_size >= crypt.HEADER_BYTES else None
-        sealed = sealed_header_size(path) is not None and self.keyring is not None \
-            and self.keyring.has(want)
+        header = sealed_header_size(path)
+        key = self._key(want) if deep and header is not None else None
         try:
-            got = read_sealed(path, key) if sealed and key is not None else read_digest(path)
+            got = read_sealed(path, key) if key is not None else read_digest(path)
         except OSError as exc:
             return Problem(None, rel, CHANGED, f"unreadable: {exc.strerror}", want, rel)
         self.report.files += 1
         self.report.bytes += got.size
-        if sealed:
-            if key is None:  # without the key: the header's size is all there is to check
-                header = sealed_header_size(path)
-                if header is not None and got.size < crypt.sealed_size(header):
-                    return Problem(None, rel, TRUNCATED,
-                                   f"{got.size} of {crypt.sealed_size(header)} bytes", want, rel)
-                return None
-            if got.error:
-                return Problem(None, rel, UNOPENED, got.error, want, rel)
-            if got.plain_digest != want:
-                return Problem(None, rel, CHANGED, "its plaintext is not the file it names",
-                               want, rel)
-            return None
-        if got.digest != want:
-            if len(hexname) != 64:
-                return Problem(None, rel, EXTRA, "not a staged file", None)
+        if got.digest == want:
+            return None  # a plain staged file, intact
+        if len(hexname) != 64:
+            return Problem(None, rel, EXTRA, "not a staged file", None, rel)
+        if header is None:
             return Problem(None, rel, CHANGED, "its digest is not its name", want, rel)
+        if key is None:
+            if got.size < crypt.sealed_size(header):
+                return Problem(None, rel, TRUNCATED,
+                               f"{got.size} of {crypt.sealed_size(header)} bytes", want, rel)
+            return None
+        if got.error:
+            return Problem(None, rel, UNOPENED, got.error, want, rel)
+        if got.plain_digest != want:
+            return Problem(None, rel, CHANGED, "its plaintext is not the file it names",
+                           want, rel)
         return None
 
 
@@ -566,7 +588,7 @@ class _Checker:
 
 def check(home: Path, *, share: tuple[int, int] | None = None, deep: bool = False,
           progress: Callable[[int, int], None] | None = None, user: str | None = None,
-          keyring=None, record: bool = True) -> FixityReport:
+          keyring=None, record: bool = True, workers: int = WORKERS) -> FixityReport:
     """Check the site's stored files (all, or one share); record the events; the report.
     ``progress(done, total)`` is called per object. ``deep`` needs the site's master key
     (a :class:`~preservation.keyring.Keyring` is opened when none is given)."""
@@ -610,23 +632,26 @@ def check(home: Path, *, share: tuple[int, int] | None = None, deep: bool = Fals
     total = len(todo) + len(staged)
     done = 0
     try:
-        for folder in todo:
-            before_files, before_bytes = report.files, report.bytes
-            oid, problems = checker.check_object(folder, deep)
-            report.objects += 1
-            report.problems += problems
-            if problems:
-                for p in problems:
-                    event("failure", p.object_id or oid, p.line(), p)
-            else:
-                event("success", oid, f"{report.files - before_files} files, "
-                                      f"{report.bytes - before_bytes} bytes: every digest checks"
-                                      + (", every sealed chunk opens" if deep else ""))
-            done += 1
-            if progress:
-                progress(done, total)
-            if len(pending) >= EVENT_BATCH:
-                flush()
+        # objects side by side: hashing and decrypting release the GIL, so a second thread
+        # hashes while the first waits for the disk (and uses the second core)
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            for oid, problems, (files, size) in pool.map(
+                    lambda folder: checker.check_object(folder, deep), todo):
+                report.objects += 1
+                report.files += files
+                report.bytes += size
+                report.problems += problems
+                if problems:
+                    for p in problems:
+                        event("failure", p.object_id or oid, p.line(), p)
+                else:
+                    event("success", oid, f"{files} files, {size} bytes: every digest checks"
+                                          + (", every sealed chunk opens" if deep else ""))
+                done += 1
+                if progress:
+                    progress(done, total)
+                if len(pending) >= EVENT_BATCH:
+                    flush()
         for path in staged:
             problem = checker.check_staged(path, deep)
             if problem is not None:

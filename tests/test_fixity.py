@@ -296,7 +296,7 @@ def test_the_command_exits_non_zero_naming_each_damaged_file(store):
     assert f"{targets[5][0]} {targets[5][1]}: changed" in result.stdout
     result = runner.invoke(main, ["--home", str(home), "fixity", "--json"])
     doc = json.loads(result.stdout)
-    assert doc["ok"] is False and len(doc["problems"]) == 2
+    assert doc["ok"] is False and len(doc["problems"]) == 2, doc["problems"]
     # the dashboard's list: the two failures, until a check passes again
     log = EventLog.for_site(home)
     assert {(e.object, e.path) for e in log.open_failures()} == {
@@ -309,3 +309,22 @@ def test_the_command_exits_zero_on_a_healthy_share(store):
     assert result.exit_code == 0, result.output
     bad = CliRunner().invoke(main, ["--home", str(home), "fixity", "--share", "4/3"])
     assert bad.exit_code == 2
+
+
+def test_without_the_key_sealed_files_are_still_checked(store, monkeypatch):
+    """No key at hand (the off-site copy's keeper): the stored bytes' digests still check,
+    and a sealed staged file cut short is told by its header's size."""
+    home, _ = store
+    monkeypatch.setenv("LANTAI_KEY_FILE", str(home.parent / "no-such.key"))
+    assert fixity.check(home, record=False).ok
+    staged = next(p for p in (home / "preservation" / "staging").rglob("*") if p.is_file())
+    os.truncate(staged, staged.stat().st_size - 100)
+    target = _content_files(home)[0]
+    os.truncate(target[2], 1000)
+    report = fixity.check(home, record=False)
+    assert {(p.object_id, p.path, p.problem) for p in report.problems} == {
+        (None, staged.relative_to(home).as_posix(), fixity.TRUNCATED),
+        (target[0], target[1], fixity.TRUNCATED)}
+    result = CliRunner().invoke(main, ["--home", str(home), "fixity", "--deep"])
+    assert result.exit_code == 1 and "no such key file" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
