@@ -23,6 +23,7 @@ from pyoxigraph import Literal, NamedNode, Quad
 
 from ontology.namespaces import LT, RDF_TYPE
 from ontology.terms import named, value
+from preservation import audit, checkpoints
 from repo.errors import Conflict, Forbidden, Invalid, NotFound
 from repo.objects import lt_node, user_iri, user_name
 from repo.reads import Reads
@@ -162,8 +163,11 @@ class Accounts:
         changeset = Changeset(cs, actor.name, now.isoformat(timespec="microseconds"), message,
                               action, encode_patch(before - after, after - before))
         new = new | {Quad(node, lt_node("changedIn"), changeset_iri(cs), self.site.mgmt)}
-        apply_update(self.site.working, old - new,
-                     (new - old) | set(changeset.quads(self.site.mgmt)))
+        unlinked, linked, head = audit.link(self.site.working, self.site.mgmt, changeset)
+        apply_update(self.site.working, (old - new) | unlinked,
+                     (new - old) | set(changeset.quads(self.site.mgmt)) | linked)
+        checkpoints.checkpoint_if_due(self.site.home, self.site.base,
+                                      self.site.settings.audit_checkpoint_every, head)
         return changeset
 
     def account_history(self, actor: User, name: str) -> list[Changeset]:

@@ -25,13 +25,14 @@ import os
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from pyoxigraph import NamedNode, RdfFormat, serialize
+from pyoxigraph import NamedNode, Quad, RdfFormat, serialize
 
 from ontology.terms import named
+from preservation import audit, checkpoints
 from repo.building import Builder
 from repo.errors import Forbidden, Invalid, LantaiError
 from repo.objects import ContentObject, lt_node
@@ -40,7 +41,7 @@ from repo.reads import IngestCache, Reads
 from repo.revisions import Changeset, changeset_iri, new_changeset_id
 from repo.security import User
 from repo.site import Site
-from repo.store import Journal, bulk_add, bump_generation
+from repo.store import Journal, apply_update, bulk_add, bump_generation
 from repo.validation import check as validate
 from repo.values import Assignment
 from repo.workflow import INITIAL_STATE
@@ -97,6 +98,8 @@ class _Built:
     changeset: Changeset
     working: str  # N-Quads: descriptions, then management facts (triples)
     public: str
+    chain: list[Quad] = field(default_factory=list)  # its changeset's link in the hash chain
+    head: audit.Head | None = None  # the chain's head once it is loaded
 
     @property
     def size(self) -> int:
@@ -162,6 +165,8 @@ class BulkIngest:
     """Bulk ingest (a part of :class:`repo.repository.Repository`). ``listeners`` are the
     repository's (the catalog), called with ``owner``, the repository, as for any change."""
 
+    _chain: audit.Chainer  # the hash chain's running head, set by each ingest (under the lock)
+
     def __init__(self, site: Site, reads: Reads, builder: Builder, cache: IngestCache,
                  journal: Journal, listeners: list, lock: threading.RLock,
                  owner: object) -> None:
@@ -198,6 +203,7 @@ class BulkIngest:
             self.cache.clear(active=True)
             self.builder.new_codes, self.builder.code_hints = {}, {}
             self._positions, self._batch_no = {}, 0
+            self._chain = audit.Chainer(self.site.working, self.site.mgmt)  # under the lock
             writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lantai-ingest")
             waiting: list[_Built] = []  # built, not yet handed to the writer
             in_flight: tuple[list[_Built], Future] | None = None  # being loaded
@@ -267,7 +273,11 @@ class BulkIngest:
                     listener.ingest_end(self.owner)
                 finished = self.site.clock().isoformat(timespec="microseconds")
                 done = Changeset(ingest_id, user.name, finished, message, "ingest")
-                self.site.working.extend(done.quads(self.site.mgmt))  # the completion mark
+                mgmt = self.site.mgmt
+                link = self._chain.append(done)
+                apply_update(  # the completion mark, chained, and the head: one transaction
+                    self.site.working, audit.current_pointer_quads(self.site.working, mgmt),
+                    [*done.quads(mgmt), *link, *audit.pointer_quads(self._chain.head, mgmt)])
             except BaseException:
                 unwritten = waiting
                 if in_flight is not None:  # let the writer finish before undoing its work
@@ -291,6 +301,8 @@ class BulkIngest:
                 self._positions = {}
                 self.journal.end(entry)
                 log_path.unlink(missing_ok=True)
+        checkpoints.checkpoint_if_due(self.site.home, self.site.base,
+                                      self.site.settings.audit_checkpoint_every, self._chain.head)
         return created
 
     def _forget(self, group: list[_Built]) -> None:
@@ -314,8 +326,11 @@ class BulkIngest:
     def _load(self, group: list[_Built]) -> None:
         """Load batches into both stores (in the writer thread: no caches, only stores)."""
         bulk_add(self.site.working, "".join(b.working for b in group))
-        # the commit marks, after what they mark
-        self.site.working.extend(q for b in group for q in b.changeset.quads(self.site.mgmt))
+        # the commit marks, after what they mark, chained; then the chain's head
+        self.site.working.extend(q for b in group
+                                 for q in [*b.changeset.quads(self.site.mgmt), *b.chain])
+        if group[-1].head is not None:
+            audit.set_head(self.site.working, self.site.mgmt, group[-1].head)
         bulk_add(self.site.public, "".join(b.public for b in group))
         bump_generation(self.site.home, group[-1].changeset.id)
 
@@ -396,8 +411,9 @@ class BulkIngest:
         working_text = description_text + management_text
         entry = self.journal.begin(cs_id, {"changeset": cs_id, "objects": iris, "bulk": True,
                                            "part_of": part_of})
+        chain = self._chain.append(cs)
         return _Built(self._batch_no, iris, taken.current, entry, cs, working_text,
-                      public_text)
+                      public_text, chain, self._chain.head)
 
     def _peek_position(self, parent_iri: str) -> int:
         slot = self._positions.get(parent_iri)
@@ -421,6 +437,7 @@ class BulkIngest:
                 self.site.working.remove(q)
             if self.site.public.contains_named_graph(node):
                 self.site.public.remove_graph(node)
+        audit.rewind(working, self.site.mgmt, changesets)  # the chain's head goes back too
         for cs in changesets:
             for q in list(self.site.working.quads_for_pattern(cs, None, None, self.site.mgmt)):
                 self.site.working.remove(q)

@@ -22,6 +22,7 @@ from pyoxigraph import Literal, NamedNode, Quad, Store
 
 from ontology.namespaces import LT, RICO, XSD
 from ontology.terms import solutions
+from preservation import audit, checkpoints
 from repo import exposure
 from repo.accounts import Accounts, require_manager
 from repo.building import SLUG, Builder
@@ -143,6 +144,7 @@ class Repository:
 
             catalog.attach(self)
             self.recover()
+            checkpoints.chain_on_open(site.home, site.base, site.working, site.mgmt)
             sweep(site.home, site.working)  # files a killed media ingest left (after recover)
         except BaseException:
             site.close()
@@ -559,6 +561,9 @@ class Repository:
         cs = Changeset(cs_id, user.name, now.isoformat(timespec="microseconds"), message, action,
                        encode_patch(patch_removed, patch_added))
         added |= set(cs.quads(self.mgmt))
+        unlinked, linked, head = audit.link(self.working, self.mgmt, cs)  # the hash chain
+        removed |= unlinked
+        added |= linked
         was_public = {iri: self._in_publication(iri) for iri in changes}
         entry = self.journal.begin(cs_id, {"changeset": cs_id, "objects": list(changes)})
         try:
@@ -571,6 +576,8 @@ class Repository:
         for listener in self.listeners:
             listener(self, set(changes) | projected)
         self.journal.end(entry)
+        checkpoints.checkpoint_if_due(self.home, self.base, self.settings.audit_checkpoint_every,
+                                      head)
         return cs
 
     def _class_in(self, changes: dict) -> Callable[[str], str | None]:
