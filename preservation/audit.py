@@ -35,7 +35,13 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from pyoxigraph import DefaultGraph, Literal, NamedNode, Quad, Store
+from pyoxigraph import (
+    DefaultGraph,
+    Literal,
+    NamedNode,
+    Quad,
+    Store,
+)
 
 from ontology.namespaces import LT, PROV, RDF_TYPE, RDFS, XSD
 from repo.revisions import Changeset, changeset_iri
@@ -72,8 +78,8 @@ def canonical_time(text: str) -> str:
     except ValueError:
         return text  # not a time: hashed as it is (an edit shows as a mismatch)
     if t.tzinfo is None:
-        return t.strftime("%Y-%m-%dT%H:%M:%S.%f")
-    return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return t.isoformat(timespec="microseconds")
+    return t.astimezone(dt.UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def canonical(cs_id: str, author: str, time: str, action: str, message: str, patch: str,
@@ -246,18 +252,24 @@ _FIELDS = {_AUTHOR: "author", _TIME: "time", _ACTION: "action", _MESSAGE: "messa
 
 
 def read_chain(store: Store, mgmt: Graph) -> dict[str, Record]:
-    """Every changeset of the site, by id: one pass over the index per fact (not one
-    lookup per changeset: 100,000 changesets read in seconds)."""
-    ids = {_value(q.subject).removeprefix(_PREFIX)
-           for q in store.quads_for_pattern(None, RDF_TYPE, CHANGESET, mgmt)
-           if _value(q.subject).startswith(_PREFIX)}
-    records = {i: Record(i) for i in ids}
+    """Every changeset of the site, by id: one pass over the store's predicate index per
+    fact, never a lookup per changeset. (One SPARQL query with an OPTIONAL per fact, its
+    results serialised as JSON, took 6.0 s for 20,000 changesets on disk where these scans
+    took 4.6 s, on the shared machine at load 9.) A changeset with two values of one fact
+    is marked (:attr:`Record.doubled`)."""
+    records: dict[str, Record] = {}
+    for q in store.quads_for_pattern(None, RDF_TYPE, CHANGESET, mgmt):
+        iri = _value(q.subject)
+        if iri.startswith(_PREFIX):
+            cs_id = iri[len(_PREFIX):]
+            records[cs_id] = Record(cs_id)
+    cut = len(_PREFIX)
     for predicate, name in _FIELDS.items():
         seen: set[str] = set()
         for q in store.quads_for_pattern(None, predicate, None, mgmt):
-            subject = _value(q.subject)
-            rec = records.get(subject.removeprefix(_PREFIX))
-            if rec is None or not subject.startswith(_PREFIX):
+            iri = _value(q.subject)
+            rec = records.get(iri[cut:])
+            if rec is None or not iri.startswith(_PREFIX):
                 continue
             if rec.id in seen:
                 rec.doubled.append(name)
@@ -275,8 +287,8 @@ def commit_order(records: Iterable[Record]) -> list[Record]:
 
 def walk(records: dict[str, Record]) -> tuple[list[Record], list[tuple[int, Record]]]:
     """The chain from the genesis, following previous hashes; and the changesets that
-    branch off it (position where they branch, changeset). At a fork the branch that goes
-    on longest is the chain."""
+    branch off it (position where they branch, changeset). At a fork the chain goes on with
+    the changeset whose hash matches its content, then with the branch that goes on longest."""
     successors: dict[str, list[Record]] = {}
     for rec in records.values():
         if rec.previous is not None:
@@ -301,7 +313,7 @@ def walk(records: dict[str, Record]) -> tuple[list[Record], list[tuple[int, Reco
         if not nexts:
             break
         if len(nexts) > 1:
-            nexts.sort(key=lambda r: (-reach(r), not r.intact(), r.id))
+            nexts.sort(key=lambda r: (not r.intact(), -reach(r), r.id))
             branches += [(len(order), r) for r in nexts[1:]]
             visited.update(r.id for r in nexts[1:])
         rec = nexts[0]
@@ -388,8 +400,8 @@ def _misplaced(rec: Record, order: list[Record], by_hash: dict[str, Record],
             continue
         if home is rec:  # only its previous hash changed: it was linked elsewhere
             before = by_hash.get(previous)
-            at = position_of.get(before.id, -1) + 1 if before is not None else 0
-            if at < position - 1:  # it belongs right after `before`: what is between came in
+            at = position_of.get(before.id, -2) + 1 if before is not None else 0
+            if 0 <= at < position - 1:  # it belongs right after `before`: what is between came in
                 intruder = order[at]
                 return Finding(at + 1, intruder.id, "inserted",
                                f"changeset {intruder.id} was put into the chain between "
@@ -440,9 +452,17 @@ def verify_chain(store: Store, mgmt: Graph,
                 findings.append(Finding(i + 1, rec.id, "edited",
                                         f"changeset {rec.id} does not match its hash"))
     for at, rec in branches:
-        findings.append(Finding(at + 1, rec.id, "inserted",
-                                f"changeset {rec.id} branches off the chain after "
-                                f"{order[at - 1].id if at else 'the start'}: it is not in it"))
+        after = order[at - 1].id if at else "the start"
+        moved = None if rec.intact() else next(
+            (by_hash.get(p) for p in {GENESIS, *by_hash} if rec.computed(p) == rec.hash), None)
+        if moved is not None:
+            findings.append(Finding(at + 1, rec.id, "reordered",
+                                    f"changeset {rec.id} was moved: it names {after} as the "
+                                    f"one before it, but was committed after {moved.id}"))
+        else:
+            findings.append(Finding(at + 1, rec.id, "inserted",
+                                    f"changeset {rec.id} branches off the chain after {after}: "
+                                    f"it is not in it"))
     # what the walk did not reach: changesets after a gap, or never linked at all
     walked = {rec.id for rec in order} | {rec.id for _, rec in branches}
     rest = [r for r in records.values() if r.id not in walked]
