@@ -385,24 +385,10 @@ def test_a_site_made_before_the_chain_is_chained_on_open_once(closed):
 
 
 # ---------------------------------------------------------------------- speed
-def synthetic_chain(store: Store, n: int) -> None:
-    """``n`` chained changesets with small patches, loaded at once."""
-    from repo.revisions import Changeset
-
-    chainer = audit.Chainer(store, MGMT)
-    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    quads: list[Quad] = []
-    for i in range(n):
-        t = (start + dt.timedelta(seconds=i)).isoformat(timespec="microseconds")
-        cs = Changeset(f"{i:012d}-00000001-{i:08x}", "admin", t, f"edit {i}", "edit",
-                       f'A <urn:x:{i}> <urn:p> "v{i}" .\nD <urn:x:{i}> <urn:p> "u{i}" .')
-        quads += cs.quads(MGMT) + chainer.append(cs)
-    store.bulk_extend(quads)
-    audit.set_head(store, MGMT, chainer.head)
-
-
 @pytest.mark.slow
 def test_verify_reads_a_long_chain_quickly(tmp_path):
+    from bench.audit import synthetic_chain
+
     store = Store(str(tmp_path / "working"))
     synthetic_chain(store, 20_000)
     began = time.perf_counter()
