@@ -397,3 +397,18 @@ def test_verify_reads_a_long_chain_quickly(tmp_path):
     assert report.intact and report.length == 20_000
     # 4.6-6 s on the shared machine at load 9; a lookup per changeset would take minutes
     assert took < 30, f"verify of 20,000 changesets took {took:.1f} s"
+
+
+def test_a_backup_carries_the_checkpoints_and_its_history_verifies(closed, tmp_path):
+    from preservation.backup import build_snapshot
+
+    result = CliRunner().invoke(main, ["--home", str(closed), "audit", "checkpoint"])
+    assert result.exit_code == 0, result.output
+    made = Path(result.stdout.strip())
+    snapshot = tmp_path / "snapshot"
+    build_snapshot(closed, snapshot)  # what `lantai backup` sends to restic
+    kept = snapshot / "preservation" / "checkpoints" / made.name
+    assert kept.read_bytes() == made.read_bytes()
+    code, report = verify(snapshot)
+    assert code == 0 and report["checkpoints"] == 1
+    assert report["head"] == chain(closed)[-1].hash
