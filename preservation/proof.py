@@ -242,7 +242,7 @@ def store_verify(store: Any, digest: str) -> bool:
 
 
 def check_server(home: Path, record_page: str | None, *, say: Say,
-                 wait: float = 60) -> None:
+                 wait: float = 120) -> None:
     """Start ``lantai serve`` on the restored home on a free port; ``/`` and the recorded
     record page must answer 200."""
     import socket

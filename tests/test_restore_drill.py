@@ -57,7 +57,7 @@ def test_restore_drill(tmp_path: Path):
             stop.wait(0.2)  # a busy archivist, not a loop that never lets the lock go
 
     with open(tmp_path / "serve.log", "w") as log, rclone_restic(tmp_path / "campus-b") as url:
-        server = start_lantai_serve(home, port, log, "--quiet")
+        server = start_lantai_serve(home, port, log, "--quiet", wait=120)
         editor = threading.Thread(target=keep_editing, daemon=True)
         try:
             run_lantai(home, "backup", "init", "--repo", url, "--password-file", str(password))
