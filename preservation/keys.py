@@ -223,13 +223,13 @@ def site_master_key(home: Path, *, create: bool = False) -> bytes:
 
 
 def check_init_key(home: Path) -> None:
-    """For ``lantai init``: a key file named by ``--key-file``/``LANTAI_KEY_FILE`` must
-    exist (we never make one there: ``lantai keys new -o FILE`` does, so that making the
-    key and keeping its copies is a step of its own) and lie outside the site folder."""
-    named = os.environ.get("LANTAI_KEY_FILE")
-    if named:
-        check_outside(Path(named), home)
-        read_key_file(Path(named))
+    """For ``lantai init``, before anything is made: a key given (``--key-file``, the
+    environment) must be usable, and a key file named must exist (we never make one there:
+    ``lantai keys new -o FILE`` does, so that making the key and keeping its copies is a
+    step of its own) and lie outside the site folder."""
+    if any(os.environ.get(name) for name in ("LANTAI_KEY_FILE", "LANTAI_MASTER_KEY",
+                                              "LANTAI_MASTER_KEY_FILE")):
+        master_key(home)  # the key given must be there, well formed, outside the site
 
 
 def site_is_keyed(home: Path) -> bool:

@@ -91,6 +91,16 @@ def test_init_refuses_a_missing_key_file_and_makes_nothing(tmp_path):
     assert not (tmp_path / "absent.key").exists()  # never made for the user either
 
 
+def test_init_refuses_a_malformed_key_from_the_environment(tmp_path):
+    home = tmp_path / "site"
+    one_line_error(lantai("--home", home, "init", "--base", BASE,
+                          env={"LANTAI_MASTER_KEY": "c2hvcnQ="}), "LANTAI_MASTER_KEY")
+    one_line_error(lantai("--home", home, "init", "--base", BASE,
+                          env={"LANTAI_MASTER_KEY_FILE": str(tmp_path / "gone.key")}),
+                   "gone.key")
+    assert not home.exists()
+
+
 def test_init_refuses_a_key_inside_the_site(tmp_path):
     home = tmp_path / "site"
     home.mkdir()
