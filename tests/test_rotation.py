@@ -340,16 +340,25 @@ def _rotate_proc(held: dict) -> subprocess.Popen:
 
 
 def _kill_trials(tmp_path: Path, trials: int) -> dict[str, int]:
-    template = make_site(tmp_path / "template", requests=40, originals=2, data_keys=3000)
-    # how long a whole rotation takes here, start to end (the kills fall anywhere in it)
+    template = make_site(tmp_path / "template", requests=80, originals=2, data_keys=3000)
+    # how long a whole rotation takes here, start to end, and when its journal appears (the
+    # start-up of `lantai` is most of the time: half the kills fall after the journal)
     timing = tmp_path / "timing"
     shutil.copytree(tmp_path / "template", timing)
     t0 = time.monotonic()
     proc = _rotate_proc({**template, "home": timing / "site", "old": timing / "old.key",
                          "new": timing / "new.key"})
-    _out, err = proc.communicate(timeout=120)
+    journal = timing / "site" / keys.ROTATION_JOURNAL
+    began = None
+    while proc.poll() is None:
+        if began is None and journal.exists():
+            began = time.monotonic() - t0
+        time.sleep(0.005)
     whole = time.monotonic() - t0
+    _out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err.decode()
+    began = began if began is not None else whole / 2
+    print(f"a whole rotation: {whole:.2f} s, its journal after {began:.2f} s")
     rng = random.Random(1414)
     seen: dict[str, int] = {"old": 0, "mid": 0, "new": 0}
     for trial in range(trials):
@@ -358,7 +367,14 @@ def _kill_trials(tmp_path: Path, trials: int) -> dict[str, int]:
         held = {**template, "home": folder / "site", "old": folder / "old.key",
                 "new": folder / "new.key"}
         proc = _rotate_proc(held)
-        time.sleep(rng.uniform(0.2, whole))
+        if trial % 2:
+            time.sleep(rng.uniform(0.2, whole))
+        else:  # inside the rotation itself: from its journal on
+            started = time.monotonic()
+            while not (held["home"] / keys.ROTATION_JOURNAL).exists() and \
+                    proc.poll() is None and time.monotonic() - started < 60:
+                time.sleep(0.002)
+            time.sleep(rng.uniform(0, max(0.05, whole - began)))
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=60)
         seen[_state(held)] += 1
@@ -372,6 +388,7 @@ def _kill_trials(tmp_path: Path, trials: int) -> dict[str, int]:
 
 
 @pytest.mark.subprocess
+@pytest.mark.timeout(120 + 40 * DEFAULT_KILLS)  # a trial is two lantai processes and checks
 def test_rotation_killed_at_random_points_then_finished(tmp_path):
     seen = _kill_trials(tmp_path, DEFAULT_KILLS)
     print(f"rotation killed {DEFAULT_KILLS} times, left the site: {seen}")
@@ -380,6 +397,7 @@ def test_rotation_killed_at_random_points_then_finished(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.subprocess
+@pytest.mark.timeout(120 + 40 * 100)
 def test_rotation_killed_100_times(tmp_path):
     seen = _kill_trials(tmp_path, 100)
     print(f"rotation killed 100 times, left the site: {seen}")
