@@ -134,8 +134,11 @@ def _check_no_conflicts(paths: Iterable[str]) -> None:
 class StorageRoot:
     """An OCFL 1.1 storage root with the 0004 layout; created when the folder is empty."""
 
-    def __init__(self, root: Path | str, *, work: Path | str | None = None) -> None:
+    def __init__(self, root: Path | str, *, work: Path | str | None = None,
+                 tolerate: Iterable[str] = ()) -> None:
         self.root = Path(root)
+        # names a root may be created beside (the old layout's folders, until migrated)
+        self.tolerate = frozenset(tolerate)
         # where versions are built (same file system, outside the root): {home}/tmp/ocfl
         self.work = Path(work) if work is not None else self.root.parent / "tmp" / "ocfl"
         self._open_or_create()
@@ -153,7 +156,8 @@ class StorageRoot:
             if name != LAYOUT:
                 raise OcflError(f"{root}: an OCFL root with layout {name!r}, not {LAYOUT}")
             return
-        if root.exists() and (not root.is_dir() or any(root.iterdir())):
+        if root.exists() and (not root.is_dir() or any(
+                p.name not in self.tolerate for p in root.iterdir())):
             raise OcflError(f"{root}: neither empty nor an OCFL storage root; refusing to use it")
         root.mkdir(parents=True, exist_ok=True)
         # the declaration last: a root is a root only once its layout is written
@@ -207,7 +211,7 @@ class StorageRoot:
         """The id of every object under the root (read from the inventories)."""
         for folder, dirs, files in os.walk(self.root):
             if Path(folder) == self.root:
-                dirs[:] = [d for d in dirs if d != "extensions"]
+                dirs[:] = sorted(d for d in dirs if d != "extensions" and d not in self.tolerate)
                 continue
             if OBJECT_DECLARATION in files:
                 dirs[:] = []
@@ -255,19 +259,19 @@ class StorageRoot:
     def add_version(self, object_id: str, files: Mapping[str, Path | str], *,
                     remove: Iterable[str] = (), message: str = "Lantai deposit",
                     user: tuple[str, str | None] = ("Lantai", None),
-                    created: datetime | None = None, move: bool = False,
+                    created: datetime | None = None, move: bool | Iterable[str] = False,
                     digests: Mapping[str, str] | None = None) -> int:
         """Write the next version: the head's state, minus ``remove``, plus ``files``.
 
         ``files`` maps logical paths to source files whose bytes are stored as they are
         (content already stored in the object, under any name or version, is not stored
-        again). ``move`` hard-links each source into place and unlinks it once the version
-        is committed (a copy when a link is impossible); a failure leaves the sources where
-        they were. A moved source shares its bytes with the stored file until it is unlinked:
-        it must never be rewritten in place (the file store's staging only renames).
-        ``digests`` (logical path → hex SHA-256 of the source) saves hashing a file the
-        caller has just hashed. Returns the new head's number, or the current
-        one when the new state would equal it (nothing is written then).
+        again). ``move`` (True, or the logical paths to move) hard-links each source into
+        place and unlinks it once the version is committed (a copy when a link is
+        impossible); a failure leaves the sources where they were. A moved source shares its
+        bytes with the stored file until it is unlinked: it must never be rewritten in place
+        (the file store's staging only renames). ``digests`` (logical path → hex SHA-256 of
+        the source) saves hashing a file the caller has just hashed. Returns the new head's
+        number, or the current one when the new state would equal it (nothing is written).
         """
         for path in files:
             check_logical_path(path)
@@ -278,6 +282,7 @@ class StorageRoot:
         for path in removed:
             state.pop(path, None)
         sources = {path: Path(src) for path, src in files.items()}
+        moving = set(sources) if move is True else set(move or ())
         for path, src in sources.items():
             given = (digests or {}).get(path)
             state[path] = given if given else sha256_file(src)
@@ -288,11 +293,12 @@ class StorageRoot:
         version = f"v{number}"
         manifest: dict[str, list[str]] = {k: list(v) for k, v in
                                           (current or {}).get("manifest", {}).items()}
-        placed: dict[str, tuple[Path, str]] = {}  # digest → (source, content path): new content
+        # digest → (source, content path, moved): the content new in this version
+        placed: dict[str, tuple[Path, str, bool]] = {}
         for path, src in sorted(sources.items()):
             digest = state[path]
             if digest not in manifest and digest not in placed:
-                placed[digest] = (src, f"{version}/{CONTENT}/{path}")
+                placed[digest] = (src, f"{version}/{CONTENT}/{path}", path in moving)
                 manifest[digest] = [placed[digest][1]]
         by_digest: dict[str, list[str]] = {}
         for path, digest in sorted(state.items()):
@@ -312,7 +318,7 @@ class StorageRoot:
             top = build / "object" if current is None else build
             top.mkdir(exist_ok=True)
             vdir = top / version
-            self._build_version(top, version, placed.values(), move)
+            self._build_version(top, version, placed.values())
             _write_file(vdir / INVENTORY, inv_bytes)
             _write_file(vdir / SIDECAR, sidecar)
             fsync_dir(vdir)
@@ -337,20 +343,19 @@ class StorageRoot:
             fsync_dir(marker.parent)
         finally:
             shutil.rmtree(build, ignore_errors=True)
-        if move:
-            for src in sources.values():
-                with contextlib.suppress(FileNotFoundError):
-                    src.unlink()
+        for path in moving:
+            with contextlib.suppress(FileNotFoundError):
+                sources[path].unlink()
         return number
 
     @staticmethod
-    def _build_version(top: Path, version: str, placed: Iterable[tuple[Path, str]],
-                       move: bool) -> None:
+    def _build_version(top: Path, version: str,
+                       placed: Iterable[tuple[Path, str, bool]]) -> None:
         """The version folder with its new content, every file and folder fsynced."""
         vdir = top / version
         vdir.mkdir()
         folders = {vdir}
-        for src, content_path in placed:
+        for src, content_path, move in placed:
             dest = top / content_path
             dest.parent.mkdir(parents=True, exist_ok=True)
             folders.update(p for p in dest.parents if p.is_relative_to(vdir))

@@ -103,4 +103,23 @@ def validate_object(path: Path | str, *, check_digests: bool = True) -> tuple[bo
     return bool(valid), messages
 
 
-__all__ = ["Layout0004", "register", "validate_object", "validate_root"]
+def main(argv: list[str] | None = None) -> int:
+    """``python -m preservation.ocfl_check ROOT``: ocfl-py on the whole root (exit 0 = valid)."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m preservation.ocfl_check STORAGE_ROOT", file=sys.stderr)
+        return 2
+    valid, messages = validate_root(args[0])
+    for line in messages:
+        print(line)
+    print(f"{args[0]}: {'VALID' if valid else 'INVALID'} OCFL 1.1 storage root")
+    return 0 if valid else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
+
+__all__ = ["Layout0004", "main", "register", "validate_object", "validate_root"]

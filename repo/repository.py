@@ -143,6 +143,9 @@ class Repository:
             from repo import catalog
 
             catalog.attach(self)
+            from preservation import deposit
+
+            deposit.attach(self)  # files go into OCFL after each changeset (issue 14)
             self.recover()
             checkpoints.chain_on_open(site.home, site.base, site.working, site.mgmt)
             sweep(site.home, site.working)  # files a killed media ingest left (after recover)
