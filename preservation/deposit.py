@@ -269,33 +269,43 @@ class Depositor:
     # ------------------------------------------------------------------ many records
     def deposit(self, repository: Any, records: Iterable[str], *,
                 progress: Callable[[int], None] | None = None) -> DepositReport:
-        """Deposit the files of ``records``; a record that fails is reported, not raised,
-        and leaves a marker so that the next changeset retries the staged files."""
+        """Deposit the files of ``records``; a record that fails is reported, not raised.
+        A marker stands while it runs and stays after a failure, so that the next changeset
+        (or the next open, after a kill) deposits every staged file a record names."""
         report = DepositReport()
-        for record in sorted(records):
+        records = sorted(records)
+        if not records:
+            return report
+        earlier = self.pending()
+        self._mark_pending()  # until done: a kill -9 midway is retried on the next open
+        for record in records:
             try:
                 self.deposit_record(repository, record, report)
             except Exception as exc:  # one record's failure must not stop the rest
                 report.failed[record] = f"{type(exc).__name__}: {exc}"
             if progress:
                 progress(1)
-        if report.failed:
-            self._mark_pending()
-            for record, reason in report.failed.items():
-                log.warning("deposit of %s failed (its files stay in staging): %s",
-                            record, reason)
+        for record, reason in report.failed.items():
+            log.warning("deposit of %s failed (its files stay in staging): %s", record, reason)
+        if not report.failed and not earlier:
+            self._unmark_pending()
         return report
 
     def retry(self, repository: Any) -> DepositReport:
         """Deposit every record that names a staged file (``lantai files deposit``)."""
-        marker = self.home / PENDING
         report = self.deposit(repository, records_naming(repository, self.store.staged()))
         if not report.failed:
-            marker.unlink(missing_ok=True)
+            self._unmark_pending()
         return report
 
     def pending(self) -> bool:
         return (self.home / PENDING).exists()
+
+    def _unmark_pending(self) -> None:
+        marker = self.home / PENDING
+        if marker.exists():
+            marker.unlink()
+            fsync_dir(marker.parent)
 
     def _mark_pending(self) -> None:
         marker = self.home / PENDING
@@ -347,10 +357,14 @@ class DepositListener:
 
 def attach(repository: Any) -> None:
     """Give a writable repository its deposit listener (once), after migrating a site that
-    still has the layout before OCFL (``files/sha256``)."""
+    still has the layout before OCFL (``files/sha256``) and finishing the versions a crash
+    interrupted."""
     if any(isinstance(x, DepositListener) for x in repository.listeners):
         return
     home = Path(repository.home)
+    repaired = storage_root(home).recover()  # what a crash left half-way (ocfl.py)
+    if repaired:
+        log.warning("OCFL objects finished after a crash: %s", ", ".join(repaired))
     if AUTO_MIGRATE and (home / "files" / "sha256").is_dir():
         from preservation.migrate import migrate
 
@@ -359,10 +373,10 @@ def attach(repository: Any) -> None:
             log.warning("the files of %s were not all migrated into OCFL (damaged %d, "
                         "missing %d, failed %d): run lantai files migrate", home,
                         len(report.damaged), len(report.missing), len(report.failed))
-    else:
-        storage_root(home)
-    repository.listeners.append(DepositListener(home, repository.settings))
-
+    listener = DepositListener(home, repository.settings)
+    repository.listeners.append(listener)
+    if listener.depositor.pending():  # a deposit that failed or was killed: again now
+        listener.depositor.retry(repository)
 
 __all__ = ["DepositListener", "DepositReport", "Depositor", "FileEntry", "attach",
            "record_files", "records_holding_files", "records_naming", "records_touched",

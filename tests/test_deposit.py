@@ -146,6 +146,8 @@ def test_the_cli_deposit_retries_and_lists_objects_files_and_versions(site: Site
     digest = _put(site, b"retry me")
     _scan(site, ITEM, "scan-1", digest)
     obstacle.unlink()
+    # without the marker the next open does not retry: the command does, from the staging
+    (site.home / "preservation" / "deposit-pending").unlink()
     site.close()
     runner = CliRunner()
     home = ["--home", str(site.home)]
@@ -265,3 +267,18 @@ def test_a_killed_migration_runs_again_to_the_end(tmp_path: Path, trial: int) ->
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     _all_there(site.home, contents, 120)
+
+
+def test_a_deposit_killed_midway_is_finished_by_the_next_open(site: Site) -> None:
+    """What kill -9 during a deposit leaves: the changeset committed, its file staged, the
+    marker standing (written before the deposit starts)."""
+    site.repo.listeners[:] = [x for x in site.repo.listeners
+                              if not isinstance(x, DepositListener)]
+    digest = _put(site, b"committed, not yet deposited")
+    _scan(site, ITEM, "scan-1", digest)
+    (site.home / "preservation" / "deposit-pending").write_bytes(b"")
+    assert _info(site, digest).object_id is None
+    site.reopen()
+    assert _info(site, digest).object_id == site.iris[ITEM]
+    assert not (site.home / "preservation" / "deposit-pending").exists()
+    _valid(site.home)
