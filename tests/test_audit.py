@@ -412,3 +412,19 @@ def test_a_backup_carries_the_checkpoints_and_its_history_verifies(closed, tmp_p
     code, report = verify(snapshot)
     assert code == 0 and report["checkpoints"] == 1
     assert report["head"] == chain(closed)[-1].hash
+
+
+def test_a_killed_ingest_is_taken_out_of_the_chain_on_the_next_open(site):
+    from support import FONDS
+    from test_crash import PATCH_BULK, crash_run, ingest_action
+
+    site.repo.transition(site.admin, FONDS, "publish", recursive=True)
+    before = audit.read_head(site.repo.working, site.repo.mgmt)
+    # batch 1 written and chained (the head moved to it), the process dies in batch 2
+    crash_run(site, PATCH_BULK.format(crash_on_call=3),
+              ingest_action(30, "published", batch_size=10))
+    assert audit.read_head(site.repo.working, site.repo.mgmt) == before
+    site.repo.edit(site.admin, SERIES, set={"title": {"zh": "学生类（后来）", "en": "Students"}})
+    assert audit.read_head(site.repo.working, site.repo.mgmt).length == before.length + 1
+    site.close()
+    assert verify(site.home)[0] == 0
