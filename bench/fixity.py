@@ -95,7 +95,7 @@ def build_site(home: Path, size_mb: int, file_mb: int) -> list[Path]:
                     f.write(piece)
             files[logical] = source
             entries.append({"path": logical, "digest": digest, "size": plain_size,
-                            "media_type": "image/tiff", "sealed": True, "keyring": digest})
+                            "mediaType": "image/tiff", "sealed": True, "keyringName": digest})
             n += 1
         listing = work / "files.json"
         listing.write_text(json.dumps({"files": entries}))

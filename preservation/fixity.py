@@ -321,8 +321,7 @@ def _files_json_facts(data: bytes) -> tuple[dict[str, Sealed], dict[str, int]]:
             continue
         size = item.get("size")
         digest = item.get("digest") or item.get("sha256")
-        name = (item.get("keyring") or item.get("keyring_name") or item.get("keyName")
-                or item.get("key") or digest)
+        name = item.get("keyringName") or item.get("keyring") or digest
         if isinstance(size, int) and not isinstance(size, bool):
             sizes[path] = crypt.sealed_size(size) if item.get("sealed") else size
         if item.get("sealed") and isinstance(name, str) and isinstance(digest, str):

@@ -66,10 +66,11 @@ def add_object(tmp: Path, root: Path, object_id: str, files: dict[str, bytes],
                 data = crypt.seal_bytes(plain, keyring.data_key(digest, create=True))
             (src / logical).parent.mkdir(parents=True, exist_ok=True)
             (src / logical).write_bytes(data)
-            entries.append({"iri": f"{object_id}/{n}", "digest": digest, "size": len(plain),
-                            "media_type": "application/octet-stream", "path": logical,
-                            "sealed": keyring is not None,
-                            "keyring": digest if keyring is not None else None})
+            # as preservation/deposit.py writes it
+            entries.append({"instantiation": f"{object_id}/{n}", "digest": digest,
+                            "size": len(plain), "mediaType": "application/octet-stream",
+                            "path": logical, "sealed": keyring is not None,
+                            "keyringName": digest if keyring is not None else None})
         (src / "lantai").mkdir(parents=True, exist_ok=True)
         (src / "lantai" / "files.json").write_text(json.dumps({"files": entries}))
         meta = ocfl.VersionMetadata(message=f"version {v + 1}", name="Lantai",
@@ -328,3 +329,27 @@ def test_without_the_key_sealed_files_are_still_checked(store, monkeypatch):
     result = CliRunner().invoke(main, ["--home", str(home), "fixity", "--deep"])
     assert result.exit_code == 1 and "no such key file" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_deep_catches_what_a_consistent_forgery_of_the_inventories_hides(store, keyring):
+    """Someone with the disk but not the key replaces a sealed file and rewrites every
+    inventory and sidecar to match: the plain check passes (the OCFL object is valid), the
+    deep one does not — the file does not open under its data key."""
+    home, _ = store
+    oid, logical, path = next(t for t in _content_files(home) if t[2].read_bytes()[:4]
+                              == crypt.MAGIC)
+    folder = object_folder(home / "files", oid)
+    old = hashlib.sha256(path.read_bytes()).hexdigest()
+    forged = crypt.seal_bytes(b"forged content", crypt.new_data_key())
+    path.write_bytes(forged)
+    new = hashlib.sha256(forged).hexdigest()
+    for inv in [folder / "inventory.json", *folder.glob("v*/inventory.json")]:
+        text = inv.read_text().replace(old, new)
+        inv.write_text(text)
+        (inv.parent / "inventory.json.sha256").write_text(
+            hashlib.sha256(text.encode()).hexdigest() + " inventory.json\n")
+    validate(home / "files", folder)  # a valid OCFL object to any OCFL tool
+    assert fixity.check(home, record=False).ok
+    report = fixity.check(home, deep=True, keyring=keyring, record=False)
+    assert [(p.object_id, p.path, p.problem) for p in report.problems] == [
+        (oid, logical, fixity.UNOPENED)]
