@@ -353,3 +353,41 @@ def test_deep_catches_what_a_consistent_forgery_of_the_inventories_hides(store, 
     report = fixity.check(home, deep=True, keyring=keyring, record=False)
     assert [(p.object_id, p.path, p.problem) for p in report.problems] == [
         (oid, logical, fixity.UNOPENED)]
+
+
+def test_a_real_site_files_deposited_then_damaged(site):
+    """The whole way: files put in the file store, named by a changeset, deposited into the
+    record's OCFL object by the deposit listener; `lantai fixity --deep` finds them intact,
+    then names the one whose bit flipped, and a staged file not yet named is checked too."""
+    from support import ITEM
+
+    from preservation.deposit import storage_root
+    from repo.files import FileStore
+
+    with FileStore.for_site(site.home) as files:
+        first = files.put(b"page one of the 1957 register" * 1000)
+        second = files.put(b"page two of the 1957 register" * 1000)
+        staged = files.put(b"a scan not yet described" * 100)
+    with site.repo.ingesting_files():
+        for slug, digest in (("scan-1", first), ("scan-2", second)):
+            site.repo.create(site.admin, ITEM, "instantiation",
+                             {"title": {"en": slug}, "digest": digest, "mime": "image/jpeg"},
+                             slug=slug)
+    record = site.iris[ITEM]
+    root = storage_root(site.home)
+    result = CliRunner().invoke(main, ["--home", str(site.home), "fixity", "--deep", "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["ok"] and doc["objects"] == 1 and doc["deep"]
+    # every content file of the object (two scans, files.json in each of two versions: one
+    # changeset each) and the staged file
+    stored = sum(len(ps) for ps in root.inventory(record)["manifest"].values())
+    assert stored == 4 and doc["files"] == stored + 1
+    assert staged.removeprefix("sha256:") not in json.dumps(doc["problems"])
+    victim = root.content_path(record, "scan-2/content.jpg")
+    flip_bit(random.Random(3), (record, "scan-2/content.jpg", victim))
+    result = CliRunner().invoke(main, ["--home", str(site.home), "fixity"])
+    assert result.exit_code == 1
+    assert f"{record} scan-2/content.jpg: changed" in result.stdout
+    assert [(e.object, e.path) for e in EventLog.for_site(site.home).open_failures()] == [
+        (record, "scan-2/content.jpg")]
