@@ -50,6 +50,8 @@ CHUNK = 16 * 1024  # plaintext bytes per sealed chunk of a derivative (see the d
 TMP = "tmp"  # {home}/tmp: where plaintext is made before it is sealed
 KEYS_KEPT = 4096  # data keys kept in memory per site (a tile request then opens no SQLite)
 PIECE = 1 << 20  # bytes read at a time while sealing
+READERS_KEPT = 64  # sealed pyramids kept open per site and process (one descriptor each)
+CHUNKS_KEPT_BYTES = 32 * 1024 * 1024  # decrypted chunks kept per site and process
 DERIVATIVES = "derivatives"  # {home}/derivatives/{hex}/{file}
 UNSEALED = frozenset({"ocr.json"})  # written by iiif.ocr, which does not read through here yet
 
@@ -82,6 +84,9 @@ class DerivativeFiles:
         self._keyring = keyring
         self._keys: OrderedDict[str, bytes] = OrderedDict()
         self._lock = threading.Lock()
+        self._readers: OrderedDict[tuple, tuple[threading.Lock, crypt.SealedReader]] = \
+            OrderedDict()
+        self.chunks = ChunkCache()
 
     @classmethod
     def for_site(cls, home: Path | str) -> DerivativeFiles:
@@ -107,6 +112,9 @@ class DerivativeFiles:
                 self._keyring.close()
                 self._keyring = None
             self._keys.clear()
+            for _lock, reader in self._readers.values():
+                reader.close()
+            self._readers.clear()
 
     # ------------------------------------------------------------------ policy and keys
     @property
@@ -261,20 +269,42 @@ class DerivativeFiles:
 
     def read_at(self, path: Path, offset: int, count: int, *, sealed: bool) -> bytes:
         """``count`` plaintext bytes at ``offset`` (a stored tile): one ``pread`` of a plain
-        file; for a sealed one, the few chunks that hold them, each checked."""
+        file; for a sealed one, through its :class:`~preservation.crypt.SealedReader` (kept
+        open per file version), the two or three chunks that hold them, each checked — or
+        taken from the bounded cache of chunks decrypted lately (:class:`ChunkCache`)."""
         if not sealed:
             fd = os.open(path, os.O_RDONLY)
             try:
                 return os.pread(fd, count, offset)
             finally:
                 os.close(fd)
-        key = self.data_key(path)
-        with open(path, "rb", buffering=0) as raw:
-            reader = crypt.SealedReader(raw, key, name=path.name)
+        st = os.stat(path)
+        version = (str(path), st.st_mtime_ns, st.st_size, st.st_ino)
+        with self._lock:
+            found = self._readers.get(version)
+            if found is not None:
+                self._readers.move_to_end(version)
+        if found is None:
+            raw = open(path, "rb", buffering=0)  # noqa: SIM115 - kept open with its reader
+            try:
+                fresh = _CachingReader(raw, self.data_key(path), name=path.name,
+                                       cache=self.chunks, ident=version)
+            except BaseException:
+                raw.close()
+                raise
+            found = (threading.Lock(), fresh)
+            with self._lock:
+                self._readers[version] = found
+                while len(self._readers) > READERS_KEPT:
+                    # not closed here: a thread may be reading it; its file closes when the
+                    # last reference goes
+                    self._readers.popitem(last=False)
+        lock, reader = found
+        out = bytearray(count)
+        with lock:
             reader.seek(offset)
-            out = bytearray(count)
             got = reader.readinto(out)
-            return bytes(out[:got])
+        return bytes(out[:got])
 
     def vips_image(self, path: Path, **options) -> pyvips.Image:
         """The image at ``path`` for libvips (``page=``, ``revalidate=`` … as for
@@ -284,6 +314,52 @@ class DerivativeFiles:
             return pyvips.Image.new_from_file(str(path), **options)
         options.pop("revalidate", None)  # a new source is read afresh anyway
         return image_from_stream(self.open(path), **options)
+
+
+class ChunkCache:
+    """Chunks of sealed derivatives decrypted lately, bounded in bytes (an LRU, per process):
+    for sealed pyramids what the operating system's page cache is for plain ones. Only what
+    the image API served is in it (public images), and only in memory."""
+
+    def __init__(self, max_bytes: int = CHUNKS_KEPT_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple, bytes] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> bytes | None:
+        with self._lock:
+            data = self._items.get(key)
+            if data is not None:
+                self._items.move_to_end(key)
+            return data
+
+    def put(self, key: tuple, data: bytes) -> None:
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = data
+            self._bytes += len(data)
+            while self._bytes > self.max_bytes:
+                _, old = self._items.popitem(last=False)
+                self._bytes -= len(old)
+
+
+class _CachingReader(crypt.SealedReader):
+    """A :class:`~preservation.crypt.SealedReader` that looks in a :class:`ChunkCache` before
+    it decrypts a chunk (``ident`` names the file version: a remade file is another)."""
+
+    def __init__(self, raw, key: bytes, *, name: str, cache: ChunkCache, ident: tuple) -> None:
+        super().__init__(raw, key, name=name)
+        self._shared, self._ident = cache, ident
+
+    def _plain_chunk(self, index: int) -> bytes:
+        key = (self._ident, index)
+        plain = self._shared.get(key)
+        if plain is None:
+            plain = super()._plain_chunk(index)
+            self._shared.put(key, plain)
+        return plain
 
 
 def reader_source(stream: BinaryIO) -> pyvips.SourceCustom:
@@ -348,5 +424,5 @@ def raw_is_clear(path: Path) -> bool:
                             b"{", b"\x89PNG"))
 
 
-__all__ = ["CHUNK", "DerivativeFiles", "image_from_stream", "is_sealed", "keyring_name",
-           "raw_is_clear", "reader_source", "seal_site"]
+__all__ = ["CHUNK", "ChunkCache", "DerivativeFiles", "image_from_stream", "is_sealed",
+           "keyring_name", "raw_is_clear", "reader_source", "seal_site"]
