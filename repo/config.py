@@ -188,12 +188,15 @@ def make_settings(**values: Any) -> Settings:
 
 
 def write_settings(home: Path, settings: Settings) -> None:
-    """Written by a TOML library, so any string (quotes, newlines, backslashes) reads back."""
+    """Written by a TOML library, so any string (quotes, newlines, backslashes) reads back;
+    durably (repo/durable.py: temporary file, fsync, rename, fsync of the folder): a power
+    cut after a settings change must not leave an empty ``lantai.toml``, the one file
+    without which the site does not open."""
+    from repo.durable import write_atomically
+
     home.mkdir(parents=True, exist_ok=True)
     text = "# Lantai site settings (written by `lantai init`)\n" + tomli_w.dumps(asdict(settings))
-    tmp = home / (CONFIG_FILE + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(home / CONFIG_FILE)
+    write_atomically(home / CONFIG_FILE, text.encode("utf-8"))
 
 
 def read_settings(home: Path) -> Settings:
