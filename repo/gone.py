@@ -16,6 +16,8 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from repo.durable import fsync_dir
+
 GONE_FILE = "publication.gone"
 
 
@@ -74,4 +76,5 @@ class GoneRegister:
             fh.flush()
             os.fsync(fh.fileno())
         tmp.replace(self.path)
+        fsync_dir(self.path.parent)  # the rename too: else a power cut may bring the old back
         self._gone = gone
