@@ -64,6 +64,7 @@ class IngestMarker:
         from it."""
         rel = [str(Path(p).relative_to(self.home)) for p in paths]
         os.write(self._fd, (json.dumps({"digest": digest, "paths": rel}) + "\n").encode())
+        os.fsync(self._fd)  # on disk before the files it names are made (a power cut too)
         os.fsync(self._fd)
 
     def close(self) -> None:
