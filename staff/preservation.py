@@ -15,6 +15,7 @@ from pathlib import Path
 
 from flask import Blueprint, Flask, Response, current_app, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from preservation.events import MEDIA_TYPES, EventLog, export
 from repo.errors import Forbidden, Invalid
@@ -25,6 +26,14 @@ from staff import web
 bp = Blueprint("preservation", __name__, url_prefix="/preservation")
 
 ROWS = 50
+
+# what the events' short names (preservation.events.TYPES, OUTCOME_CODES) read as on the page
+LABELS = {
+    "fixity": _l("fixity check"), "ingestion": _l("ingestion"), "replacement": _l("replacement"),
+    "repair": _l("repair"), "replication": _l("replication"), "migration": _l("migration"),
+    "encryption": _l("encryption"), "deletion": _l("deletion"), "validation": _l("validation"),
+    "success": _l("success"), "failure": _l("failure"), "warning": _l("warning"),
+}
 
 
 def may_see(user: User) -> bool:
@@ -92,4 +101,4 @@ def events() -> Response:
             raise Invalid(_("format: turtle or jsonld."))
         return Response(export(found, fmt), mimetype=MEDIA_TYPES[fmt])
     return web.render("staff/preservation_events.html", object_id=object_id,
-                      events=list(reversed(found)))
+                      events=list(reversed(found)), labels=LABELS)
