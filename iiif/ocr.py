@@ -45,7 +45,7 @@ from pathlib import Path
 from PIL import Image
 
 from iiif.derivatives import derivatives_folder as derivative_dir  # the folder contract
-from repo.errors import Invalid, NotFound
+from repo.errors import Invalid, LantaiError, NotFound
 from repo.files import DIGEST, FileStore, parse_digest
 
 MAX_SIDE = 2000  # long side given to the recogniser (RapidOCR's own limit)
@@ -227,13 +227,17 @@ def ocr_image(path: Path | str) -> list[Line]:
 
 # ------------------------------------------------------------------------- derivatives
 @lru_cache(maxsize=16)
-def _file_store(home: str) -> FileStore:
-    return FileStore(Path(home) / "files")
+def _file_store(home: str, pid: int) -> FileStore:
+    path = Path(home)
+    if (path / "lantai.toml").is_file():
+        return FileStore.for_site(path)
+    return FileStore(path)  # a scratch folder (the demo seed): nothing sealed
 
 
 def file_store(home: Path | str) -> FileStore:
-    """The site's file store (one per process and home: opening one sweeps its temp files)."""
-    return _file_store(str(home))
+    """The site's file store (one per process and home: its index connection is kept; a
+    forked worker opens its own, an SQLite connection must not cross a fork)."""
+    return _file_store(str(home), os.getpid())
 
 
 def _write_atomically(target: Path, data: dict) -> None:
@@ -312,14 +316,15 @@ def ensure_page(home: Path | str, digest: str, *, seeds: bool = True,
     page = None if force else cached_page(home, digest, seeds=seeds)
     if page is not None:
         return page
-    original = file_store(home).path_for(digest)
+    files = file_store(home)
     with _lock_for(digest):
         page = None if force else cached_page(home, digest, seeds=seeds)
         if page is not None:
             return page
-        if not original.is_file():
+        if digest not in files:
             raise NotFound(f"{digest}: no such file in the file store")
-        page = ocr_page(original)
+        with files.local_path(digest) as original:  # decrypted for the engine when sealed
+            page = ocr_page(original)
         _write_atomically(derivative_dir(home, digest) / OCR_FILE, page.data(digest))
     return page
 
@@ -399,13 +404,14 @@ def ocr_many(home: Path | str, digests: Iterable[str], *, workers: int = 2,
 def site_images(home: Path | str) -> list[str]:
     """Digests of the page images in a site's file store (what ``--home`` recognises)."""
     out = []
-    for digest in file_store(home).digests():
+    files = file_store(home)
+    for digest in files.digests():
         try:
-            with Image.open(file_store(home).path_for(digest)) as img:
+            with files.open(digest) as fh, Image.open(fh) as img:
                 if img.format in IMAGE_FORMATS:
                     out.append(digest)
         except (Image.UnidentifiedImageError, Image.DecompressionBombError, OSError,
-                ValueError):
+                ValueError, LantaiError):  # LantaiError: missing, or a sealed file damaged
             continue
     return sorted(out)
 
@@ -417,7 +423,7 @@ def write_demo_seed(path: Path = SEED_FILE, *, workers: int = 2) -> int:
 
     names = [n for n, info in manifest().items() if is_ocr_type(info.get("mime"))]
     with tempfile.TemporaryDirectory() as tmp:
-        store = FileStore(Path(tmp) / "files")
+        store = FileStore(Path(tmp))
         digests = {store.put(MEDIA_DIR / n): n for n in sorted(names)}
         errors = ocr_many(tmp, digests, workers=workers, seeds=False)
         if errors:
@@ -451,8 +457,8 @@ def _main(argv: list[str] | None = None) -> int:
         if args.demo_seed:
             print(f"{write_demo_seed(workers=args.workers)} pages written to {SEED_FILE}")
         if args.home:
-            if not (args.home / "files").is_dir():
-                raise NotFound(f"{args.home}: not a site (no files/ folder)")
+            if not (args.home / "lantai.toml").is_file():
+                raise NotFound(f"{args.home}: not a site (no lantai.toml)")
             digests = site_images(args.home)
 
             def report(n: int, total: int) -> None:

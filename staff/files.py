@@ -39,6 +39,7 @@ from publisher.i18n import lang as current_lang
 from repo.building import KEY
 from repo.errors import Invalid, LantaiError, NotFound
 from repo.files import FileStore
+from repo.files_http import send_stored
 from repo.objects import ContentObject
 from repo.repository import Repository
 from repo.security import User, allowed
@@ -270,19 +271,21 @@ def original(key: str) -> Response:
     if not KEY.match(key):
         return web.error_page(404, _("No such file."))
 
-    def run(repo: Repository, user: User) -> tuple[Path, str, str]:
+    def run(repo: Repository, user: User) -> tuple[Path, str, str, str]:
         obj = repo.get(user, repo.iri_for("instantiation", key))
         fields = obj.fields(repo.base)
         digest = str((fields.get("digest") or [""])[0])
         if not digest:
             raise NotFound("no file")
-        return (FileStore(repo.home / "files").path_for(digest),
+        return (repo.home, digest,
                 str((fields.get("mime") or ["application/octet-stream"])[0]), obj.slug)
-    target, mime, name = web.reading(run)
-    if not target.is_file():
-        return web.error_page(404, _("The original is missing from the file store."))
-    return send_file(target, mimetype=mime, as_attachment=True, download_name=name,
-                     max_age=0)
+    home, digest, mime, name = web.reading(run)
+    # the plaintext, streamed (decrypted chunk by chunk when sealed); ranges answered
+    with FileStore.for_site(home) as files:
+        if digest not in files:
+            return web.error_page(404, _("The original is missing from the file store."))
+        return send_stored(files, digest, request, mimetype=mime, as_attachment=True,
+                           download_name=name)
 
 
 # ---------------------------------------------------------------------- ingest

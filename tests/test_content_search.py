@@ -277,7 +277,7 @@ def scans(tmp_path_factory) -> tuple[Path, dict]:
     render(folder / "closed.png", (900, 300), [("秘密名单甲乙", (80, 90), 80)])
     home = folder / "home"
     for name in ("open.png", "closed.png"):
-        ocr.ensure_ocr(home, FileStore(home / "files").put(folder / name))
+        ocr.ensure_ocr(home, FileStore(home).put(folder / name))  # a scratch folder
     return folder, boxes
 
 
@@ -287,7 +287,7 @@ def text_site(site, tmp_path: Path, scans):
     250 cues, OCR made the way media ingest makes it (before the instantiation is written;
     the session's OCR of the two scans is copied in first, as a derivative cache)."""
     repo, admin = site.repo, site.repo.user("admin")
-    files = FileStore(site.home / "files")
+    files = FileStore(site.home / "files")  # stored as before issue 14 (not sealed)
     item = "/xjtu/students/register-1957/page-1"
     folder, boxes = scans
     for name in ("open.png", "closed.png"):

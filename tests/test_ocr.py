@@ -20,6 +20,7 @@ from support import require
 
 from iiif import ocr
 from iiif.transcripts import Cue, parse_vtt, read_vtt, transcript_cues
+from repo.config import make_settings, write_settings
 from repo.demo import MEDIA_DIR, manifest
 from repo.errors import Invalid, NotFound
 from repo.files import FileStore, parse_digest
@@ -150,7 +151,7 @@ def small_page(path: Path, text: str = "目录第一页") -> dict:
 
 def test_ensure_ocr_writes_the_derivative_once(store_home: Path, tmp_path: Path):
     small_page(tmp_path / "p.png")
-    digest = FileStore(store_home / "files").put(tmp_path / "p.png")
+    digest = FileStore(store_home).put(tmp_path / "p.png")
     assert ocr.cached_ocr(store_home, digest) is None
     lines = ocr.ensure_ocr(store_home, digest)
     assert "目录第一页" in "".join(line.text for line in lines)
@@ -176,7 +177,7 @@ def test_ensure_ocr_writes_the_derivative_once(store_home: Path, tmp_path: Path)
 
 
 def test_demo_seed_is_copied_into_the_derivatives(store_home: Path):
-    digest = FileStore(store_home / "files").put(MEDIA_DIR / "notes-p1.jpg")
+    digest = FileStore(store_home).put(MEDIA_DIR / "notes-p1.jpg")
     start = time.perf_counter()
     lines = ocr.ensure_ocr(store_home, digest)  # no recognition: the seed answers
     assert time.perf_counter() - start < 1
@@ -185,7 +186,7 @@ def test_demo_seed_is_copied_into_the_derivatives(store_home: Path):
 
 
 def test_ocr_many_with_two_worker_processes(store_home: Path, tmp_path: Path):
-    files = FileStore(store_home / "files")
+    files = FileStore(store_home)
     digests = []
     for n, text in enumerate(("第一页目录", "第二页附录")):
         small_page(tmp_path / f"{n}.png", text)
@@ -251,9 +252,11 @@ def test_command_line(tmp_path: Path):
     assert proc.stderr.startswith("lantai: error: x.txt: not an image")
     assert proc.stderr.count("\n") == 1
     # a site's page images without OCR get it (a text file in the store is left alone)
-    home = tmp_path / "site"
+    home = tmp_path / "site"  # a site whose files are sealed (its key beside it)
+    write_settings(home, make_settings(base="https://archive.example.edu",
+                                       files_encrypted=True))
     small_page(tmp_path / "p.png", "档案目录")
-    files = FileStore(home / "files")
+    files = FileStore.for_site(home)
     digest, _ = files.put(tmp_path / "p.png"), files.put(bad)
     proc = run("--home", str(home), "--workers", "1")
     assert proc.returncode == 0, proc.stderr
@@ -300,7 +303,7 @@ def test_vtt_parsing_is_safe():
 
 
 def test_transcript_from_the_file_store(store_home: Path):
-    digest = FileStore(store_home / "files").put(MEDIA_DIR / "oh-02.en.vtt")
+    digest = FileStore(store_home).put(MEDIA_DIR / "oh-02.en.vtt")
     cues = transcript_cues(store_home, digest)
     assert any("library" in c.text for c in cues)
     with pytest.raises(NotFound):

@@ -21,6 +21,7 @@ from iiif.derivatives import thumb_path
 from iiif.media import ingest_media
 from repo.config import Settings
 from repo.errors import Invalid, NotFound
+from repo.files import FileStore
 from repo.repository import Repository
 from services.requests import certify, fonts, pages, pdfa, signing
 from services.requests.model import Copy, Personal, Selection
@@ -58,10 +59,10 @@ def test_record_pages_in_order_and_as_jpeg(site, tmp_path):
     assert pages.record_pages(repo, admin, "/xjtu/students/register-1957") == found
 
     # a grey JPEG within A4 at 300 dpi is the scan as stored; the others are rendered
-    store = repo.home / "files"
+    files = FileStore.for_site(repo.home)
     first = pages.page_jpeg(repo, admin, found[0])
-    assert first == pages.original_path(repo, admin, found[0]).read_bytes()
-    assert str(pages.original_path(repo, admin, found[0])).startswith(str(store))
+    with files.open(found[0].digest) as fh:
+        assert first == fh.read()  # the plaintext of the (sealed) stored scan
     for page, size in ((found[1], (2506, 3508)), (found[2], (1600, 1100))):
         data = pages.page_jpeg(repo, admin, page)
         with Image.open(io.BytesIO(data)) as im:
@@ -85,7 +86,7 @@ def test_a_corrupt_scan_is_refused_with_one_line(site, tmp_path):
     repo, admin = site.repo, site.admin
     ingest_media(repo, admin, ITEM, scans(tmp_path / "scans")[1:2], ocr=False)
     page = pages.record_pages(repo, admin, ITEM)[0]
-    path = pages.original_path(repo, admin, page)
+    path = FileStore.for_site(repo.home).stored_path(page.digest)
     data = path.read_bytes()
     path.chmod(0o644)
     path.write_bytes(data[: len(data) // 3])  # truncated on disk (a damaged store)

@@ -44,6 +44,7 @@ from typing import Any
 from publisher.i18n import UIText, human_date, ui_ptext
 from repo.config import Settings, read_settings
 from repo.errors import Invalid, LantaiError, NotFound
+from repo.files import FileStore
 from repo.repository import Repository
 from repo.security import User
 from services.requests import fonts, pdfa, signing
@@ -158,8 +159,11 @@ def issue_copy(store: RequestStore, repo: Repository, user: User, request_id: st
     if missing:
         raise Invalid("cannot issue a certified copy: " + "; ".join(missing))
     parts = selected_parts(repo, user, request, language)
-    paths = [pages_mod.original_path(repo, user, p) for part in parts for p in part.pages]
-    images = render_pages(paths)
+    chosen = [p for part in parts for p in part.pages]
+    for page in chosen:
+        pages_mod.check_page(repo, user, page)
+    with FileStore.for_site(repo.home) as files:
+        images = render_pages(files, chosen)
     settings = read_settings(repo.home)
     code = new_code()
     content = Content(request_id=request.id, kind=request.kind, language=language, code=code,
@@ -205,10 +209,11 @@ def selected_parts(repo: Repository, user: User, request: Request,
     return parts
 
 
-def render_pages(paths: Sequence[Path]) -> list[bytes]:
-    """Each page at print size, two at a time (libvips releases the GIL)."""
+def render_pages(files: FileStore, pages: Sequence[pages_mod.Page]) -> list[bytes]:
+    """Each page at print size, two at a time (libvips releases the GIL); a sealed original
+    is decrypted to a temporary copy only while its page is rendered."""
     with ThreadPoolExecutor(max_workers=2) as pool:
-        return list(pool.map(lambda p: pages_mod.render_jpeg(p, pages_mod.PRINT_PX), paths))
+        return list(pool.map(lambda p: pages_mod.original_jpeg(files, p), pages))
 
 
 # ---------------------------------------------------------------------- the seal image

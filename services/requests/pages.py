@@ -10,7 +10,7 @@ are those of its items, item after item.
 Everything is read through the repository as the given (staff) user: records may be closed
 to the public and staff see them; a user who may not view a record or a page gets NotFound,
 as everywhere in the repository. Originals are read from the content-addressed file store
-(``repo.files``), never through a public surface.
+(``repo.files``: decrypted on the way when sealed), never through a public surface.
 
 :func:`page_jpeg` renders with libvips (``pyvips.Image.thumbnail``: shrink-on-load, so a
 thumbnail of a 6000×8000 scan decodes an eighth of it). A print-size request for a JPEG
@@ -21,6 +21,8 @@ under the issue's 3 seconds, and it is the archive's own scan, not a re-compress
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +47,8 @@ PRINT_PX = 3508  # A4 at 300 dpi: 2480 × 3508
 THUMB_PX = 400
 MAX_PAGES = 2000  # pages of one record in one copy (a thick 案卷 has a few hundred)
 QUALITY = 90
+_SUFFIX = {"image/jpeg": ".jpg", "image/png": ".png", "image/tiff": ".tif",
+           "image/webp": ".webp", "image/jp2": ".jp2"}
 
 
 @dataclass(frozen=True)
@@ -94,26 +98,40 @@ def record_pages(repo: Repository, user: User, ref: str) -> list[Page]:
     return pages
 
 
-def original_path(repo: Repository, user: User, page: Page) -> Path:
-    """The stored original of ``page``, after checking ``user`` may still view it."""
-    repo.get(user, page.instantiation)
-    path = FileStore(repo.home / "files").path_for(page.digest)
-    if not path.is_file():
+@contextlib.contextmanager
+def original(files: FileStore, page: Page) -> Iterator[Path]:
+    """A path to the plaintext of ``page``'s stored original, for libvips: the stored file,
+    or (sealed) a decrypted copy in ``{home}/tmp`` removed on leaving. The caller has
+    checked that the user may view the page (:func:`check_page`)."""
+    if page.digest not in files:
         raise NotFound(f"the scan of page {page.number} is missing from the file store")
-    return path
+    with files.local_path(page.digest, suffix=_SUFFIX.get(page.mime, "")) as path:
+        yield path
+
+
+def check_page(repo: Repository, user: User, page: Page) -> None:
+    """NotFound unless ``user`` may (still) view ``page``."""
+    repo.get(user, page.instantiation)
+
+
+def original_jpeg(files: FileStore, page: Page, max_px: int = PRINT_PX) -> bytes:
+    """``page``'s original rendered by :func:`render_jpeg` (no permission check)."""
+    with original(files, page) as path:
+        return render_jpeg(path, max_px)
 
 
 def page_jpeg(repo: Repository, user: User, page: Page, max_px: int = PRINT_PX) -> bytes:
     """``page`` as JPEG, its longer side at most ``max_px`` (upright, 8-bit sRGB or grey).
     A thumbnail comes from the IIIF thumbnail (``thumb.jpg``, 400 px) when it is made: a
-    selection screen of fifty pages then decodes no scan."""
-    original = original_path(repo, user, page)  # checks the user may view it
+    selection screen of fifty pages then decodes no scan (and decrypts none)."""
+    check_page(repo, user, page)
     if max_px <= THUMB_SIZE:
         thumb = thumb_path(repo.home, page.digest)
         if thumb.is_file():  # sealed on a site whose files are (iiif.derivative_files)
             with DerivativeFiles.for_site(repo.home).local_path(thumb) as plain:
                 return render_jpeg(plain, max_px)
-    return render_jpeg(original, max_px)
+    with FileStore.for_site(repo.home) as files:
+        return original_jpeg(files, page, max_px)
 
 
 def render_jpeg(path: Path, max_px: int) -> bytes:
@@ -156,5 +174,6 @@ def _first_line(exc: Exception) -> str:
     return (str(exc).strip().splitlines() or ["?"])[0][:200]
 
 
-__all__ = ["MAX_PAGES", "PRINT_PX", "THUMB_PX", "Page", "page_jpeg", "record_pages",
+__all__ = ["MAX_PAGES", "PRINT_PX", "THUMB_PX", "Page", "check_page", "original",
+           "original_jpeg", "page_jpeg", "record_pages",
            "render_jpeg"]
