@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from flask import Blueprint, Flask, current_app, jsonify, redirect, request, send_file, url_for
+from flask import Blueprint, Flask, current_app, jsonify, redirect, request, url_for
 from flask_babel import gettext as _
 from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response

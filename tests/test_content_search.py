@@ -287,7 +287,7 @@ def text_site(site, tmp_path: Path, scans):
     250 cues, OCR made the way media ingest makes it (before the instantiation is written;
     the session's OCR of the two scans is copied in first, as a derivative cache)."""
     repo, admin = site.repo, site.repo.user("admin")
-    files = FileStore(site.home / "files")  # stored as before issue 14 (not sealed)
+    files = FileStore.for_site(site.home)
     item = "/xjtu/students/register-1957/page-1"
     folder, boxes = scans
     for name in ("open.png", "closed.png"):
@@ -389,7 +389,7 @@ def test_record_is_reindexed_when_its_media_change(text_site, tmp_path: Path):
     vtt = tmp_path / "extra.vtt"
     vtt.write_text("WEBVTT\n\n00:00.000 --> 00:02.000\nA postcard from Zanzibar\n",
                    encoding="utf-8")
-    digest = FileStore(site.home / "files").put(vtt)
+    digest = FileStore.for_site(site.home).put(vtt)
     item = "/xjtu/students/register-1957/page-1"
     repo.create(admin, item, "instantiation",
                 {"mime": "text/vtt", "digest": digest, "language": ["en"],

@@ -58,7 +58,8 @@ def test_the_next_open_removes_what_a_killed_ingest_stored(site, tmp_path):
     opened = run_lantai(home, "tree")
     assert "removed" in opened.stderr and "interrupted media ingest" in opened.stderr
     assert state(home) == before  # files, derivatives, both stores: as before the ingest
-    assert kept_path.is_file() and FileStore.for_site(home).verify(kept)
+    files = FileStore.for_site(home)  # the kept file went into its record's OCFL object
+    assert kept in files and files.verify(kept) and files.stored_path(kept) != kept_path
     assert not list((home / MARKERS).glob("*"))
     again = run_lantai(home, "tree")
     assert "removed" not in again.stderr
@@ -94,4 +95,7 @@ def test_a_running_ingest_keeps_its_files_and_a_named_file_is_kept(site, tmp_pat
     assert run_python(script).returncode == 9
     opened = run_lantai(home, "tree")
     assert not orphan_path.exists() and not derived.exists(), opened.stderr
-    assert named_path.is_file() and "removed 2 file(s)" in opened.stderr, opened.stderr
+    files = FileStore.for_site(home)  # the named file went into its record's OCFL object
+    assert named in files and files.verify(named) and orphan not in files
+    assert orphan not in set(files.digests())  # struck from the index too
+    assert "removed 2 file(s)" in opened.stderr, opened.stderr

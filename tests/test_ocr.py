@@ -142,7 +142,11 @@ def test_drawn_page_text_and_boxes(drawn):
 # ---------------------------------------------------------------------- derivatives
 @pytest.fixture
 def store_home(tmp_path: Path) -> Path:
-    return tmp_path / "home"
+    """A site folder with settings only, its files sealed (the key beside it)."""
+    home = tmp_path / "home"
+    write_settings(home, make_settings(base="https://archive.example.edu",
+                                       files_encrypted=True))
+    return home
 
 
 def small_page(path: Path, text: str = "目录第一页") -> dict:
@@ -151,7 +155,7 @@ def small_page(path: Path, text: str = "目录第一页") -> dict:
 
 def test_ensure_ocr_writes_the_derivative_once(store_home: Path, tmp_path: Path):
     small_page(tmp_path / "p.png")
-    digest = FileStore(store_home).put(tmp_path / "p.png")
+    digest = FileStore.for_site(store_home).put(tmp_path / "p.png")
     assert ocr.cached_ocr(store_home, digest) is None
     lines = ocr.ensure_ocr(store_home, digest)
     assert "目录第一页" in "".join(line.text for line in lines)
@@ -177,7 +181,7 @@ def test_ensure_ocr_writes_the_derivative_once(store_home: Path, tmp_path: Path)
 
 
 def test_demo_seed_is_copied_into_the_derivatives(store_home: Path):
-    digest = FileStore(store_home).put(MEDIA_DIR / "notes-p1.jpg")
+    digest = FileStore.for_site(store_home).put(MEDIA_DIR / "notes-p1.jpg")
     start = time.perf_counter()
     lines = ocr.ensure_ocr(store_home, digest)  # no recognition: the seed answers
     assert time.perf_counter() - start < 1
@@ -186,7 +190,7 @@ def test_demo_seed_is_copied_into_the_derivatives(store_home: Path):
 
 
 def test_ocr_many_with_two_worker_processes(store_home: Path, tmp_path: Path):
-    files = FileStore(store_home)
+    files = FileStore.for_site(store_home)
     digests = []
     for n, text in enumerate(("第一页目录", "第二页附录")):
         small_page(tmp_path / f"{n}.png", text)
@@ -303,7 +307,7 @@ def test_vtt_parsing_is_safe():
 
 
 def test_transcript_from_the_file_store(store_home: Path):
-    digest = FileStore(store_home).put(MEDIA_DIR / "oh-02.en.vtt")
+    digest = FileStore.for_site(store_home).put(MEDIA_DIR / "oh-02.en.vtt")
     cues = transcript_cues(store_home, digest)
     assert any("library" in c.text for c in cues)
     with pytest.raises(NotFound):

@@ -17,6 +17,7 @@ from PIL import Image
 from signing_support import make_p12
 from support import require, run_lantai
 
+from iiif.derivative_files import DerivativeFiles
 from iiif.derivatives import thumb_path
 from iiif.media import ingest_media
 from repo.config import Settings
@@ -71,7 +72,9 @@ def test_record_pages_in_order_and_as_jpeg(site, tmp_path):
     with Image.open(io.BytesIO(thumb)) as im:
         assert max(im.size) == pages.THUMB_PX
     # the IIIF thumbnail made at ingest, not a new decode of the scan
-    assert thumb == thumb_path(repo.home, found[1].digest).read_bytes()
+    stored_thumb = thumb_path(repo.home, found[1].digest)
+    assert thumb == DerivativeFiles.for_site(repo.home).read_bytes(stored_thumb)
+    assert not stored_thumb.read_bytes().startswith(b"\xff\xd8")  # sealed on disk
     with Image.open(io.BytesIO(pages.page_jpeg(repo, admin, found[2], 200))) as im:
         assert max(im.size) == 200 and im.mode == "RGB"
 
