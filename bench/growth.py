@@ -110,7 +110,7 @@ def build_site(home: Path, entries: int, others: int = 40, each: int = 60) -> st
         admin = repo.user("admin")
         scan = home / "scan.jpg"
         Image.new("RGB", (600, 800), (236, 230, 214)).save(scan, quality=80)
-        digest = FileStore(home / "files").put(scan)
+        digest = FileStore.for_site(home).put(scan)
         objects = [
             NewObject("/", "folder", {"title": {"zh": "人物与地点", "en": "Agents"}},
                       slug="agents"),

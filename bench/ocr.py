@@ -132,7 +132,7 @@ def run(pages: int, workers: int, dpi: int, work: Path) -> dict:
     """OCR ``pages`` rendered pages with ``workers``; timings and accuracy."""
     home = work / f"home-{workers}"
     shutil.rmtree(home, ignore_errors=True)
-    files = FileStore(home / "files")
+    files = FileStore(home)  # a scratch folder, not a site: nothing sealed
     drawn: dict[str, list[str]] = {}
     for n in range(pages):
         path = work / f"page-{n}.jpg"

@@ -227,9 +227,7 @@ def open_file_store(home: Path) -> Any:
     """The site's file store, read through the way the site's readers read it."""
     from repo import files
 
-    if hasattr(files.FileStore, "for_site"):
-        return files.FileStore.for_site(home)
-    return files.FileStore(home / "files")
+    return files.FileStore.for_site(home)
 
 
 def store_verify(store: Any, digest: str) -> bool:

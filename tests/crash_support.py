@@ -293,12 +293,10 @@ def rebuilt_differs(home: Path, incremental: list[str]) -> list[str]:
 
 
 def file_store(home: Path):
-    """The site's file store, by whichever constructor this tree has (issue 14 adds
-    ``FileStore.for_site``, which knows whether files are sealed)."""
+    """The site's file store (``FileStore.for_site`` knows whether its files are sealed)."""
     from repo.files import FileStore
 
-    for_site = getattr(FileStore, "for_site", None)
-    return for_site(home) if for_site is not None else FileStore(home / "files")
+    return FileStore.for_site(home)
 
 
 def file_problems(home: Path, named: set[str]) -> list[str]:

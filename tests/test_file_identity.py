@@ -31,7 +31,7 @@ def store_scan(home: Path, tmp_path: Path, name: str, colour: str, text: str) ->
     """A real PNG in the file store, with its OCR derivative (as media ingest makes it)."""
     png = tmp_path / f"{name}.png"
     Image.new("RGB", (600, 200), colour).save(png)
-    digest = FileStore(home / "files").put(png)
+    digest = FileStore.for_site(home).put(png)
     target = ocr.derivative_dir(home, digest) / ocr.OCR_FILE
     target.parent.mkdir(parents=True, exist_ok=True)
     page = ocr.Page(600, 200, [ocr.Line(text, 10, 10, 500, 40, 0.99)], "fixture")

@@ -51,7 +51,7 @@ def av_site(site):
     from publisher.app import create_app
 
     repo, admin = site.repo, site.repo.user("admin")
-    files = FileStore(site.home / "files")
+    files = FileStore.for_site(site.home)
     specs = [
         ("scan", MEDIA_DIR / "notes-p1.jpg", {"mime": "image/jpeg", "width": "800",
                                               "height": "1130"}),

@@ -281,7 +281,7 @@ def test_a_withdrawn_record_loses_its_manifest_at_once(site):
 
     repo, admin = site.repo, site.admin
     scan = Path(__file__).parents[1] / "repo" / "demo" / "media" / "notes-p1.jpg"
-    digest = FileStore(site.home / "files").put(scan)
+    digest = FileStore.for_site(site.home).put(scan)
     item = "/xjtu/students/register-1957/page-1"
     repo.create(admin, item, "instantiation",
                 {"mime": "image/jpeg", "digest": digest, "width": "800", "height": "1130",

@@ -32,7 +32,7 @@ def viewer_site(site, tmp_path: Path):
     from publisher.app import create_app
 
     repo, admin = site.repo, site.repo.user("admin")
-    digest = FileStore(site.home / "files").put(MEDIA_DIR / "notes-p1.jpg")
+    digest = FileStore.for_site(site.home).put(MEDIA_DIR / "notes-p1.jpg")
     repo.create(admin, ITEM, "instantiation", {"mime": "image/jpeg", "width": "800",
                                                "height": "1130", "digest": digest},
                 slug="scan", key="scan")

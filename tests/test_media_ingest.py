@@ -95,7 +95,7 @@ def state(home: Path) -> tuple:
     """Everything ingest may touch: both stores, stored files, derivatives."""
     files = sorted(p.name for folder in ("files", "preservation/staging")
                    for p in (home / folder).rglob("*") if p.is_file())
-    files += sorted(FileStore(home).digests())  # the file store's index
+    files += sorted(FileStore.for_site(home).digests())  # the file store's index
     derivs = sorted(str(p.relative_to(home)) for p in (home / "derivatives").rglob("*")
                     if p.is_file()) if (home / "derivatives").exists() else []
     return (*read_only_snapshot(home), files, derivs)
@@ -289,7 +289,7 @@ def test_a_transcript_without_cues_is_refused(tmp_path):
 
 def test_pages_follow_the_tree_order_not_the_keys(site, media):
     """An older instantiation with a key that sorts last still comes first."""
-    digest = FileStore(site.home / "files").put(media / "scan-3.tif")
+    digest = FileStore.for_site(site.home).put(media / "scan-3.tif")
     site.repo.create(site.admin, ITEM, "instantiation",
                      {"mime": "image/tiff", "digest": digest, "width": "380", "height": "540",
                       "title": {"zh": "第1页", "en": "Page 1"}}, slug="zz", key="zz-first")

@@ -307,7 +307,7 @@ def test_object_pages_show_only_public_material(site, tmp_path):
     from repo.files import FileStore
 
     repo, admin = site.repo, site.repo.user("admin")
-    files = FileStore(site.home / "files")
+    files = FileStore.for_site(site.home)
     secret = tmp_path / "secret.vtt"
     secret.write_text("WEBVTT\n\n00:00.000 --> 00:05.000\nSECRET-NAME-LIST\n",
                       encoding="utf-8")
