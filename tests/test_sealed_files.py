@@ -4,11 +4,13 @@ What a sealed site must do, each checked against the plaintext it was given: rou
 every size that sits on a chunk edge, byte ranges through the staff download, a wrong key
 refused naming both key ids, a changed byte caught by ``verify`` and by ``lantai fixity``, and
 a copy of the site's folder without the key showing no plaintext and opening nothing.
-(The format itself — truncation, reordering, edited headers — is in test_crypt.py.)
+The format's own attacks (a cut, chunks swapped or moved between files, an edited header, the
+wrong data key) come first, on sealed bytes alone.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import random
 import shutil
@@ -53,6 +55,63 @@ def describe(site, digest: str, slug: str, mime: str = "image/jpeg") -> None:
 def unsealed_bytes_seen(stored: Path, data: bytes) -> bool:
     return bool(data) and (data in stored.read_bytes() if len(data) < 4096
                            else data[1000:1400] in stored.read_bytes())
+
+
+def read_sealed(sealed: bytes, key: bytes) -> bytes:
+    return io.BufferedReader(crypt.SealedReader(io.BytesIO(sealed), key)).read()
+
+
+def chunk_spans(size: int) -> list[tuple[int, int]]:
+    """Where each sealed chunk (ciphertext and tag) of a ``size``-byte file sits."""
+    spans, at = [], crypt.HEADER_BYTES
+    for first in range(0, max(size, 1), crypt.CHUNK):
+        length = min(crypt.CHUNK, size - first) + crypt.TAG
+        spans.append((at, at + length))
+        at += length
+    return spans
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_format_round_trips_and_refuses_every_edit(size):
+    """Sealed bytes alone: the size ``sealed_size`` says, the plaintext back, and a refusal
+    for a changed byte anywhere, the wrong data key, and a cut at every chunk edge."""
+    key, data = crypt.new_data_key(), plaintext(size)
+    sealed = crypt.seal_bytes(data, key)
+    assert len(sealed) == crypt.sealed_size(size) and sealed[:4] == crypt.MAGIC
+    assert read_sealed(sealed, key) == data
+    assert crypt.verify_sealed(io.BytesIO(sealed), key) == size
+    with pytest.raises(crypt.DecryptionError):
+        crypt.verify_sealed(io.BytesIO(sealed), crypt.new_data_key())
+    rng = random.Random(size)
+    for where in {4, 8, 15, 16, crypt.HEADER_BYTES, len(sealed) - 1,
+                  rng.randrange(len(sealed))}:
+        edited = bytearray(sealed)
+        edited[where] ^= 1 << rng.randrange(8)
+        with pytest.raises(crypt.DecryptionError):
+            crypt.verify_sealed(io.BytesIO(bytes(edited)), key)
+    for _, end in chunk_spans(size)[:-1]:
+        with pytest.raises(crypt.DecryptionError):
+            crypt.verify_sealed(io.BytesIO(sealed[:end]), key)
+
+
+def test_chunks_swapped_or_moved_between_files_do_not_open():
+    """Two chunks exchanged in one file, or a chunk of another file under the same key put in
+    its place: refused (the nonce and associated data bind each chunk to its file and place);
+    a header claiming a shorter file, with the cut made to match, is refused too."""
+    key = crypt.new_data_key()
+    one, two = plaintext(3 * crypt.CHUNK, seed=1), plaintext(3 * crypt.CHUNK, seed=2)
+    a, b = crypt.seal_bytes(one, key), crypt.seal_bytes(two, key)
+    spans = chunk_spans(len(one))
+    (s0, e0), (s1, e1) = spans[0], spans[1]
+    swapped = a[:s0] + a[s1:e1] + a[s0:e0] + a[e1:]
+    moved = a[:s1] + b[s1:e1] + a[e1:]
+    header = bytearray(a[:crypt.HEADER_BYTES])
+    header[8:16] = (2 * crypt.CHUNK).to_bytes(8, "big")
+    shortened = bytes(header) + a[crypt.HEADER_BYTES:spans[1][1]]
+    for bad in (swapped, moved, shortened):
+        with pytest.raises(crypt.DecryptionError):
+            crypt.verify_sealed(io.BytesIO(bad), key)
+    assert read_sealed(a, key) == one and read_sealed(b, key) == two
 
 
 @pytest.mark.parametrize("size", SIZES)
