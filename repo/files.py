@@ -135,11 +135,22 @@ def _sealed_header(path: Path) -> int | None:
     return int(struct.unpack(">Q", head[8:16])[0])
 
 
+def _site_encrypted(home: Path) -> bool | None:
+    """The ``files_encrypted`` setting of the site at ``home``; None when it is no site."""
+    if not (home / "lantai.toml").is_file():
+        return None
+    from repo.config import read_settings
+
+    return bool(read_settings(home).files_encrypted)
+
+
 class FileStore:
     """The originals of the site at ``home`` (see the module docstring for the layout).
 
-    ``encrypted``: new files are sealed (the site's ``files_encrypted``; use
-    :meth:`for_site`). ``master``: the master key, when the caller has it already (else it is
+    ``encrypted``: new files are sealed; by default what the site's ``files_encrypted``
+    says (:meth:`for_site` reads it from given settings), False for a scratch folder that is
+    no site. Asking for unsealed files on a site whose files are encrypted is refused: no
+    code can store a file in the clear there. ``master``: the master key, when the caller has it already (else it is
     looked up, as :func:`preservation.keys.site_master_key` does, the first time a sealed
     file is written or read). ``max_bytes`` caps what :meth:`put` accepts; ``allowed_roots``
     are folders that symlinked inputs may point into, besides the link's own folder.
@@ -148,15 +159,23 @@ class FileStore:
     :meth:`close` it, or use it as a context manager, when done.
     """
 
-    def __init__(self, home: Path | str, *, encrypted: bool = False,
+    def __init__(self, home: Path | str, *, encrypted: bool | None = None,
                  master: bytes | None = None, max_bytes: int = DEFAULT_MAX_BYTES,
                  allowed_roots: Iterable[Path | str] = ()) -> None:
         home = Path(home)
+        bridged = False
         if home.name == "files" and (home.parent / "lantai.toml").is_file():
             # the call before issue 14, FileStore(home / "files"): the site, storing as it did
             # then, unsealed, so that a caller still reading path_for gets an image (kept
             # until every caller asks for_site)
-            home = home.parent
+            home, bridged = home.parent, True
+            encrypted = False
+        site_sealed = _site_encrypted(home)
+        if encrypted is None:
+            encrypted = bool(site_sealed)
+        elif not encrypted and site_sealed and not bridged:
+            raise Invalid(f"{home}: the site's files are encrypted; its file store seals "
+                          "(open it with FileStore.for_site)")
         self.home = home
         self.encrypted = encrypted
         self.max_bytes = max_bytes

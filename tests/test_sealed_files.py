@@ -210,9 +210,8 @@ def test_a_wrong_key_is_refused_naming_both_key_ids(site, no_key_env, tmp_path):
     assert len(errors) == 1 and mine in errors[0] and theirs in errors[0], result.output
     assert stored.read_bytes() == before and keys.recorded_key_id(home) == mine
     no_key_env.delenv("LANTAI_KEY_FILE")
-    with FileStore.for_site(home) as files:  # the right key still opens it
-        with files.open(digest) as fh:
-            assert fh.read() == data
+    with FileStore.for_site(home) as files, files.open(digest) as fh:  # the right key
+        assert fh.read() == data
 
 
 def test_a_changed_byte_is_caught_by_verify_and_by_fixity(site, no_key_env):
