@@ -150,10 +150,11 @@ class FileStore:
     ``encrypted``: new files are sealed; by default what the site's ``files_encrypted``
     says (:meth:`for_site` reads it from given settings), False for a scratch folder that is
     no site. Asking for unsealed files on a site whose files are encrypted is refused: no
-    code can store a file in the clear there. ``master``: the master key, when the caller has it already (else it is
-    looked up, as :func:`preservation.keys.site_master_key` does, the first time a sealed
-    file is written or read). ``max_bytes`` caps what :meth:`put` accepts; ``allowed_roots``
-    are folders that symlinked inputs may point into, besides the link's own folder.
+    code can store a file in the clear there. ``master``: the master key, when the caller
+    has it already (else it is looked up, as :func:`preservation.keys.site_master_key` does,
+    the first time a sealed file is written or read). ``max_bytes`` caps what :meth:`put`
+    accepts; ``allowed_roots`` are folders that symlinked inputs may point into, besides the
+    link's own folder.
 
     One store holds one SQLite connection (WAL: other processes read while one writes);
     :meth:`close` it, or use it as a context manager, when done.
