@@ -282,3 +282,17 @@ def test_a_copy_without_the_key_shows_no_plaintext_and_opens_nothing(site, no_ke
     with FileStore.for_site(home) as files:
         assert files.open(digest).read() == deposited
         assert files.open(staged).read() == waiting
+
+
+def test_no_store_of_an_encrypted_site_keeps_files_in_the_clear(site, no_key_env):
+    """However the store is opened on an encrypted site, what it stores is sealed; asking
+    for unsealed files there is refused."""
+    from repo.errors import Invalid
+
+    data = CANARY * 100
+    with FileStore(site.home) as files:  # no settings given: the site's are read
+        digest = files.put(data)
+        assert files.info(digest).sealed
+        assert CANARY not in files.stored_path(digest).read_bytes()
+    with pytest.raises(Invalid, match="encrypted"):
+        FileStore(site.home, encrypted=False)
