@@ -136,10 +136,10 @@ def test_submissions_in_every_state_of_the_loop(site) -> None:
     for it in items:
         assert it.fields["title@zh"] and it.fields["date"] and it.fields["creator"]
         (f,) = it.files
-        path = store.file_path(f.sha256)
-        assert path.stat().st_size == f.size
         kind = {"application/pdf": {".pdf"}, "image/jpeg": {".jpg", ".jfif", ".jpeg"}}
-        assert puremagic.from_file(str(path)) in kind[f.mime]  # what it claims to be
+        with store.local_file(f.sha256) as path:  # sealed at rest: a plaintext copy
+            assert path.stat().st_size == f.size
+            assert puremagic.from_file(str(path)) in kind[f.mime]  # what it claims to be
 
 
 def test_accepted_items_are_private_records_with_refcode_and_provenance(site) -> None:

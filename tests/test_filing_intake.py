@@ -93,7 +93,7 @@ def test_a_good_xlsx_with_pdfs_lands_in_the_receiving_area(filing, tmp_path):
         data = (path.parent / f"r{n}.pdf").read_bytes()
         assert (f.name, f.size, f.mime) == (f"r{n}.pdf", len(data), "application/pdf")
         assert f.sha256 == hashlib.sha256(data).hexdigest()
-        assert filing.store.file_path(f.sha256).read_bytes() == data
+        assert filing.store.open_file(f.sha256).read() == data  # the plaintext, read back
     assert len(receiving_files(filing.store)) == 3
     # nothing of it is in the tree or the publication dataset
     _, public = filing.site.snapshot()

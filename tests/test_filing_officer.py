@@ -409,7 +409,7 @@ def test_a_correction_replaces_files_and_a_bad_one_changes_nothing(app, store, t
     assert resp.status_code == 302, text(resp)[-800:]
     again = store.item(item.id)
     assert [(f.name, f.sha256) for f in again.files] == [("新扫描.pdf", new_sha)]
-    assert store.file_path(new_sha).read_bytes() == new_pdf
+    assert store.open_file(new_sha).read() == new_pdf
     assert not store.file_path(filed.sha256).exists()  # no item names the old one now
 
 
@@ -484,7 +484,7 @@ def test_the_officer_sends_one_item_by_the_form_and_sees_it_received(app, store)
     assert "refcode" not in item.fields  # the 档号 is the archive's to give, not the form's
     assert sorted(f.name for f in item.files) == ["名册-第1页.pdf", "名册-第2页.pdf"]
     for f in item.files:
-        assert store.file_path(f.sha256).read_bytes() in (pdf(1), pdf(2))
+        assert store.open_file(f.sha256).read() in (pdf(1), pdf(2))
     assert subs[0].id in body and SCRIPT not in body
     # the unit page: received, counted against the task
     unit_page = text(officer.get("/staff/filing/unit/energy?year=2026"))
@@ -562,7 +562,7 @@ def test_an_xlsx_with_its_files_in_a_zip(app, store):
     assert resp.status_code == 200, text(resp)[-1500:]
     (sub,) = store.submissions(year=YEAR, unit="league")
     assert [i.fields["title@zh"] for i in sub.items] == [["团委证书一"], ["团委证书二"]]
-    assert store.file_path(sub.items[1].files[0].sha256).read_bytes() == pdf(12)
+    assert store.open_file(sub.items[1].files[0].sha256).read() == pdf(12)
 
 
 def make_bag(tmp_path, *, spoil: bool = False) -> bytes:

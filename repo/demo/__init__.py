@@ -345,7 +345,8 @@ def load_demo(repo: Repository, user: User, progress: Progress | None = None, *,
         for obj in todo:
             if obj.parent != "/" and obj.parent not in planned and not _exists(repo, obj.parent):
                 raise NotFound(f"{obj.path}: its parent {obj.parent} does not exist")
-        digests = _store_media(FileStore(repo.home / "files"), todo)
+        with FileStore.for_site(repo.home) as files:  # sealed on an encrypted site
+            digests = _store_media(files, todo)
         specs = [_new_object(repo, obj, digests) for obj in todo]
         done = 0
 

@@ -38,6 +38,7 @@ from repo.security import User
 from repo.validation import problems
 from repo.values import Assignment, check_text
 from services.filing.model import FiledFile
+from services.filing.sealed import plain_copy
 
 # ---------------------------------------------------------------------------- the rules
 # Fields every item needs, and more per category. ``title`` is met by a title in any
@@ -332,8 +333,11 @@ class Checker:
                     messages.append(f"file {sent.name[:120]}: not in the receiving area")
                     mimes.append("")
                     continue
-                sent = Sent(sent.name, path)
-            problem, mime = file_problem(sent.name, sent.path, max_bytes=self.max_bytes)
+                # sealed at rest on an encrypted site: checked from a plaintext copy
+                with plain_copy(self.repo.home, path, sent.sha256) as plain:
+                    problem, mime = file_problem(sent.name, plain, max_bytes=self.max_bytes)
+            else:
+                problem, mime = file_problem(sent.name, sent.path, max_bytes=self.max_bytes)
             if problem:
                 messages.append(problem)
             mimes.append(mime)

@@ -300,10 +300,11 @@ def download(code: str, item_id: int, sha256: str) -> Response:
     found = next((f for f in it.files if f.sha256 == sha256), None)
     if found is None:
         raise NotFound(_("This item has no such file."))
-    path = filing().file_path(found.sha256)
-    if not path.is_file():
-        raise NotFound(_("The file is no longer in the receiving area."))
-    return send_file(path, mimetype="application/octet-stream", as_attachment=True,
+    try:  # the plaintext stream (the stored file is sealed on an encrypted site)
+        fh = filing().open_file(found.sha256)
+    except NotFound:
+        raise NotFound(_("The file is no longer in the receiving area.")) from None
+    return send_file(fh, mimetype="application/octet-stream", as_attachment=True,
                      download_name=found.name or found.sha256, max_age=0)
 
 

@@ -247,13 +247,14 @@ def file(sub_id: str, item_id: int, sha256: str) -> Response:
     filed: FiledFile | None = next((f for f in it.files if f.sha256 == sha256), None)
     if filed is None:
         raise NotFound(_("The item has no such file."))
-    path = store().file_path(filed.sha256)
-    if not path.is_file():
-        raise NotFound(_("The file is not in the receiving area any more."))
-    with path.open("rb") as fh:
-        found = sniff(fh.read(64), filed.name) or ""
+    try:  # the plaintext stream (the stored file is sealed on an encrypted site)
+        fh = store().open_file(filed.sha256)
+    except NotFound:
+        raise NotFound(_("The file is not in the receiving area any more.")) from None
+    found = sniff(fh.read(64), filed.name) or ""
+    fh.seek(0)
     inline = found in INLINE and request.args.get("download") != "1"
-    resp = send_file(path, mimetype=found if inline else "application/octet-stream",
+    resp = send_file(fh, mimetype=found if inline else "application/octet-stream",
                      as_attachment=not inline, download_name=filed.name or sha256,
                      max_age=0)
     if inline:  # a document shown by itself: nothing in it may run or load

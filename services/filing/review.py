@@ -30,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import mimetypes
-import os
 import re
 import shutil
 import tempfile
@@ -264,19 +263,19 @@ def _attach(store: FilingStore, repo: Repository, user: User, record: ContentObj
     """Ingest an item's files from the receiving area onto its new record."""
     from iiif.media import BY_EXTENSION
 
-    with tempfile.TemporaryDirectory(dir=store.folder, prefix=".accept-") as tmp:
+    (repo.home / "tmp").mkdir(exist_ok=True)
+    # the plaintext copies the ingest reads: in {home}/tmp (mode 0700), gone on leaving
+    with tempfile.TemporaryDirectory(dir=repo.home / "tmp", prefix="accept-") as tmp:
         taken: set[str] = set()
         media: list[Path] = []
         documents: list[tuple[Path, FiledFile]] = []
         for f in files:
-            source = store.file_path(f.sha256)
-            if not source.is_file():
+            if not store.has_file(f.sha256):
                 raise NotFound(f"{f.name}: not in the receiving area any more")
             target = Path(tmp) / safe_name(f.name, taken)
-            try:
-                os.link(source, target)
-            except OSError:
-                shutil.copyfile(source, target)
+            with store.open_file(f.sha256) as src, target.open("xb") as out:
+                shutil.copyfileobj(src, out, 1 << 20)
+            target.chmod(0o600)
             ext = target.suffix.lower().lstrip(".")
             if BY_EXTENSION.get(ext) in _MEDIA_KINDS:
                 media.append(target)
@@ -311,7 +310,7 @@ def attach_documents(repo: Repository, user: User, record: ContentObject,
     from repo.ingest import NewObject
     from repo.sweep import IngestMarker
 
-    files_store = FileStore(repo.home / "files")
+    files_store = FileStore.for_site(repo.home)
     taken = {k.path.rsplit("/", 1)[-1] for k in repo.children(user, record.path)}
     added: list[str] = []
     specs: list[NewObject] = []
@@ -324,7 +323,7 @@ def attach_documents(repo: Repository, user: User, record: ContentObject,
                     h.update(chunk)
             digest = f"sha256:{h.hexdigest()}"
             if digest not in files_store and digest not in added:
-                marker.will_create(digest, files_store.path_for(digest))
+                marker.will_create(digest)  # before the copy: a sweep discards it if unnamed
                 added.append(digest)
             if files_store.put(path) != digest:
                 raise Invalid(f"{path.name} changed while it was being stored; try again")
@@ -348,12 +347,13 @@ def attach_documents(repo: Repository, user: User, record: ContentObject,
             repo.ingest(user, specs,
                         message=f"attach {len(specs)} document(s) to {record.path}")
     except BaseException:
-        for digest in added:
-            with contextlib.suppress(OSError, Invalid):
-                files_store.path_for(digest).unlink()
+        for digest in added:  # staged, never deposited: nothing else names them
+            with contextlib.suppress(OSError, LantaiError):
+                files_store.discard(digest)
         raise
     finally:
         marker.close()
+        files_store.close()
 
 
 # ---------------------------------------------------------------------- return
@@ -413,7 +413,7 @@ def resubmit(store: FilingStore, repo: Repository, user: User, item_id: int,
     kept = item.files if files is None else files
     problems = check(repo, user, task.category if task else "", fields, kept)
     problems += [f"{f.name}: not in the receiving area" for f in kept
-                 if not store.file_path(f.sha256).is_file()]
+                 if not store.has_file(f.sha256)]
     if problems:
         if files is not None:
             store.discard([f for f in files if f.sha256 not in {g.sha256 for g in item.files}])

@@ -17,15 +17,15 @@ refused row leaves nothing (the files it staged are removed by :meth:`FilingStor
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
-import os
 import secrets
-import shutil
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from repo.errors import Conflict, Invalid, NotFound
 from services.database import ServiceDatabase
@@ -325,7 +325,10 @@ class FilingStore(ServiceDatabase):
 
     # ------------------------------------------------------------------ the receiving area
     def put_file(self, source: Path) -> FiledFile:
-        """Copy a file into the receiving area (by its SHA-256; written whole, then renamed)."""
+        """Copy a file into the receiving area (by its SHA-256; written whole and fsynced,
+        then renamed), sealed when the site's files are (:mod:`services.filing.sealed`)."""
+        from services.filing import sealed
+
         h, size = hashlib.sha256(), 0
         with open(source, "rb") as f:
             while chunk := f.read(1 << 20):
@@ -334,16 +337,39 @@ class FilingStore(ServiceDatabase):
         digest = h.hexdigest()
         target = self.file_path(digest)
         if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            part = target.with_name(target.name + f".part{os.getpid()}")
-            shutil.copyfile(source, part)
-            os.replace(part, target)
+            sealed.store(self.home, Path(source), target, digest, size)
         return FiledFile(name=Path(source).name, sha256=digest, size=size)
 
     def file_path(self, sha256: str) -> Path:
+        """Where the stored bytes are (sealed or not): for presence and removal only; read
+        them through :meth:`open_file` or :meth:`local_file`."""
         if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
             raise Invalid(f"not a SHA-256: {sha256[:80]!r}")
         return self.receiving / sha256[:2] / sha256
+
+    def has_file(self, sha256: str) -> bool:
+        return self.file_path(sha256).is_file()
+
+    def open_file(self, sha256: str) -> BinaryIO:
+        """The plaintext of a received file (seekable); NotFound when it is not here."""
+        from services.filing import sealed
+
+        path = self.file_path(sha256)
+        try:
+            return sealed.open_plain(self.home, path, sha256)
+        except FileNotFoundError:
+            raise NotFound(f"{sha256}: not in the receiving area") from None
+
+    @contextlib.contextmanager
+    def local_file(self, sha256: str, *, suffix: str = "") -> Iterator[Path]:
+        """A plaintext path of a received file (a temporary 0600 copy when it is sealed)."""
+        from services.filing import sealed
+
+        path = self.file_path(sha256)
+        if not path.is_file():
+            raise NotFound(f"{sha256}: not in the receiving area")
+        with sealed.plain_copy(self.home, path, sha256, suffix=suffix) as plain:
+            yield plain
 
     def discard(self, files: Iterable[FiledFile]) -> None:
         """Remove staged files that no item refers to (after a refused submission)."""
