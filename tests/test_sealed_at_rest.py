@@ -24,7 +24,6 @@ from repo.cli import main
 from repo.errors import LantaiError
 from repo.files import FileStore
 from repo.repository import Repository
-from services.filing.model import FiledFile
 from services.filing.review import attach_documents
 from services.filing.store import FilingStore
 from services.requests.model import Personal
@@ -51,8 +50,7 @@ def pdf_with(text: str) -> bytes:
 
 
 def lantai(home: Path, *args: str):
-    result = CliRunner().invoke(main, ["--home", str(home), *args], catch_exceptions=False)
-    return result
+    return CliRunner().invoke(main, ["--home", str(home), *args], catch_exceptions=False)
 
 
 def scan(home: Path, canaries: dict[str, bytes]) -> list[str]:
@@ -116,7 +114,7 @@ def test_no_content_in_the_clear_and_nothing_opens_without_the_key(tmp_path, mon
         requests.set_id_image(req.id, id_image)
     finally:
         repo.close()
-    for what, src in (("original", scan_png), ("filed", filed_pdf), ("attached", attached_pdf)):
+    for src in (scan_png, filed_pdf, attached_pdf):
         src.unlink()  # only the site holds them now
 
     assert scan(home, canaries) == []
@@ -144,3 +142,36 @@ def test_no_content_in_the_clear_and_nothing_opens_without_the_key(tmp_path, mon
     with pytest.raises(LantaiError):
         RequestStore.open(copy).id_image(req.id)
     assert scan(copy, canaries) == []
+
+
+def test_receiving_area_seals_new_files_and_reads_old_plain_ones(site, tmp_path):
+    """A file received on an encrypted site is sealed (crypt header, its own data key); one
+    written before encryption (no header) still reads as it is."""
+    import hashlib
+
+    from preservation.crypt import MAGIC
+    from preservation.keyring import Keyring
+
+    filing = FilingStore.open(site.home)
+    new = tmp_path / "new.pdf"
+    new.write_bytes(pdf_with("received after encryption"))
+    filed = filing.put_file(new)
+    stored = filing.file_path(filed.sha256).read_bytes()
+    assert stored.startswith(MAGIC) and b"received after encryption" not in stored
+    ring = Keyring.open(site.home)
+    try:
+        assert ring.has(f"filing:{filed.sha256}")
+    finally:
+        ring.close()
+    assert filing.open_file(filed.sha256).read() == new.read_bytes()
+    with filing.local_file(filed.sha256) as plain:
+        assert plain.read_bytes() == new.read_bytes() and plain.stat().st_mode & 0o077 == 0
+    assert not plain.exists()
+
+    old = pdf_with("received before encryption")
+    sha = hashlib.sha256(old).hexdigest()
+    filing.file_path(sha).parent.mkdir(parents=True, exist_ok=True)
+    filing.file_path(sha).write_bytes(old)  # as put_file wrote it before this issue
+    assert filing.open_file(sha).read() == old
+    with filing.local_file(sha) as plain:
+        assert plain.read_bytes() == old
