@@ -322,7 +322,8 @@ def test_a_zip_with_paths_outside_is_refused(filing, tmp_path):
     refused(filing, result)
     assert "outside the folder" in result.problems[0]
     assert not list(tmp_path.parent.rglob("escaped.pdf"))
-    assert not list(filing.store.folder.rglob("escaped.pdf"))
+    assert not list(filing.store.home.rglob("escaped.pdf"))
+    assert not list((filing.store.home / "tmp").glob("intake-*"))  # the work folder is gone
     assert [p.name for p in filing.store.folder.iterdir()] == ["receiving", "filing.sqlite3",
                                                                *[p.name for p in filing.store
                                                                  .folder.glob("filing.sq*-*")]]

@@ -453,7 +453,7 @@ def test_bodies_above_the_limits_are_413_and_store_nothing(site):
     assert resp.status_code == 413
     assert store.submissions(year=YEAR) == [] and not store.notice(notice.id).read_at
     assert not any(p.is_file() for p in (site.home / "filing" / "receiving").rglob("*"))
-    assert not any((site.home / "filing" / "incoming").glob("*"))
+    assert not any((site.home / "tmp" / "filing-incoming").glob("*"))
     store.close()
 
 
@@ -489,7 +489,7 @@ def test_the_officer_sends_one_item_by_the_form_and_sees_it_received(app, store)
     # the unit page: received, counted against the task
     unit_page = text(officer.get("/staff/filing/unit/energy?year=2026"))
     assert subs[0].id in unit_page and "received 1" in unit_page
-    assert not any((store.folder / "incoming").glob("*"))  # the upload's folder is gone
+    assert not any((store.home / "tmp" / "filing-incoming").glob("*"))  # upload folder gone
 
 
 def test_a_form_item_without_its_date_is_refused_and_nothing_is_kept(app, store):

@@ -97,6 +97,14 @@ class Upload(Protocol):
 
 
 # ---------------------------------------------------------------------------- helpers
+
+def _work_folder(store: FilingStore) -> Path:
+    """Where an intake unpacks and checks what was sent: ``{home}/tmp`` (plaintext only while
+    it is checked, removed afterwards), never the receiving area, which is sealed."""
+    folder = store.home / "tmp"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
 def _task_and_year(store: FilingStore, unit: str, task_id: int | None,
                    year: int | None) -> tuple[Task | None, int]:
     task = None
@@ -254,7 +262,7 @@ def read_upload(store: FilingStore, repo: Repository, user: User, unit_code: str
     task, year = _task_and_year(store, unit.code, task_id, year)
     path = Path(path)
     limit = repo.settings.filing_upload_max_mb * 1024 * 1024 * 2
-    work = Path(tempfile.mkdtemp(prefix="intake-", dir=store.folder))
+    work = Path(tempfile.mkdtemp(prefix="intake-", dir=_work_folder(store)))
     try:
         if path.is_dir():
             if not bags.is_bag(path):
@@ -362,7 +370,7 @@ def form_submission(store: FilingStore, repo: Repository, user: User, unit_code:
     ``save``). Checked like a spreadsheet's row; stored only when fine."""
     unit = require_unit(repo, store, user, unit_code)
     task, year = _task_and_year(store, unit.code, task_id, None)
-    work = Path(tempfile.mkdtemp(prefix="form-", dir=store.folder))
+    work = Path(tempfile.mkdtemp(prefix="form-", dir=_work_folder(store)))
     try:
         values, messages = _form_fields(fields)
         sents = _save_uploads(files, work)

@@ -144,7 +144,9 @@ def chosen(field: str) -> list[FileStorage]:
 @contextmanager
 def incoming() -> Iterator[Path]:
     """A folder of its own for one upload, removed afterwards whatever happened."""
-    base = Path(current_app.config["LANTAI_HOME"]) / "filing" / "incoming"
+    # the site's working folder for temporaries, not the receiving area: what is there is
+    # plaintext only while the upload is checked (the receiving area is sealed)
+    base = Path(current_app.config["LANTAI_HOME"]) / "tmp" / "filing-incoming"
     base.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="upload-", dir=base))
     try:
