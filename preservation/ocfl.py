@@ -136,7 +136,7 @@ class StorageRoot:
 
     def __init__(self, root: Path | str, *, work: Path | str | None = None,
                  tolerate: Iterable[str] = ()) -> None:
-        self.root = Path(root)
+        self.root = Path(root).absolute()  # content paths are compared with the index's
         # names a root may be created beside (the old layout's folders, until migrated)
         self.tolerate = frozenset(tolerate)
         # where versions are built (same file system, outside the root): {home}/tmp/ocfl

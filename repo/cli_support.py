@@ -36,7 +36,7 @@ class Context:
     """The site home and the acting user, with the repository opened on first use."""
 
     def __init__(self, home: Path | None = None, user: str | None = None) -> None:
-        self.home = home or default_home()
+        self.home = (home or default_home()).absolute()  # `--home rel`: one meaning everywhere
         self.user_name = user or os.environ.get("LANTAI_USER", "admin")
         self._repo: Repository | None = None
 

@@ -163,7 +163,7 @@ class FileStore:
     def __init__(self, home: Path | str, *, encrypted: bool | None = None,
                  master: bytes | None = None, max_bytes: int = DEFAULT_MAX_BYTES,
                  allowed_roots: Iterable[Path | str] = ()) -> None:
-        home = Path(home)
+        home = Path(home).absolute()  # paths kept in the index must not depend on the cwd
         bridged = False
         if home.name == "files" and (home.parent / "lantai.toml").is_file():
             # the call before issue 14, FileStore(home / "files"): the site, storing as it did

@@ -282,3 +282,26 @@ def test_a_deposit_killed_midway_is_finished_by_the_next_open(site: Site) -> Non
     assert _info(site, digest).object_id == site.iris[ITEM]
     assert not (site.home / "preservation" / "deposit-pending").exists()
     _valid(site.home)
+
+
+def test_a_site_named_by_a_relative_path_deposits(site: Site, monkeypatch) -> None:
+    """`lantai --home rel demo` once failed every deposit: the index kept content paths with
+    the relative root inside them, and the deposit put the root in front again."""
+    item, admin = site.iris[ITEM], site.admin
+    site.close()
+    monkeypatch.chdir(site.home.parent)
+    relative = Path(site.home.name)
+    repo = Repository.open(relative)
+    try:
+        with FileStore.for_site(relative) as store:
+            digest = store.put(b"a scan put through a relative home")
+        with repo.ingesting_files():
+            repo.create(admin, item, "instantiation", {"title": {"en": "scan"}, "digest": digest,
+                                                       "mime": JPEG}, slug="scan-rel")
+    finally:
+        repo.close()
+    with FileStore.for_site(relative) as store:
+        info = store.info(digest)
+        assert info.object_id == item
+        assert store.open(digest).read() == b"a scan put through a relative home"
+    _valid(site.home)
