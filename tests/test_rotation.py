@@ -396,6 +396,7 @@ def test_rotation_killed_at_random_points_then_finished(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.long  # ~30 minutes: pytest -m long
 @pytest.mark.subprocess
 @pytest.mark.timeout(120 + 40 * 100)
 def test_rotation_killed_100_times(tmp_path):
