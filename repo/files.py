@@ -164,17 +164,15 @@ class FileStore:
                  master: bytes | None = None, max_bytes: int = DEFAULT_MAX_BYTES,
                  allowed_roots: Iterable[Path | str] = ()) -> None:
         home = Path(home).absolute()  # paths kept in the index must not depend on the cwd
-        bridged = False
         if home.name == "files" and (home.parent / "lantai.toml").is_file():
-            # the call before issue 14, FileStore(home / "files"): the site, storing as it did
-            # then, unsealed, so that a caller still reading path_for gets an image (kept
-            # until every caller asks for_site)
-            home, bridged = home.parent, True
-            encrypted = False
+            # the call before issue 14, FileStore(home / "files"), stored unsealed inside
+            # what is now the OCFL root: refused, so no forgotten caller does either
+            raise Invalid(f"{home}: the file store is opened at the site's home "
+                          f"(FileStore.for_site({home.parent}))")
         site_sealed = _site_encrypted(home)
         if encrypted is None:
             encrypted = bool(site_sealed)
-        elif not encrypted and site_sealed and not bridged:
+        elif not encrypted and site_sealed:
             raise Invalid(f"{home}: the site's files are encrypted; its file store seals "
                           "(open it with FileStore.for_site)")
         self.home = home
@@ -271,18 +269,6 @@ class FileStore:
         if found.content_path is not None:
             return self.root / found.content_path
         return self._staged_path(parse_digest(digest))
-
-    def path_for(self, digest: str) -> Path:
-        """Transitional (until the IIIF derivatives read through :meth:`open` and
-        :meth:`local_path`): the stored path of a file that is NOT sealed. A sealed file's
-        stored bytes are no image or recording, so asking for one is refused."""
-        try:
-            found = self.info(digest)
-        except NotFound:
-            return self._staged_path(parse_digest(digest))  # where put will write it
-        if found.sealed:
-            raise Invalid(f"{digest} is sealed: read it with FileStore.open or local_path")
-        return self.stored_path(digest)
 
     def __contains__(self, digest: object) -> bool:
         try:

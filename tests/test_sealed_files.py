@@ -296,3 +296,9 @@ def test_no_store_of_an_encrypted_site_keeps_files_in_the_clear(site, no_key_env
         assert CANARY not in files.stored_path(digest).read_bytes()
     with pytest.raises(Invalid, match="encrypted"):
         FileStore(site.home, encrypted=False)
+    with pytest.raises(Invalid, match="for_site"):  # the constructor before issue 14
+        FileStore(site.home / "files")
+    assert not hasattr(FileStore, "path_for")  # no reader builds a path to stored bytes
+    # nothing but the OCFL root's own entries (and objects' 3-hex-digit folders) under files/
+    assert {p.name for p in (site.home / "files").iterdir() if len(p.name) != 3} == {
+        "0=ocfl_1.1", "extensions", "ocfl_layout.json"}
