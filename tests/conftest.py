@@ -24,6 +24,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+# bench/ is not installed: tests that use its site builders import it from the project (before,
+# only the tests that happened to run earlier put it on the path, so a test run alone failed)
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
 from support import REFERENCE, Clock, Site, free_port, new_site, require, served
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import gc
 import os
 import socket
@@ -256,8 +257,16 @@ def served(app_or_home, port: int | None = None, *, threads: int = 4) -> Iterato
     port = port or free_port()
     # poll() as `lantai serve` does: select() cannot watch descriptors past 1024, which a
     # long test run's process reaches (its loop then died and every request timed out)
-    server = create_server(app_or_home, host="127.0.0.1", port=port, threads=threads,
-                           asyncore_use_poll=True)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            server = create_server(app_or_home, host="127.0.0.1", port=port, threads=threads,
+                                   asyncore_use_poll=True)
+            break
+        except OSError as exc:  # the same port served again: the last server's socket may
+            if exc.errno != errno.EADDRINUSE or time.monotonic() > deadline:  # linger a moment
+                raise
+            time.sleep(0.2)
     closing = threading.Event()
     died: list[BaseException] = []
 
