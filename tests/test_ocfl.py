@@ -212,5 +212,7 @@ def test_kill_9_while_writing_leaves_every_object_valid(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.long  # 30 kills: over 300 s on a loaded machine (pytest -m long)
+@pytest.mark.timeout(1800)
 def test_kill_9_while_writing_leaves_every_object_valid_many_times(tmp_path: Path) -> None:
     _kill_trials(tmp_path, 30)
