@@ -91,10 +91,13 @@ class Settings:
     image_max_area: Annotated[int, Field(ge=1)] = 40_000_000
     # Expensive work (publisher.busy): SPARQL queries (sparql_workers at once) and IIIF
     # renders (render_threads at once) each wait in a queue of expensive_queue; past it, and
-    # past expensive_per_client from one client, the answer is at once 503/429 Retry-After
+    # past expensive_per_client from one client, the answer is at once 503/429 Retry-After.
+    # A browser opens up to six connections to one host and a IIIF viewer asks for several
+    # renders at once: with 2, a viewer on a sealed site (renders decrypt, so they overlap
+    # more) was refused tiles it needed
     render_threads: Annotated[int, Field(ge=1, le=64)] = 2
     expensive_queue: Annotated[int, Field(ge=0, le=256)] = 4
-    expensive_per_client: Annotated[int, Field(ge=1, le=256)] = 2
+    expensive_per_client: Annotated[int, Field(ge=1, le=256)] = 6
     # IIIF Presentation: the rights statement of manifests (a Creative Commons or
     # RightsStatements.org URI; default "Copyright Not Evaluated")
     iiif_rights: Annotated[str, AfterValidator(_rights)] = (
