@@ -319,19 +319,24 @@ class DerivativeFiles:
 class ChunkCache:
     """Chunks of sealed derivatives decrypted lately, bounded in bytes (an LRU, per process):
     for sealed pyramids what the operating system's page cache is for plain ones. Only what
-    the image API served is in it (public images), and only in memory."""
+    the image API served is in it (public images), and only in memory. The image API's cache
+    of rendered answers is the same LRU (:class:`iiif.image_api.RenderedImages`)."""
 
     def __init__(self, max_bytes: int = CHUNKS_KEPT_BYTES) -> None:
         self.max_bytes = max_bytes
         self._items: OrderedDict[tuple, bytes] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
+        self.hits = self.misses = 0
 
     def get(self, key: tuple) -> bytes | None:
         with self._lock:
             data = self._items.get(key)
-            if data is not None:
-                self._items.move_to_end(key)
+            if data is None:
+                self.misses += 1
+                return None
+            self._items.move_to_end(key)
+            self.hits += 1
             return data
 
     def put(self, key: tuple, data: bytes) -> None:

@@ -42,6 +42,7 @@ import pyvips
 from flask import Blueprint, Flask, Response, current_app, redirect, request
 
 from iiif import caching, derivatives, jobs
+from iiif.derivative_files import ChunkCache
 from iiif.derivatives import DerivativeError, ImageInfo
 from iiif.image_request import FORMATS, Limits, Plan, RequestError, canonical, parse
 from iiif.public import PublicImage, PublicImages, instantiation_iri
@@ -357,7 +358,7 @@ _tiled_pyramid = functools.lru_cache(maxsize=8192)(derivatives.tiled_pyramid)
 _pyramid_path = functools.lru_cache(maxsize=4096)(derivatives.pyramid_path)
 
 
-class RenderedImages:
+class RenderedImages(ChunkCache):
     """A bounded LRU of encoded answers (bytes), by (pyramid, its version, canonical request).
 
     Only answers that had to be rendered go in (stored tiles are cheaper to read again
@@ -368,33 +369,12 @@ class RenderedImages:
 
     def __init__(self, max_bytes: int = RENDERED_CACHE_BYTES,
                  item_max: int = RENDERED_ITEM_MAX) -> None:
-        self.max_bytes, self.item_max = max_bytes, item_max
-        self._items: OrderedDict[tuple, bytes] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-        self.hits = self.misses = 0
-
-    def get(self, key: tuple) -> bytes | None:
-        with self._lock:
-            data = self._items.get(key)
-            if data is None:
-                self.misses += 1
-                return None
-            self._items.move_to_end(key)
-            self.hits += 1
-            return data
+        super().__init__(max_bytes)
+        self.item_max = item_max
 
     def put(self, key: tuple, data: bytes) -> None:
-        if len(data) > self.item_max:
-            return
-        with self._lock:
-            if key in self._items:
-                return
-            self._items[key] = data
-            self._bytes += len(data)
-            while self._bytes > self.max_bytes:
-                _, old = self._items.popitem(last=False)
-                self._bytes -= len(old)
+        if len(data) <= self.item_max:
+            super().put(key, data)
 
     def clear(self) -> None:
         with self._lock:
