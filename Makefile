@@ -32,10 +32,13 @@ demo: $(VENV)/.installed viewer staff-assets
 	$(LANTAI) demo
 	$(LANTAI) serve --host 127.0.0.1 --port 5000
 
+# The suite on every core (pytest-xdist), one test file per worker at a time (a module's
+# fixtures are built once); TEST_WORKERS=0 runs it in this process.
+TEST_WORKERS ?= auto
 test: $(VENV)/.installed viewer staff-assets
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile
 
 # The Chinese of the public pages (publisher/ and iiif/), of the staff workspace and of the
 # services (services/: 查档 …): extract

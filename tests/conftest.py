@@ -18,6 +18,7 @@ and this tree (all private, created by admin)::
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -29,6 +30,22 @@ sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
 from support import REFERENCE, Clock, Site, free_port, new_site, require, served
+
+_KEY_VARIABLES = ("LANTAI_KEY_FILE", "LANTAI_MASTER_KEY", "LANTAI_MASTER_KEY_FILE")
+
+
+@pytest.fixture(autouse=True)
+def _master_key_variables_restored():
+    """``--key-file FILE`` sets ``LANTAI_KEY_FILE`` for the rest of its process (what a
+    one-shot command wants); a test that runs the CLI in this process must not leave it to
+    the tests after it (CI failed so: a later site found another site's key)."""
+    before = {name: os.environ.get(name) for name in _KEY_VARIABLES}
+    yield
+    for name, value in before.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture

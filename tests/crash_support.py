@@ -177,6 +177,8 @@ def run_trial(scenario: Scenario, folder: Path, seed: int) -> Trial:
     if killed:
         os.killpg(proc.pid, signal.SIGKILL)  # the command and anything it started
     _, err = proc.communicate(timeout=60)
+    if killed:
+        group_gone(proc.pid)
     trial = Trial(scenario.name, seed, delay, killed, proc.returncode,
                   stderr=err.decode(errors="replace"))
     if not killed and proc.returncode != 0:
@@ -191,6 +193,21 @@ def run_trial(scenario: Scenario, folder: Path, seed: int) -> Trial:
     trial.outcome = "/".join(x for x in (label, outcome) if x)
     trial.problems += problems
     return trial
+
+
+def group_gone(pgid: int, timeout: float = 30.0) -> None:
+    """Wait until no process of the killed command's group is left: the command itself is
+    reaped by ``communicate``, but a child it started may still be dying (a process in an
+    uninterruptible write ends only when the write does), and the judge must not open the
+    site while anything of the dead command still runs or holds a lock."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"processes of the killed group {pgid} still run after {timeout} s")
 
 
 def run_trials(scenario: Scenario, folder: Path, seeds: range | list[int]) -> list[Trial]:
@@ -238,6 +255,9 @@ def check_site(home: Path, outcome: Callable[[Repository, Path], str]) -> tuple[
         leftover = sorted(p.name for p in (home / "journal").glob("*"))
         if leftover:
             problems.append(f"journal not recovered: {leftover}")
+        markers = sorted(p.name for p in (home / "tmp" / "ingesting").glob("*"))
+        if markers:  # the open's sweep found them locked: something of the dead command lives
+            problems.append(f"ingest markers not swept on open: {markers}")
         incremental = dump(repo.public)
         named = named_digests(repo)
         try:
