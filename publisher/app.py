@@ -33,7 +33,7 @@ from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 
 from publisher import i18n, ratelimit, requestlog
-from publisher.dataset import PublicDataset, install_store_retry
+from publisher.dataset import install_store_retry, open_dataset
 from repo.config import read_settings
 
 BLUEPRINTS = (
@@ -61,7 +61,7 @@ def create_app(home: Path | str, **config) -> Flask:
     if isinstance(app.json, DefaultJSONProvider):  # Flask's own, unless an app sets another
         app.json.ensure_ascii = False
     i18n.init_app(app)  # page texts from the message catalogs, in the visitor's language
-    app.extensions["lantai.dataset"] = PublicDataset(home)
+    app.extensions["lantai.dataset"] = open_dataset(home, settings)
     install_store_retry(app)  # a page that met a writer's compaction is served again, once
     app.extensions["lantai.record_links"] = []
     app.extensions["lantai.record_panels"] = []

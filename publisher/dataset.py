@@ -21,7 +21,8 @@ from pyoxigraph import Store
 from repo.handles import RETRIES, ReadHandle, is_store_race, retry_races
 from repo.store import read_generation
 
-__all__ = ["RETRIES", "PublicDataset", "install_store_retry", "public_store", "read_generation"]
+__all__ = ["RETRIES", "PublicDataset", "install_store_retry", "open_dataset", "public_store",
+           "read_generation"]
 
 
 class PublicDataset(ReadHandle):
@@ -30,6 +31,16 @@ class PublicDataset(ReadHandle):
     def __init__(self, home: Path) -> None:
         super().__init__(home / "publication", generation=home)
         self.home = home
+
+
+def open_dataset(home: Path, settings: Any) -> Any:
+    """What the public surfaces read: the embedded publication store, or (setting
+    ``publication_endpoint``) the external engine that holds the publication (external/)."""
+    if getattr(settings, "publication_endpoint", ""):
+        from external.reader import RemoteDataset  # type: ignore[attr-defined]
+
+        return RemoteDataset(home, settings)
+    return PublicDataset(home)
 
 
 def install_store_retry(app: Flask) -> None:

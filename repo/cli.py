@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
+from external.cli import engine_group
 from iiif.ingest_cli import ingest_group, ocr_cmd
 from preservation import keys
 from preservation.cli import key_file_option
@@ -531,6 +532,7 @@ main.add_command(requests_group)
 main.add_command(signing_group)
 main.add_command(filing_group)
 register_preservation(main)
+main.add_command(engine_group)
 main.add_command(growth_group)
 
 

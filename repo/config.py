@@ -164,6 +164,18 @@ class Settings:
     files_encrypted: bool = False
     backup_keep: str = "--keep-daily 7 --keep-weekly 5 --keep-monthly 12"
     audit_checkpoint_every: Annotated[int, Field(ge=1, le=1_000_000)] = 100
+    # Serving (issue 15; publisher/server.py): worker processes of `lantai serve` (0: one per
+    # core), each with `threads` threads for cheap pages
+    serve_workers: Annotated[int, Field(ge=0, le=64)] = 0
+    # SPARQL at the engine's speed (publisher/sparql_engine.py)
+    # The publication dataset in an external SPARQL 1.1 engine (external/; empty: the embedded
+    # store). The query URL (SPARQL 1.1 Protocol); the Update URL (empty: the query URL); the
+    # Graph Store Protocol URL (empty: graphs are written with SPARQL Update); the user (the
+    # password is never in lantai.toml: env LANTAI_ENGINE_PASSWORD)
+    publication_endpoint: str = ""
+    publication_update_endpoint: str = ""
+    publication_gsp_endpoint: str = ""
+    publication_engine_user: str = ""
 
 
 def default_home() -> Path:
