@@ -121,8 +121,9 @@ def _refuse_busy(*ports: int) -> None:
 
 
 def _stop(proc: subprocess.Popen, grace: float) -> None:
-    """Stop the process and its whole group: SIGTERM, then SIGKILL after ``grace`` s."""
-    if proc.poll() is None:
+    """Stop the process and its whole group: SIGTERM, then SIGKILL after ``grace`` s (at
+    once when ``grace`` is 0)."""
+    if proc.poll() is None and grace > 0:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -240,8 +241,231 @@ def oxigraph_engine(tmp_path: Path, *, port: int | None = None,
 
 
 # ---------------------------------------------------------------------- Virtuoso
+# The dba and the SPARQL user of every private Virtuoso (test instances on 127.0.0.1 only)
+VIRTUOSO_DBA_PASSWORD = "lantai-dba-test"
+VIRTUOSO_USER = "lantai"
+VIRTUOSO_PASSWORD = "lantai-engine-test"
+# What the template database gets once: the dba's password changed from Virtuoso's default,
+# a user allowed SPARQL Update (Digest auth on /sparql-auth and on the Graph Store Protocol's
+# /sparql-graph-crud-auth); anonymous /sparql stays read-only.
+_VIRTUOSO_SETUP = (
+    f"DB.DBA.USER_CREATE('{VIRTUOSO_USER}', '{VIRTUOSO_PASSWORD}');",
+    f'GRANT SPARQL_SELECT TO "{VIRTUOSO_USER}";',
+    f'GRANT SPARQL_UPDATE TO "{VIRTUOSO_USER}";',
+    f"DB.DBA.USER_CHANGE_PASSWORD('dba', 'dba', '{VIRTUOSO_DBA_PASSWORD}');",
+)
+# Small and quick: few buffers (16 MB), no periodic checkpoints, no plugins, few threads.
+_VIRTUOSO_INI = """\
+[Database]
+DatabaseFile = {dir}/virtuoso.db
+ErrorLogFile = {dir}/virtuoso.log
+LockFile = {dir}/virtuoso.lck
+TransactionFile = {dir}/virtuoso.trx
+xa_persistent_file = {dir}/virtuoso.pxa
+ErrorLogLevel = 7
+FileExtend = 200
+MaxCheckpointRemap = 2000
+Striping = 0
+TempStorage = TempDatabase
+
+[TempDatabase]
+DatabaseFile = {dir}/virtuoso-temp.db
+TransactionFile = {dir}/virtuoso-temp.trx
+MaxCheckpointRemap = 2000
+Striping = 0
+
+[Parameters]
+ServerPort = 127.0.0.1:{sql_port}
+LiteMode = 0
+DisableUnixSocket = 1
+DisableTcpSocket = 0
+MaxClientConnections = 10
+ServerThreads = 10
+CheckpointInterval = 0
+O_DIRECT = 0
+CaseMode = 2
+MaxStaticCursorRows = 5000
+CheckpointAuditTrail = 0
+AllowOSCalls = 0
+SchedulerInterval = 10
+DirsAllowed = ., {dir}
+ThreadCleanupInterval = 0
+ThreadThreshold = 10
+ResourcesCleanupInterval = 0
+FreeTextBatchSize = 100000
+SingleCPU = 0
+PrefixResultNames = 0
+RdfFreeTextRulesSize = 100
+IndexTreeMaps = 64
+MaxMemPoolSize = 50000000
+MaxQueryMem = 200M
+ThreadsPerQuery = 2
+AsyncQueueMaxThreads = 4
+NumberOfBuffers = 2000
+MaxDirtyBuffers = 1500
+
+[HTTPServer]
+ServerPort = 127.0.0.1:{http_port}
+ServerRoot = {dir}/vsp
+MaxClientConnections = 8
+ServerThreads = 8
+DavRoot = DAV
+EnabledDavVSP = 0
+HTTPProxyEnabled = 0
+TempASPXDir = 0
+MaxKeepAlives = 8
+KeepAliveTimeout = 10
+HTTPThreadSize = 280000
+HttpPrintWarningsInOutput = 0
+Charset = UTF-8
+EnabledGzipContent = 0
+
+[Client]
+SQL_PREFETCH_ROWS = 100
+SQL_PREFETCH_BYTES = 16000
+SQL_QUERY_TIMEOUT = 0
+SQL_TXN_TIMEOUT = 0
+
+[URIQA]
+DynamicLocal = 0
+DefaultHost = 127.0.0.1:{http_port}
+
+[SPARQL]
+ResultSetMaxRows = 1000000
+MaxQueryCostEstimationTime = 400
+MaxQueryExecutionTime = 60
+DeferInferenceRulesInit = 0
+"""
+VIRTUOSO_TEMPLATE_TIMEOUT = 300.0  # a fresh database compiles Virtuoso's system procedures
+
+
+def virtuoso_binaries() -> tuple[str, str] | None:
+    """``virtuoso-t`` and ``isql-vt`` (Debian's ``virtuoso-opensource``), or None."""
+    server, isql = shutil.which("virtuoso-t"), shutil.which("isql-vt")
+    return (server, isql) if server and isql else None
+
+
+def virtuoso_version() -> str:
+    """The server's version line (``Version 7.2.5.3229-pthreads as of …``), or ""."""
+    found = virtuoso_binaries()
+    if not found:
+        return ""
+    out = subprocess.run([found[0], "-?"], capture_output=True, text=True, timeout=30)
+    for line in (out.stdout + out.stderr).splitlines():
+        if line.startswith("Version"):
+            return line.strip()
+    return ""
+
+
+def _isql(isql: str, sql_port: int, password: str, statements: tuple[str, ...] | list[str],
+          log: Path) -> None:
+    """Run SQL statements as dba; any ``*** Error`` fails (isql exits 0 regardless)."""
+    out = subprocess.run([isql, f"127.0.0.1:{sql_port}", "dba", password,
+                          "exec=" + " ".join(statements)],
+                         capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    with open(log, "a") as f:
+        f.write(out.stdout + out.stderr)
+    if out.returncode or "*** Error" in out.stdout + out.stderr:
+        raise EngineStartError(f"isql-vt on port {sql_port} failed: "
+                               f"{(out.stdout + out.stderr).strip()[-1500:]}")
+
+
+def _write_ini(folder: Path, sql_port: int, http_port: int) -> Path:
+    (folder / "vsp").mkdir(exist_ok=True)
+    ini = folder / "virtuoso.ini"
+    ini.write_text(_VIRTUOSO_INI.format(dir=folder, sql_port=sql_port, http_port=http_port))
+    return ini
+
+
+def _virtuoso_template(server: str, isql: str) -> Path:
+    """A database with the user and grants made once per machine (a fresh Virtuoso database
+    takes half a minute or more to create; a copy of this one starts in seconds). Kept in the
+    system's temporary folder under a name that changes with the version and the set-up, and
+    made under a file lock, so the suite's worker processes make it once between them."""
+    import fcntl
+    import hashlib
+    import tempfile
+
+    key = hashlib.sha256("\n".join([virtuoso_version(), *_VIRTUOSO_SETUP, _VIRTUOSO_INI])
+                         .encode()).hexdigest()[:16]
+    base = Path(tempfile.gettempdir())
+    template = base / f"lantai-virtuoso-template-{key}"
+    if (template / "virtuoso.db").exists():
+        return template
+    with open(base / f"lantai-virtuoso-template-{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (template / "virtuoso.db").exists():
+            return template
+        building = Path(tempfile.mkdtemp(prefix=f"lantai-virtuoso-building-{key}-", dir=base))
+        try:
+            sql_port, http_port = free_port(), free_port()
+            _refuse_busy(sql_port, http_port)
+            ini = _write_ini(building, sql_port, http_port)
+            log = building / "virtuoso.out"
+            with _running([server, "+foreground", "+configfile", str(ini)], log,
+                          cwd=building, what=f"Virtuoso (new template) on port {http_port}",
+                          ready=_answers(f"http://127.0.0.1:{http_port}/sparql",
+                                         params={"query": "ASK {}"}),
+                          timeout=VIRTUOSO_TEMPLATE_TIMEOUT) as proc:
+                _isql(isql, sql_port, "dba", _VIRTUOSO_SETUP, log)
+                # a clean shutdown: the database file holds everything, the log is empty
+                _isql(isql, sql_port, VIRTUOSO_DBA_PASSWORD, ["checkpoint;", "shutdown;"], log)
+                proc.wait(120)
+            if proc.returncode not in (0, None):
+                raise EngineStartError(f"Virtuoso (template) exited with {proc.returncode}; "
+                                       f"its log:\n{_tail(log)}")
+            keep = template.with_name(template.name + ".new")
+            shutil.rmtree(keep, ignore_errors=True)
+            keep.mkdir()
+            shutil.copyfile(building / "virtuoso.db", keep / "virtuoso.db")
+            keep.rename(template)
+        finally:
+            shutil.rmtree(building, ignore_errors=True)
+    return template
+
+
 @contextlib.contextmanager
 def virtuoso_engine(tmp_path: Path, *, port: int | None = None) -> Iterator[Engine]:
-    """A private Virtuoso in ``tmp_path`` (being written: lands next)."""
-    raise EngineStartError("virtuoso_engine is not there yet (part `engines` lands it next)")
-    yield  # pragma: no cover
+    """A private Virtuoso (``virtuoso-t +foreground +configfile virtuoso.ini``) in
+    ``TMP/virtuoso``, on a free HTTP port (``port``, refused if busy) and a free SQL port,
+    from a copy of the template database; yields its :class:`Engine` — anonymous queries on
+    ``/sparql``, updates as :data:`VIRTUOSO_USER` on ``/sparql-auth`` and the Graph Store
+    Protocol on ``/sparql-graph-crud-auth`` (HTTP Digest) — once it answers; kills it after
+    (its files are thrown away, so no shutdown checkpoint is waited for) and removes its
+    database files (its log stays)."""
+    found = virtuoso_binaries()
+    require(found, "Virtuoso (Debian's virtuoso-opensource: virtuoso-t, isql-vt) is not "
+                   "installed")
+    assert found
+    server, isql = found
+    template = _virtuoso_template(server, isql)
+    folder = tmp_path / "virtuoso"
+    folder.mkdir(parents=True, exist_ok=True)
+
+    @contextlib.contextmanager
+    def start(http_port: int) -> Iterator[Engine]:
+        sql_port = free_port()
+        _refuse_busy(sql_port)
+        for name in ("virtuoso.db", "virtuoso.trx", "virtuoso-temp.db", "virtuoso-temp.trx",
+                     "virtuoso.lck", "virtuoso.pxa"):
+            (folder / name).unlink(missing_ok=True)
+        shutil.copyfile(template / "virtuoso.db", folder / "virtuoso.db")
+        ini = _write_ini(folder, sql_port, http_port)
+        url = f"http://127.0.0.1:{http_port}"
+        try:
+            with _running([server, "+foreground", "+no-checkpoint", "+configfile", str(ini)],
+                          folder / "virtuoso.out", cwd=folder, grace=0,
+                          what=f"Virtuoso on port {http_port}",
+                          ready=_answers(f"{url}/sparql", params={"query": "ASK {}"})):
+                yield Engine(name="virtuoso", query_url=f"{url}/sparql",
+                             update_url=f"{url}/sparql-auth",
+                             gsp_url=f"{url}/sparql-graph-crud-auth",
+                             user=VIRTUOSO_USER, password=VIRTUOSO_PASSWORD,
+                             log=folder / "virtuoso.log")
+        finally:
+            for path in folder.glob("virtuoso*"):
+                if path.suffix in (".db", ".trx", ".lck", ".pxa"):
+                    path.unlink(missing_ok=True)
+
+    with _on_some_port(start, port) as engine:
+        yield engine
