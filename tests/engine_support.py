@@ -102,8 +102,10 @@ def start_engine(name: str, tmp_path: Path) -> contextlib.AbstractContextManager
 
 # ---------------------------------------------------------------------- processes
 def port_is_free(port: int) -> bool:
-    """Whether nothing listens on 127.0.0.1:PORT (and we may bind it)."""
+    """Whether nothing listens on 127.0.0.1:PORT, so a server may (SO_REUSEADDR, as servers
+    bind: the TIME_WAIT of a closed connection does not make the port busy)."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError as exc:
@@ -120,12 +122,12 @@ def _refuse_busy(*ports: int) -> None:
                                    "started where another server may answer in its place")
 
 
-def _stop(proc: subprocess.Popen, grace: float) -> None:
-    """Stop the process and its whole group: SIGTERM, then SIGKILL after ``grace`` s (at
-    once when ``grace`` is 0)."""
+def _stop(proc: subprocess.Popen, grace: float, stop_signal: str = "SIGTERM") -> None:
+    """Stop the process and its whole group: ``stop_signal``, then SIGKILL after ``grace``
+    s (at once when ``grace`` is 0)."""
     if proc.poll() is None and grace > 0:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
+            os.killpg(proc.pid, getattr(signal, stop_signal))
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(grace)
     with contextlib.suppress(ProcessLookupError):  # what is left of its group, if anything
@@ -145,7 +147,7 @@ def _tail(log: Path, size: int = 4000) -> str:
 @contextlib.contextmanager
 def _running(argv: list[str], log: Path, *, cwd: Path, ready: Callable[[], bool],
              what: str, grace: float = 10.0, timeout: float = START_TIMEOUT,
-             ) -> Iterator[subprocess.Popen]:
+             stop_signal: str = "SIGTERM") -> Iterator[subprocess.Popen]:
     """Run ``argv`` in its own process group (output to ``log``) until ``ready()`` is true
     while the process lives; yield it; stop it (and its group) whatever happens."""
     with open(log, "ab") as out:
@@ -167,7 +169,7 @@ def _running(argv: list[str], log: Path, *, cwd: Path, ready: Callable[[], bool]
             time.sleep(0.1)
         yield proc
     finally:
-        _stop(proc, grace)
+        _stop(proc, grace, stop_signal)
 
 
 def _answers(url: str, **kwargs) -> Callable[[], bool]:
