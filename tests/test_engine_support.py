@@ -30,6 +30,7 @@ from pyoxigraph import BlankNode, Literal, NamedNode, RdfFormat, parse
 GRAPH = "urn:lantai:test:graph"
 UPDATE_GRAPH = "urn:lantai:test:update"
 SPARQL_JSON = "application/sparql-results+json"
+XSD = "http://www.w3.org/2001/XMLSchema#"
 
 # What the publication dataset holds, in small: Chinese and English labels with language
 # tags, dates of every granularity RiC-O uses, numbers, a boolean, a long literal, an IRI
@@ -49,6 +50,7 @@ TURTLE = """
     rico:recordResourceExtent "12"^^xsd:integer ;
     rico:hasOrHadLanguage <https://archive.example.edu/语言/中文> ;
     rdfs:comment "引号 \\" 反斜杠 \\\\ 换行\\n制表\\t结束"@zh ;
+    rdfs:label "C:\\\\users\\\\u4e2d is a path, not 中" ;
     rico:scopeAndContent \"\"\"第一行
 第二行：张三（1938—2010），机械系。\"\"\"@zh ;
     rico:isPublic true ;
@@ -146,10 +148,14 @@ def test_settings_name_the_urls(engine: Engine):
 def test_an_update_is_read_back(engine: Engine):
     assert not ask(engine, f"ASK {{ GRAPH <{UPDATE_GRAPH}> {{ ?s ?p ?o }} }}")
     update(engine, f'INSERT DATA {{ GRAPH <{UPDATE_GRAPH}> {{ '
-                   f'<urn:lantai:a> <urn:lantai:b> "兰台"@zh , "Lantai"@en }} }}')
+                   f'<urn:lantai:a> <urn:lantai:b> "兰台"@zh , "Lantai"@en , '
+                   '"1957-09"^^<http://www.w3.org/2001/XMLSchema#gYearMonth> , '
+                   '"引号\\" 换行\\n 制表\\t" } }')
+    a, b = NamedNode("urn:lantai:a"), NamedNode("urn:lantai:b")
     assert graph_triples(engine, UPDATE_GRAPH) == {
-        (NamedNode("urn:lantai:a"), NamedNode("urn:lantai:b"), Literal("兰台", language="zh")),
-        (NamedNode("urn:lantai:a"), NamedNode("urn:lantai:b"), Literal("Lantai", language="en")),
+        (a, b, Literal("兰台", language="zh")), (a, b, Literal("Lantai", language="en")),
+        (a, b, Literal("1957-09", datatype=NamedNode(XSD + "gYearMonth"))),
+        (a, b, Literal('引号" 换行\n 制表\t')),
     }
     update(engine, f"DROP SILENT GRAPH <{UPDATE_GRAPH}>")
     assert not ask(engine, f"ASK {{ GRAPH <{UPDATE_GRAPH}> {{ ?s ?p ?o }} }}")
