@@ -1,13 +1,16 @@
 """Read-only access to the publication dataset, refreshed when the repository publishes.
 
 Oxigraph lets one process write a store while others open it read-only; a read-only handle
-sees the store as it was when opened. The repository bumps ``publication.generation`` after
-every change to the publication dataset, and :class:`PublicDataset` (a
-:class:`repo.handles.ReadHandle` keyed on that generation and on the store's files) reopens
-when either moves, so the server sees changes made by ``lantai`` commands without a restart.
-Why each retry exists, with the figures measured, is written once, in :mod:`repo.handles`.
-Here: :func:`install_store_retry` serves a page again when it met a table file a writer
-compacted away (the pages read :func:`public_store`, not :meth:`ReadHandle.read`).
+sees the store as it was when opened. The repository flushes the publication store and then
+bumps ``publication.generation`` after every change to it (:func:`repo.store.announce`), so
+:class:`PublicDataset` keys its snapshot on that generation alone: read once per request
+(:meth:`PublicDataset.generation`, kept on ``flask.g``), never a scan of the store's folder,
+and the store is reopened only when it moved. Every web worker process does the same on its
+own, so a change made by ``lantai`` in another process is seen by every worker on its next
+request. Why each retry exists, with the figures measured, is written once, in
+:mod:`repo.handles`. Here: :func:`install_store_retry` serves a page again when it met a
+table file a writer compacted away (the pages read :func:`public_store`, not
+:meth:`ReadHandle.read`).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, g, has_request_context
 from pyoxigraph import Store
 
 from repo.handles import RETRIES, ReadHandle, is_store_race, retry_races
@@ -26,11 +29,36 @@ __all__ = ["RETRIES", "PublicDataset", "install_store_retry", "open_dataset", "p
 
 
 class PublicDataset(ReadHandle):
-    """The publication dataset of the site at ``home``."""
+    """The publication dataset of the site at ``home``: a read-only snapshot keyed on the
+    publication generation only (read at most once per request)."""
 
     def __init__(self, home: Path) -> None:
-        super().__init__(home / "publication", generation=home)
+        super().__init__(home / "publication", generation=home, follow=False)
         self.home = home
+        self.generation_reads = 0  # how often the file was read (tests count them)
+
+    def generation(self) -> str:
+        """The publication generation as this request sees it: the file is read at the
+        request's first call and remembered on ``flask.g`` (outside a request: read now)."""
+        if has_request_context():
+            found = g.get(_GENERATION)
+            if found is None:
+                found = self._read_generation()
+                setattr(g, _GENERATION, found)
+            return found
+        return self._read_generation()
+
+    def _read_generation(self) -> str:
+        self.generation_reads += 1
+        return read_generation(self.home)
+
+    def key(self) -> tuple:
+        """The generation alone: no scan of the store's files (the writer flushes before it
+        bumps, :func:`repo.store.announce`)."""
+        return self.generation(), ()
+
+
+_GENERATION = "lantai_publication_generation"
 
 
 def open_dataset(home: Path, settings: Any) -> Any:

@@ -41,7 +41,7 @@ from repo.reads import IngestCache, Reads
 from repo.revisions import Changeset, changeset_iri, new_changeset_id
 from repo.security import User
 from repo.site import Site
-from repo.store import Journal, apply_update, bulk_add, bump_generation
+from repo.store import Journal, announce, apply_update, bulk_add
 from repo.validation import check as validate
 from repo.values import Assignment
 from repo.workflow import INITIAL_STATE
@@ -292,7 +292,7 @@ class BulkIngest:
                 self.roll_back(created)
                 for listener in self.listeners:
                     listener(self.owner, set(created))
-                bump_generation(self.site.home, f"rolled-back-{ingest_id}")
+                announce(self.site.public, self.site.home, f"rolled-back-{ingest_id}")
                 raise
             finally:
                 writer.shutdown(wait=True)
@@ -332,7 +332,7 @@ class BulkIngest:
         if group[-1].head is not None:
             audit.set_head(self.site.working, self.site.mgmt, group[-1].head)
         bulk_add(self.site.public, "".join(b.public for b in group))
-        bump_generation(self.site.home, group[-1].changeset.id)
+        announce(self.site.public, self.site.home, group[-1].changeset.id)
 
     def _position_for(self, parent_iri: str) -> int:
         """The next position in ``parent_iri`` (children of batches not loaded included)."""

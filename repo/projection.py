@@ -20,7 +20,7 @@ from repo.publication import public_view
 from repo.reads import Reads
 from repo.revisions import Changes
 from repo.site import Site
-from repo.store import apply_update, bump_generation
+from repo.store import announce, apply_update
 
 
 class Publication:
@@ -91,5 +91,5 @@ class Publication:
                     progress(n, len(iris))
             self.gone.rewrite(before, {g.value for g in self.site.public.named_graphs()
                                        if isinstance(g, NamedNode)})
-            bump_generation(self.site.home, f"rebuild-{self.site.clock().isoformat()}")
+            announce(self.site.public, self.site.home, f"rebuild-{self.site.clock().isoformat()}")
             return count

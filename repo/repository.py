@@ -53,8 +53,8 @@ from repo.security import (
 from repo.site import Site, StoreHandle
 from repo.store import (
     Journal,
+    announce,
     apply_update,
-    bump_generation,
     migrate_management_graph,
 )
 from repo.sweep import sweep
@@ -575,7 +575,7 @@ class Repository:
             self.journal.end(entry)  # one transaction that failed: nothing was written
             raise
         projected = self._publish_affected(changes, was_public)
-        bump_generation(self.home, cs_id)
+        announce(self.site.public, self.home, cs_id)
         for listener in self.listeners:
             listener(self, set(changes) | projected)
         self.journal.end(entry)
@@ -640,7 +640,7 @@ class Repository:
                 self._roll_back(objects)
                 for listener in self.listeners:
                     listener(self, set(objects))
-            bump_generation(self.home, f"recovered-{entry['changeset']}")
+            announce(self.site.public, self.home, f"recovered-{entry['changeset']}")
             self.journal.end(path)
         if rebuilds:
             self._rebuild(None)

@@ -123,8 +123,23 @@ def replace_graph(store: Store, graph: NamedNode, quads: Iterable[Quad]) -> None
 GENERATION_FILE = "publication.generation"
 
 
+def announce(public: Store, home: Path, value: str) -> None:
+    """Tell readers that the publication dataset changed, *after* it is safe to look.
+
+    Readers (:class:`publisher.dataset.PublicDataset`, every web worker) key their read-only
+    snapshot on the generation alone, read once per request; they reopen only when it moves.
+    So the store must already show the change to an open that starts once the new generation
+    is readable: the writer flushes first (its memtable becomes table files the manifest
+    names), then bumps. Bumped before the flush, a reader could open between the flush's
+    manifest edit and its log deletion, see the store without the last write, and keep that
+    snapshot under the new generation (repo/handles.py, item 2). A snapshot may also show
+    part of a later write not announced yet; that write's own bump makes readers reopen."""
+    public.flush()
+    bump_generation(home, value)
+
+
 def bump_generation(home: Path, value: str) -> None:
-    """Tell readers of the publication dataset (the web server) that it changed."""
+    """Write the publication's generation (use :func:`announce`, which flushes first)."""
     tmp = home / (GENERATION_FILE + ".tmp")
     tmp.write_text(value, encoding="utf-8")
     tmp.replace(home / GENERATION_FILE)

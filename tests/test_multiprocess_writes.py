@@ -284,13 +284,13 @@ CHURN = """
 import sys
 from pathlib import Path
 from repo.handles import WriteHandle
-from repo.store import bump_generation
+from repo.store import announce
 home = Path(sys.argv[1])
 for i in range(int(sys.argv[2])):
     with WriteHandle(home / "publication") as handle:
         handle.store.update(
             f'INSERT DATA {{ GRAPH <http://g/{i}> {{ <http://x/{i}> <http://p> "{i}" }} }}')
-        bump_generation(home, f"g{i}")  # as a commit does: before the store is flushed, closed
+        announce(handle.store, home, f"g{i}")  # as a commit does: flushed, then bumped
 """
 
 
