@@ -24,7 +24,9 @@ Beyond the agreed names: ``Engine.env()`` (``LANTAI_ENGINE_PASSWORD`` for a proc
 reads the engine, the password never being a setting), ``Engine.auth()`` (a ``requests``
 auth for tests that talk to the engine themselves: Virtuoso's ``/sparql-auth`` and
 ``/sparql-graph-crud-auth`` want HTTP Digest), ``Engine.log`` (the engine's own log, quoted
-in every start-up failure), and :class:`EngineStartError`.
+in every start-up failure), :class:`EngineStartError`, ``port=`` (that port, refused when
+busy) and a restart: an engine started again in the same ``tmp_path`` has what it had
+(Virtuoso's database files are removed after it unless ``keep=True``).
 
 Every engine is its own process group with its files under ``tmp_path``: nothing here
 touches a system service (the Debian packages' services on ports 1111/8890 or 80 are never
@@ -91,12 +93,13 @@ class Engine:
         return requests.auth.HTTPDigestAuth(self.user, self.password)
 
 
-def start_engine(name: str, tmp_path: Path) -> contextlib.AbstractContextManager[Engine]:
+def start_engine(name: str, tmp_path: Path, *, port: int | None = None,
+                 keep: bool = False) -> contextlib.AbstractContextManager[Engine]:
     """``oxigraph_engine`` or ``virtuoso_engine`` by name (one of :data:`ENGINES`)."""
     if name == "oxigraph":
-        return oxigraph_engine(tmp_path)
+        return oxigraph_engine(tmp_path, port=port)
     if name == "virtuoso":
-        return virtuoso_engine(tmp_path)
+        return virtuoso_engine(tmp_path, port=port, keep=keep)
     raise ValueError(f"no engine {name!r}; known: {', '.join(ENGINES)}")
 
 
@@ -217,9 +220,11 @@ def oxigraph_binary() -> str | None:
 @contextlib.contextmanager
 def oxigraph_engine(tmp_path: Path, *, port: int | None = None,
                     args: tuple[str, ...] = ()) -> Iterator[Engine]:
-    """``oxigraph serve --location TMP/oxigraph --bind 127.0.0.1:PORT ARGS…``: an empty
-    read-write store; yields its :class:`Engine` (``/query``, ``/update``, ``/store``) once
-    it answers, stops it after. ``port`` given and busy: :class:`EngineStartError`."""
+    """``oxigraph serve --location TMP/oxigraph/store --bind 127.0.0.1:PORT ARGS…``: an
+    empty read-write store; yields its :class:`Engine` (``/query``, ``/update``,
+    ``/store``) once it answers, stops it after. ``port`` given and busy:
+    :class:`EngineStartError`. The store stays in ``tmp_path`` (small): started again there
+    (on the same ``port`` for the same URLs), the engine has what it had — a restart."""
     binary = oxigraph_binary()
     require(binary, "the oxigraph CLI (PyPI `oxigraph`, in the test extra) is not installed")
     assert binary
@@ -426,15 +431,37 @@ def _virtuoso_template(server: str, isql: str) -> Path:
     return template
 
 
+def _sparse_copy(source: Path, target: Path, block: int = 1 << 16) -> None:
+    """Copy a file leaving its runs of zeros as holes: the template database is 50 MB of
+    which some 6 MB are written, and every engine has a copy."""
+    zero = bytes(block)
+    with open(source, "rb") as src, open(target, "wb") as dst:
+        while chunk := src.read(block):
+            if chunk == zero[:len(chunk)]:
+                dst.seek(len(chunk), os.SEEK_CUR)
+            else:
+                dst.write(chunk)
+        dst.truncate()
+
+
+_VIRTUOSO_DATABASE = ("virtuoso.db", "virtuoso.trx", "virtuoso-temp.db", "virtuoso-temp.trx",
+                      "virtuoso.lck", "virtuoso.pxa")
+
+
 @contextlib.contextmanager
-def virtuoso_engine(tmp_path: Path, *, port: int | None = None) -> Iterator[Engine]:
+def virtuoso_engine(tmp_path: Path, *, port: int | None = None, keep: bool = False
+                    ) -> Iterator[Engine]:
     """A private Virtuoso (``virtuoso-t +foreground +configfile virtuoso.ini``) in
     ``TMP/virtuoso``, on a free HTTP port (``port``, refused if busy) and a free SQL port,
     from a copy of the template database; yields its :class:`Engine` — anonymous queries on
     ``/sparql``, updates as :data:`VIRTUOSO_USER` on ``/sparql-auth`` and the Graph Store
     Protocol on ``/sparql-graph-crud-auth`` (HTTP Digest) — once it answers; kills it after
-    (its files are thrown away, so no shutdown checkpoint is waited for) and removes its
-    database files (its log stays)."""
+    (no shutdown checkpoint is waited for: a commit is in its transaction log) and removes
+    its database files (its logs stay), unless ``keep``.
+
+    A restart: an engine started again in the same ``tmp_path`` (on the same ``port`` for
+    the same URLs) whose predecessor had ``keep=True`` opens that database, with everything
+    committed before the kill (Virtuoso rolls its transaction log forward)."""
     found = virtuoso_binaries()
     require(found, "Virtuoso (Debian's virtuoso-opensource: virtuoso-t, isql-vt) is not "
                    "installed")
@@ -448,10 +475,9 @@ def virtuoso_engine(tmp_path: Path, *, port: int | None = None) -> Iterator[Engi
     def start(http_port: int) -> Iterator[Engine]:
         sql_port = free_port()
         _refuse_busy(sql_port)
-        for name in ("virtuoso.db", "virtuoso.trx", "virtuoso-temp.db", "virtuoso-temp.trx",
-                     "virtuoso.lck", "virtuoso.pxa"):
-            (folder / name).unlink(missing_ok=True)
-        shutil.copyfile(template / "virtuoso.db", folder / "virtuoso.db")
+        (folder / "virtuoso.lck").unlink(missing_ok=True)  # its process is gone (killed)
+        if not (folder / "virtuoso.db").exists():
+            _sparse_copy(template / "virtuoso.db", folder / "virtuoso.db")
         ini = _write_ini(folder, sql_port, http_port)
         url = f"http://127.0.0.1:{http_port}"
         try:
@@ -465,9 +491,9 @@ def virtuoso_engine(tmp_path: Path, *, port: int | None = None) -> Iterator[Engi
                              user=VIRTUOSO_USER, password=VIRTUOSO_PASSWORD,
                              log=folder / "virtuoso.log")
         finally:
-            for path in folder.glob("virtuoso*"):
-                if path.suffix in (".db", ".trx", ".lck", ".pxa"):
-                    path.unlink(missing_ok=True)
+            if not keep:
+                for name in _VIRTUOSO_DATABASE:
+                    (folder / name).unlink(missing_ok=True)
 
     with _on_some_port(start, port) as engine:
         yield engine

@@ -187,6 +187,21 @@ def test_a_graph_put_is_read_back_exactly_and_deleted(engine: Engine):
 
 
 @pytest.mark.parametrize("name", ENGINES)
+def test_a_restarted_engine_has_what_it_had(name: str, tmp_path: Path):
+    """An engine killed and started again on its files (``keep``) and port: what was
+    committed before is there (the mirror's retry after an engine outage relies on it)."""
+    with start_engine(name, tmp_path, keep=True) as first:
+        update(first, f'INSERT DATA {{ GRAPH <{UPDATE_GRAPH}> {{ <urn:a> <urn:b> "前"@zh }} }}')
+        port = int(first.query_url.split(":")[2].split("/")[0])
+    with start_engine(name, tmp_path, port=port) as again:
+        assert again == first
+        assert graph_triples(again, UPDATE_GRAPH) == {
+            (NamedNode("urn:a"), NamedNode("urn:b"), Literal("前", language="zh"))}
+    if name == "virtuoso":  # without keep, its database files are gone after it
+        assert not list((tmp_path / "virtuoso").glob("*.db"))
+
+
+@pytest.mark.parametrize("name", ENGINES)
 def test_a_busy_port_is_refused(name: str, tmp_path: Path):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
