@@ -2,8 +2,18 @@
 
 Queries see the union of the publication's graphs (one named graph per public object) as
 their default graph; ``default-graph-uri`` and ``named-graph-uri`` narrow the dataset as the
-protocol says. Queries run in worker processes (:mod:`publisher.sparql_pool`) so that the
-time limit can really stop one; answers are written by :mod:`publisher.sparql_formats`.
+protocol says. Each query takes the fastest path that still keeps every limit (issue 15):
+
+1. **in this web worker**, when its text proves it cheap (:func:`publisher.sparql_check.bounded`:
+   one triple pattern from a constant subject, ``DESCRIBE <x>``): no process between;
+2. **the Rust engine** beside the workers (:mod:`publisher.sparql_engine`: a jailed ``oxigraph
+   serve-read-only``, killed past the time limit), when it serves the request's generation and
+   the query does not name ``service``;
+3. otherwise **the query processes** (:mod:`publisher.sparql_pool`): killable one by one,
+   off the network, with the parsed-query check; they always read the current store, so they
+   also answer while the engine starts or catches up with a new generation.
+
+Answers are written by :mod:`publisher.sparql_formats` on every path.
 
 Refused, each with a short text message: SPARQL Update in any form (405), ``SERVICE``
 (400: the server must not be made to fetch from the network; decided on the parsed query,
@@ -24,12 +34,14 @@ from flask import Blueprint, Response, current_app, request
 from werkzeug.datastructures import MultiDict
 
 from ontology.namespaces import PREFIXES
-from publisher import busy
+from publisher import busy, sparql_check
 from publisher import sparql_formats as fmt
+from publisher.dataset import PublicDataset, read_generation
 from publisher.i18n import lang, render, ui_text
 from publisher.sparql_check import UPDATE_REFUSED
+from publisher.sparql_engine import EngineClient, EngineGone
 from publisher.sparql_examples import examples
-from publisher.sparql_pool import Job, QueryPool, QueryRefused
+from publisher.sparql_pool import Answer, Job, QueryPool, QueryRefused, _evaluate
 
 bp = Blueprint("sparql", __name__)
 
@@ -54,6 +66,7 @@ def init_app(app) -> None:
     pool = QueryPool(app.config["LANTAI_HOME"], size,
                      int(getattr(settings, "sparql_memory_mb", DEFAULT_MEMORY_MB)))
     app.extensions["lantai.sparql_pool"] = pool
+    app.extensions["lantai.sparql_engine"] = EngineClient(app.config["LANTAI_HOME"])
     atexit.register(pool.close)
     busy.init_app(app)  # the bounded pools of expensive work (SPARQL and IIIF renders)
 
@@ -137,16 +150,70 @@ def _job(params: MultiDict, query: str, choice: fmt.Choice) -> Job:
                max_rows=int(settings.sparql_max_rows), prefixes=OUTPUT_PREFIXES)
 
 
-def _run(job: Job):
+def _run(job: Job) -> Answer:
+    """``job`` answered on the fastest path that keeps every limit (the module says which)."""
     settings = current_app.config["SETTINGS"]
+    timeout = float(settings.sparql_timeout)
+    dataset = current_app.extensions["lantai.dataset"]
+    local = isinstance(dataset, PublicDataset)  # not an external engine (external/)
+    query = sparql_check.normalise(job.query)
+    if local and sparql_check.bounded(query, job.max_rows):
+        try:
+            return _evaluate(dataset.store, job, query)
+        except SyntaxError:
+            pass  # the engine's own reading differs: the full path says why, with the place
+    if local and job.default_graphs != () and not _names_service(query):
+        engine: EngineClient = current_app.extensions["lantai.sparql_engine"]
+        where = engine.where(_generation(dataset))
+        if where is not None:
+            try:
+                return _engine_answer(engine.run(where, job, query, timeout), query)
+            except TimeoutError:
+                raise Refused(503, f"time limit: the query ran longer than {timeout:g} s "
+                                   "(sparql_timeout) and was stopped") from None
+            except EngineGone:
+                pass  # swapped or killed under this query: the query processes answer
     pool: QueryPool = current_app.extensions["lantai.sparql_pool"]
     try:  # the request passed the sparql gate on its way in (publisher.busy)
-        answer = pool.run(job, float(settings.sparql_timeout))
+        answer = pool.run(job, timeout)
     except QueryRefused as exc:
         headers = {"Retry-After": "10"} if exc.busy else {}
         raise Refused(exc.status, exc.message, headers) from None
     if answer.status == 405:
         raise _update_refused()
+    return answer
+
+
+def _names_service(query: str) -> bool:
+    """Whether the text could hold a ``SERVICE`` clause at all (escapes undone, any case): such
+    queries go to the query processes, which check the parsed query and have no network."""
+    return "service" in sparql_check._unescape(query).casefold()
+
+
+def _generation(dataset) -> str:
+    """The publication generation this request sees (read once per request)."""
+    from flask import g
+
+    if "lantai_generation" not in g:
+        reader = getattr(dataset, "generation", None)
+        g.lantai_generation = (reader() if callable(reader)
+                               else read_generation(current_app.config["LANTAI_HOME"]))
+    return str(g.lantai_generation)
+
+
+def _engine_answer(answer: Answer, query: str) -> Answer:
+    """The engine's refusals in our words: an Update is a 405, a syntax error a 400 with the
+    place, a time limit the engine enforced itself a 503."""
+    if answer.status == 400 and not answer.kind:
+        if sparql_check._parse(query) == "update":
+            raise _update_refused()
+        raise Refused(400, sparql_check.malformed(query, answer.body.decode(errors="replace")))
+    if answer.status >= 500 and not answer.kind:
+        text = answer.body.decode(errors="replace")
+        if "cancelled" in text:
+            raise Refused(503, "time limit: the query ran longer than the limit "
+                               "(sparql_timeout) and was stopped")
+        raise Refused(500, "query failed: internal error")
     return answer
 
 

@@ -110,9 +110,7 @@ _NETWORK = re.compile(r"(?i)lookup address|unreachable|connect|not allowed for H
 
 
 def _evaluate(store, job: Job, query: str) -> Answer:
-    from pyoxigraph import NamedNode, QueryBoolean, QuerySolutions
-
-    from publisher import sparql_formats as fmt
+    from pyoxigraph import NamedNode
 
     options: dict = {}
     if job.default_graphs is None:
@@ -121,7 +119,18 @@ def _evaluate(store, job: Job, query: str) -> Answer:
         options["default_graph"] = [NamedNode(g) for g in job.default_graphs]
     if job.named_graphs is not None:
         options["named_graphs"] = [NamedNode(g) for g in job.named_graphs]
-    result = store.query(query, **options)
+    return write_answer(store.query(query, **options), job)
+
+
+def write_answer(result, job: Job) -> Answer:
+    """The answer to ``job`` from an engine's result — pyoxigraph's ``QueryBoolean``,
+    ``QuerySolutions``, or an iterable of triples (or quads: their graph is dropped) — in the
+    format the job asks for, taking at most ``max_rows + 1`` solutions or triples from it
+    (the query process's answers and :mod:`publisher.sparql_engine`'s are written alike)."""
+    from pyoxigraph import Quad, QueryBoolean, QuerySolutions
+
+    from publisher import sparql_formats as fmt
+
     limit = job.max_rows
     if isinstance(result, QueryBoolean):
         if job.results_format is None:
@@ -142,7 +151,7 @@ def _evaluate(store, job: Job, query: str) -> Answer:
                       "results")
     if job.graph_format is None:
         return Answer(406, "text/plain", b"graph")
-    triples = list(itertools.islice(result, limit + 1))
+    triples = [t.triple if isinstance(t, Quad) else t for t in itertools.islice(result, limit + 1)]
     if len(triples) > limit:
         return _too_many(limit, "triples")
     chosen = fmt.BY_NAME[job.graph_format]

@@ -167,7 +167,9 @@ class Settings:
     # Serving (issue 15; publisher/server.py): worker processes of `lantai serve` (0: one per
     # core), each with `threads` threads for cheap pages
     serve_workers: Annotated[int, Field(ge=0, le=64)] = 0
-    # SPARQL at the engine's speed (publisher/sparql_engine.py)
+    # SPARQL at the engine's speed (publisher/sparql_engine.py): `lantai serve` runs a jailed
+    # `oxigraph serve-read-only` beside its workers (off: every query in the query processes)
+    sparql_engine: bool = True
     # The publication dataset in an external SPARQL 1.1 engine (external/; empty: the embedded
     # store). The query URL (SPARQL 1.1 Protocol); the Update URL (empty: the query URL); the
     # Graph Store Protocol URL (empty: graphs are written with SPARQL Update); the user (the
