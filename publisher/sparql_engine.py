@@ -98,8 +98,9 @@ class _Engine:
         assert self.process.stderr is not None
         for line in self.process.stderr:
             text = line.decode(errors="replace").rstrip()
-            if text and not text.startswith(" "):
-                log.warning("sparql engine %s: %s", self.process.pid, text[:300])
+            if text and not text.startswith(" "):  # not a backtrace's frames
+                level = logging.INFO if text.startswith("Listening") else logging.WARNING
+                log.log(level, "sparql engine %s: %s", self.process.pid, text[:300])
 
     def ready(self, seconds: float) -> bool:
         """Whether it answers a query within ``seconds``."""

@@ -36,7 +36,7 @@ TWO_HOP = PREFIX + ("SELECT ?r ?title WHERE { ?r rico:isDirectlyIncludedIn ?s ; 
 CROSS = "SELECT * { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
 BUILD = """
 import sys
-import shutil
+from dataclasses import replace
 from pathlib import Path
 from repo.config import read_settings, write_settings
 from repo.demo import load_demo
@@ -48,7 +48,7 @@ try:
 finally:
     repo.close()
 write_settings(home, replace(read_settings(home), sparql_timeout=2.0, sparql_max_rows=60,
-                             sparql_workers=2, sparql_memory_mb=150, expensive_queue=16,
+                             sparql_workers=2, sparql_memory_mb=200, expensive_queue=16,
                              expensive_per_client=32))
 """
 CLOSE = """
@@ -56,7 +56,7 @@ import sys
 from repo.repository import Repository
 repo = Repository.open(sys.argv[1])
 try:
-    repo.set_access(repo.user("admin"), sys.argv[2], "closed")
+    repo.set_access(repo.user("admin"), sys.argv[2], "restricted")
 finally:
     repo.close()
 """
@@ -188,7 +188,7 @@ def test_the_memory_limit_holds_on_the_engine(site):
     pid, port = supervisor.current.process.pid, supervisor.current.port
     limits = Path(f"/proc/{pid}/limits").read_text()
     line = next(x for x in limits.splitlines() if x.startswith("Max data size"))
-    assert str((150 + 128) * 2**20) in line
+    assert str((200 + 128) * 2**20) in line
     started = time.monotonic()
     with pytest.raises(requests.RequestException):
         resp = requests.get(f"http://127.0.0.1:{port}/query?"
@@ -226,7 +226,9 @@ def test_service_never_reaches_the_network_even_past_the_check(site):
 def test_a_record_closed_is_gone_from_the_very_next_query(site):
     url, app, supervisor, home = site
     wait_for(lambda: engine_ready(supervisor, home))
-    record = f"{url}/id/record/xjtu-1956-001"
+    rows = sparql(url, PREFIX + "SELECT ?r { ?r a rico:Record ; rico:title ?t } ORDER BY ?r "
+                              "LIMIT 1").json()["results"]["bindings"]
+    record = rows[0]["r"]["value"]
     ask = f"ASK {{ <{record}> ?p ?o }}"
     count = f"SELECT (COUNT(*) AS ?n) {{ <{record}> ?p ?o . ?x ?q ?o }}"  # not bounded: engine
     assert sparql(url, ask).json()["boolean"] is True
@@ -294,3 +296,21 @@ def test_bounded_queries_run_in_the_worker(site):
     resp = sparql(url, f"SELECT ?p ?o WHERE {{ <{url}/id/recordset/xjtu> ?p ?o }}")
     assert resp.status_code == 200 and resp.json()["results"]["bindings"]
     assert client.answered == before
+
+
+def test_default_and_named_graph_uri_on_the_engine(site):
+    """The protocol's dataset parameters narrow the engine's dataset as they did the old path."""
+    url, app, supervisor, home = site
+    wait_for(lambda: engine_ready(supervisor, home))
+    graphs = sparql(url, "SELECT DISTINCT ?g { GRAPH ?g { ?s ?p ?o } } ORDER BY ?g LIMIT 2")
+    one, other = (b["g"]["value"] for b in graphs.json()["results"]["bindings"])
+    client = app.extensions["lantai.sparql_engine"]
+    before = client.answered
+    narrowed = sparql(url, "SELECT (COUNT(*) AS ?n) { ?s ?p ?o }", **{"default-graph-uri": one})
+    named = sparql(url, "SELECT DISTINCT ?g { GRAPH ?g { ?s ?p ?o } }",
+                   **{"default-graph-uri": one, "named-graph-uri": other})
+    assert client.answered == before + 2
+    everything = sparql(url, "SELECT (COUNT(*) AS ?n) { ?s ?p ?o }")
+    count = int(narrowed.json()["results"]["bindings"][0]["n"]["value"])
+    assert 0 < count < int(everything.json()["results"]["bindings"][0]["n"]["value"])
+    assert [b["g"]["value"] for b in named.json()["results"]["bindings"]] == [other]
