@@ -338,11 +338,13 @@ DynamicLocal = 0
 DefaultHost = 127.0.0.1:{http_port}
 
 [SPARQL]
-ResultSetMaxRows = 1000000
 MaxQueryCostEstimationTime = 400
-MaxQueryExecutionTime = 60
 DeferInferenceRulesInit = 0
 """
+# No ResultSetMaxRows and no MaxQueryExecutionTime in [SPARQL]: with them Virtuoso answers
+# silently truncated (Debian's virtuoso.ini: 10,000 rows) or partial results after the time
+# ("Anytime Query", only an X-SQL-State: S1TAT header says so); our client bounds sizes and
+# times itself, and a partial answer is a wrong page.
 VIRTUOSO_TEMPLATE_TIMEOUT = 300.0  # a fresh database compiles Virtuoso's system procedures
 
 
