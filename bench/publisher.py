@@ -1,28 +1,37 @@
-"""The publisher's SPARQL endpoint against the Oxigraph server, side by side, and record pages.
+"""SPARQL through ``lantai serve`` against ``oxigraph serve-read-only`` on the same data, one
+query class at a time, with 1 and 4 client processes; and the cold start and memory of both.
 
-    python -m bench.publisher [--scale 0.02] [--clients 4] [--duration 10] [--rounds 2]
+    python -m bench.publisher [--scale 0.05] [--no-demo] [--clients 1 --clients 4]
+                              [--duration 5] [--rounds 3] [--only lookup ...] [--workers N]
 
-One run builds a site (the demo archive, or with ``--scale`` a synthetic one through
-``Repository.ingest``), then serves the same publication dataset twice:
+The site (``bench.serving.site``: the synthetic archive at ``--scale`` plus the demo, built
+once and kept under ``bench/out/``) is served twice:
 
-- ours: ``create_app(home)`` on waitress (8 threads) in its own process, ``/sparql``;
-- the anchor: ``oxigraph serve-read-only --union-default-graph`` (PyPI ``oxigraph``, the same
-  Oxigraph version as pyoxigraph) on a copy of the very same publication store directory.
+- ours: ``lantai serve --quiet`` as the project ships it (``--workers N`` if given and the
+  command has it), ``GET /sparql?query=…``;
+- the anchor: ``oxigraph serve-read-only --union-default-graph`` on a copy of the very same
+  publication store directory, ``GET /query?query=…``.
 
-The same client (``http.client``, one keep-alive connection per client thread, ``--clients``
-threads, GET with ``Accept: application/sparql-results+json``) runs a fixed query mix against
-each for ``--duration`` seconds, alternating ``--rounds`` times so drift on a shared machine
-hits both. The mix, with its parameters drawn once from the data (seeded):
+Each query class runs on its own for ``--duration`` seconds, with each ``--clients`` count
+(client *processes*, one keep-alive connection each), against each server in turn, the order
+alternating every round, ``--rounds`` times. A class's queries are drawn once from the data
+(seeded) and the same for both servers; before any timing, the first of each class runs on
+both and the sizes of their answers are compared (printed when they differ). Classes:
 
-- ``lookup``    every statement about one record
-- ``two_hop``   the records of a series with their creators' names (record → agent → name)
-- ``children``  the children of a series with their reference codes, ordered
-- ``filter``    records whose date falls in one year (string filter over all dated records)
-- ``aggregate`` records per category (门类), counted over the whole hierarchy
+- ``lookup``    (cheap) every statement about one record: ``SELECT ?p ?o { <r> ?p ?o }``
+- ``describe``  (cheap) ``DESCRIBE <r>`` as N-Triples
+- ``children``  (cheap) the children of a series with their reference codes, ordered
+- ``two_hop``   (cheap) a series' records with their creators' names (record → agent → name)
+- ``construct`` (cheap) ``CONSTRUCT`` the titles of a series' records, as N-Triples
+- ``scan``      (heavy) every record dated in one year: a string filter over all dated records
+- ``aggregate`` (heavy) records per category (门类) over the whole hierarchy (``GROUP BY``)
 
-Then record pages: ``GET /id/record/…`` (HTML) one client at a time, p50/p99.
-Goals (issue 4, item 9, at scale 1.0): throughput ≥ 0.8× Oxigraph's; record lookup p99 ≤ 50 ms;
-record page p50 ≤ 20 ms. Results: printed, and ``bench/out/publisher-<time>.json``.
+Figures per class and client count: queries/s (the median of the rounds), p50/p99 latency (all
+rounds), the CPU seconds per query of each server (its whole process tree, from
+``/proc/PID/stat``), and ours ÷ the anchor beside the goal (issue 15: cheap ≥ 0.8×, heavy ≥
+0.95×). Then the cold start (``--cold`` times each: from exec to the first 200, a record page
+for ours, a query for the anchor) and memory (RSS and PSS of every process of each server)
+idle after start and after the load. Results: printed, and ``bench/out/publisher-<time>.json``.
 """
 
 from __future__ import annotations
@@ -30,325 +39,287 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import random
 import shutil
-import socket
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = ROOT / "bench" / "out"
-BASE = "https://archive.example.edu"
-RICO = "https://www.ica.org/standards/RiC/ontology#"
-PREFIX = f"PREFIX rico: <{RICO}>\n"
-GOAL_RATIO, GOAL_LOOKUP_P99_MS, GOAL_PAGE_P50_MS = 0.8, 50.0, 20.0
+from bench.serving import (
+    ANCHOR_PATH,
+    DEFAULT_OUT,
+    PREFIX,
+    Clients,
+    Load,
+    Request,
+    Server,
+    alternate,
+    column,
+    machine,
+    median,
+    pct,
+    serve_help,
+    site,
+    start_lantai,
+    start_oxigraph,
+    write_json,
+)
+
+GOALS = {"cheap": 0.8, "heavy": 0.95}
+SELECT_JSON = "application/sparql-results+json"
+NTRIPLES = "application/n-triples"
 
 
-# --------------------------------------------------------------------------- the data
-def build_site(home: Path, scale: float | None) -> None:
-    from repo.repository import Repository
-
-    repo, _ = Repository.init(home, BASE)
-    try:
-        admin = repo.user("admin")
-        if scale is None:
-            from repo.demo import load_demo
-
-            load_demo(repo, admin)
-        else:
-            from bench.synthetic import SyntheticArchive
-
-            repo.ingest(admin, iter(SyntheticArchive(scale)), message="bench.publisher")
-    finally:
-        repo.close()
-
-
+# --------------------------------------------------------------------------- the queries
 def parameters(home: Path, rng: random.Random, n: int = 50) -> dict[str, list[str]]:
     """Records, series with children and years to query, drawn from the publication store."""
-    from pyoxigraph import Store
-
-    store = Store.read_only(str(home / "publication"))
-
-    def column(query: str) -> list[str]:
-        return [row[0].value for row in store.query(PREFIX + query,
-                                                    use_default_graph_as_union=True)]
-
-    records = column("SELECT ?r { ?r a rico:Record ; rico:title ?t } ")
-    parents = column("SELECT DISTINCT ?s { ?c rico:isDirectlyIncludedIn ?s . "
-                     "?s a rico:RecordSet }")
-    years = sorted({d[:4] for d in column("SELECT ?d { ?r a rico:Record ; "
-                                          "rico:beginningDate ?d }") if d[:4].isdigit()})
-    if not (records and parents and years):
+    records = column(home, "SELECT ?r { ?r a rico:Record ; rico:title ?t }")
+    series = column(home, "SELECT DISTINCT ?s { ?c rico:isDirectlyIncludedIn ?s . "
+                          "?s a rico:RecordSet }")
+    years = sorted({d[:4] for d in column(home, "SELECT ?d { ?r a rico:Record ; "
+                                                "rico:beginningDate ?d }") if d[:4].isdigit()})
+    if not (records and series and years):
         raise SystemExit("lantai: error: the publication has no dated records in series")
 
     def pick(xs: list[str]) -> list[str]:
-        return [rng.choice(sorted(xs)) for _ in range(n)]
+        ordered = sorted(set(xs))
+        return [rng.choice(ordered) for _ in range(n)]
 
-    return {"record": pick(records), "series": pick(parents), "year": pick(years)}
-
-
-def query_mix(params: dict[str, list[str]]) -> list[tuple[str, list[str]]]:
-    """(name, queries) for each kind: the client cycles through each list."""
-    def each(key: str, template: str) -> list[str]:
-        return [PREFIX + template.replace("$X", v) for v in params[key]]
-
-    return [
-        ("lookup", each("record", "SELECT ?p ?o WHERE { <$X> ?p ?o }")),
-        ("two_hop", each("series", "SELECT ?r ?title ?name WHERE { "
-                         "?r rico:isDirectlyIncludedIn <$X> ; rico:title ?title ; "
-                         "rico:hasCreator ?agent . ?agent rico:name ?name . "
-                         'FILTER(LANG(?title) = "zh" && LANG(?name) = "zh") } LIMIT 100')),
-        ("children", each("series", "SELECT ?child ?code WHERE { "
-                          "?child rico:isDirectlyIncludedIn <$X> . "
-                          "OPTIONAL { ?child rico:identifier ?code } } "
-                          "ORDER BY ?code LIMIT 50")),
-        ("filter", each("year", "SELECT ?r ?d WHERE { ?r a rico:Record ; "
-                        'rico:beginningDate ?d . FILTER(STRSTARTS(STR(?d), "$X")) } '
-                        "LIMIT 100")),
-        ("aggregate", [PREFIX + "SELECT ?category (COUNT(?r) AS ?n) WHERE { "
-                       "?series rico:hasOrHadType ?category . "
-                       "?r rico:isDirectlyIncludedIn+ ?series } GROUP BY ?category"]),
-    ]
+    return {"record": pick(records), "series": pick(series), "year": pick(years)}
 
 
-# --------------------------------------------------------------------------- the servers
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# name, cost class, accept, parameter, template ($X is the parameter)
+CLASSES: list[tuple[str, str, str, str, str]] = [
+    ("lookup", "cheap", SELECT_JSON, "record", "SELECT ?p ?o WHERE { <$X> ?p ?o }"),
+    ("describe", "cheap", NTRIPLES, "record", "DESCRIBE <$X>"),
+    ("children", "cheap", SELECT_JSON, "series",
+     "SELECT ?child ?code WHERE { ?child rico:isDirectlyIncludedIn <$X> . "
+     "OPTIONAL { ?child rico:identifier ?code } } ORDER BY ?code LIMIT 50"),
+    ("two_hop", "cheap", SELECT_JSON, "series",
+     "SELECT ?r ?title ?name WHERE { ?r rico:isDirectlyIncludedIn <$X> ; rico:title ?title ; "
+     "rico:hasCreator ?agent . ?agent rico:name ?name . "
+     'FILTER(LANG(?title) = "zh" && LANG(?name) = "zh") } LIMIT 100'),
+    ("construct", "cheap", NTRIPLES, "series",
+     "CONSTRUCT { ?r rico:title ?t ; rico:isDirectlyIncludedIn <$X> } "
+     "WHERE { ?r rico:isDirectlyIncludedIn <$X> ; rico:title ?t }"),
+    ("scan", "heavy", SELECT_JSON, "year",
+     "SELECT ?r ?d WHERE { ?r a rico:Record ; rico:beginningDate ?d . "
+     'FILTER(STRSTARTS(STR(?d), "$X")) }'),
+    ("aggregate", "heavy", SELECT_JSON, "",
+     "SELECT ?category (COUNT(?r) AS ?n) WHERE { ?series rico:hasOrHadType ?category . "
+     "?r rico:isDirectlyIncludedIn+ ?series } GROUP BY ?category"),
+]
 
 
-def wait_up(port: int, proc: subprocess.Popen, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"lantai: error: server on port {port} exited ({proc.returncode})")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"lantai: error: server on port {port} did not come up")
-
-
-OURS = """
-import sys
-from waitress import serve
-from publisher.app import create_app
-app = create_app(sys.argv[1])
-app.extensions["lantai.sparql_pool"].start()
-serve(app, host="127.0.0.1", port=int(sys.argv[2]), threads=8, _quiet=True,
-      asyncore_use_poll=True)
-"""
-
-
-def start_ours(home: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-c", OURS, str(home), str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_up(port, proc)
-    return proc, f"http://127.0.0.1:{port}"
-
-
-def start_oxigraph(store_dir: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    exe = shutil.which("oxigraph", path=str(Path(sys.executable).parent)) or "oxigraph"
-    proc = subprocess.Popen([exe, "serve-read-only", "--location", str(store_dir), "--bind",
-                             f"127.0.0.1:{port}", "--union-default-graph"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_up(port, proc)
-    return proc, f"http://127.0.0.1:{port}"
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-# --------------------------------------------------------------------------- the client
-def get(conn: http.client.HTTPConnection, path: str, accept: str) -> tuple[int, bytes]:
-    conn.request("GET", path, headers={"Accept": accept})
-    resp = conn.getresponse()
-    return resp.status, resp.read()
-
-
-def load(url: str, mix, clients: int, duration: float) -> dict:
-    """``clients`` threads, each cycling through the mix for ``duration`` seconds."""
-    host = urlsplit(url)
-    latencies: dict[str, list[float]] = {name: [] for name, _ in mix}
-    errors: list[str] = []
-    stop_at = time.perf_counter() + duration
-    lock = threading.Lock()
-
-    def client(k: int) -> None:
-        conn = http.client.HTTPConnection(host.hostname, host.port, timeout=60)
-        mine: dict[str, list[float]] = {name: [] for name, _ in mix}
-        i = k
-        while time.perf_counter() < stop_at:
-            name, queries = mix[i % len(mix)]
-            query = queries[(i // len(mix)) % len(queries)]
-            i += 1
-            t0 = time.perf_counter()
-            status, body = get(conn, "/sparql?" + urlencode({"query": query}),
-                               "application/sparql-results+json")
-            took = time.perf_counter() - t0
-            if status != 200:
-                errors.append(f"{name}: {status} {body[:200]!r}")
-                continue
-            mine[name].append(took)
-        conn.close()
-        with lock:
-            for name, xs in mine.items():
-                latencies[name].extend(xs)
-
-    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - t0
-    return {"latencies": latencies, "wall": wall, "errors": errors}
-
-
-def pct(xs: list[float], p: float) -> float:
-    if not xs:
-        return float("nan")
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, round(p / 100 * (len(xs) - 1)))] * 1000
-
-
-def summary(runs: list[dict]) -> dict:
-    names = list(runs[0]["latencies"])
-    allx = [x for r in runs for n in names for x in r["latencies"][n]]
-    wall = sum(r["wall"] for r in runs)
-    out = {"requests": len(allx), "seconds": wall, "throughput": len(allx) / wall,
-           "p50_ms": pct(allx, 50), "p99_ms": pct(allx, 99),
-           "errors": [e for r in runs for e in r["errors"]][:10], "by_query": {}}
-    for n in names:
-        xs = [x for r in runs for x in r["latencies"][n]]
-        out["by_query"][n] = {"requests": len(xs), "p50_ms": pct(xs, 50), "p99_ms": pct(xs, 99)}
+def queries(params: dict[str, list[str]], only: list[str] | None = None
+            ) -> dict[str, tuple[str, str, list[str]]]:
+    """{class: (cost, accept, [query, …])}"""
+    out = {}
+    for name, cost, accept, key, template in CLASSES:
+        if only and name not in only:
+            continue
+        texts = ([PREFIX + template.replace("$X", v) for v in params[key]] if key
+                 else [PREFIX + template])
+        out[name] = (cost, accept, texts)
     return out
 
 
-def record_pages(url: str, records: list[str], n: int) -> dict:
-    host = urlsplit(url)
-    conn = http.client.HTTPConnection(host.hostname, host.port, timeout=60)
-    paths = [urlsplit(r).path for r in records]
-    for p in paths[:5]:  # warm up
-        get(conn, p, "text/html")
-    xs, bad = [], 0
-    for i in range(n):
-        t0 = time.perf_counter()
-        status, _ = get(conn, paths[i % len(paths)], "text/html")
-        xs.append(time.perf_counter() - t0)
-        bad += status != 200
-    conn.close()
-    return {"requests": n, "p50_ms": pct(xs, 50), "p99_ms": pct(xs, 99), "non_200": bad}
+def requests_for(path: str, name: str, accept: str, texts: list[str]) -> list[Request]:
+    return [Request(name, path + "?" + urlencode({"query": q}), accept) for q in texts]
 
 
-# --------------------------------------------------------------------------- main
+def answer_size(server: Server, req: Request) -> tuple[int, int | str]:
+    """(status, rows or triples) of one answer: what the servers are compared by."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=300)
+    try:
+        conn.request("GET", req.path, headers={"Accept": req.accept})
+        resp = conn.getresponse()
+        body = resp.read()
+    finally:
+        conn.close()
+    if resp.status != 200:
+        return resp.status, body[:200].decode("utf-8", "replace")
+    if req.accept == SELECT_JSON:
+        return 200, len(json.loads(body)["results"]["bindings"])
+    return 200, sum(1 for line in body.splitlines() if line.strip())
+
+
+# --------------------------------------------------------------------------- measuring
+def idle_memory(server: Server, settle: float = 2.0) -> dict[str, float]:
+    time.sleep(settle)
+    return server.memory()
+
+
+def cold_starts(home: Path, anchor_store: Path, work: Path, probe: str, times: int,
+                workers: int | None) -> dict:
+    """Start each server ``times`` times (alternating): seconds to a first answer, and the
+    memory of its processes idle 2 s later. The store's files are in the page cache (the
+    benchmark has just read them): a warm-disk start."""
+    runs: dict[str, list[dict]] = {"ours": [], "anchor": []}
+    for i in range(times):
+        for side in alternate(["ours", "anchor"], i):
+            server = (start_lantai(home, work, probe, workers=workers) if side == "ours"
+                      else start_oxigraph(anchor_store, work))
+            try:
+                runs[side].append({"first_answer_s": round(server.first_answer_s, 3),
+                                   **idle_memory(server)})
+            finally:
+                server.stop()
+    return {side: {"first_answer_s": median([r["first_answer_s"] for r in rs]),
+                   "rss_mb": median([r["rss_mb"] for r in rs]),
+                   "pss_mb": median([r["pss_mb"] for r in rs]),
+                   "processes": rs[-1]["processes"], "runs": rs}
+            for side, rs in runs.items()}
+
+
+def summarise(loads: list[Load]) -> dict:
+    every = [x for ld in loads for xs in ld.latencies.values() for x in xs]
+    rates = [ld.rate for ld in loads]
+    cpu = [ld.cpu / ld.ok for ld in loads if ld.ok]
+    statuses: dict[str, int] = {}
+    for ld in loads:
+        for k, v in ld.statuses.items():
+            statuses[k] = statuses.get(k, 0) + v
+    return {"qps": round(median(rates), 1), "qps_rounds": [round(r, 1) for r in rates],
+            "p50_ms": pct(every, 50), "p99_ms": pct(every, 99), "requests": len(every),
+            "cpu_ms_per_query": round(median(cpu) * 1000, 3) if cpu else None,
+            "statuses": statuses, "errors": [e for ld in loads for e in ld.errors][:5],
+            "late_starts": sum(ld.late_starts for ld in loads)}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.publisher",
                                  description=__doc__.split("\n\n")[0])
-    ap.add_argument("--scale", type=float, default=None,
-                    help="a synthetic archive at this scale (1.0 = the real archive); "
-                         "default: the demo archive")
-    ap.add_argument("--clients", type=int, default=4, help="concurrent client threads (4)")
-    ap.add_argument("--duration", type=float, default=10.0,
-                    help="seconds of load per endpoint and round (10)")
-    ap.add_argument("--rounds", type=int, default=2,
-                    help="alternating rounds ours/Oxigraph (2)")
-    ap.add_argument("--pages", type=int, default=300, help="record page requests (300)")
+    ap.add_argument("--scale", type=float, default=0.05,
+                    help="synthetic archive at this scale (0.05; 0 for none)")
+    ap.add_argument("--no-demo", action="store_true", help="leave the demo archive out")
+    ap.add_argument("--rebuild", action="store_true", help="build the site again")
+    ap.add_argument("--clients", type=int, action="append",
+                    help="client processes (repeatable; default 1 and 4)")
+    ap.add_argument("--duration", type=float, default=5.0,
+                    help="seconds per class, client count, server and round (5)")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds (3)")
+    ap.add_argument("--only", action="append", choices=[c[0] for c in CLASSES],
+                    help="only this query class (repeatable)")
+    ap.add_argument("--workers", type=int, default=None,
+                    help="lantai serve --workers N (default: the command's own default)")
+    ap.add_argument("--cold", type=int, default=3, help="cold starts of each server (3; 0: none)")
     ap.add_argument("--seed", type=int, default=20261125)
-    ap.add_argument("--workdir", type=Path, default=DEFAULT_OUT / "work-publisher")
-    ap.add_argument("--keep", action="store_true", help="keep the site in --workdir")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     a = ap.parse_args(argv)
+    clients = sorted(set(a.clients or [1, 4]))
 
-    work = a.workdir
+    built = site(a.out, a.scale or None, demo=not a.no_demo, rebuild=a.rebuild)
+    home = Path(built["home"])
+    work = a.out / "work-publisher"
     shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    home = work / "home"
-    t0 = time.perf_counter()
-    build_site(home, a.scale)
-    build_s = time.perf_counter() - t0
-    shutil.copytree(home / "publication", work / "oxigraph")
-    rng = random.Random(a.seed)
-    params = parameters(home, rng)
-    mix = query_mix(params)
-    print(f"data: {'demo' if a.scale is None else f'synthetic scale {a.scale:g}'} "
-          f"(built in {build_s:.1f} s); {a.clients} clients, {a.duration:g} s × "
-          f"{a.rounds} rounds per endpoint", file=sys.stderr)
+    anchor_store = work / "anchor-store"
+    shutil.copytree(home / "publication", anchor_store)
+    params = parameters(home, random.Random(a.seed))
+    probe = urlsplit(params["record"][0]).path
+    workers = a.workers
+    if workers is not None and "--workers" not in serve_help():
+        print("lantai serve has no --workers here: serving with its default", file=sys.stderr)
+        workers = None
+    classes = queries(params, a.only)
+    print(f"data: {built['tag']} ({built['quads']:,} quads published; the site was built in "
+          f"{built['build_s']:g} s at commit {built['commit']}); clients {clients}, "
+          f"{a.duration:g} s × {a.rounds} rounds per class and server", file=sys.stderr)
 
-    ours, ours_url = start_ours(home)
-    oxi, oxi_url = start_oxigraph(work / "oxigraph")
+    cold = cold_starts(home, anchor_store, work, probe, a.cold, workers) if a.cold else {}
+    pool = Clients(max(clients))
+    servers: dict[str, Server] = {}
     try:
-        for url in (ours_url, oxi_url):  # warm up: every worker and cache sees the mix
-            load(url, mix, a.clients, min(3.0, a.duration))
-        runs = {"ours": [], "oxigraph": []}
-        for _ in range(a.rounds):
-            runs["ours"].append(load(ours_url, mix, a.clients, a.duration))
-            runs["oxigraph"].append(load(oxi_url, mix, a.clients, a.duration))
-        pages = record_pages(ours_url, params["record"], a.pages)
+        servers["ours"] = start_lantai(home, work, probe, workers=workers)
+        servers["anchor"] = start_oxigraph(anchor_store, work)
+        memory = {side: {"idle": idle_memory(s)} for side, s in servers.items()}
+        reqs = {side: {name: requests_for("/sparql" if side == "ours" else ANCHOR_PATH,
+                                          name, accept, texts)
+                       for name, (_cost, accept, texts) in classes.items()}
+                for side in servers}
+        answers = {name: {side: answer_size(servers[side], reqs[side][name][0])
+                          for side in servers} for name in classes}
+        for name, got in answers.items():
+            if got["ours"] != got["anchor"]:
+                print(f"  {name}: the answers differ: ours {got['ours']}, "
+                      f"anchor {got['anchor']}", file=sys.stderr)
+        for side, s in servers.items():  # warm-up: every class once through every client
+            for name in classes:
+                pool.run(s, [reqs[side][name]] * max(clients), min(1.0, a.duration))
+        loads: dict[tuple[str, int, str], list[Load]] = {}
+        for r in range(a.rounds):
+            for name in classes:
+                for n in clients:
+                    for side in alternate(["ours", "anchor"], r):
+                        load = pool.run(servers[side], [reqs[side][name]] * n, a.duration)
+                        loads.setdefault((name, n, side), []).append(load)
+                        print(f"  round {r + 1} {name:9} {n} client(s) {side:6} "
+                              f"{load.rate:8.1f} q/s", file=sys.stderr)
+        for side, s in servers.items():
+            memory[side]["after_load"] = s.memory()
     finally:
-        stop(ours)
-        stop(oxi)
-    res = {name: summary(r) for name, r in runs.items()}
-    ratio = res["ours"]["throughput"] / res["oxigraph"]["throughput"]
-    result = {"data": "demo" if a.scale is None else a.scale, "clients": a.clients,
-              "duration": a.duration, "rounds": a.rounds, "load_avg": os.getloadavg(),
-              "sparql": res, "ratio": ratio, "record_pages": pages,
-              "quads": _count(home), "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    a.out.mkdir(parents=True, exist_ok=True)
-    out_file = a.out / f"publisher-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out_file.write_text(json.dumps(result, indent=1))
-    if not a.keep:
-        shutil.rmtree(work, ignore_errors=True)
+        for s in servers.values():
+            s.stop()
+        pool.close()
+
+    rows = []
+    for name, (cost, _accept, texts) in classes.items():
+        for n in clients:
+            ours, anchor = summarise(loads[(name, n, "ours")]), summarise(loads[(name, n,
+                                                                                 "anchor")])
+            ratio = ours["qps"] / anchor["qps"] if anchor["qps"] else None
+            cpu_ratio = (ours["cpu_ms_per_query"] / anchor["cpu_ms_per_query"]
+                         if ours["cpu_ms_per_query"] and anchor["cpu_ms_per_query"] else None)
+            rows.append({"class": name, "cost": cost, "clients": n, "queries": len(texts),
+                         "ours": ours, "anchor": anchor,
+                         "ratio": round(ratio, 3) if ratio is not None else None,
+                         "cpu_ratio": round(cpu_ratio, 2) if cpu_ratio is not None else None,
+                         "goal": GOALS[cost],
+                         "met": ratio is not None and ratio >= GOALS[cost],
+                         "answers": answers[name]})
+    result = {"bench": "publisher", **machine(), "site": {k: v for k, v in built.items()
+                                                          if k != "home"},
+              "workers": workers, "clients": clients, "duration": a.duration,
+              "rounds": a.rounds, "rows": rows, "cold_start": cold, "memory": memory,
+              "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    path = write_json(a.out, "publisher", result)
+    shutil.rmtree(work, ignore_errors=True)
     report(result)
-    print(f"\nwritten to {out_file}")
+    print(f"\nwritten to {path}")
     return 0
 
 
-def _count(home: Path) -> int:
-    from pyoxigraph import Store
-
-    return len(Store.read_only(str(home / "publication")))
-
-
 def report(r: dict) -> None:
-    ours, oxi = r["sparql"]["ours"], r["sparql"]["oxigraph"]
-    print(f"\nSPARQL query mix, {r['clients']} clients ({r['quads']:,} quads published)")
-    print(f"{'':12} {'ours /sparql':>24} {'oxigraph serve':>24}")
-    print(f"{'throughput':12} {ours['throughput']:>20.1f} q/s {oxi['throughput']:>20.1f} q/s"
-          f"   ratio {r['ratio']:.2f}× (goal ≥ {GOAL_RATIO}×)")
-    print(f"{'p50 / p99':12} {ours['p50_ms']:>12.1f} /{ours['p99_ms']:>7.1f} ms"
-          f" {oxi['p50_ms']:>12.1f} /{oxi['p99_ms']:>7.1f} ms")
-    for name in ours["by_query"]:
-        a, b = ours["by_query"][name], oxi["by_query"][name]
-        print(f"  {name:10} {a['p50_ms']:>12.1f} /{a['p99_ms']:>7.1f} ms"
-              f" {b['p50_ms']:>12.1f} /{b['p99_ms']:>7.1f} ms   ({a['requests']} / "
-              f"{b['requests']} requests)")
-    lookup = ours["by_query"]["lookup"]["p99_ms"]
-    print(f"record lookup p99 {lookup:.1f} ms (goal ≤ {GOAL_LOOKUP_P99_MS:g} ms)")
-    p = r["record_pages"]
-    print(f"record page (GET /id/record/…, HTML, 1 client): p50 {p['p50_ms']:.1f} ms, "
-          f"p99 {p['p99_ms']:.1f} ms (goal p50 ≤ {GOAL_PAGE_P50_MS:g} ms); "
-          f"non-200: {p['non_200']}")
-    for side, s in (("ours", ours), ("oxigraph", oxi)):
-        if s["errors"]:
-            print(f"errors ({side}): {s['errors'][:3]}")
-    print(f"load average {r['load_avg'][0]:.1f}")
+    print(f"\nSPARQL per query class: lantai serve /sparql against oxigraph serve-read-only "
+          f"({r['site']['quads']:,} quads; commit {r['commit']}; load average "
+          f"{r['load'][0]:.1f} at the end)")
+    print(f"{'class':10} {'cost':5} {'cl':>2} {'ours q/s':>9} {'anchor':>9} {'ratio':>6} "
+          f"{'goal':>5}  {'ours p50/p99 ms':>16} {'anchor p50/p99':>16}  "
+          f"{'CPU ms/q ours':>13} {'anchor':>7}")
+    for row in r["rows"]:
+        o, x = row["ours"], row["anchor"]
+        ratio = f"{row['ratio']:.2f}" if row["ratio"] is not None else "—"
+        mark = "" if row["met"] else " ✗"
+        print(f"{row['class']:10} {row['cost']:5} {row['clients']:>2} {o['qps']:>9.1f} "
+              f"{x['qps']:>9.1f} {ratio:>6} {row['goal']:>5.2f}{mark:2} "
+              f"{o['p50_ms']:>7.1f} /{o['p99_ms']:>7.1f} {x['p50_ms']:>7.1f} /{x['p99_ms']:>7.1f}"
+              f"  {o['cpu_ms_per_query'] or 0:>13.2f} {x['cpu_ms_per_query'] or 0:>7.2f}")
+        for side in ("ours", "anchor"):
+            bad = {k: v for k, v in row[side]["statuses"].items() if not k.endswith(" 200")}
+            if bad:
+                print(f"    {side}: not 200: {bad} {row[side]['errors'][:1]}")
+    if r["cold_start"]:
+        print("\ncold start (exec to first 200, warm disk) and memory idle 2 s later "
+              "(every process of the server)")
+        for side, c in r["cold_start"].items():
+            print(f"  {side:7} {c['first_answer_s']:6.2f} s   RSS {c['rss_mb']:7.1f} MiB   "
+                  f"PSS {c['pss_mb']:7.1f} MiB   ({c['processes']} processes)")
+    for side, m in r["memory"].items():
+        i, after = m["idle"], m.get("after_load", {})
+        print(f"  {side:7} memory idle RSS {i['rss_mb']:.1f} / PSS {i['pss_mb']:.1f} MiB; "
+              f"after the load RSS {after.get('rss_mb', 0):.1f} / PSS "
+              f"{after.get('pss_mb', 0):.1f} MiB ({after.get('processes', 0)} processes)")
 
 
 if __name__ == "__main__":
