@@ -28,6 +28,13 @@ in every start-up failure), :class:`EngineStartError`, ``port=`` (that port, ref
 busy) and a restart: an engine started again in the same ``tmp_path`` has what it had
 (Virtuoso's database files are removed after it unless ``keep=True``).
 
+Cost: ``oxigraph serve`` answers 0.3-1 s after its start; a Virtuoso 5-9 s (under a load
+of 12-18 on the 2 cores; 1.6 s of CPU), after a template database made once per machine
+(25-40 s). A test module that needs many tests on Virtuoso shares one engine
+(``scope="module"``, with ``tmp_path_factory``) and gives each test its own graphs; Virtuoso
+deletes graphs slowly (about 2 ms a triple under load), so throw the engine away rather
+than empty it.
+
 Every engine is its own process group with its files under ``tmp_path``: nothing here
 touches a system service (the Debian packages' services on ports 1111/8890 or 80 are never
 used, and the tests work whether or not they run). The port is checked free before start
