@@ -146,6 +146,29 @@ def _stop(proc: subprocess.Popen, grace: float, stop_signal: str = "SIGTERM") ->
         proc.wait(10)
 
 
+def listens(pid: int, port: int) -> bool:
+    """Whether process ``pid`` holds a socket listening on TCP ``port`` (Linux /proc)."""
+    inodes = set()
+    try:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+    except OSError:
+        return False
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as f:
+            next(f)
+            for line in f:
+                fields = line.split()
+                local, state, inode = fields[1], fields[3], fields[9]
+                if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port \
+                        and inode in inodes:
+                    return True
+    return False
+
+
 def _tail(log: Path, size: int = 4000) -> str:
     try:
         text = log.read_text(errors="replace")
@@ -157,9 +180,11 @@ def _tail(log: Path, size: int = 4000) -> str:
 @contextlib.contextmanager
 def _running(argv: list[str], log: Path, *, cwd: Path, ready: Callable[[], bool],
              what: str, grace: float = 10.0, timeout: float = START_TIMEOUT,
-             stop_signal: str = "SIGTERM") -> Iterator[subprocess.Popen]:
+             stop_signal: str = "SIGTERM", port: int | None = None,
+             ) -> Iterator[subprocess.Popen]:
     """Run ``argv`` in its own process group (output to ``log``) until ``ready()`` is true
-    while the process lives; yield it; stop it (and its group) whatever happens."""
+    while the process lives (and, ``port`` given, listens on it itself: what answered is not
+    another server that took the port); yield it; stop it (and its group) whatever happens."""
     with open(log, "ab") as out:
         proc = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
@@ -169,9 +194,7 @@ def _running(argv: list[str], log: Path, *, cwd: Path, ready: Callable[[], bool]
             if proc.poll() is not None:
                 raise EngineStartError(f"{what} exited with code {proc.returncode} before it "
                                        f"answered; its log ({log}):\n{_tail(log)}")
-            if ready():
-                if proc.poll() is not None:  # someone else answered on its port
-                    continue
+            if ready() and (port is None or listens(proc.pid, port)):
                 break
             if time.monotonic() > deadline:
                 raise EngineStartError(f"{what} did not answer within {timeout:g} s; its "
@@ -244,7 +267,7 @@ def oxigraph_engine(tmp_path: Path, *, port: int | None = None,
         log = folder / "oxigraph.log"
         argv = [binary, "serve", "--location", str(folder / "store"),
                 "--bind", f"127.0.0.1:{p}", *args]
-        with _running(argv, log, cwd=folder, what=f"oxigraph serve on port {p}",
+        with _running(argv, log, cwd=folder, what=f"oxigraph serve on port {p}", port=p,
                       ready=_answers(f"{url}/query", params={"query": "ASK {}"},
                                      headers={"Accept": "application/sparql-results+json"})):
             yield Engine(name="oxigraph", query_url=f"{url}/query",
@@ -420,6 +443,7 @@ def _virtuoso_template(server: str, isql: str) -> Path:
             log = building / "virtuoso.out"
             with _running([server, "+foreground", "+configfile", str(ini)], log,
                           cwd=building, what=f"Virtuoso (new template) on port {http_port}",
+                          port=http_port,
                           ready=_answers(f"http://127.0.0.1:{http_port}/sparql",
                                          params={"query": "ASK {}"}),
                           timeout=VIRTUOSO_TEMPLATE_TIMEOUT) as proc:
@@ -491,7 +515,7 @@ def virtuoso_engine(tmp_path: Path, *, port: int | None = None, keep: bool = Fal
         url = f"http://127.0.0.1:{http_port}"
         try:
             with _running([server, "+foreground", "+no-checkpoint", "+configfile", str(ini)],
-                          folder / "virtuoso.out", cwd=folder, grace=0,
+                          folder / "virtuoso.out", cwd=folder, grace=0, port=http_port,
                           what=f"Virtuoso on port {http_port}",
                           ready=_answers(f"{url}/sparql", params={"query": "ASK {}"})):
                 yield Engine(name="virtuoso", query_url=f"{url}/sparql",

@@ -93,6 +93,6 @@ def nginx(prefix: Path, site_conf: str, port: int, *, ready: str = "/healthz",
             return False
 
     with _running(args, prefix / "nginx.out", cwd=prefix, ready=probe, timeout=timeout,
-                  what=f"nginx on port {port}", stop_signal="SIGQUIT"):
+                  what=f"nginx on port {port}", stop_signal="SIGQUIT", port=port):
         yield url
 

@@ -26,6 +26,7 @@ from engine_support import (
     virtuoso_engine,
 )
 from pyoxigraph import BlankNode, Literal, NamedNode, RdfFormat, parse
+from support import free_port, served
 
 GRAPH = "urn:lantai:test:graph"
 UPDATE_GRAPH = "urn:lantai:test:update"
@@ -232,6 +233,33 @@ def test_a_busy_port_is_refused(name: str, tmp_path: Path):
         with (pytest.raises(EngineStartError, match=f"port {port} .* busy"),
               start(tmp_path, port=port)):
             pytest.fail("an engine was yielded on a busy port")
+
+
+def test_another_server_answering_on_the_port_is_not_taken_for_the_engine(tmp_path: Path):
+    """What answers must be our process listening on the port: a process that does not
+    listen (here ``sleep``) while another server answers there never becomes an engine."""
+    import sys
+
+    from engine_support import _answers, _running, listens
+
+    with socket.socket() as mine:
+        mine.bind(("127.0.0.1", 0))
+        mine.listen()
+        assert listens(os.getpid(), mine.getsockname()[1])
+        assert not listens(os.getpid(), free_port())
+
+    def answer(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"someone else"]
+
+    with served(answer) as other:
+        port = int(other.rsplit(":", 1)[1])
+        assert _answers(other + "/query")()
+        with (pytest.raises(EngineStartError, match="did not answer"),
+              _running([sys.executable, "-c", "import time; time.sleep(30)"],
+                       tmp_path / "out.log", cwd=tmp_path, ready=_answers(other + "/query"),
+                       what="a process that does not listen", timeout=2, port=port)):
+            pytest.fail("another server's answer was taken for the engine")
 
 
 @pytest.mark.parametrize("name", ENGINES)
