@@ -33,6 +33,7 @@ Errors are :class:`DerivativeError` with a one-line reason.
 from __future__ import annotations
 
 import contextlib
+import os
 import struct
 import threading
 from collections.abc import Callable
@@ -317,16 +318,21 @@ _TIFF_TYPES = {1: (1, "B"), 3: (2, "H"), 4: (4, "I"), 7: (1, "B"), 16: (8, "Q")}
 _layouts: dict[tuple[str, int, int], tuple[TiffLevel, ...]] = {}
 
 
-def pyramid_layout(pyramid: Path) -> tuple[TiffLevel, ...]:
+def pyramid_layout(pyramid: Path, stamp: str | None = None) -> tuple[TiffLevel, ...]:
     """The tile layout of every level of a pyramid we wrote (classic or BigTIFF; sealed
     or not: the offsets are the plaintext's).
 
     A minimal reader of the few tags we need, cached per file version: with it a tile
     that a viewer asks for exactly as stored is one ``pread`` (and, sealed, the
-    decryption of the two or three chunks holding it), no decoding.
+    decryption of the two or three chunks holding it), no decoding. ``stamp`` is the
+    file's version when the caller has just read it (``size.mtime_ns.inode``, what the
+    image API keys its caches by): then no ``stat`` here.
     """
-    st = pyramid.stat()
-    key = (str(pyramid), st.st_mtime_ns, st.st_size)
+    if stamp:
+        key: tuple = (str(pyramid), stamp)
+    else:
+        st = os.stat(pyramid)
+        key = (str(pyramid), f"{st.st_size}.{st.st_mtime_ns}.{st.st_ino}")
     cached = _layouts.get(key)
     if cached is not None:
         return cached
@@ -408,8 +414,18 @@ def stored_jpeg_tile(pyramid: Path, level: int, col: int, row: int,
     if level >= len(layout):
         return None
     lv = layout[level]
-    if lv.compression != 7 or (col + 1) * lv.tile_width > lv.width \
-            or (row + 1) * lv.tile_height > lv.height:
+    if (col + 1) * lv.tile_width > lv.width or (row + 1) * lv.tile_height > lv.height:
+        return None
+    return tile_jpeg(pyramid, lv, col, row)
+
+
+def tile_jpeg(pyramid: Path, lv: TiffLevel, col: int, row: int) -> bytes | None:
+    """Tile (``col``, ``row``) of the level ``lv`` of ``pyramid`` as a complete JPEG file
+    (``lv.tile_width`` × ``lv.tile_height``: a tile at the right or bottom edge holds
+    padding past the level's edge), or ``None`` when the level is not JPEG-compressed or
+    has no such tile. What :func:`stored_jpeg_tile` serves, and what
+    :mod:`iiif.tile_render` decodes."""
+    if lv.compression != 7 or col < 0 or row < 0 or col >= lv.across:
         return None
     index = row * lv.across + col
     if index >= len(lv.offsets):
@@ -437,4 +453,4 @@ __all__ = ["DERIVATIVES", "PYRAMID", "THUMB", "TILE", "TILE_SIZES", "DerivativeE
            "ImageInfo", "TiffLevel", "derivatives_folder", "ensure_image_derivatives",
            "files_for", "open_original", "original_store", "pyramid_layout", "pyramid_name",
            "pyramid_path",
-           "read_image_info", "stored_jpeg_tile", "thumb_path", "tiled_pyramid"]
+           "read_image_info", "stored_jpeg_tile", "thumb_path", "tile_jpeg", "tiled_pyramid"]

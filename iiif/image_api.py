@@ -41,7 +41,7 @@ from pathlib import Path
 import pyvips
 from flask import Blueprint, Flask, Response, current_app, redirect, request
 
-from iiif import caching, derivatives, jobs
+from iiif import caching, derivatives, jobs, tile_render
 from iiif.derivative_files import ChunkCache
 from iiif.derivatives import DerivativeError, ImageInfo
 from iiif.image_request import FORMATS, Limits, Plan, RequestError, canonical, parse
@@ -124,7 +124,7 @@ def image(identifier: str, region: str, size: str, rotation: str, quality_format
             data = _rendered.get(key)
             if data is None:
                 with busy.enter("render"):  # a bounded pool: 503 when full (publisher.busy)
-                    data = render(pyramid, info, plan, version[0])
+                    data = render(pyramid, info, plan, version)
                 if version[0]:  # the main pyramid was there before and after rendering
                     _rendered.put(key, data)
     except (pyvips.Error, OSError, DecryptionError):
@@ -281,7 +281,7 @@ class TileFastPath:
                     return None
                 try:
                     with busy.enter("render", environ, self.app):
-                        data = render(pyramid, info, plan, version[0])
+                        data = render(pyramid, info, plan, version)
                 except Exception:  # Flask answers instead: remakes the pyramid, reports, 503
                     return None
                 _rendered.put(key, data)
@@ -442,14 +442,45 @@ def _within(w: int, h: int, limits: Limits) -> bool:
 
 # ---------------------------------------------------------------------- pixels
 def render(pyramid: Path | str, info: ImageInfo, plan: Plan,
-           version: str | None = None) -> bytes:
+           versions: tuple[str, ...] | None = None) -> bytes:
     """The encoded image for ``plan``, read from the best pyramid level.
 
     The level is the smallest one that still has at least as many pixels as the output
     needs, so a tile is a crop of a few stored tiles and scaling never enlarges a level
-    that a larger one could serve sharper. ``version`` is the pyramid's file version
-    (:func:`_pyramids_version`), when the caller has it.
+    that a larger one could serve sharper. ``versions`` are the pyramids' file versions
+    (:func:`_pyramids_version`), when the caller has them.
+
+    Small JPEG answers (what viewers ask for) are made from the stored tiles' JPEG bytes
+    with Pillow (:mod:`iiif.tile_render`, about a third of libvips' CPU for a tile);
+    everything else, and anything that module declines or cannot read, with libvips.
     """
+    path = Path(pyramid)
+    if versions is None:
+        versions = _pyramids_version(path)
+    level, (x0, y0, x1, y1) = _level_box(info, plan)
+    if tile_render.can_render(plan):
+        sources = {tile: (Path(name), stamp) for tile, name, stamp
+                   in zip(derivatives.TILE_SIZES, _pyramid_files(path), versions, strict=True)}
+        try:
+            data = tile_render.render_jpeg(sources, level, (x0, y0, x1, y1), plan)
+        except (OSError, ValueError, SyntaxError, struct.error, DerivativeError):
+            data = None  # damaged or remade meanwhile: libvips reads it (and fails loudly)
+        if data is not None:
+            return data
+    lw, lh = (info.levels or ((info.width, info.height),))[level]
+    img = _level_image(pyramid, level, versions[0])
+    if (x0, y0, x1, y1) != (0, 0, lw, lh):
+        img = img.crop(x0, y0, x1 - x0, y1 - y0)
+    img = _scale(img, plan.width, plan.height)
+    img = _quality(img, plan.quality)
+    if plan.mirror:
+        img = img.fliphor()
+    img = _rotate(img, plan.rotation, plan.format)
+    return _encode(img, plan)
+
+
+def _level_box(info: ImageInfo, plan: Plan) -> tuple[int, tuple[int, int, int, int]]:
+    """The pyramid level to read ``plan`` from, and its region there (x0, y0, x1, y1)."""
     box = plan.region
     levels = info.levels or ((info.width, info.height),)
     level = 0
@@ -463,15 +494,7 @@ def render(pyramid: Path | str, info: ImageInfo, plan: Plan,
     x0, y0 = min(box.x // f, lw - 1), min(box.y // f, lh - 1)
     x1 = min(lw, max(x0 + 1, -(-(box.x + box.w) // f)))
     y1 = min(lh, max(y0 + 1, -(-(box.y + box.h) // f)))
-    img = _level_image(pyramid, level, version)
-    if (x0, y0, x1, y1) != (0, 0, lw, lh):
-        img = img.crop(x0, y0, x1 - x0, y1 - y0)
-    img = _scale(img, plan.width, plan.height)
-    img = _quality(img, plan.quality)
-    if plan.mirror:
-        img = img.fliphor()
-    img = _rotate(img, plan.rotation, plan.format)
-    return _encode(img, plan)
+    return level, (x0, y0, x1, y1)
 
 
 _levels: OrderedDict[tuple[str, str, int], pyvips.Image] = OrderedDict()
