@@ -701,13 +701,16 @@ def _tiles_main(args: argparse.Namespace) -> int:
             # the servers take turns, round after round (who goes first turns too), so
             # that the drift of the shared machine's load hits each of them alike; every
             # cold and render round has its own tiles
-            for r in range(rounds):
-                for server in servers[r % len(servers):] + servers[:r % len(servers)]:
-                    seconds = (args.reference_seconds if server.name == "reference"
-                               else args.seconds) / rounds
-                    for phase, reqs in (("cold", cold), ("render", rendered)):
-                        if phase not in phases:
-                            continue
+            # render before cold: a server that keeps decoded tiles (iipimage does, 64 MB
+            # per process) must not have them from the cold phase's requests of the same
+            # tiles, or the render phase measures its cache rather than its rendering
+            for phase, reqs in (("render", rendered), ("cold", cold)):
+                if phase not in phases:
+                    continue
+                for r in range(rounds):
+                    for server in servers[r % len(servers):] + servers[:r % len(servers)]:
+                        seconds = (args.reference_seconds if server.name == "reference"
+                                   else args.seconds) / rounds
                         measure(server, reqs[:cut][r::rounds], 1, seconds / 2, tile, phase,
                                 True)
                         measure(server, reqs[cut:][r::rounds], args.clients, seconds, tile,

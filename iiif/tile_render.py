@@ -19,10 +19,10 @@ no arbitrary rotation, no bitonal; and at most :data:`MAX_DECODED_PIXELS` decode
 that a big answer (``full/max`` of a scan) stays with libvips, which streams it. For
 anything else it returns ``None`` and libvips renders.
 
-Scaling is Pillow's bicubic filter, which is antialiased on reduction (its support grows
-with the factor): between bilinear (what iipimage uses, ~15 % cheaper, softer) and
-Lanczos (what libvips used, ~30 % dearer here and no sharper to see at a reduction below
-2×).
+Scaling is Pillow's bilinear filter, which, unlike iipimage's, is antialiased on
+reduction (its support grows with the factor; the level read is never more than 2× the
+answer): bicubic cost ~15 % more of the whole and Lanczos (what libvips used) ~30 %, and
+neither is sharper to see at a reduction below 2×.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from iiif.image_request import Plan
 
 JPEG_QUALITY = 85  # as every rendered JPEG answer (iiif.image_api.JPEG_QUALITY)
 MAX_DECODED_PIXELS = 4 * 512 * 512  # four 512 px tiles at most; bigger answers: libvips
-RESAMPLE = Image.Resampling.BICUBIC
+RESAMPLE = Image.Resampling.BILINEAR
 _TRANSPOSE = {90: Image.Transpose.ROTATE_270, 180: Image.Transpose.ROTATE_180,
               270: Image.Transpose.ROTATE_90}  # IIIF turns clockwise, Pillow anticlockwise
 

@@ -879,16 +879,42 @@ def test_the_tile_bench_leaves_nothing_outside_its_out_folder(tmp_path):
     cwd.mkdir()
     args = [sys.executable, "-m", "bench.iiif", "tiles", "--width", "600", "--height", "800",
             "--seconds", "0.2", "--rounds", "1", "--reference-seconds", "0.2", "--clients",
-            "2", "--no-iipimage", "--out", str(out), "--reference-venv", str(ref_venv)]
-    if not with_reference:  # no network here to install it: the lantai server alone
-        args.append("--no-reference")
-    env = {**os.environ, "PYTHONPATH": str(PROJECT)}  # must not shadow the reference's iiif
-    r = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr[-2000:]
-    assert "SKIPPED" not in r.stdout, r.stdout
+            "2", "--tiles", "256", "--workers", "1", "--no-sealed", "--no-iipimage",
+            "--out", str(out), "--reference-venv", str(ref_venv)]
+    if with_reference:  # installed by an earlier run: it runs too (no network needed)
+        args.append("--reference")
+    # PYTHONPATH names the project, whose own ``iiif`` package must not shadow the
+    # reference's (it runs isolated, in its own venv)
+    env = {**os.environ, "PYTHONPATH": str(PROJECT)}
+    r = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "ANCHOR NOT RUN" not in r.stdout, r.stdout
     (report,) = out.glob("iiif-tiles-*.json")
-    servers = {row["server"] for row in json.loads(report.read_text())["rows"]}
-    assert servers == ({"lantai", "reference"} if with_reference else {"lantai"})
+    data = json.loads(report.read_text())
+    servers = {row["server"] for row in data["rows"]}
+    assert servers == ({"lantai 1w", "reference"} if with_reference else {"lantai 1w"})
+    assert "iipimage" in data["not_run"]  # left out: said in the table and the JSON
+    assert "iipimage" in data["table"] and "NOT RUN" in data["table"]
     assert set(PROJECT.iterdir()) == before, set(PROJECT.iterdir()) - before
     assert list(cwd.iterdir()) == []
     assert [p.name for p in out.iterdir()] == [report.name]
+
+
+def test_an_anchor_that_cannot_start_is_said_loudly(tmp_path):
+    """An anchor asked for that cannot be installed or started does not vanish from the
+    output: a banner on stdout and stderr, NOT RUN in the table and the JSON, exit 3."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the reference's venv would go")
+    out = tmp_path / "out"
+    args = [sys.executable, "-m", "bench.iiif", "tiles", "--width", "600", "--height", "800",
+            "--seconds", "0.2", "--rounds", "1", "--clients", "2", "--tiles", "256",
+            "--phases", "cold", "--workers", "1", "--no-sealed", "--no-iipimage",
+            "--reference", "--reference-venv", str(blocker / "venv"), "--out", str(out)]
+    r = subprocess.run(args, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(PROJECT)},
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 3, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "ANCHOR NOT RUN: reference" in r.stdout and "ANCHOR NOT RUN: reference" in r.stderr
+    (report,) = out.glob("iiif-tiles-*.json")
+    data = json.loads(report.read_text())
+    assert data["not_run"]["reference"].startswith("COULD NOT START")
+    assert {row["server"] for row in data["rows"]} == {"lantai 1w"}
