@@ -33,8 +33,9 @@ from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 
 from publisher import i18n, ratelimit, requestlog
-from publisher.dataset import install_store_retry, open_dataset
+from publisher.dataset import install_store_retry, is_replica, open_dataset
 from repo.config import read_settings
+from repo.errors import LantaiError
 
 BLUEPRINTS = (
     "publisher.pages",
@@ -47,6 +48,7 @@ BLUEPRINTS = (
     "iiif.presentation_api",
     "iiif.search_api",
 )
+REPOSITORY_BLUEPRINTS = ("publisher.api",)  # they need the repository: not on a replica home
 
 
 def create_app(home: Path | str, **config) -> Flask:
@@ -65,18 +67,29 @@ def create_app(home: Path | str, **config) -> Flask:
     install_store_retry(app)  # a page that met a writer's compaction is served again, once
     app.extensions["lantai.record_links"] = []
     app.extensions["lantai.record_panels"] = []
+    # a replica home (a web worker on another machine: settings, the public catalog, the
+    # derivatives, the publication in an external engine; docs/deploy.md) has no repository:
+    # it serves the public surfaces only, and the API, staff and request routes are 404
+    replica = is_replica(home)
+    if replica and not settings.publication_endpoint:
+        raise LantaiError(f"{home} has no working store: a replica home reads the publication "
+                          "from an engine (set publication_endpoint; docs/deploy.md)")
+    app.config["LANTAI_REPLICA"] = replica
     for name in BLUEPRINTS:
+        if replica and name in REPOSITORY_BLUEPRINTS:
+            continue
         module = importlib.import_module(name)
         app.register_blueprint(module.bp)
         if hasattr(module, "init_app"):
             module.init_app(app)
 
-    import staff  # the staff workspace at /staff/ (after the API: it shares its handles)
+    if not replica:
+        import staff  # the staff workspace at /staff/ (after the API: it shares its handles)
 
-    staff.init_app(app)
-    import services.requests  # 查档: the request form, /verify, the JSON channel
+        staff.init_app(app)
+        import services.requests  # 查档: the request form, /verify, the JSON channel
 
-    services.requests.init_app(app)
+        services.requests.init_app(app)
     ratelimit.install(app)  # inside the request log, so refused floods are logged too
     if app.config.get("REQUEST_LOG"):
         requestlog.configure()

@@ -22,10 +22,10 @@ from flask import Flask, g, has_request_context
 from pyoxigraph import Store
 
 from repo.handles import RETRIES, ReadHandle, is_store_race, retry_races
-from repo.store import read_generation
+from repo.store import read_generation as _file_generation
 
-__all__ = ["RETRIES", "PublicDataset", "install_store_retry", "open_dataset", "public_store",
-           "read_generation"]
+__all__ = ["RETRIES", "PublicDataset", "install_store_retry", "is_replica", "open_dataset",
+           "public_store", "read_generation"]
 
 
 class PublicDataset(ReadHandle):
@@ -61,14 +61,43 @@ class PublicDataset(ReadHandle):
 _GENERATION = "lantai_publication_generation"
 
 
+def is_replica(home: Path) -> bool:
+    """A replica home: a web worker's copy of a site that has no working store (settings, the
+    public catalog, the derivatives; the publication read from ``publication_endpoint``)."""
+    return not (Path(home) / "working").exists()
+
+
 def open_dataset(home: Path, settings: Any) -> Any:
     """What the public surfaces read: the embedded publication store, or (setting
     ``publication_endpoint``) the external engine that holds the publication (external/)."""
     if getattr(settings, "publication_endpoint", ""):
-        from external.reader import RemoteDataset  # type: ignore[attr-defined]
+        from external.reader import RemoteDataset
 
-        return RemoteDataset(home, settings)
+        remote = RemoteDataset(home, settings)
+        _REMOTE[str(Path(home).resolve())] = remote
+        return remote
     return PublicDataset(home)
+
+
+_REMOTE: dict[str, Any] = {}  # home → its RemoteDataset, for read_generation outside a request
+
+
+def read_generation(home: Path | str) -> str:
+    """The publication's generation as the public surfaces must key their caches on it: the
+    file the repository bumps, or, when the publication lives in an external engine, the
+    engine's (read once per request; a replica home has no file, and a worker on another
+    machine learns of a close from the engine alone)."""
+    from flask import current_app, has_app_context
+
+    if has_app_context():
+        dataset: Any = current_app.extensions.get("lantai.dataset")
+        # (a ReadHandle's ``generation`` is the folder of its file until part `workers` lands)
+        if callable(getattr(dataset, "generation", None)) and Path(dataset.home) == Path(home):
+            return str(dataset.generation())
+    remote = _REMOTE.get(str(Path(home).resolve())) if _REMOTE else None
+    if remote is not None:
+        return str(remote.generation())
+    return _file_generation(home)
 
 
 def install_store_retry(app: Flask) -> None:

@@ -73,8 +73,12 @@ def init_app(app) -> None:
     """One pool of query workers per app, started on the first query."""
     settings = app.config["SETTINGS"]
     size = getattr(settings, "sparql_workers", 0) or DEFAULT_WORKERS
-    pool = QueryPool(app.config["LANTAI_HOME"], size,
-                     int(getattr(settings, "sparql_memory_mb", DEFAULT_MEMORY_MB)))
+    dataset = app.extensions["lantai.dataset"]
+    if hasattr(dataset, "sparql_pool"):  # the publication in an external engine (external/)
+        pool = dataset.sparql_pool()
+    else:
+        pool = QueryPool(app.config["LANTAI_HOME"], size,
+                         int(getattr(settings, "sparql_memory_mb", DEFAULT_MEMORY_MB)))
     app.extensions["lantai.sparql_pool"] = pool
     app.extensions["lantai.sparql_engine"] = EngineClient(app.config["LANTAI_HOME"])
     atexit.register(pool.close)
