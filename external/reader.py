@@ -33,7 +33,6 @@ is the union already), within ``sparql_timeout`` and a bounded answer size.
 
 from __future__ import annotations
 
-import base64
 import http.client
 import os
 import re
@@ -60,8 +59,7 @@ from pyoxigraph import (
     serialize,
 )
 
-from external.protocol import GENERATION, STATE_GRAPH
-from repo.errors import LantaiError
+from external.protocol import GENERATION, STATE_GRAPH, Engine, EngineError, sparql_term
 
 __all__ = ["EngineReadError", "RemoteDataset", "RemotePool", "RemoteStore"]
 
@@ -74,8 +72,7 @@ _GRAPH_ACCEPT = "application/n-triples, text/turtle;q=0.9"
 Term = NamedNode | BlankNode | Literal
 
 
-class EngineReadError(LantaiError):
-    """The engine could not be read: one line naming it and what failed."""
+EngineReadError = EngineError  # the engine could not be read: one line naming it and what
 
 
 # ---------------------------------------------------------------------- the wire
@@ -85,8 +82,9 @@ class _Wire:
     :class:`external.protocol.Engine` writes; reading stays on the standard library's client
     because a page's cost is its round trips: 4.2 ms each against 9.9 ms through
     ``requests`` (oxigraph serve on this machine, loaded, a record's graph per request).
-    ``publication_engine_user`` and ``LANTAI_ENGINE_PASSWORD`` are sent as HTTP Basic when
-    set (a read endpoint is usually open; Virtuoso's ``/sparql`` is)."""
+    A read endpoint is usually open (Virtuoso's ``/sparql`` is); one that answers 401 is
+    read through :class:`~external.protocol.Engine` from then on (Basic or Digest as the
+    engine asks, ``publication_engine_user`` and ``LANTAI_ENGINE_PASSWORD``)."""
 
     def __init__(self, query_url: str, user: str = "", password: str = "") -> None:
         parts = urllib.parse.urlsplit(query_url)
@@ -97,9 +95,8 @@ class _Wire:
         self._host, self._port = parts.hostname, parts.port
         self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         self._headers = {"Content-Type": "application/x-www-form-urlencoded"}
-        if user:
-            token = base64.b64encode(f"{user}:{password}".encode()).decode()
-            self._headers["Authorization"] = f"Basic {token}"
+        self._user, self._password = user, password
+        self._authenticated = False  # the engine asked for credentials (401): see post()
         self._local = threading.local()
 
     def _connection(self, timeout: float) -> http.client.HTTPConnection:
@@ -126,6 +123,8 @@ class _Wire:
         path = self._path
         if params:
             path += ("&" if "?" in path else "?") + urllib.parse.urlencode(params, doseq=True)
+        if self._authenticated:
+            return self._through_engine(path, query, accept, timeout, limit)
         body = urllib.parse.urlencode({"query": query}).encode()
         headers = {**self._headers, "Accept": accept}
         for attempt in (0, 1):  # a kept-alive connection the engine closed: once more, anew
@@ -150,6 +149,9 @@ class _Wire:
                                           f"{type(exc).__name__}: {exc}") from None
         if resp.will_close:
             self._drop()
+        if resp.status == 401 and self._user:
+            self._authenticated = True
+            return self._through_engine(path, query, accept, timeout, limit)
         if resp.status == 400:
             raise SyntaxError(_first_line(data) or "the engine refused the query")
         if resp.status != 200:
@@ -157,6 +159,28 @@ class _Wire:
                                   f"{_first_line(data)}")
         kind = (resp.getheader("Content-Type") or "").split(";")[0].strip().lower()
         return kind, data
+
+
+    def _through_engine(self, path: str, query: str, accept: str, timeout: float,
+                        limit: int) -> tuple[str, bytes]:
+        """The query through :class:`~external.protocol.Engine` (authenticated reads)."""
+        scheme = "https" if self._https else "http"
+        port = f":{self._port}" if self._port else ""
+        engine = Engine(f"{scheme}://{self._host}{port}{path}", user=self._user,
+                        password=self._password, timeout=timeout, max_answer=limit)
+        try:
+            return engine.query_answer(query, accept=accept)
+        except EngineError as exc:
+            if "HTTP 400" in exc.message:
+                raise SyntaxError(exc.message.split("HTTP 400", 1)[1].lstrip(": ")
+                                  or "the engine refused the query") from None
+            if "no answer within" in exc.message:
+                raise TimeoutError(exc.message) from None
+            if "larger than" in exc.message or "more than" in exc.message:
+                raise OverflowError(exc.message) from None
+            raise
+        finally:
+            engine.close()
 
 
 def _read_bounded(resp: http.client.HTTPResponse, limit: int) -> bytes:
@@ -178,10 +202,10 @@ def _first_line(body: bytes) -> str:
 
 
 def _sparql(term: Term | Triple) -> str:
-    """A term as SPARQL text (pyoxigraph's ``str`` is N-Triples: IRIs, literals escaped)."""
+    """A term as SPARQL text, exactly (:func:`external.protocol.sparql_term`)."""
     if isinstance(term, BlankNode):
         raise ValueError("a blank node cannot be asked about across requests")
-    return str(term)
+    return sparql_term(term)
 
 
 def _solutions(kind: str, body: bytes) -> QuerySolutions | QueryBoolean:

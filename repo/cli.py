@@ -16,6 +16,7 @@ import click
 from rich.table import Table
 
 from external.cli import engine_group
+from external.replica import replica_command
 from iiif.ingest_cli import ingest_group, ocr_cmd
 from preservation import keys
 from preservation.cli import key_file_option
@@ -533,6 +534,7 @@ main.add_command(signing_group)
 main.add_command(filing_group)
 register_preservation(main)
 main.add_command(engine_group)
+engine_group.add_command(replica_command())  # lantai engine replica DEST (external/replica.py)
 main.add_command(growth_group)
 
 

@@ -93,7 +93,13 @@ def image_api_urls(url: str) -> bool:
 @pytest.fixture(scope="module")
 def crawl(demo_server: str, demo_server_home: Path) -> dict[str, str]:
     """Every public URL reachable from the entry points, with its body as text."""
-    origin = demo_server
+    return crawl_site(demo_server, demo_server_home)
+
+
+def crawl_site(origin: str, home: Path) -> dict[str, str]:
+    """Every public URL of the site served at ``origin`` (its base IRI) reachable from the
+    entry points, with its body as text; ``home`` is the site's (writing) home, for the
+    demo's certified copies. (tests/test_external_leaks.py crawls an engine-backed server.)"""
     session = requests.Session()
     seeds = [
         "/", "/?lang=en", "/robots.txt", "/sitemap.xml", "/.well-known/void",
@@ -101,7 +107,7 @@ def crawl(demo_server: str, demo_server_home: Path) -> dict[str, str]:
         "/search?q=interview&lang=en", "/exhibits/", "/api/openapi.json",
         "/requests/", "/requests/?lang=en", "/requests/status", "/verify", "/verify?lang=en",
     ]
-    for code in demo_copy_codes(demo_server_home):
+    for code in demo_copy_codes(home):
         seeds += [f"/verify?code={code}", f"/verify?code={code}&lang=en"]
     for fmt in ("json", "xml", "csv", "tsv"):
         seeds.append("/sparql?" + urllib.parse.urlencode(
@@ -156,6 +162,10 @@ def without_echo(url: str, text: str) -> str:
 
 
 def test_no_canary_on_any_public_surface(crawl: dict[str, str]):
+    check_no_canary(crawl)
+
+
+def check_no_canary(crawl: dict[str, str]) -> None:
     planted = canaries()
     assert planted, "the demo plants canaries"
     leaks = [(url, c) for url, text in crawl.items() for c in planted
@@ -165,7 +175,11 @@ def test_no_canary_on_any_public_surface(crawl: dict[str, str]):
 
 def test_no_link_to_a_closed_object(crawl: dict[str, str], demo_server: str,
                                     demo_server_home: Path):
-    hidden = closed_iris(demo_server_home, demo_server)
+    check_no_link_to_a_closed_object(crawl, demo_server, demo_server_home)
+
+
+def check_no_link_to_a_closed_object(crawl: dict[str, str], origin: str, home: Path) -> None:
+    hidden = closed_iris(home, origin)
     assert hidden, "the demo has closed records"
     pattern = re.compile("|".join(re.escape(i) + r"(?![\w-])" for i in sorted(hidden)))
     leaks = [(url, m.group(0)) for url, text in crawl.items() for m in [pattern.search(text)] if m]
@@ -174,7 +188,11 @@ def test_no_link_to_a_closed_object(crawl: dict[str, str], demo_server: str,
 
 def test_closed_objects_answer_like_nothing_there(demo_server: str, demo_server_home: Path):
     """Every route that takes an object answers a closed one exactly as a made-up one."""
-    hidden = sorted(closed_iris(demo_server_home, demo_server))
+    check_closed_objects_answer_like_nothing_there(demo_server, demo_server_home)
+
+
+def check_closed_objects_answer_like_nothing_there(demo_server: str, home: Path) -> None:
+    hidden = sorted(closed_iris(home, demo_server))
     routes = [
         "/id/{kind}/{key}", "/id/{kind}/{key}.ttl", "/id/{kind}/{key}.jsonld",
         "/iiif/manifest/{kind}/{key}", "/iiif/collection/{kind}/{key}",
@@ -196,6 +214,10 @@ def test_closed_objects_answer_like_nothing_there(demo_server: str, demo_server_
 
 
 def test_sparql_finds_no_canary(demo_server: str):
+    check_sparql_finds_no_canary(demo_server)
+
+
+def check_sparql_finds_no_canary(demo_server: str) -> None:
     for canary in canaries():
         query = f'ASK {{ GRAPH ?g {{ ?s ?p ?o FILTER(CONTAINS(STR(?o), "{canary}")) }} }}'
         resp = requests.get(demo_server + "/sparql", params={"query": query},
