@@ -245,8 +245,9 @@ class RemoteStore:
     # -- fetching
     def _select(self, query: str) -> QuerySolutions | QueryBoolean:
         self.requests += 1
-        kind, body = self._wire.post(query, _RESULTS)
-        return _solutions(kind, body)
+        kind, body = _for_pages(self._wire.post, query, _RESULTS)
+        result: QuerySolutions | QueryBoolean = _for_pages(_solutions, kind, body)
+        return result
 
     def _ours(self, graph: Any) -> bool:
         return isinstance(graph, NamedNode) and graph.value.startswith(self.prefix)
@@ -373,14 +374,21 @@ class RemoteStore:
         """Write every quad of the publication (``Store.dump``'s calls the dumps make)."""
         return serialize(iter(self), output, format=format, **kwargs)
 
-    def query(self, query: str, *, use_default_graph_as_union: bool = False,
+    def query(self, query: str, **options: Any) -> Any:
+        """Run ``query`` in the engine (``Store.query``'s options: ``substitutions``,
+        ``use_default_graph_as_union``, ``default_graph``, ``named_graphs``): any failure is
+        one :class:`EngineError` (the page answers 503)."""
+        return _for_pages(self.run_query, query, **options)
+
+    def run_query(self, query: str, *, use_default_graph_as_union: bool = False,
               default_graph: Any = None, named_graphs: Any = None,
               substitutions: dict[Variable, Any] | None = None,
               timeout: float = TIMEOUT, limit: int = MAX_ANSWER_BYTES) -> Any:
         """Run ``query`` in the engine: ``QuerySolutions``/``QueryBoolean`` for SELECT and
-        ASK, a list of ``Triple`` for CONSTRUCT and DESCRIBE. ``substitutions`` are written
-        into the text (``?var`` → the term; the public code's own queries only), the dataset
-        options become the Protocol's parameters."""
+        ASK, a list of ``Triple`` for CONSTRUCT and DESCRIBE; :class:`SyntaxError`,
+        :class:`TimeoutError` and :class:`OverflowError` as :meth:`_Wire.post` says.
+        ``substitutions`` are written into the text (``?var`` → the term; the public code's
+        own queries only), the dataset options become the Protocol's parameters."""
         for var, term in (substitutions or {}).items():
             query = re.sub(rf"[?$]{re.escape(var.value)}(?![\w\u00B7\u0300-\u036F\u203F-\u2040])",
                            _sparql(term).replace("\\", "\\\\"), query)
@@ -399,6 +407,15 @@ class RemoteStore:
                     "text/tab-separated-values"):
             return _solutions(kind, body)
         return _triples(kind, body)
+
+
+def _for_pages(call: Any, *args: Any, **kwargs: Any) -> Any:
+    """``call(...)``, every failure of the engine one :class:`EngineError` (a page's own
+    question that fails is the engine's fault, never the visitor's)."""
+    try:
+        return call(*args, **kwargs)
+    except (SyntaxError, TimeoutError, OverflowError, OSError) as exc:
+        raise EngineError(f"engine read failed: {type(exc).__name__}: {exc}") from None
 
 
 def _rows(result: QuerySolutions | QueryBoolean) -> Iterable[Any]:
@@ -453,10 +470,9 @@ class RemoteDataset:
         if state is not None and "generation" in state:
             value: str = state["generation"]
             return value
-        rows = parse_query_results(
-            self.wire.post(f"SELECT ?v WHERE {{ GRAPH <{STATE_GRAPH}> {{ <{STATE_GRAPH}> "
-                           f"<{GENERATION}> ?v }} }}", _RESULTS)[1],
-            format=QueryResultsFormat.JSON)
+        kind, body = _for_pages(self.wire.post, f"SELECT ?v WHERE {{ GRAPH <{STATE_GRAPH}> "
+                                f"{{ <{STATE_GRAPH}> <{GENERATION}> ?v }} }}", _RESULTS)
+        rows = _for_pages(_solutions, kind, body)
         value = next((r[0].value for r in _rows(rows)), "")
         if state is not None:
             state["generation"] = value
@@ -471,6 +487,18 @@ class RemoteDataset:
 
     def close(self) -> None:
         self.forget()
+
+    def init_app(self, app: Any) -> None:
+        """A page that could not read the engine answers 503 with Retry-After (one line),
+        never a 500: the engine being down is not the visitor's doing."""
+        from flask import Response
+
+        def unavailable(exc: EngineError) -> Response:
+            app.logger.warning("publication engine: %s", exc.message)
+            return Response("the publication is unavailable just now; try again shortly\n",
+                            503, {"Retry-After": "10"}, mimetype="text/plain")
+
+        app.register_error_handler(EngineError, unavailable)
 
     def sparql_pool(self) -> RemotePool:
         return RemotePool(self)
@@ -527,4 +555,4 @@ class _JobStore:
 
     def query(self, query: str, **options: Any) -> Any:
         store = RemoteStore(self.dataset.wire, self.dataset.prefix)
-        return store.query(query, timeout=self.timeout, **options)
+        return store.run_query(query, timeout=self.timeout, **options)

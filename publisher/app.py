@@ -63,7 +63,9 @@ def create_app(home: Path | str, **config) -> Flask:
     if isinstance(app.json, DefaultJSONProvider):  # Flask's own, unless an app sets another
         app.json.ensure_ascii = False
     i18n.init_app(app)  # page texts from the message catalogs, in the visitor's language
-    app.extensions["lantai.dataset"] = open_dataset(home, settings)
+    app.extensions["lantai.dataset"] = dataset = open_dataset(home, settings)
+    if hasattr(dataset, "init_app"):  # the publication in an engine: 503 when it is down
+        dataset.init_app(app)
     install_store_retry(app)  # a page that met a writer's compaction is served again, once
     app.extensions["lantai.record_links"] = []
     app.extensions["lantai.record_panels"] = []
