@@ -102,18 +102,17 @@ def test_the_store_answers_as_the_embedded_store_does(tmp_path, demo, name):
         remote = dataset.store
         graphs = sorted(g.value for g in local.named_graphs())
         assert sorted(g.value for g in remote.named_graphs()) == graphs
+        same = _same_quads if name == "oxigraph" else _same_quads_but_virtuoso_dates
         for g in graphs:
             node = NamedNode(g)
             assert remote.contains_named_graph(node)
-            assert set(remote.quads_for_pattern(None, None, None, node)) == \
-                set(local.quads_for_pattern(None, None, None, node)), g
-            assert set(remote.quads_for_pattern(node, None, None, None)) == \
-                set(local.quads_for_pattern(node, None, None, None)), g
-            assert set(remote.quads_for_pattern(None, None, node, None)) == \
-                set(local.quads_for_pattern(None, None, node, None)), g
+            for pattern in ((None, None, None, node), (node, None, None, None),
+                            (None, None, node, None)):
+                assert same(remote.quads_for_pattern(*pattern),
+                            local.quads_for_pattern(*pattern)), (g, pattern)
         assert not remote.contains_named_graph(NamedNode(base + "/id/record/never-was"))
         assert not remote.contains_named_graph(NamedNode("urn:lantai:publication-state"))
-        rdf_type = NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+        rdf_type = NamedNode(RDF_TYPE)
         assert set(remote.quads_for_pattern(None, rdf_type, None, None)) == \
             set(local.quads_for_pattern(None, rdf_type, None, None))
         quad = next(iter(local))
@@ -130,7 +129,31 @@ def test_the_store_answers_as_the_embedded_store_does(tmp_path, demo, name):
         titles = "SELECT ?s ?t WHERE { GRAPH ?g { ?s <https://www.ica.org/standards/RiC/" \
                  "ontology#title> ?t } }"
         assert {tuple(r) for r in remote.query(titles)} == {tuple(r) for r in local.query(titles)}
+        if name == "virtuoso":  # the known loss below, asserted so that a fixed Virtuoso shows
+            assert not _same_quads(iter(remote), iter(local))
         assert dataset.generation() == (home / "publication.generation").read_text().strip()
+
+
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+XSD = "http://www.w3.org/2001/XMLSchema#"
+
+
+def _same_quads(a, b) -> bool:
+    return set(a) == set(b)
+
+
+def _same_quads_but_virtuoso_dates(a, b) -> bool:
+    """Equal but for Virtuoso 7.2's known loss: it keeps ``"2020"^^xsd:gYear`` and
+    ``"2020-01"^^xsd:gYearMonth`` as the same date-time value and answers whichever form
+    it stored first for both (the demo has both: a page then shows 2020-01 for 2020)."""
+    def key(q: Quad):
+        o = q.object
+        if isinstance(o, Literal) and o.datatype.value in (XSD + "gYear", XSD + "gYearMonth"):
+            year, _, month = o.value.partition("-")
+            return (q.subject, q.predicate, ("date", year, month or "01"), q.graph_name)
+        return (q.subject, q.predicate, o, q.graph_name)
+
+    return sorted(map(key, a), key=str) == sorted(map(key, b), key=str)
 
 
 def _settings(home: Path, engine):
