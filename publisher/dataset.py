@@ -50,7 +50,7 @@ class PublicDataset(ReadHandle):
 
     def _read_generation(self) -> str:
         self.generation_reads += 1
-        return read_generation(self.home)
+        return _file_generation(self.home)
 
     def key(self) -> tuple:
         """The generation alone: no scan of the store's files (the writer flushes before it
@@ -91,8 +91,7 @@ def read_generation(home: Path | str) -> str:
 
     if has_app_context():
         dataset: Any = current_app.extensions.get("lantai.dataset")
-        # (a ReadHandle's ``generation`` is the folder of its file until part `workers` lands)
-        if callable(getattr(dataset, "generation", None)) and Path(dataset.home) == Path(home):
+        if dataset is not None and Path(dataset.home) == Path(home):
             return str(dataset.generation())
     remote = _REMOTE.get(str(Path(home).resolve())) if _REMOTE else None
     if remote is not None:
