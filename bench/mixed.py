@@ -122,8 +122,18 @@ def requests_for(server: Server, home: Path, rng: random.Random) -> dict[str, li
     paths = [urlsplit(r).path for r in rng.sample(records, min(200, len(records)))]
     kinds["page"] = [Request("page", p, "text/html") for p in paths]
 
+    # manifests: the demo's records (their scans and recordings are real files, so their
+    # tiles exist) and a sample of the synthetic records with digital instantiations (their
+    # manifests are real, their files are not); probing every record took minutes
+    from repo.demo import read_archive
+
+    demo_keys = {o.key for o in read_archive().objects}
+    digital = sorted(set(column(home, "SELECT DISTINCT ?r { ?i "
+                                      "rico:isOrWasDigitalInstantiationOf ?r }")))
+    candidates = [r for r in digital if r.rsplit("/", 1)[-1] in demo_keys]
+    candidates += rng.sample(digital, min(40, len(digital)))
     manifests, services = [], []
-    for r in records:
+    for r in sorted(set(candidates)):
         key = urlsplit(r).path.removeprefix("/id/")
         status, body = _get(server, f"/iiif/manifest/{key}", "application/json")
         if status == 200:
