@@ -167,7 +167,13 @@ class SparqlAdmission:
             return [body]
 
 
+def threads_for(settings, cheap: int) -> int:
+    """Threads for one server process of a site with ``settings``: every gate's running and
+    queued requests, and ``cheap`` more that expensive work can never take."""
+    return cheap + (settings.sparql_workers + settings.expensive_queue) + (
+        settings.render_threads + settings.expensive_queue)
+
+
 def server_threads(app: Flask, cheap: int) -> int:
-    """Threads for a server of ``app``: every gate's running and queued requests, and
-    ``cheap`` more that expensive work can never take."""
+    """:func:`threads_for` the app's own gates (a server serving ``app`` in this process)."""
     return cheap + sum(gate.capacity for gate in gates(app).values())

@@ -9,6 +9,7 @@ who is recorded in the history. Errors print one line and exit non-zero:
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -404,10 +405,22 @@ def transition(ctx: Context, ref: str, action: str, comment: str, recursive: boo
 @click.argument("ref", required=False)
 @click.option("--recursive", is_flag=True, help="Also everything inside.")
 @click.option("--rebuild", is_flag=True, help="Rebuild the publication dataset from scratch.")
+@click.option("--optimize", is_flag=True,
+              help="Compact the publication store (readers keep working meanwhile).")
 @click.option("-m", "--comment", default="")
 @command
-def publish(ctx: Context, ref: str | None, recursive: bool, rebuild: bool, comment: str) -> None:
-    """Publish an object (needs Reviewer), or rebuild the whole publication dataset."""
+def publish(ctx: Context, ref: str | None, recursive: bool, rebuild: bool, optimize: bool,
+            comment: str) -> None:
+    """Publish an object (needs Reviewer), rebuild the whole publication dataset, or compact
+    its store (a rebuild and a bulk ingest of many objects compact it themselves)."""
+    if optimize:
+        if ref or rebuild:
+            raise click.UsageError("--optimize takes no PATH and no --rebuild")
+        if "Manager" not in ctx.user.roles:
+            raise LantaiError(f"{ctx.user_name} is not a Manager")
+        seconds = ctx.repo.optimize_publication()
+        out.print(f"publication store compacted in {seconds:.1f} s")
+        return
     if rebuild:
         if ref:
             raise click.UsageError("--rebuild takes no PATH")
@@ -489,34 +502,37 @@ def export_rdf(ctx: Context, public: bool, fmt: str, output: Path | None,
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int,
-              help="Threads for cheap pages (SPARQL and renders get theirs on top).")
+@click.option("--workers", default=None, type=click.IntRange(0, 64),
+              help="Worker processes (default: the serve_workers setting; 0: one per core).")
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256),
+              help="Threads per worker for cheap pages (SPARQL and renders get theirs on top).")
 @click.option("--quiet", is_flag=True, help="No request log (one JSON line per request on stderr).")
 @key_file_option
 @click.pass_obj
-def serve(ctx: Context, host: str, port: int, threads: int, quiet: bool) -> None:
-    """Serve the public site, SPARQL, IIIF and the REST API with waitress.
+def serve(ctx: Context, host: str, port: int, workers: int | None, threads: int,
+          quiet: bool) -> None:
+    """Serve the public site, SPARQL, IIIF and the REST API on every core (granian).
 
     Public surfaces read only the publication dataset; `lantai` commands run while the server
-    is up are seen at once (the server reopens the dataset when it changes).
+    is up are seen by every worker on its next request (the publication generation is read
+    once per request). Ctrl-C or SIGTERM stops every process.
     """
-    import waitress
-
-    from publisher.app import create_app
-    from publisher.busy import server_threads
+    from publisher.server import serve as serve_site
+    from repo.config import read_settings
 
     try:
+        read_settings(ctx.home)  # bad settings: one line, before any worker starts
         keys.require_site_key(ctx.home)  # a missing or wrong key: one line, before serving
-        app = create_app(ctx.home, REQUEST_LOG=not quiet)
+        serve_site(ctx.home, host=host, port=port, workers=workers, threads=threads,
+                   quiet=quiet, announce=lambda line: err.print(line, markup=False))
     except LantaiError as exc:
         fail(exc)
-    err.print(f"Serving {ctx.home} at http://{host}:{port}/ (Ctrl-C stops)", markup=False)
-    # --threads stay free for cheap pages: expensive work has threads of its own (busy.py).
-    # poll(), not waitress's default select(): a big site's store holds hundreds of open
-    # files, and select() cannot watch a descriptor numbered 1024 or more — the server loop
-    # then ended with a ValueError and every later connection waited for ever.
-    waitress.serve(app, host=host, port=port, threads=server_threads(app, threads),
-                   ident="lantai", asyncore_use_poll=True)
+    # every worker and the engine have stopped, and this process holds no store: skip the
+    # interpreter's teardown of every module the workers needed (4 s under load: a stop
+    # that slow looks hung to a supervisor)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 # ---------------------------------------------------------------------- commands from other modules

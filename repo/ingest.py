@@ -41,10 +41,15 @@ from repo.reads import IngestCache, Reads
 from repo.revisions import Changeset, changeset_iri, new_changeset_id
 from repo.security import User
 from repo.site import Site
-from repo.store import Journal, announce, apply_update, bulk_add
+from repo.store import Journal, announce, apply_update, bulk_add, compact
 from repo.validation import check as validate
 from repo.values import Assignment
 from repo.workflow import INITIAL_STATE
+
+# a bulk ingest of this many objects or more compacts the publication store after it (the
+# bulk loader leaves table files nothing else compacts; a full compaction costs time in
+# proportion to the whole store, too much after a small import into a big site)
+COMPACT_AFTER = 1000
 
 _LASTING_CONTAINERS = frozenset({"fonds", "collection", "series", "folder", "exhibit",
                                  "subfonds", "subseries", "recordgrp"})
@@ -303,6 +308,9 @@ class BulkIngest:
                 log_path.unlink(missing_ok=True)
         checkpoints.checkpoint_if_due(self.site.home, self.site.base,
                                       self.site.settings.audit_checkpoint_every, self._chain.head)
+        if len(created) >= COMPACT_AFTER:
+            with self.lock:
+                compact(self.site.public, self.site.home)
         return created
 
     def _forget(self, group: list[_Built]) -> None:

@@ -20,7 +20,7 @@ from repo.publication import public_view
 from repo.reads import Reads
 from repo.revisions import Changes
 from repo.site import Site
-from repo.store import announce, apply_update
+from repo.store import apply_update, compact
 
 
 class Publication:
@@ -91,5 +91,5 @@ class Publication:
                     progress(n, len(iris))
             self.gone.rewrite(before, {g.value for g in self.site.public.named_graphs()
                                        if isinstance(g, NamedNode)})
-            announce(self.site.public, self.site.home, f"rebuild-{self.site.clock().isoformat()}")
+            compact(self.site.public, self.site.home)  # announces the rebuilt dataset too
             return count

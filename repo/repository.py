@@ -55,6 +55,7 @@ from repo.store import (
     Journal,
     announce,
     apply_update,
+    compact,
     migrate_management_graph,
 )
 from repo.sweep import sweep
@@ -601,6 +602,13 @@ class Repository:
         count = self._rebuild(progress)
         self.journal.end(entry)
         return count
+
+    def optimize_publication(self) -> float:
+        """Compact the publication store (``lantai publish --optimize``); the seconds it took.
+        Readers in other processes keep working (:func:`repo.store.compact`)."""
+        self.site.require_writable()
+        with self._lock:
+            return compact(self.site.public, self.home)
 
     def recover(self) -> list[str]:
         """Finish what a crash interrupted: re-project objects of journalled changesets,

@@ -18,6 +18,7 @@ open (projection is a pure function of the working store); a crash before it lea
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -136,6 +137,22 @@ def announce(public: Store, home: Path, value: str) -> None:
     part of a later write not announced yet; that write's own bump makes readers reopen."""
     public.flush()
     bump_generation(home, value)
+
+
+def compact(public: Store, home: Path) -> float:
+    """Compact the publication store (RocksDB's full compaction: ``Store.optimize``) and
+    announce it, so readers reopen on the compacted files; the seconds it took.
+
+    Bulk loads and many small commits leave the store in many overlapping table files that
+    nothing compacts while the web server only reads: heavy queries ran at 0.72–0.83× of
+    ``oxigraph serve`` before, 0.92–1.00× after (issue 15). Readers in other processes keep
+    working meanwhile (a read that meets a table file compacted away is served again on a
+    fresh snapshot, repo/handles.py item 3); the new generation makes every worker drop its
+    snapshot of the old files (which also gives their disk space back)."""
+    started = time.monotonic()
+    public.optimize()
+    announce(public, home, f"compacted-{time.time_ns():x}")
+    return time.monotonic() - started
 
 
 def bump_generation(home: Path, value: str) -> None:

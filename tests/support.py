@@ -288,7 +288,7 @@ def served(app_or_home, port: int | None = None, *, threads: int = 4) -> Iterato
 
 
 def start_lantai_serve(home: Path, port: int, log, *args: str,
-                       wait: float = 30) -> subprocess.Popen:
+                       wait: float = 90) -> subprocess.Popen:
     """Start ``lantai --home HOME serve --port PORT ARGS…`` as its own process, its stdout and
     stderr (the request log) to the open file ``log``, and return once ``/healthz`` answers.
     Raises RuntimeError, with the log, if the process exits or does not answer within
