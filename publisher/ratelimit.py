@@ -14,18 +14,23 @@ there) are never limited; a proxy on the same machine must therefore be listed i
 ``trusted_proxies`` for its clients to be limited.
 
 WSGI middleware rather than a Flask hook, so static files and errors are counted too. State
-is per process and bounded (the least recently seen clients are forgotten first).
+is bounded (the least recently seen clients are forgotten first) and, under ``lantai serve``
+with several worker processes, shared by them (:mod:`publisher.shared_limits`): a client gets
+its allowance once, not once per worker.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from publisher.i18n import ui_text
+from publisher.shared_limits import SharedBuckets
 
 TOO_MANY = ui_text("too many requests: at most %(rate)s per second from one client "
                    "(bursts of %(burst)s); retry after %(retry)s s")
@@ -48,7 +53,8 @@ class RateLimit:
     """WSGI middleware answering 429 to a client over ``rate`` requests/second (``burst``)."""
 
     def __init__(self, app: Callable, rate: float, burst: int, trusted_proxies: str = "",
-                 exempt: str = "", clock: Callable[[], float] = time.monotonic) -> None:
+                 exempt: str = "", clock: Callable[[], float] = time.monotonic,
+                 shared: SharedBuckets | None = None) -> None:
         self.app = app
         self.rate = float(rate)
         self.burst = max(int(burst), 1)
@@ -57,6 +63,7 @@ class RateLimit:
         self.clock = clock
         self._lock = threading.Lock()
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self.shared = shared  # the buckets of every worker process, when there are several
 
     def client(self, environ: dict) -> str:
         return client_address(environ, self.trusted)
@@ -64,6 +71,8 @@ class RateLimit:
     def take(self, client: str) -> float:
         """Spend one token of ``client``; 0 if there was one, else seconds until there is."""
         now = self.clock()
+        if self.shared is not None:
+            return self.shared.take(client, now, self.rate, self.burst)
         with self._lock:
             tokens, last = self._buckets.pop(client, (float(self.burst), now))
             tokens = min(float(self.burst), tokens + (now - last) * self.rate)
@@ -101,6 +110,9 @@ def install(app) -> None:
     settings = app.config["SETTINGS"]
     rate = getattr(settings, "rate_limit", 0) or 0
     if rate > 0:
+        # several worker processes of `lantai serve` share one table (publisher/server.py)
+        path = os.environ.get("LANTAI_SERVE_LIMITS")
+        shared = SharedBuckets(Path(path)) if path else None
         app.wsgi_app = RateLimit(app.wsgi_app, rate, getattr(settings, "rate_limit_burst", 1000),
                                  getattr(settings, "trusted_proxies", ""),
-                                 getattr(settings, "rate_limit_exempt", ""))
+                                 getattr(settings, "rate_limit_exempt", ""), shared=shared)

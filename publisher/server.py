@@ -13,8 +13,9 @@ is Python in the same GIL as the app.
 Workers share nothing but files on disk: each imports the app (:func:`worker_app`, the factory
 granian calls in each worker, told the site by :data:`ENV_HOME`) and opens the publication
 store read-only; freshness is the generation read once per request
-(:class:`publisher.dataset.PublicDataset`). Per-client limits are shared between the workers
-through a small file (:mod:`publisher.shared_limits`). Around the workers runs what the
+(:class:`publisher.dataset.PublicDataset`). The per-client rate limit is shared between the
+workers through a small file (:mod:`publisher.shared_limits`, which also says why the
+concurrency caps of :mod:`publisher.busy` stay per worker). Around the workers runs what the
 SPARQL engine needs on the machine (``publisher.sparql_engine.engine_for_serving``), entered
 before they start and left after they stop: Ctrl-C or SIGTERM stops granian's workers, then
 the engine.

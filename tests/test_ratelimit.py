@@ -95,3 +95,46 @@ def test_zero_turns_the_limit_off(site):
     with served(site.home, threads=8) as url:
         codes = {requests.get(url + "/robots.txt", timeout=10).status_code for _ in range(20)}
         assert codes == {200}
+
+
+TAKER = """
+import sys
+from pathlib import Path
+from publisher.shared_limits import SharedBuckets
+buckets = SharedBuckets(Path(sys.argv[1]))
+print(sum(buckets.take(sys.argv[2], 1000.0, 5.0, 10) == 0 for _ in range(20)))
+"""
+
+
+def test_worker_processes_share_one_allowance(tmp_path):
+    """Under ``lantai serve --workers N`` every worker takes from the same buckets (a file
+    shared by the processes): two processes asking 20 times each at the same instant get
+    the client's burst of 10 between them, not 10 each; another client has its own."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from support import lantai_env
+
+    from publisher.shared_limits import SharedBuckets
+
+    path = tmp_path / "limits"
+    env = lantai_env(PYTHONPATH=str(Path(__file__).parents[1]))
+    takers = [subprocess.Popen([sys.executable, "-c", TAKER, str(path), "203.0.113.7"],
+                               stdout=subprocess.PIPE, text=True, env=env) for _ in range(2)]
+    served_each = [int(t.communicate(timeout=60)[0]) for t in takers]
+    assert sum(served_each) == 10, served_each
+    buckets = SharedBuckets(path)
+    assert buckets.take("203.0.113.7", 1000.0, 5.0, 10) > 0  # still empty at that instant
+    assert buckets.take("198.51.100.1", 1000.0, 5.0, 10) == 0  # another client: its own
+    assert buckets.take("203.0.113.7", 1001.0, 5.0, 10) == 0  # a second later: 5 more
+    buckets.close()
+
+
+def test_a_full_table_forgets_its_oldest_clients(tmp_path):
+    from publisher.shared_limits import PROBE, SLOTS, SharedBuckets
+
+    buckets = SharedBuckets(tmp_path / "limits")
+    for n in range(SLOTS + PROBE * 4):  # more clients than slots: no error, each served
+        assert buckets.take(f"client-{n}", float(n), 1.0, 1) == 0
+    buckets.close()
