@@ -43,6 +43,7 @@ class ReplicaReport:
     copied: int = 0  # files written
     kept: int = 0  # files already there, the same
     removed: int = 0  # files the site no longer has
+    made: int = 0  # public images whose derivatives were made first (a replica has no originals)
 
 
 def make_replica(home: Path, dest: Path) -> ReplicaReport:
@@ -57,6 +58,7 @@ def make_replica(home: Path, dest: Path) -> ReplicaReport:
     if dest.resolve() == home.resolve() or dest.resolve().is_relative_to(home.resolve()):
         raise LantaiError(f"{dest} is inside the site: give a folder outside it")
     report = ReplicaReport()
+    report.made = _make_public_derivatives(home)
     dest.mkdir(parents=True, exist_ok=True)
     _copy_file(home / "lantai.toml", dest / "lantai.toml", report)
     _copy_catalog(home / CATALOG, dest / CATALOG, report)
@@ -67,6 +69,38 @@ def make_replica(home: Path, dest: Path) -> ReplicaReport:
         _copy_keyring(home / KEYRING, dest / KEYRING)
         report.copied += 1
     return report
+
+
+_PUBLIC_IMAGES = """
+PREFIX rico: <https://www.ica.org/standards/RiC/ontology#>
+PREFIX dcterms: <http://purl.org/dc/terms/>
+SELECT DISTINCT ?digest WHERE { GRAPH ?i {
+  ?i dcterms:format ?mime ; rico:identifier ?digest . FILTER(STRSTARTS(STR(?mime), "image/"))
+} }"""
+
+
+def _make_public_derivatives(home: Path) -> int:
+    """Make the pyramids of every public image that has none yet (the main machine makes
+    them lazily on a first request; a replica cannot: it has no originals)."""
+    from pyoxigraph import Store
+
+    from iiif import derivatives
+
+    store = Store.read_only(str(home / "publication"))
+    made = 0
+    for row in store.query(_PUBLIC_IMAGES):  # type: ignore[union-attr]
+        digest = row[0].value
+        try:
+            folder = derivatives.derivatives_folder(home, digest)
+        except LantaiError:
+            continue
+        if not (folder / derivatives.PYRAMID).is_file():
+            try:
+                derivatives.ensure_image_derivatives(home, digest)
+                made += 1
+            except derivatives.DerivativeError as exc:
+                raise LantaiError(f"replica: the derivatives of {digest}: {exc}") from None
+    return made
 
 
 def _same(src: Path, dst: Path) -> bool:
@@ -165,6 +199,6 @@ def replica_command():  # -> click.Command (made here so that importing this mod
         except (LantaiError, OSError, sqlite3.Error) as exc:
             fail(exc if isinstance(exc, LantaiError) else LantaiError(f"replica: {exc}"))
         click.echo(f"replica {dest}: {report.copied} files copied, {report.kept} unchanged, "
-                   f"{report.removed} removed")
+                   f"{report.removed} removed ({report.made} images' derivatives made first)")
 
     return replica

@@ -48,7 +48,7 @@ from iiif.image_request import FORMATS, Limits, Plan, RequestError, canonical, p
 from iiif.public import PublicImage, PublicImages, instantiation_iri
 from preservation.crypt import DecryptionError
 from publisher import busy
-from publisher.dataset import public_store, read_generation
+from publisher.dataset import PublicDataset, public_store, read_generation
 from publisher.gone import is_gone
 from repo.store import GENERATION_FILE
 
@@ -250,8 +250,11 @@ class TileFastPath:
         if len(parts) != 5 or "" in parts or ".." in parts:
             return None
         identifier, region, size, rotation, quality_format = parts
-        generation = _generation(self.generation_file)
         dataset = self.app.extensions["lantai.dataset"]
+        # the file the repository bumps; the engine's own when the publication lives in one
+        # (a replica home has no file, and the engine may move later than it: external/)
+        generation = (_generation(self.generation_file) if isinstance(dataset, PublicDataset)
+                      else dataset.generation())
         public = _images.get(lambda: dataset.store, f"{self.home}:{generation}", self.base,
                              identifier)
         if public is None:

@@ -35,6 +35,7 @@ from repo.errors import LantaiError
 pytestmark = pytest.mark.slow
 
 RECORD = "record/admission-letter-1956"
+SCAN, SCAN_IMAGE = "record/notice-2020-003", "covid-notice-2020-jpg"  # a record with a scan
 REQUESTS_LINK = re.compile(rb'<li><a href="/requests/">[^<]*</a></li>')  # not on a replica
 COLLECTION_QUERY = """
 PREFIX rico: <https://www.ica.org/standards/RiC/ontology#>
@@ -229,15 +230,17 @@ def test_the_engine_down_is_a_503_not_a_500(demo, tmp_path):
 # ---------------------------------------------------------------------- freshness
 def test_a_close_is_gone_on_the_next_request(demo, oxigraph, replica_home):
     """The same replica app, no restart: a record closed (and the engine synced) is 404 on
-    its very next request, in every format and in SPARQL; opened again, it is back."""
+    its very next request, in every format, its image's tiles (the tile fast path too) and
+    in SPARQL; opened again, it is back."""
     from repo.repository import Repository
 
     home, base = demo
-    iri = f"{base}/id/{RECORD}"
+    iri = f"{base}/id/{SCAN}"
     client = create_app(replica_home).test_client()
     ask = {"query": f"ASK {{ GRAPH <{iri}> {{ ?s ?p ?o }} }}", "format": "json"}
-    routes = [f"/id/{RECORD}", f"/id/{RECORD}.ttl", f"/id/{RECORD}.jsonld",
-              f"/iiif/manifest/{RECORD}"]
+    tile = f"/iiif/3/{SCAN_IMAGE}/0,0,256,256/256,/0/default.jpg"
+    routes = [f"/id/{SCAN}", f"/id/{SCAN}.ttl", f"/id/{SCAN}.jsonld",
+              f"/iiif/manifest/{SCAN}", f"/iiif/3/{SCAN_IMAGE}/info.json", tile, tile]
     for route in routes:
         assert client.get(route).status_code == 200, route
     assert client.get("/sparql", query_string=ask).get_json()["boolean"] is True
@@ -247,7 +250,7 @@ def test_a_close_is_gone_on_the_next_request(demo, oxigraph, replica_home):
     finally:
         repo.close()
     sync_engine(oxigraph, home, base)
-    for route in routes:
+    for route in [tile, *routes]:  # the tile first: the fast path's cache met it last
         assert client.get(route).status_code == 404, route
     assert client.get("/sparql", query_string=ask).get_json()["boolean"] is False
     assert iri not in client.get("/sitemap.xml").get_data(as_text=True)
@@ -257,7 +260,8 @@ def test_a_close_is_gone_on_the_next_request(demo, oxigraph, replica_home):
     finally:
         repo.close()
     sync_engine(oxigraph, home, base)
-    assert client.get(f"/id/{RECORD}").status_code == 200
+    for route in routes:
+        assert client.get(route).status_code == 200, route
 
 
 # ---------------------------------------------------------------------- SPARQL
