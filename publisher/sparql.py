@@ -29,6 +29,7 @@ import functools
 import json
 import re
 import threading
+import time
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, request
@@ -168,6 +169,7 @@ def _run(job: Job) -> Answer:
     """``job`` answered on the fastest path that keeps every limit (the module says which)."""
     settings = current_app.config["SETTINGS"]
     timeout = float(settings.sparql_timeout)
+    deadline = time.monotonic() + timeout
     dataset = current_app.extensions["lantai.dataset"]
     local = isinstance(dataset, PublicDataset)  # not an external engine (external/)
     query = sparql_check.normalise(job.query)
@@ -189,7 +191,9 @@ def _run(job: Job) -> Answer:
                 pass  # swapped or killed under this query: the query processes answer
     pool: QueryPool = current_app.extensions["lantai.sparql_pool"]
     try:  # the request passed the sparql gate on its way in (publisher.busy)
-        answer = pool.run(job, timeout)
+        # what the engine left of the time limit (it may have died under this query)
+        left = deadline - time.monotonic()
+        answer = pool.run(job, timeout if left > timeout - 0.1 else max(0.5, round(left, 1)))
     except QueryRefused as exc:
         headers = {"Retry-After": "10"} if exc.busy else {}
         raise Refused(exc.status, exc.message, headers) from None
