@@ -32,7 +32,7 @@ from pathlib import Path
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 
-from publisher import i18n, ratelimit, requestlog
+from publisher import caching, i18n, ratelimit, requestlog
 from publisher.dataset import install_store_retry, is_replica, open_dataset
 from repo.config import read_settings
 from repo.errors import LantaiError
@@ -92,6 +92,7 @@ def create_app(home: Path | str, **config) -> Flask:
         import services.requests  # 查档: the request form, /verify, the JSON channel
 
         services.requests.init_app(app)
+    caching.install(app)  # ETags from the publication generation; 304 before the view
     ratelimit.install(app)  # inside the request log, so refused floods are logged too
     if app.config.get("REQUEST_LOG"):
         requestlog.configure()
