@@ -17,13 +17,22 @@ function of:
   (the same in every worker process, so any worker can answer another's ETag).
 
 ``If-None-Match`` naming the current ETag gets ``304`` *before the view runs*: no store
-lookup, no template, no tile rendered. That is what makes revalidation cheap enough to do on
-every request, which is how a shared cache in front (nginx, ``deploy/nginx/lantai.conf``)
-keeps closure: it stores the body, but may not serve it without asking (``Cache-Control:
-public, no-cache``; nginx refuses to store ``no-cache`` responses, so ``X-Accel-Expires: @1``,
-a validity that ended in 1970, tells nginx alone to store the response and revalidate it on
-every hit — nginx does not pass that header on to clients). A record closed since has a new
-generation, so the cached ETag no longer matches, the view runs and answers 404.
+lookup, no template. That is what makes revalidation cheap enough to do on every request,
+which is how a shared cache in front (nginx, ``deploy/nginx/lantai.conf``) keeps closure: it
+stores the body, but may not serve it without asking (``Cache-Control: public, no-cache``). A
+record closed since has a new generation, so the cached ETag no longer matches, the view runs
+and answers 404/410.
+
+The IIIF Image API (tiles, ``info.json``) is not tagged here: it has better validators of its
+own (``iiif/image_api.py``: the image's digest, its pyramid's version and the region, checked
+*after* the public lookup and before any rendering, so they survive publication changes that
+do not touch the image), under the same policy (``iiif/caching.py``).
+
+nginx does not store ``no-cache`` answers at all (and before 1.23 lets ``Cache-Control`` win
+over ``X-Accel-Expires``): :class:`NginxExpiry` adds ``X-Accel-Expires: @1`` — a validity that
+ended in 1970 — to every anonymous ``public, no-cache`` answer that has an ETag (ours, the
+IIIF routes', the dumps'), which tells nginx alone to store it and revalidate it on every
+hit; nginx does not pass that header on to clients.
 
 Not cached, no ETag: other methods, requests with ``Authorization`` or any cookie but
 ``lang`` (a session), ``?lang=`` (the answer sets the cookie), the staff workspace, the REST
@@ -40,12 +49,13 @@ from importlib import metadata
 from pathlib import Path
 
 from flask import Flask, Response, current_app, g, request
+from werkzeug.http import parse_cookie
 
 from repo.store import read_generation
 
 # Blueprints whose GET answers are functions of the publication (and, for search, the catalog).
 PUBLIC = frozenset({"pages", "linkeddata", "exhibits", "search", "sparql",
-                    "iiif_image_api", "iiif_presentation_api", "iiif_search_api"})
+                    "iiif_presentation_api", "iiif_search_api"})
 CATALOG_READERS = frozenset({"search"})
 CACHE_CONTROL = "public, no-cache"
 NGINX_EXPIRES = "@1"  # X-Accel-Expires: stored by nginx, stale at once: revalidated every hit
@@ -64,6 +74,7 @@ def install(app: Flask) -> None:
         f"{version}\0{settings!r}".encode()).hexdigest()
     app.before_request(_not_modified)
     app.after_request(_tag)
+    app.wsgi_app = NginxExpiry(app.wsgi_app)  # type: ignore[method-assign]  # WSGI middleware
 
 
 def generation() -> str:
@@ -96,6 +107,13 @@ def cacheable_request() -> bool:
     return set(request.cookies) <= ALLOWED_COOKIES
 
 
+def anonymous(environ: dict) -> bool:
+    """A GET/HEAD without Authorization and without a cookie but the language."""
+    if environ.get("REQUEST_METHOD") not in ("GET", "HEAD") or "HTTP_AUTHORIZATION" in environ:
+        return False
+    return set(parse_cookie(environ.get("HTTP_COOKIE", ""))) <= ALLOWED_COOKIES
+
+
 def entity_tag() -> str:
     """This request's ETag (opaque, weak): see the module's docstring for what goes in."""
     parts = [current_app.extensions["lantai.cache_salt"], generation(),
@@ -121,7 +139,6 @@ def _not_modified() -> Response | None:
 
 def _policy(resp: Response) -> None:
     resp.headers["Cache-Control"] = CACHE_CONTROL
-    resp.headers["X-Accel-Expires"] = NGINX_EXPIRES
     resp.vary.update(VARY)
 
 
@@ -137,3 +154,31 @@ def _tag(resp: Response) -> Response:
     resp.set_etag(tag, weak=True)
     _policy(resp)
     return resp
+
+
+class NginxExpiry:
+    """WSGI middleware: ``X-Accel-Expires: @1`` on anonymous answers (200/304) that say
+    ``public, no-cache`` and carry an ETag, and set no cookie — the standard header said in
+    nginx's words (see the module's docstring). Outside every other middleware of the app but
+    the rate limiter and the request log, so that it sees the IIIF tile fast path too."""
+
+    def __init__(self, wsgi_app) -> None:
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ: dict, start_response):
+        if not anonymous(environ):
+            return self.wsgi_app(environ, start_response)
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info=None):
+            if status[:3] in ("200", "304") and _revalidated_answer(headers):
+                headers = [*headers, ("X-Accel-Expires", NGINX_EXPIRES)]
+            return start_response(status, headers, exc_info)
+
+        return self.wsgi_app(environ, start)
+
+
+def _revalidated_answer(headers: list[tuple[str, str]]) -> bool:
+    names = {name.lower(): value for name, value in headers}
+    control = {word.strip() for word in names.get("cache-control", "").lower().split(",")}
+    return ("etag" in names and "set-cookie" not in names and "x-accel-expires" not in names
+            and {"public", "no-cache"} <= control and not {"private", "no-store"} & control)

@@ -228,14 +228,18 @@ def get(url: str, **headers: str) -> requests.Response:
     return requests.get(url, headers=headers, timeout=60, allow_redirects=False)
 
 
-def new_log_lines(proxied: Proxied, before: int, wait: float = 3) -> list[dict]:
-    """The request-log lines after the first ``before`` (a worker writes its line once the
-    body is sent, a moment after nginx has it: wait for one, then for stragglers)."""
+def settled_log(proxied: Proxied, quiet: float = 0.3, wait: float = 5) -> list[dict]:
+    """The workers' request-log lines once no new one came for ``quiet`` seconds (a worker
+    writes its line after the body is sent, a moment after the client has it)."""
     deadline = time.monotonic() + wait
-    while len(proxied.log_lines()) <= before and time.monotonic() < deadline:
-        time.sleep(0.02)
-    time.sleep(0.1)
-    return proxied.log_lines()[before:]
+    lines = proxied.log_lines()
+    while time.monotonic() < deadline:
+        time.sleep(quiet)
+        again = proxied.log_lines()
+        if len(again) == len(lines):
+            break
+        lines = again
+    return lines
 
 
 def record_urls(proxied: Proxied) -> dict[str, tuple[str, dict[str, str]]]:
@@ -263,15 +267,15 @@ def test_answers_are_served_from_the_cache_after_a_304(proxied: Proxied):
     for url, headers in urls:
         first = get(url, **headers)
         assert first.status_code == 200, url
-        assert first.headers["ETag"].startswith('W/"'), url
+        assert first.headers["ETag"], url  # ours (weak), or the IIIF routes' own
         assert "X-Accel-Expires" not in first.headers  # nginx keeps it to itself
-        before = len(proxied.log_lines())
+        before = len(settled_log(proxied))
         second = get(url, **headers)
         assert second.status_code == 200
         assert second.headers["X-Cache-Status"] in FROM_CACHE, (url, second.headers)
         assert second.content == first.content
         assert second.headers["ETag"] == first.headers["ETag"]
-        asked = new_log_lines(proxied, before)  # what a worker was asked: a revalidation
+        asked = settled_log(proxied)[before:]  # what a worker was asked: a revalidation
         assert [line["status"] for line in asked] == [304], (url, asked)
 
 
