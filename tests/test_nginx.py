@@ -17,10 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
-import shutil
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -29,7 +26,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from support import PROJECT, free_port, require, run_lantai, start_lantai_serve
+from proxy_support import nginx, nginx_binary
+from support import PROJECT, free_port, run_lantai, start_lantai_serve
 
 # The leak crawl and its checks, run against nginx (not copied: the fixtures below redirect
 # them). Imported first, so that they run before the tests below close a record.
@@ -51,14 +49,6 @@ RECORD = "admission-letter-1956"  # a demo record with scans (a manifest, tiles)
 FROM_CACHE = {"HIT", "REVALIDATED"}
 
 
-def nginx_binary() -> str:
-    found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists()
-                                      else None)
-    require(found, "nginx is not installed (Debian package nginx)")
-    assert found
-    return found
-
-
 def site_config(*, port: int, workers: list[int], cache: Path) -> str:
     """``deploy/nginx/lantai.conf`` with this machine's ports and folders: each rewrite must
     find its line exactly once (a changed config fails here, not silently)."""
@@ -78,57 +68,6 @@ def site_config(*, port: int, workers: list[int], cache: Path) -> str:
         text, n = re.subn(pattern, replacement, text)
         assert n == 1, f"{CONF}: {pattern!r} found {n} times"
     return text
-
-
-def main_config(prefix: Path) -> str:
-    """The http block around the site's file, everything in ``prefix``, in the foreground."""
-    user = "user root root;\n" if os.geteuid() == 0 else ""  # workers must read tmp folders
-    temp = "\n".join(f"  {kind}_temp_path {prefix / 'tmp' / kind};"
-                     for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-    return (f"{user}daemon off;\nworker_processes 1;\npid {prefix / 'nginx.pid'};\n"
-            f"error_log {prefix / 'error.log'} warn;\n"
-            "events { worker_connections 512; }\n"
-            "http {\n  include /etc/nginx/mime.types;\n"
-            "  default_type application/octet-stream;\n"
-            f"  access_log {prefix / 'access.log'};\n{temp}\n"
-            f"  include {prefix / 'lantai.conf'};\n}}\n")
-
-
-@contextlib.contextmanager
-def nginx(prefix: Path, site_conf: str, port: int) -> Iterator[str]:
-    """Run nginx with ``site_conf`` on ``port`` until the block ends (stopped whatever
-    happens); yields its URL once it answers."""
-    binary = nginx_binary()
-    (prefix / "tmp").mkdir(parents=True, exist_ok=True)
-    (prefix / "cache").mkdir(exist_ok=True)
-    (prefix / "lantai.conf").write_text(site_conf, encoding="utf-8")
-    conf = prefix / "nginx.conf"
-    conf.write_text(main_config(prefix), encoding="utf-8")
-    args = [binary, "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "error.log")]
-    check = subprocess.run([*args, "-t"], capture_output=True, text=True, timeout=30)
-    assert check.returncode == 0, check.stderr
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                requests.get(url + "/healthz", timeout=2)
-                break
-            except requests.ConnectionError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    log = (prefix / "error.log").read_text(errors="replace")
-                    raise RuntimeError(f"nginx did not start: {log}") from None
-                time.sleep(0.1)
-        yield url
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGQUIT)  # graceful: the master stops its workers
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 @dataclass
