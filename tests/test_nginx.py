@@ -42,7 +42,8 @@ from test_leaks import (  # noqa: F401  (collected by pytest from this module)
     test_the_crawl_reaches_the_request_pages,
 )
 
-pytestmark = pytest.mark.slow
+# slow; the first test builds the demo, two workers and nginx, then crawls (minutes under load)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 CONF = PROJECT / "deploy" / "nginx" / "lantai.conf"
 RECORD = "admission-letter-1956"  # a demo record with scans (a manifest, tiles)
