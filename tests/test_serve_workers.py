@@ -125,3 +125,33 @@ def test_workers_must_be_a_sane_number(published_site):
     home, _page = published_site
     result = run_lantai(home, "serve", "--workers", "-1", check=False)
     assert result.returncode == 2 and "--workers" in result.stderr
+
+
+@pytest.mark.slow
+def test_the_leak_crawl_passes_against_two_workers(tmp_path):
+    """The leak crawl of tests/test_leaks.py (its canaries planted in closed records and in
+    the demo's requests) over every public surface of the demo, served by two workers."""
+    from test_leaks import (
+        check_closed_objects_answer_like_nothing_there,
+        check_no_canary,
+        check_no_link_to_a_closed_object,
+        check_sparql_finds_no_canary,
+        crawl_site,
+    )
+
+    home, port = tmp_path / "demo", free_port()
+    origin = f"http://127.0.0.1:{port}"
+    run_lantai(home, "init", "--base", origin)
+    run_lantai(home, "demo", timeout=600)
+    with (tmp_path / "serve.log").open("w+") as log:
+        server = start_lantai_serve(home, port, log, "--workers", "2", "--quiet", wait=120)
+        try:
+            pages = crawl_site(origin, home)
+            assert len(pages) > 50, f"the crawl reached only {len(pages)} URLs"
+            check_no_canary(pages)
+            check_no_link_to_a_closed_object(pages, origin, home)
+            check_closed_objects_answer_like_nothing_there(origin, home)
+            check_sparql_finds_no_canary(origin)
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
