@@ -92,19 +92,17 @@ class _Engine:
         root = str(Path(__file__).resolve().parents[1])
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-        self.process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                        start_new_session=True)
-        threading.Thread(target=self._drain, daemon=True, name="lantai-engine-log").start()
-
-    def _drain(self) -> None:
-        """The engine's stderr to our log, a line at a time (it says why it stopped)."""
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            text = line.decode(errors="replace").rstrip()
-            if text and not text.startswith(" "):  # not a backtrace's frames
-                level = logging.INFO if text.startswith("Listening") else logging.WARNING
-                log.log(level, "sparql engine %s: %s", self.process.pid, text[:300])
+        # Started with posix_spawn (close_fds=False, no new session, no pipes: what lets
+        # subprocess use it), not fork + exec: the server forks its workers from another
+        # thread at any time, and a fork between ours and our exec would hand the workers the
+        # write end of subprocess's exec-error pipe, leaving this thread waiting on it for ever
+        # (seen under granian). Python's own descriptors are not inherited anyway (PEP 446).
+        # What the engine says (why it stopped) goes to {home}/tmp/sparql-engine.log.
+        (home / "tmp").mkdir(parents=True, exist_ok=True)
+        with open(home / "tmp" / "sparql-engine.log", "ab") as errors:
+            self.process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL,
+                                            stdout=subprocess.DEVNULL, stderr=errors,
+                                            close_fds=False)
 
     def ready(self, seconds: float) -> bool:
         """Whether it answers a query within ``seconds``."""
