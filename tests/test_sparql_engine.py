@@ -339,3 +339,45 @@ def test_a_json_answer_past_the_pass_size_is_streamed_and_counted(site, monkeypa
         Job(query=TWO_HOP, results_format="json", graph_format=None, default_graphs=None,
             named_graphs=None, max_rows=app.config["SETTINGS"].sparql_max_rows), 30.0)
     assert resp.content == old.body
+
+
+def test_lantai_serve_runs_the_engine_and_stops_it(site, tmp_path):
+    """The real thing: `lantai serve --workers 2` (granian forks its workers while the engine
+    starts: a fork + exec there once left the supervisor waiting for ever) names a running
+    engine, answers through it, and SIGTERM leaves no engine behind."""
+    import signal
+
+    _url, _app, _supervisor, home = site
+    other = tmp_path / "home"  # a copy: the module's server keeps its own engine
+    shutil.copytree(home, other, ignore=shutil.ignore_patterns("tmp"))
+    key = home.with_name(home.name + ".key")  # the site's master key, beside it
+    if key.exists():
+        shutil.copy(key, other.with_name(other.name + ".key"))
+    port = free_port()
+    lantai = Path(sys.executable).parent / "lantai"
+    server = subprocess.Popen([str(lantai), "--home", str(other), "serve", "--port", str(port),
+                               "--workers", "2"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                              stderr=(tmp_path / "serve.err").open("wb"),
+                              start_new_session=True)
+    state = other / "tmp" / "sparql-engine.json"
+    engine = 0
+    try:
+        wait_for(lambda: state.exists() or server.poll() is not None, 90)
+        assert server.poll() is None, (tmp_path / "serve.err").read_text()
+        engine = json.loads(state.read_text())["pid"]
+        assert Path(f"/proc/{engine}").exists()
+        base = f"http://127.0.0.1:{port}"
+        wait_for(lambda: _answers(base), 90)
+        resp = sparql(base, TWO_HOP)
+        assert resp.status_code == 200 and resp.json()["results"]["bindings"]
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(60)
+    wait_for(lambda: not Path(f"/proc/{engine}").exists(), 30)
+
+
+def _answers(base: str) -> bool:
+    try:
+        return requests.get(base + "/healthz", timeout=5).status_code == 200
+    except requests.RequestException:
+        return False
