@@ -351,6 +351,19 @@ class RemoteStore:
         the page that asks reads it next."""
         return self._ours(graph_name) and bool(self._graph(graph_name))
 
+    def published(self, iris: Iterable[str]) -> set[str]:
+        """Which of ``iris`` are published objects (their graphs fetched, :data:`BATCH` to a
+        round trip). IRIs outside the publication's graphs (``{base}/id/…``) pass as they are:
+        only objects have graphs."""
+        iris = list(iris)
+        ours = [i for i in iris if i.startswith(self.prefix)]
+        with self._lock:
+            for iri in ours:
+                self._candidates[iri] = None
+        out = {i for i in iris if not i.startswith(self.prefix)}
+        out.update(i for i in ours if self._graph(NamedNode(i)))
+        return out
+
     def named_graphs(self) -> Iterator[NamedNode]:
         if self._named is None:
             rows = self._select("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }")

@@ -165,8 +165,16 @@ def search_page():
                       results=None)
     # one handle for the whole page, and only when a section's exhibit must be looked up
     store = public_store() if any(h.type == "section" for h in results.hits) else None
+    shown_hits = results.hits
+    dataset = current_app.extensions["lantai.dataset"]
+    if hasattr(dataset, "sparql_pool"):  # the publication in an engine (external/): this
+        # catalog may be a replica's copy shipped before a close; a hit shows only while its
+        # object is still published (one round trip for the page's hits)
+        store = public_store()
+        published = dataset.store.published([h.iri for h in results.hits])
+        shown_hits = [h for h in results.hits if h.iri in published]
     hits = []
-    for h in results.hits:
+    for h in shown_hits:
         zh_html, en_html = marked(h.title_zh_html), marked(h.title_en_html)
         title, title_lang = ((zh_html, "zh") if want == "zh" else (en_html, "en"))
         if not title:
