@@ -9,6 +9,7 @@ byte; a page must cost a handful of round trips; a close must be gone on the nex
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import os
 import re
@@ -415,11 +416,13 @@ def test_lantai_serve_on_a_replica(demo, oxigraph, replica_home):
         assert "张明华的录取通知书" in resp.text
         assert requests.get(f"http://127.0.0.1:{port}/staff/", timeout=10).status_code == 404
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):  # it may have ended already
+            os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(20)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(10)
 
 
