@@ -27,6 +27,7 @@ from __future__ import annotations
 import atexit
 import functools
 import json
+import logging
 import re
 import threading
 import time
@@ -55,6 +56,7 @@ from publisher.sparql_pool import (
 )
 
 bp = Blueprint("sparql", __name__)
+log = logging.getLogger("lantai.sparql")
 
 SERVICE_TITLE = ui_text("%(site)s SPARQL endpoint")  # the service description's title
 MAX_QUERY_CHARS = 100_000  # a longer query is a mistake or an attack
@@ -253,7 +255,12 @@ def _engine_answer(answer: Answer, query: str) -> Answer:
         if "cancelled" in text:
             raise Refused(503, "time limit: the query ran longer than the limit "
                                "(sparql_timeout) and was stopped")
-        raise Refused(500, "query failed: internal error")
+        # anything else (seen under load: the engine could not start a thread for the
+        # connection, "os error 11") is the engine's trouble, not the query's: the query
+        # processes, always current, answer it instead of a 500
+        log.warning("lantai: the SPARQL engine answered %d (%s); the query processes answer",
+                    answer.status, text[:200])
+        raise EngineGone
     return answer
 
 

@@ -381,3 +381,49 @@ def _answers(base: str) -> bool:
         return requests.get(base + "/healthz", timeout=5).status_code == 200
     except requests.RequestException:
         return False
+
+
+def test_an_engine_in_trouble_is_not_a_500(site):
+    """An engine that answers 5xx for its own reasons (seen under load: "thread spawn error:
+    Resource temporarily unavailable") is passed over: the query processes answer."""
+    import http.server
+    import threading
+
+    url, _app, supervisor, home = site
+    wait_for(lambda: engine_ready(supervisor, home))
+    state = home / "tmp" / "sparql-engine.json"
+    original = state.read_text()
+
+    class Troubled(http.server.BaseHTTPRequestHandler):
+        hits = 0
+
+        def do_POST(self) -> None:
+            Troubled.hits += 1
+            self.send_response(500)
+            body = b"OxHTTP thread spawn error: Resource temporarily unavailable (os error 11)"
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    troubled = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Troubled)
+    threading.Thread(target=troubled.serve_forever, daemon=True).start()
+    try:
+        data = json.loads(original)
+        data.update(port=troubled.server_address[1], pid=os.getpid())
+        tmp = state.with_suffix(".test.tmp")
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, state)
+        resp = sparql(url, TWO_HOP)
+        assert Troubled.hits >= 1  # the engine was asked first
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["results"]["bindings"]
+    finally:
+        tmp = state.with_suffix(".test.tmp")
+        tmp.write_text(original)
+        os.replace(tmp, state)
+        troubled.shutdown()
+        troubled.server_close()
