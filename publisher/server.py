@@ -40,6 +40,7 @@ ENV_HOME = "LANTAI_SERVE_HOME"  # the site a worker serves
 ENV_QUIET = "LANTAI_SERVE_QUIET"  # "1": no request log
 ENV_WORKERS = "LANTAI_SERVE_WORKERS"  # how many workers share the per-client limits
 ENV_LIMITS = "LANTAI_SERVE_LIMITS"  # the file in which they share them
+ENV_PARENT = "LANTAI_SERVE_PARENT"  # the serving process (workers die with it)
 
 
 class PortInUse(LantaiError):
@@ -80,9 +81,23 @@ def worker_app() -> Flask:
     """The app of one worker process (granian's factory, called once in each worker)."""
     from publisher.app import create_app
 
+    die_with_server()
     relay_stop_signals()
     home = Path(os.environ[ENV_HOME])
     return create_app(home, REQUEST_LOG=os.environ.get(ENV_QUIET) != "1")
+
+
+def die_with_server() -> None:
+    """SIGTERM this worker when the serving process dies, even by SIGKILL (which it cannot
+    pass on): workers of a killed server were left serving the port (PR_SET_PDEATHSIG)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the server's own stop still works
+        return
+    if str(os.getppid()) != os.environ.get(ENV_PARENT, str(os.getppid())):
+        os._exit(0)  # the server died while this worker started, before the prctl
 
 
 def relay_stop_signals() -> None:
@@ -101,16 +116,34 @@ def relay_stop_signals() -> None:
     writer.setblocking(False)
     signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
 
+    parent = os.environ.get(ENV_PARENT)
+
+    def stop(number: int) -> None:
+        handler = signal.getsignal(number)
+        if callable(handler):
+            handler(number, None)
+
     def relay() -> None:
+        reader.settimeout(0.25)
+        asked: int | None = None  # a stop asked for: asked again until the worker stops
         while True:
-            data = reader.recv(64)
+            try:
+                data = reader.recv(64)
+            except TimeoutError:
+                # the server died (even by SIGKILL: PR_SET_PDEATHSIG), or a stop came while
+                # this worker was still starting, before granian's own handler was in place
+                # (the one inherited from the server does nothing here): ask again
+                if parent and str(os.getppid()) != parent:
+                    asked = signal.SIGTERM
+                if asked is not None:
+                    stop(asked)
+                continue
             if not data:
                 return
             for number in data:
                 if number in (signal.SIGTERM, signal.SIGINT):
-                    handler = signal.getsignal(number)
-                    if callable(handler):
-                        handler(number, None)
+                    asked = number
+                    stop(number)
 
     threading.Thread(target=relay, name="lantai-signal-relay", daemon=True).start()
     _keep.append((reader, writer))
@@ -151,7 +184,8 @@ def serve(home: Path, *, host: str = "127.0.0.1", port: int = 5000,
     preload()
     with tempfile.TemporaryDirectory(prefix="lantai-serve-") as state:
         os.environ.update({ENV_HOME: str(home), ENV_QUIET: "1" if quiet else "0",
-                           ENV_WORKERS: str(n), ENV_LIMITS: str(Path(state) / "limits")})
+                           ENV_WORKERS: str(n), ENV_LIMITS: str(Path(state) / "limits"),
+                           ENV_PARENT: str(os.getpid())})
         if announce:
             announce(f"Serving {home} at http://{host}:{port}/ with {n} worker "
                      f"process{'es' if n > 1 else ''} (Ctrl-C stops)")

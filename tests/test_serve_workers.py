@@ -108,6 +108,23 @@ def test_two_workers_answer_see_a_close_at_once_and_stop_together(published_site
     assert not left, f"processes left after SIGTERM: {left}"
 
 
+def test_workers_die_with_a_killed_server(published_site, tmp_path):
+    """SIGKILL cannot be passed on by the serving process: its workers (and what they
+    started) must not be left serving the port."""
+    home, _page = published_site
+    port = free_port()
+    with (tmp_path / "serve.log").open("w+") as log:
+        server = start_lantai_serve(home, port, log, "--workers", "2", "--quiet", wait=120)
+        processes = descendants(server.pid)
+        server.kill()
+        server.wait(timeout=30)
+    assert len(processes) >= 2
+    deadline = time.monotonic() + 15
+    while any(alive(p) for p in processes) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [p for p in processes if alive(p)], "workers outlived their killed server"
+
+
 def test_a_port_in_use_is_one_line(published_site):
     home, _page = published_site
     with socket.socket() as taken:
