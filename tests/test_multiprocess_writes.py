@@ -62,6 +62,7 @@ def live(demo_template, tmp_path):
     template, port, token = demo_template
     home = tmp_path / "site"
     shutil.copytree(template, home)
+    shutil.copy2(template.with_name("template.key"), home.with_name("site.key"))  # beside it
     base = f"http://127.0.0.1:{port}"
     log = (tmp_path / "server.log").open("w+")
     server = start_lantai_serve(home, port, log, "--quiet")
