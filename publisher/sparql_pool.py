@@ -196,9 +196,10 @@ def _worker_main(home: str, conn, parent: int, memory_mb: int = 0) -> None:
         limit = _data_size() + memory_mb * 2**20  # on top of what the imports took
         resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
 
-    # a snapshot reopened when the publication moves, a read retried on a fresh one when it
-    # met a table the writer compacted away (repo.handles says why, with figures)
-    dataset = ReadHandle(Path(home) / "publication", generation=Path(home))
+    # a snapshot reopened when the publication's generation moves (the writer flushes before
+    # it announces: no scan of the store's files per query), a read retried on a fresh one
+    # when it met a table the writer compacted away (repo.handles says why, with figures)
+    dataset = ReadHandle(Path(home) / "publication", generation=Path(home), follow=False)
     while True:
         try:
             job = conn.recv()
