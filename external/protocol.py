@@ -82,7 +82,7 @@ class EngineError(LantaiError):
     """The engine could not be reached or refused a request: one line naming the engine,
     what was asked, the HTTP status and the first line of the engine's message."""
 
-    exit_code = 8
+    exit_code = 10  # (8 is Busy: the site's lock)
     http_status = 503
 
 

@@ -295,9 +295,11 @@ class BulkIngest:
                 for listener in aware:
                     listener.ingest_abort(self.owner)
                 self.roll_back(created)
+                # the generation first: a listener that copies it (the external engine's
+                # mirror) must copy this one
+                announce(self.site.public, self.site.home, f"rolled-back-{ingest_id}")
                 for listener in self.listeners:
                     listener(self.owner, set(created))
-                announce(self.site.public, self.site.home, f"rolled-back-{ingest_id}")
                 raise
             finally:
                 writer.shutdown(wait=True)

@@ -147,6 +147,9 @@ class Repository:
             from preservation import deposit
 
             deposit.attach(self)  # files go into OCFL after each changeset (issue 14)
+            from external import mirror
+
+            mirror.attach(self)  # the publication to an external engine (issue 15), if set
             self.recover()
             checkpoints.chain_on_open(site.home, site.base, site.working, site.mgmt)
             sweep(site.home, site.working)  # files a killed media ingest left (after recover)
@@ -600,6 +603,7 @@ class Repository:
         self.site.require_writable()
         entry = self.journal.begin(f"rebuild-{uuid.uuid4().hex}", {"rebuild": True})
         count = self._rebuild(progress)
+        self._rebuilt()
         self.journal.end(entry)
         return count
 
@@ -609,6 +613,14 @@ class Repository:
         self.site.require_writable()
         with self._lock:
             return compact(self.site.public, self.home)
+
+    def _rebuilt(self) -> None:
+        """Tell the listeners that care (``rebuilt(repository)``: the external engine's
+        mirror) that the whole publication dataset was recomputed."""
+        for listener in self.listeners:
+            rebuilt = getattr(listener, "rebuilt", None)
+            if rebuilt is not None:
+                rebuilt(self)
 
     def recover(self) -> list[str]:
         """Finish what a crash interrupted: re-project objects of journalled changesets,
@@ -635,6 +647,7 @@ class Repository:
                         self.project(d)
                     for r in self._referrers(iri):
                         self.project(r)
+                announce(self.site.public, self.home, f"recovered-{entry['changeset']}")
                 for listener in self.listeners:
                     listener(self, set(entry.get("objects", [])))
                 done.append(entry["changeset"])
@@ -646,12 +659,15 @@ class Repository:
                         objects += log.read_text(encoding="utf-8").split()
                     log.unlink(missing_ok=True)
                 self._roll_back(objects)
+                announce(self.site.public, self.home, f"recovered-{entry['changeset']}")
                 for listener in self.listeners:
                     listener(self, set(objects))
-            announce(self.site.public, self.home, f"recovered-{entry['changeset']}")
+            else:
+                announce(self.site.public, self.home, f"recovered-{entry['changeset']}")
             self.journal.end(path)
         if rebuilds:
             self._rebuild(None)
+            self._rebuilt()
             for path in rebuilds:
                 self.journal.end(path)
         return done
