@@ -1,7 +1,9 @@
 """``lantai engine status|sync|check`` (owned by the `mirror` part of issue 15).
 
-``status`` and ``check`` only read (the local publication store opened read-only, beside a
-running server or a writer); ``sync`` opens the site for writing, as any change does.
+The engine's modules (and ``requests``) are imported by the commands, not by every
+``lantai`` command that loads this group. ``status`` and ``check`` only read (the local
+publication store opened read-only, beside a running server or a writer); ``sync`` opens
+the site for writing, as any change does.
 Exit codes: 0 all is well; 9 something is pending, the generations differ, or the engine
 does not hold exactly the local publication; 10 the engine cannot be reached (EngineError);
 the repository's own codes otherwise.
@@ -11,28 +13,23 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from external.mirror import (
-    EVERYTHING,
-    check,
-    last_error,
-    local_graphs,
-    pending,
-    prefix_of,
-    sync,
-)
-from external.protocol import Engine, EngineError
 from repo.cli_support import Context, command, echo_json, out, progress_bar
-from repo.config import read_settings
-from repo.handles import ReadHandle
-from repo.store import read_generation
+
+if TYPE_CHECKING:
+    from external.protocol import Engine
+    from repo.handles import ReadHandle
 
 DIFFERS = 9  # exit code: the engine is behind (pending, generation) or differs
 
 
 def _engine(home: Path) -> tuple[Engine, object]:
+    from external.protocol import Engine, EngineError
+    from repo.config import read_settings
+
     settings = read_settings(home)
     engine = Engine.from_settings(settings, timeout=30.0)
     if engine is None:
@@ -42,6 +39,8 @@ def _engine(home: Path) -> tuple[Engine, object]:
 
 
 def _local_public(home: Path) -> ReadHandle:
+    from repo.handles import ReadHandle
+
     return ReadHandle(home / "publication", follow=False)
 
 
@@ -57,6 +56,10 @@ def engine_group() -> None:
 def status_cmd(ctx: Context, as_json: bool) -> None:
     """The engine, its generation and graphs against the local publication, what is
     pending (exit 9 when anything is pending or the generations differ)."""
+    from external.mirror import EVERYTHING, last_error, local_graphs, pending, prefix_of
+    from external.protocol import EngineError
+    from repo.store import read_generation
+
     engine, settings = _engine(ctx.home)
     waiting = pending(ctx.home)
     local_gen = read_generation(ctx.home)
@@ -109,6 +112,9 @@ def status_cmd(ctx: Context, as_json: bool) -> None:
 @command
 def sync_cmd(ctx: Context, full: bool) -> None:
     """Write what is pending to the engine (every graph with --full), then its generation."""
+    from external.mirror import sync
+    from external.protocol import EngineError
+
     _engine(ctx.home)  # a site without an engine: one clear line
     with progress_bar("Writing the publication to the engine") as bar:
         task = bar.add_task("sync", total=None)
@@ -125,6 +131,8 @@ def sync_cmd(ctx: Context, full: bool) -> None:
 def check_cmd(ctx: Context) -> None:
     """Does the engine hold exactly the local publication? Graph by graph (exit 9 naming the
     first graphs that differ)."""
+    from external.mirror import check, prefix_of
+
     engine, settings = _engine(ctx.home)
     with _local_public(ctx.home) as handle, \
             progress_bar("Comparing the engine with the local publication") as bar:

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pyoxigraph import NamedNode, Store, Triple
+from pyoxigraph import Literal, NamedNode, Store, Triple
 
 from external.protocol import Engine, EngineError
 from repo.durable import write_atomically
@@ -111,6 +111,19 @@ def _record_error(home: Path | str, message: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     write_atomically(path, f"{stamp} {message}\n".encode())
+
+
+def behind(home: Path | str, settings: Any) -> dict | None:
+    """For the staff dashboard (from local files only, no request to the engine): None when
+    the site has no engine or nothing is pending; else how many IRIs wait (``rebuild``: a
+    rebuild not yet sent) and the last error."""
+    if not getattr(settings, "publication_endpoint", ""):
+        return None
+    waiting = pending(home)
+    if not waiting:
+        return None
+    return {"pending": len([i for i in waiting if i != EVERYTHING]),
+            "rebuild": EVERYTHING in waiting, "error": last_error(home)}
 
 
 # ---------------------------------------------------------------------- writing
@@ -293,10 +306,23 @@ def sync(repository: Any, *, full: bool = False, progress: Progress | None = Non
 
 
 # ---------------------------------------------------------------------- checking
+_BOOLEAN = NamedNode("http://www.w3.org/2001/XMLSchema#boolean")
+_BOOLEANS = {"1": "true", "0": "false"}
+
+
+def _canonical(t: Triple) -> str:
+    """A triple's N-Triples line; an ``xsd:boolean`` in its canonical form (Virtuoso answers
+    ``1``/``0`` for ``true``/``false``: the same value, docs/deploy.md)."""
+    o = t.object
+    if isinstance(o, Literal) and o.datatype == _BOOLEAN and o.value in _BOOLEANS:
+        t = Triple(t.subject, t.predicate, Literal(_BOOLEANS[o.value], datatype=_BOOLEAN))
+    return str(t)
+
+
 def digest(triples: Iterable[Triple]) -> str:
     """A graph's digest: SHA-256 of its sorted N-Triples lines (no blank nodes in the
     publication: their labels would differ)."""
-    lines = sorted({str(t) for t in triples})
+    lines = sorted({_canonical(t) for t in triples})
     return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
 
 
@@ -338,5 +364,6 @@ def check(engine: Engine, home: Path, public: Store, prefix: str, *,
     return report
 
 
-__all__ = ["CheckReport", "Mirror", "SyncReport", "add_pending", "attach", "check", "digest",
+__all__ = ["CheckReport", "Mirror", "SyncReport", "add_pending", "attach", "behind", "check",
+           "digest",
            "last_error", "mirror_of", "pending", "sync"]

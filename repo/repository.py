@@ -147,9 +147,10 @@ class Repository:
             from preservation import deposit
 
             deposit.attach(self)  # files go into OCFL after each changeset (issue 14)
-            from external import mirror
+            if self.settings.publication_endpoint:  # the publication to an external engine
+                from external import mirror  # (issue 15; imported only then: requests)
 
-            mirror.attach(self)  # the publication to an external engine (issue 15), if set
+                mirror.attach(self)
             self.recover()
             checkpoints.chain_on_open(site.home, site.base, site.working, site.mgmt)
             sweep(site.home, site.working)  # files a killed media ingest left (after recover)

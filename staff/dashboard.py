@@ -28,6 +28,15 @@ EMBARGO_DAYS = 90
 START: list[Callable[[Repository, User], str | None]] = []
 
 
+def engine_behind(repo: Repository) -> dict | None:
+    """What the external engine has not been given yet (external.mirror.behind), or None."""
+    if not repo.settings.publication_endpoint:
+        return None
+    from external.mirror import behind
+
+    return behind(repo.home, repo.settings)
+
+
 @bp.get("/")
 def home() -> Response:
     if START:
@@ -47,5 +56,7 @@ def home() -> Response:
             "queue_more": len(queue) > ROWS,
             "openings": repo.embargoes_opening(user, today, EMBARGO_DAYS, limit=ROWS),
             "days": EMBARGO_DAYS,
+            # the external engine behind the publication (issue 15): Managers are told
+            "engine": engine_behind(repo) if "Manager" in user.roles else None,
         }
     return web.render("staff/dashboard.html", **web.reading(run))

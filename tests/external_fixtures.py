@@ -4,7 +4,7 @@ as any missing engine does).
 
 ``NAMES`` the engines (pytest parameters); ``running(name, tmp, port=None)`` the context
 manager yielding an ``engine_support.Engine`` (a port given: a restart of the same engine,
-its files in ``tmp``, on the port it had).
+its files in ``tmp`` — kept by the one before with ``keep=True`` — on the port it had).
 """
 
 from __future__ import annotations
@@ -21,11 +21,10 @@ NAMES = engine_support.ENGINES
 
 
 @contextlib.contextmanager
-def running(name: str, tmp: Path, port: int | None = None) -> Iterator[engine_support.Engine]:
-    start = {"oxigraph": engine_support.oxigraph_engine,
-             "virtuoso": engine_support.virtuoso_engine}[name]
+def running(name: str, tmp: Path, port: int | None = None, *, keep: bool = False
+            ) -> Iterator[engine_support.Engine]:
     try:
-        manager = start(tmp, port=port)
+        manager = engine_support.start_engine(name, tmp, port=port, keep=keep)
         engine = manager.__enter__()
     except engine_support.EngineStartError as exc:
         if "not there yet" in str(exc) and not os.environ.get("CI"):

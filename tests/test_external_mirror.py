@@ -108,7 +108,7 @@ def test_engine_down_during_a_closure(site, tmp_path, monkeypatch, name):
     pending (durably: a reopened site still knows), `engine status` exits non-zero; the
     engine is back: the next sync removes it."""
     admin = site.admin
-    with running(name, tmp_path / "engine") as info:
+    with running(name, tmp_path / "engine", keep=True) as info:
         repo = with_engine(site, info, monkeypatch)
         engine = client(info)
         repo.transition(admin, FONDS, "publish", recursive=True)
@@ -147,7 +147,7 @@ def test_a_pending_closure_goes_first_on_the_next_change(site, tmp_path, monkeyp
     """Engine down, a closure pending; the engine back: the next changeset (not a sync)
     sends it, before its own graphs; reopening the site retries too."""
     admin = site.admin
-    with running(name, tmp_path / "engine") as info:
+    with running(name, tmp_path / "engine", keep=True) as info:
         repo = with_engine(site, info, monkeypatch)
         repo.transition(admin, FONDS, "publish", recursive=True)
         port = port_of(info)
@@ -241,3 +241,31 @@ def reference_ead():
     from pathlib import Path
 
     return Path(__file__).parent / "fixtures" / "ead" / "bilingual-zh-en.xml"
+
+
+def test_the_dashboard_tells_managers(site, tmp_path, monkeypatch):
+    """A closure the engine has not got: the staff dashboard says so to a Manager, and only
+    to a Manager; nothing pending, nothing said."""
+    from staff_support import set_password, signed_in
+
+    with running("oxigraph", tmp_path / "engine") as info:
+        repo = with_engine(site, info, monkeypatch)
+        repo.transition(site.admin, FONDS, "publish", recursive=True)
+    repo.set_access(site.admin, FILE, "restricted")
+    assert mirror.behind(site.home, repo.settings) == {
+        "pending": len(mirror.pending(site.home)), "rebuild": False,
+        "error": mirror.last_error(site.home)}
+    for name in ("admin", "editor"):
+        set_password(repo, name)
+    site.close()
+    import external.reader
+
+    if not hasattr(external.reader, "RemoteDataset"):
+        pytest.skip("the publisher on an engine (part reader's RemoteDataset) is not there yet")
+    from publisher.app import create_app
+
+    app = create_app(site.home)
+    page = signed_in(app, "admin").get("/staff/").get_data(as_text=True)
+    assert "have not reached the external engine yet" in page and "cannot connect" in page
+    page = signed_in(app, "editor").get("/staff/").get_data(as_text=True)
+    assert "external engine" not in page

@@ -68,11 +68,11 @@ def test_literals_round_trip_exactly(engine_info, gsp):
     # the same values read back through a SELECT, term by term
     rows = engine.select(f"SELECT ?p ?o WHERE {{ GRAPH {S} {{ {S} ?p ?o }} }}")
     assert {(r["p"], r["o"]) for r in rows} == {(t.predicate, t.object) for t in data}
-    # and each value found by itself (the query text carries it exactly too)
+    # and each value found by itself: the query text carries it exactly too (a pattern
+    # with the term; Virtuoso 7.2 compares STR() of a non-ASCII constant wrongly)
     for t in data:
-        assert engine.ask(f"ASK {{ GRAPH {S} {{ {S} {t.predicate} ?o FILTER(STR(?o) = "
-                          f"STR({sparql_term(t.object)})"
-                          ") } }"), t.object
+        assert engine.ask(f"ASK {{ GRAPH {S} {{ {S} {t.predicate} {sparql_term(t.object)} }} }}"
+                          ), t.object
 
 
 def test_graphs_are_replaced_and_dropped(engine_info):
