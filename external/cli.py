@@ -56,7 +56,7 @@ def engine_group() -> None:
 def status_cmd(ctx: Context, as_json: bool) -> None:
     """The engine, its generation and graphs against the local publication, what is
     pending (exit 9 when anything is pending or the generations differ)."""
-    from external.mirror import EVERYTHING, last_error, local_graphs, pending, prefix_of
+    from external.mirror import EVERYTHING, last_error, local_graphs, pending, prefix_of, quiet
     from external.protocol import EngineError
     from repo.store import read_generation
 
@@ -69,7 +69,8 @@ def status_cmd(ctx: Context, as_json: bool) -> None:
     info: dict[str, object] = {"endpoint": engine.name, "local_generation": local_gen,
                                "pending": len(waiting), "local_graphs": local,
                                "rebuild_pending": EVERYTHING in waiting,
-                               "last_error": last_error(ctx.home)}
+                               "last_error": last_error(ctx.home),
+                               "paused": quiet(ctx.home)}
     try:
         info["engine_generation"] = engine.generation()
         info["engine_graphs"] = len(engine.graphs(prefix))
@@ -96,6 +97,8 @@ def status_cmd(ctx: Context, as_json: bool) -> None:
             out.print(f"error       {info['error']}")
         elif info["last_error"] and waiting:
             out.print(f"last error  {info['last_error']}")
+        if info["paused"]:
+            out.print("automatic tries paused for a minute after a timeout (sync still tries)")
         if behind:
             out.print("the engine is behind the local publication: run `lantai engine sync`")
     engine.close()

@@ -40,7 +40,7 @@ from typing import Any
 
 from pyoxigraph import Literal, NamedNode, Store, Triple
 
-from external.protocol import Engine, EngineError
+from external.protocol import Engine, EngineError, EngineTimeout
 from repo.durable import write_atomically
 from repo.store import announce, read_generation
 
@@ -49,7 +49,10 @@ log = logging.getLogger("lantai.external")
 FOLDER = "external"
 PENDING = Path(FOLDER) / "pending"  # IRIs the engine has not been given yet, one a line
 LAST_ERROR = Path(FOLDER) / "last-error"  # the last failure, one line (gone after a success)
+QUIET_UNTIL = Path(FOLDER) / "quiet-until"  # after a timeout: no automatic tries until then
 EVERYTHING = "*"  # a pending line meaning: every graph (a rebuild not yet sent)
+WRITE_TIMEOUT = 15.0  # seconds per request while a changeset waits for the engine
+QUIET = 60.0  # seconds without automatic tries after a timeout (a hung engine, not a down one)
 SMALL = 20  # up to this many graphs: one Graph Store Protocol request each
 BATCH = 500  # graphs read from the local store and sent per round of a large sync
 Progress = Callable[[int, int], None]
@@ -106,6 +109,16 @@ def last_error(home: Path | str) -> str:
         return ""
 
 
+def quiet(home: Path | str) -> bool:
+    """Is the engine left alone by changesets now (it timed out less than :data:`QUIET`
+    seconds ago)?"""
+    try:
+        until = float((Path(home) / QUIET_UNTIL).read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return False
+    return time.time() < until
+
+
 def _record_error(home: Path | str, message: str) -> None:
     path = Path(home) / LAST_ERROR
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -136,6 +149,7 @@ class SyncReport:
     pending: int = 0  # IRIs still pending afterwards
     generation: str = ""  # the generation written to the engine ("" if none was)
     error: str = ""  # the failure, one line ("" when it all went)
+    timed_out: bool = False  # the failure was a timeout
     dropped_iris: list[str] = field(default_factory=list)
 
     @property
@@ -223,6 +237,7 @@ def _sync(engine: Engine, home: Path, public: Store, prefix: str, *, full: bool,
         report.generation = generation
         (Path(home) / LAST_ERROR).unlink(missing_ok=True)
     except EngineError as exc:
+        report.timed_out = isinstance(exc, EngineTimeout)
         report.error = exc.message
         _record_error(home, exc.message)
         log.warning("the publication is not all in the engine (%d graph(s) pending, "
@@ -243,13 +258,22 @@ class Mirror:
 
     def __call__(self, repository: Any, iris: set[str]) -> None:
         add_pending(self.home, sorted(iris))
-        if not self._ingesting:
+        if not self._ingesting and not quiet(self.home):
             self.flush(repository)
 
     def flush(self, repository: Any, *, full: bool = False,
               progress: Progress | None = None) -> SyncReport:
+        """Send what is pending (everything with ``full``). An engine that timed out is
+        left alone by the next changesets for :data:`QUIET` seconds (each would wait the
+        whole timeout, holding the repository), in any process of the site (the REST API
+        opens the repository for each write); ``lantai engine sync`` always tries."""
         self.last = _sync(self.engine, self.home, repository.public, self.prefix, full=full,
                           progress=progress)
+        quiet_path = Path(self.home) / QUIET_UNTIL
+        if self.last.timed_out:  # for every process of the site (the API opens one per write)
+            write_atomically(quiet_path, f"{time.time() + QUIET:.3f}\n".encode())
+        else:
+            quiet_path.unlink(missing_ok=True)
         return self.last
 
     # a bulk ingest: gathered, sent once at the end
@@ -282,12 +306,12 @@ def attach(repository: Any) -> None:
     process before left pending is tried again now."""
     if any(isinstance(x, Mirror) for x in repository.listeners):
         return
-    engine = Engine.from_settings(repository.settings)
+    engine = Engine.from_settings(repository.settings, timeout=WRITE_TIMEOUT)
     if engine is None:
         return
     mirror = Mirror(Path(repository.home), repository.settings, engine)
     repository.listeners.append(mirror)
-    if pending(repository.home):
+    if pending(repository.home) and not quiet(repository.home):
         mirror.flush(repository)
 
 

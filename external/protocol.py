@@ -86,6 +86,11 @@ class EngineError(LantaiError):
     http_status = 503
 
 
+class EngineTimeout(EngineError):
+    """The engine did not answer in time (it may be hung, not down: waiting again costs the
+    whole timeout)."""
+
+
 def _public_url(url: str) -> str:
     """``url`` without user information (a password never goes into a message)."""
     parts = urlsplit(url)
@@ -212,7 +217,7 @@ class Engine:
                     body = self._read(resp, url, what)
                     status, headers = resp.status_code, resp.headers
             except requests.Timeout:
-                raise EngineError(f"engine {_public_url(url)}: {what}: no answer within "
+                raise EngineTimeout(f"engine {_public_url(url)}: {what}: no answer within "
                                   f"{self.timeout:g} s") from None
             except requests.RequestException as exc:
                 reason = type(exc).__name__
@@ -436,5 +441,5 @@ class Engine:
                     f"{sparql_term(Literal(value))} }} }}")
 
 
-__all__ = ["GENERATION", "PASSWORD_ENV", "STATE_GRAPH", "Engine", "EngineError",
+__all__ = ["GENERATION", "PASSWORD_ENV", "STATE_GRAPH", "Engine", "EngineError", "EngineTimeout",
            "sparql_term"]

@@ -269,3 +269,48 @@ def test_the_dashboard_tells_managers(site, tmp_path, monkeypatch):
     assert "have not reached the external engine yet" in page and "cannot connect" in page
     page = signed_in(app, "editor").get("/staff/").get_data(as_text=True)
     assert "external engine" not in page
+
+
+def test_a_hung_engine_costs_one_timeout_not_one_per_change(site, monkeypatch):
+    """An engine that accepts connections and never answers: the first change waits the
+    write timeout and keeps its graphs pending; the changes after it, for a while, only add
+    to the pending list (each would otherwise hold the repository for the whole timeout)."""
+    import socket
+
+    monkeypatch.setattr(mirror, "WRITE_TIMEOUT", 1.0)
+    with socket.socket() as hung:
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(16)
+        url = f"http://127.0.0.1:{hung.getsockname()[1]}"
+        settings = read_settings(site.home)
+        write_settings(site.home, dataclasses.replace(
+            settings, publication_endpoint=url + "/query", publication_update_endpoint=url
+            + "/update", publication_gsp_endpoint=url + "/store"))
+        repo = site.reopen()
+        admin = site.admin
+        hung.setblocking(False)
+
+        def asked() -> int:
+            """Connections made to the engine since the last call (taken off its queue)."""
+            n = 0
+            while True:
+                try:
+                    conn, _ = hung.accept()
+                except BlockingIOError:
+                    return n
+                conn.close()
+                n += 1
+
+        asked()
+        repo.transition(admin, FONDS, "publish", recursive=True)
+        assert asked() >= 1
+        assert "no answer within 1 s" in mirror.last_error(site.home)
+        repo.set_access(admin, FILE, "restricted")
+        repo.edit(admin, SERIES, set={"title@en": "Students, again"})
+        assert asked() == 0  # left alone: nothing was sent, no timeout waited
+        waiting = mirror.pending(site.home)
+        assert site.iris[FILE] in waiting and site.iris[SERIES] in waiting
+        site.reopen()  # another process of the site (the API opens one per write) waits too
+        assert asked() == 0 and mirror.quiet(site.home)
+        assert not mirror.sync(site.repo).ok  # an explicit sync tries (and fails) at once
+        assert asked() >= 1
