@@ -64,6 +64,7 @@ class _Logged:
         for chunk in self.body:
             self.sent += len(chunk)
             yield chunk
+        self._log()  # the whole body sent: a caller that never closes (a test client) logs too
 
     def close(self) -> None:
         try:

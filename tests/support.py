@@ -278,12 +278,22 @@ def served(app_or_home, port: int | None = None, *, threads: int = 4) -> Iterato
                 died.append(exc)
                 raise
 
-    threading.Thread(target=run, daemon=True).start()
+    loop = threading.Thread(target=run, daemon=True)
+    loop.start()
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
         closing.set()
+        # the request threads first: one that finishes after the server closed writes its
+        # wake-up byte to the closed trigger's descriptor number — which a later connection
+        # of this process may have taken ("xHTTP/1.1 200 OK" seen by a later test)
+        server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
+        for channel in list(server._map.values()):
+            if channel is not server and channel is not server.trigger:
+                with contextlib.suppress(OSError):
+                    channel.close()
         server.close()
+        loop.join(timeout=5)
     assert not died, f"the test server's loop ended early: {died[0]!r}"
 
 
